@@ -1,0 +1,7 @@
+"""``python -m numerics`` is the same as the ``iasym`` console script."""
+
+import sys
+
+from numerics.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of ``iasym``, one module each (see :mod:`numerics.cli`)."""

@@ -1,0 +1,216 @@
+"""The package's one training loop, shared by synthetic generators, sprites and the bump task.
+
+A task supplies a model, ``sample_batch(step, generator) -> batch`` (tensors, tuples or dicts of
+tensors, made on the CPU from the given seeded generator) and
+``loss_fn(model, batch, step) -> (loss, logs)``. :func:`fit` runs AdamW with linear warm-up and a
+cosine schedule, clips gradients, shows a progress bar, calls an optional ``evaluate`` callback
+periodically, writes atomic checkpoints and resumes from one after an interruption, so that an
+interrupted and resumed run gives the same numbers as an uninterrupted one on the CPU.
+Mixed precision (bfloat16 autocast) is used on CUDA only, and only when the task allows it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from numerics.device import resolve_device
+from numerics.errors import CheckpointError, ConfigError
+from numerics.io import atomic_torch_save, load_checkpoint
+
+Batch = Any
+SampleFn = Callable[[int, torch.Generator], Batch]
+LossFn = Callable[[nn.Module, Batch, int], "tuple[torch.Tensor, Mapping[str, float]]"]
+EvalFn = Callable[[nn.Module], Mapping[str, float]]
+
+
+@dataclass
+class EngineConfig:
+    """Optimisation settings common to every task.
+
+    lr(t) = lr * t / warmup for t < warmup, then lr * (r + (1 - r) * (1 + cos(pi * s)) / 2)
+    with s the fraction of post-warm-up steps done and r = ``min_lr_ratio`` (cosine), or lr
+    (constant).
+    """
+
+    steps: int = 2000
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    schedule: str = "cosine"
+    min_lr_ratio: float = 0.0
+    grad_clip: float | None = 1.0
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = False
+    log_every: int = 100
+    eval_every: int = 0
+    checkpoint: str | None = None
+    checkpoint_every: int = 500
+    progress: bool = True
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for values that cannot be trained with."""
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 0:
+            raise ConfigError(f"steps must be a non-negative integer, got {self.steps!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ConfigError(f"lr must be a positive finite number, got {self.lr!r}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if self.warmup_steps < 0:
+            raise ConfigError(f"warmup_steps must be >= 0, got {self.warmup_steps!r}")
+        if self.schedule not in ("cosine", "constant"):
+            raise ConfigError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ConfigError(f"min_lr_ratio must lie in [0, 1], got {self.min_lr_ratio!r}")
+        if self.grad_clip is not None and self.grad_clip <= 0:
+            raise ConfigError(f"grad_clip must be positive or None, got {self.grad_clip!r}")
+        if self.log_every < 1:
+            raise ConfigError(f"log_every must be >= 1, got {self.log_every!r}")
+        if self.eval_every < 0 or self.checkpoint_every < 0:
+            raise ConfigError("eval_every and checkpoint_every must be >= 0")
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate used for optimisation step ``step`` (0-based)."""
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        if self.schedule == "constant":
+            return self.lr
+        span = max(1, self.steps - self.warmup_steps)
+        s = min(1.0, (step - self.warmup_steps) / span)
+        r = self.min_lr_ratio
+        return self.lr * (r + (1.0 - r) * 0.5 * (1.0 + math.cos(math.pi * s)))
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` did: steps done in total, wall seconds of this call, device, logs."""
+
+    steps: int
+    seconds: float
+    device: str
+    steps_run: int
+    resumed_from: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    evaluations: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def steps_per_second(self) -> float:
+        """Optimisation steps per wall-clock second in this call."""
+        return self.steps_run / self.seconds if self.seconds > 0 else float("nan")
+
+
+def to_device(batch: Batch, device: torch.device) -> Batch:
+    """Move every tensor inside a (nested) tuple/list/dict batch to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, Mapping):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, Sequence) and not isinstance(batch, (str, bytes)):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch
+
+
+def _save(path: Path, model: nn.Module, opt: torch.optim.Optimizer, step: int,
+          gen: torch.Generator, config: EngineConfig, history: list, evals: list) -> None:
+    atomic_torch_save(path, {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "step": step,
+        "generator": gen.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "history": history,
+        "evaluations": evals,
+        "config": asdict(config),
+    })
+
+
+def fit(
+    model: nn.Module,
+    loss_fn: LossFn,
+    sample_batch: SampleFn,
+    config: EngineConfig,
+    *,
+    evaluate: EvalFn | None = None,
+    description: str = "train",
+) -> FitResult:
+    """Train ``model`` in place for ``config.steps`` optimisation steps and return a summary.
+
+    Resumes from ``config.checkpoint`` when that file exists (model, optimiser, step, data
+    generator and torch RNG state), so that an interrupted run continues exactly.
+    """
+    config.validate()
+    device = resolve_device(config.device)
+    model.to(device)
+    gen = torch.Generator().manual_seed(config.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    history: list[dict[str, float]] = []
+    evals: list[dict[str, float]] = []
+    start = 0
+    ckpt = Path(config.checkpoint) if config.checkpoint else None
+    if ckpt is not None and ckpt.exists():
+        state = load_checkpoint(ckpt, map_location=device)
+        try:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise CheckpointError(f"checkpoint {ckpt} does not match this model: {err}") from err
+        start = int(state["step"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        history = list(state.get("history", []))
+        evals = list(state.get("evaluations", []))
+    use_amp = bool(config.amp and device.type == "cuda")
+    model.train()
+    running: dict[str, float] = {}
+    count = 0
+    t0 = time.perf_counter()
+    bar = tqdm(range(start, config.steps), desc=description, disable=not config.progress,
+               initial=start, total=config.steps, leave=False, dynamic_ncols=True)
+    for step in bar:
+        for group in opt.param_groups:
+            group["lr"] = config.lr_at(step)
+        batch = to_device(sample_batch(step, gen), device)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+            loss, logs = loss_fn(model, batch, step)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at step {step}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        opt.step()
+        running["loss"] = running.get("loss", 0.0) + float(loss.detach())
+        for k, v in logs.items():
+            running[k] = running.get(k, 0.0) + float(v)
+        count += 1
+        done = step + 1
+        if done % config.log_every == 0 or done == config.steps:
+            entry = {"step": float(done), **{k: v / count for k, v in running.items()}}
+            history.append(entry)
+            bar.set_postfix(loss=f"{entry['loss']:.4g}")
+            running, count = {}, 0
+        if evaluate is not None and config.eval_every and done % config.eval_every == 0:
+            model.eval()
+            evals.append({"step": float(done), **dict(evaluate(model))})
+            model.train()
+        if ckpt is not None and config.checkpoint_every and (
+            done % config.checkpoint_every == 0 or done == config.steps
+        ):
+            _save(ckpt, model, opt, done, gen, config, history, evals)
+    bar.close()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - t0
+    model.eval()
+    return FitResult(steps=config.steps, seconds=seconds, device=str(device),
+                     steps_run=config.steps - start, resumed_from=start,
+                     history=history, evaluations=evals)

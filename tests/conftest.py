@@ -1,0 +1,16 @@
+"""Shared test set-up: headless matplotlib, one torch thread per xdist worker."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def pytest_configure(config) -> None:  # noqa: ANN001 - pytest hook signature
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        try:
+            import torch
+        except ImportError:  # theory tests run without torch
+            return
+        torch.set_num_threads(1)

@@ -1,0 +1,25 @@
+"""Exact symbolic core of interaction-asymmetry (sympy only, never torch).
+
+Answers, exactly, the questions a theorist asks of a generator f : z -> x whose latents are
+split into slots: its interaction order across slots, whether it is sufficiently independent
+within slots, which reparametrizations keep it in its class, and what the theorems of
+Brady et al. (ICLR 2025) then predict.
+"""
+
+from theory.errors import (
+    AnalysisError,
+    GeneratorError,
+    InteractionAsymmetryError,
+    ParseError,
+    SlotError,
+)
+from theory.slots import Slots
+
+__all__ = [
+    "AnalysisError",
+    "GeneratorError",
+    "InteractionAsymmetryError",
+    "ParseError",
+    "SlotError",
+    "Slots",
+]

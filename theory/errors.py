@@ -1,0 +1,29 @@
+"""Exception types of the package.
+
+Every error that a user can cause (malformed slots, an expression outside the supported
+language, a configuration that makes no sense) is raised as a subclass of
+:class:`InteractionAsymmetryError`, with a message that says what was wrong and what to do.
+The command line turns these into a one-line message and exit code 2.
+"""
+
+from __future__ import annotations
+
+
+class InteractionAsymmetryError(Exception):
+    """Base class of every error raised on purpose by this package."""
+
+
+class SlotError(InteractionAsymmetryError, ValueError):
+    """A partition of the latents into slots is invalid (overlap, empty slot, non-symbol, ...)."""
+
+
+class GeneratorError(InteractionAsymmetryError, ValueError):
+    """A generator f is malformed (not expressions, unknown symbols, wrong shape, ...)."""
+
+
+class ParseError(InteractionAsymmetryError, ValueError):
+    """A user expression string is outside the whitelisted expression language."""
+
+
+class AnalysisError(InteractionAsymmetryError, ValueError):
+    """An analysis was asked for with parameters it cannot honour (negative order, ...)."""
