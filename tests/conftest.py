@@ -7,7 +7,7 @@ import os
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-def pytest_configure(config) -> None:  # noqa: ANN001 - pytest hook signature
+def pytest_configure(config) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER"):
         try:
             import torch

@@ -78,7 +78,7 @@ class Slots:
 
     # -- shape ----------------------------------------------------------------------------
     @property
-    def K(self) -> int:  # noqa: N802 - the paper's name for the number of slots
+    def K(self) -> int:
         """Number of slots K."""
         return len(self.blocks)
 
