@@ -53,7 +53,8 @@ def _evaluate(exprs: list[sympy.Expr], slots: Slots, points: np.ndarray) -> np.n
     """Evaluate expressions at points: returns (len(exprs), n_points) float64."""
     fn = sympy.lambdify(slots.symbols, exprs, modules="numpy")
     cols = [points[:, i] for i in range(slots.dim)]
-    raw = fn(*cols)
+    with np.errstate(all="ignore"):  # non-finite values are reported below
+        raw = fn(*cols)
     out = np.stack([np.broadcast_to(np.asarray(v, dtype=float), points.shape[:1]) for v in raw])
     if not np.all(np.isfinite(out)):
         raise DataError("a derivative is not finite at the sampled points: choose another box")

@@ -53,8 +53,7 @@ def plot_tensor(ax, tensor: DerivativeTensor, title: str) -> np.ndarray:
         ax.set_xlabel("$(i_2, \\ldots, i_m)$" if tensor.order > 2 else "$i_2$")
         axis, repeat = "both", d ** (tensor.order - 2) if tensor.order > 1 else 1
     masked = np.ma.array(data, mask=zero)
-    cmap = matplotlib.colormaps[SEQUENTIAL].copy()
-    cmap.set_bad("white")
+    cmap = matplotlib.colormaps[SEQUENTIAL].with_extremes(bad="white")
     im = ax.imshow(masked, cmap=cmap, interpolation="nearest", aspect="auto")
     ax.figure.colorbar(im, ax=ax, shrink=0.8, label="mean $\\sum_l |\\partial f_l|$")
     mark_slots(ax, tensor.offsets, axis=axis, repeat=repeat)
