@@ -1,0 +1,176 @@
+"""Exact sparse linear algebra over the rationals for the ambiguity systems.
+
+A linear system is given as sparse rows: ``rows[r]`` is a ``dict`` mapping a column index to a
+non-zero exact rational (``int``, ``fractions.Fraction``, ``sympy.Rational`` or a flint
+``fmpq``); a missing column is a zero entry. Floats are refused: every answer is exact.
+
+Two interchangeable back-ends compute the reduced row echelon form (RREF):
+
+* ``"flint"``: python-flint's ``fmpq_mat.rref`` (C, multi-modular), used when installed;
+* ``"sympy"``: sympy's sparse ``DomainMatrix`` over ``QQ`` (pure Python, always available).
+
+Tall systems (many more equations than unknowns, the usual case: one equation per cross-slot
+monomial) are reduced in batches: the RREF of ``[basis so far; next batch]`` keeps at most
+``n_cols`` rows, so the dense work never exceeds about ``3 n_cols x n_cols``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from fractions import Fraction
+
+import sympy
+from sympy.polys.domains import QQ
+from sympy.polys.matrices import DomainMatrix
+
+from theory.errors import AnalysisError
+
+try:  # optional fast back-end
+    import flint
+except ImportError:  # pragma: no cover - exercised only where python-flint is missing
+    flint = None
+
+Row = Mapping[int, object]
+
+__all__ = ["available_backends", "nullspace", "rank", "rref"]
+
+
+def available_backends() -> tuple[str, ...]:
+    """Back-ends usable here, fastest first: ``("flint", "sympy")`` or ``("sympy",)``."""
+    return ("flint", "sympy") if flint is not None else ("sympy",)
+
+
+def _resolve(backend: str) -> str:
+    if backend == "auto":
+        return available_backends()[0]
+    if backend not in ("flint", "sympy"):
+        raise AnalysisError(f"unknown linear-algebra backend {backend!r}: use auto, flint or sympy")
+    if backend == "flint" and flint is None:
+        raise AnalysisError("backend 'flint' needs python-flint: pip install python-flint")
+    return backend
+
+
+def _to_qq(x: object):
+    """An exact rational as a sympy ``QQ`` domain element; floats and symbols are refused."""
+    if isinstance(x, bool) or isinstance(x, float):
+        raise AnalysisError(f"linear systems must have exact rational entries, got {x!r}")
+    if isinstance(x, int):
+        return QQ(x)
+    if isinstance(x, Fraction):
+        return QQ(x.numerator, x.denominator)
+    if isinstance(x, sympy.Rational):
+        return QQ(int(x.p), int(x.q))
+    if isinstance(x, QQ.dtype):
+        return x
+    if flint is not None and isinstance(x, (flint.fmpq, flint.fmpz)):
+        return QQ(int(x.p), int(x.q)) if isinstance(x, flint.fmpq) else QQ(int(x))
+    if isinstance(x, sympy.Basic):
+        raise AnalysisError(f"linear systems must have rational entries, got {x} (not rational)")
+    raise AnalysisError(f"linear systems must have exact rational entries, got {x!r}")
+
+
+def _check_rows(rows: Iterable[Row], n_cols: int) -> list[dict[int, object]]:
+    if isinstance(n_cols, bool) or not isinstance(n_cols, int) or n_cols < 0:
+        raise AnalysisError(f"n_cols must be a non-negative integer, got {n_cols!r}")
+    out = []
+    for r, row in enumerate(rows):
+        clean = {}
+        for j, v in row.items():
+            if isinstance(j, bool) or not isinstance(j, int) or not 0 <= j < n_cols:
+                raise AnalysisError(f"row {r} has column {j!r} outside 0..{n_cols - 1}")
+            q = _to_qq(v)
+            if q:
+                clean[j] = q
+        if clean:
+            out.append(clean)
+    return out
+
+
+def _rref_sympy(rows: list[dict[int, object]], n_cols: int) -> list[dict[int, object]]:
+    dm = DomainMatrix(dict(enumerate(rows)), (len(rows), n_cols), QQ)
+    reduced, pivots = dm.rref()
+    sdm = reduced.rep.to_sdm()
+    return [dict(sdm.get(r, {})) for r in range(len(pivots))]
+
+
+def _rref_flint(rows: list[dict[int, object]], n_cols: int) -> list[dict[int, object]]:
+    mat = flint.fmpq_mat(len(rows), n_cols)
+    for r, row in enumerate(rows):
+        for j, v in row.items():
+            mat[r, j] = v if isinstance(v, flint.fmpq) else flint.fmpq(int(v.numerator),
+                                                                         int(v.denominator))
+    reduced, rk = mat.rref()
+    out = []
+    for r in range(rk):
+        out.append({j: reduced[r, j] for j in range(n_cols) if reduced[r, j] != 0})
+    return out
+
+
+def _rref_rows(rows: list[dict[int, object]], n_cols: int, backend: str,
+               batch: int | None) -> list[dict[int, object]]:
+    """Non-zero rows of the RREF (in pivot order), reducing tall systems batch by batch."""
+    if not rows or n_cols == 0:
+        return []
+    kernel = _rref_flint if backend == "flint" else _rref_sympy
+    step = batch or max(2 * n_cols, 64)
+    basis: list[dict[int, object]] = []
+    for start in range(0, len(rows), step):
+        basis = kernel(basis + rows[start:start + step], n_cols)
+        if len(basis) == n_cols:  # full column rank: nothing more can change
+            break
+    if backend == "flint":
+        basis = [{j: QQ(int(v.p), int(v.q)) for j, v in row.items()} for row in basis]
+    return basis
+
+
+def _first_col(row: dict[int, object]) -> int:
+    return min(row)
+
+
+def rref(rows: Iterable[Row], n_cols: int, *, backend: str = "auto",
+         batch: int | None = None) -> tuple[list[dict[int, sympy.Rational]], tuple[int, ...]]:
+    """Reduced row echelon form of the sparse system ``rows`` (m x n_cols), exactly over Q.
+
+    Returns ``(reduced_rows, pivots)``: the ``rank`` non-zero rows of the RREF as sparse dicts
+    with ``sympy.Rational`` entries (row r has a 1 in column ``pivots[r]`` and zeros in every
+    other pivot column), and the increasing pivot columns.
+    """
+    reduced = _rref_rows(_check_rows(rows, n_cols), n_cols, _resolve(backend), batch)
+    pivots = tuple(_first_col(row) for row in reduced)
+    return [{j: sympy.Rational(int(v.numerator), int(v.denominator)) for j, v in row.items()}
+            for row in reduced], pivots
+
+
+def rank(rows: Iterable[Row], n_cols: int, *, backend: str = "auto") -> int:
+    """Rank of the sparse rational system ``rows`` with ``n_cols`` columns (exact)."""
+    return len(_rref_rows(_check_rows(rows, n_cols), n_cols, _resolve(backend), None))
+
+
+def nullspace(rows: Iterable[Row], n_cols: int, *, backend: str = "auto",
+              batch: int | None = None) -> list[list[sympy.Rational]]:
+    """A basis of {x in Q^{n_cols} : A x = 0} for the sparse system A given by ``rows``.
+
+    The basis is the canonical one read off the RREF: one vector per free (non-pivot) column j,
+    with x_j = 1, x_{j'} = 0 for the other free columns and x_{p_r} = -R[r, j] for the pivot of
+    row r. Its consequence used by :mod:`theory.ambiguity`: if the columns are ordered so that a
+    subspace of interest (e.g. slot-wise fields) comes first, the basis vectors of the free
+    columns in that leading block span exactly the solutions supported on that block. The free
+    column of a basis vector is its last non-zero entry (pivots only precede it).
+    """
+    reduced = _rref_rows(_check_rows(rows, n_cols), n_cols, _resolve(backend), batch)
+    pivots = [_first_col(row) for row in reduced]
+    pivot_set = set(pivots)
+    zero, one = sympy.Integer(0), sympy.Integer(1)
+    basis = []
+    for j in range(n_cols):
+        if j in pivot_set:
+            continue
+        x = [zero] * n_cols
+        x[j] = one
+        for p, row in zip(pivots, reduced, strict=True):
+            v = row.get(j)
+            if v:
+                x[p] = -sympy.Rational(int(v.numerator), int(v.denominator))
+        basis.append(x)
+    return basis
+
