@@ -1,0 +1,263 @@
+"""Cross-slot derivatives of torch functions with torch.func, computing cross entries only.
+
+For f : R^{d_z} -> R^{d_x} with slots B_1, ..., B_K and order m >= 2, the cross-slot partials are
+
+    d^m f_l / dz_{i_1} ... dz_{i_m}  over sorted tuples i_1 <= ... <= i_m touching >= 2 slots,
+
+whose vanishing for m = n + 1 defines "at most n-th order interaction" (science.md section 2).
+For m = 1 the cross entries are the products d_i f_l * d_j f_l (i < j in different slots), whose
+vanishing defines n = 0.
+
+Method. The full tensor D^m f is never built. A nested forward-mode directional derivative
+``jvp(jvp(... f, e_{i_1}) ..., e_{i_m})`` gives one partial; nesting ``vmap``-ed ``jvp`` levels
+over *sets* of directions S_1, ..., S_m gives all partials in S_1 x ... x S_m, and torch.func
+evaluates each sub-term once per level (the primal and lower-order tangents are unbatched at the
+outer levels), so the cost is about prod_l (1 + |S_l|) forward passes. The cross tuples are
+covered by K - 1 such boxes: box a takes S_1 = B_a, S_2 = (slots after a), S_3..S_m = (slots from
+a on); a cross tuple whose first slot is a lies in box a. For order 2 the boxes are exactly the
+cross Hessian blocks. Everything is vmapped over the batch (``chunk_size`` bounds memory).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.func import jacfwd, jacrev, jvp, vmap
+
+from numerics.errors import ConfigError, DataError
+
+Tensor = torch.Tensor
+Function = Callable[[Tensor], Tensor]
+
+
+def _validate(z: Tensor, slot_sizes: Sequence[int]) -> tuple[int, ...]:
+    if not isinstance(z, Tensor):
+        raise DataError(f"z must be a torch tensor of shape (batch, d_z), got {type(z).__name__}")
+    if z.ndim != 2 or z.shape[0] == 0:
+        raise DataError(f"z must have shape (batch, d_z) with batch >= 1, got {tuple(z.shape)}")
+    if not z.is_floating_point():
+        raise DataError(f"z must be floating point (float64 for checks), got {z.dtype}")
+    sizes = tuple(slot_sizes)
+    if not sizes or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1
+                        for s in sizes):
+        raise DataError(f"slot_sizes must be positive integers, got {slot_sizes!r}")
+    if sum(sizes) != z.shape[1]:
+        raise DataError(f"slot sizes {sizes} sum to {sum(sizes)} but z has {z.shape[1]} latents")
+    return tuple(int(s) for s in sizes)
+
+
+def _check_order(order: int) -> int:
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
+        raise ConfigError(f"derivative order must be a positive integer, got {order!r}")
+    return int(order)
+
+
+def _single(f: Function) -> Function:
+    """``f`` on one sample: (d_z,) -> (d_x,), for any f written for (batch, d_z) inputs."""
+    def g(z: Tensor) -> Tensor:
+        out = f(z.unsqueeze(0))
+        return out.reshape(out.shape[-1])
+    return g
+
+
+def cross_tuples(slot_sizes: Sequence[int], order: int) -> list[tuple[int, ...]]:
+    """Sorted latent index tuples of length ``order`` touching >= 2 slots.
+
+    ``order >= 2``: tuples i_1 <= ... <= i_m (repeats allowed); ``order == 1``: the cross pairs
+    i < j of the product entries d_i f * d_j f.
+    """
+    order = _check_order(order)
+    slot_of = np.repeat(np.arange(len(slot_sizes)), slot_sizes)
+    d_z = len(slot_of)
+    if order == 1:
+        return [(i, j) for i, j in itertools.combinations(range(d_z), 2)
+                if slot_of[i] != slot_of[j]]
+    return [t for t in itertools.combinations_with_replacement(range(d_z), order)
+            if len(set(slot_of[list(t)].tolist())) >= 2]
+
+
+@dataclass(frozen=True)
+class _Box:
+    """Direction sets (innermost first) and where each assigned cross tuple sits in the box."""
+
+    sets: tuple[tuple[int, ...], ...]
+    leaf: tuple[int, ...]
+    tuple_ids: tuple[int, ...]
+
+
+def _boxes(slot_sizes: tuple[int, ...], tuples: list[tuple[int, ...]]) -> list[_Box]:
+    """Cover the cross tuples by K - 1 boxes of direction sets (see module docstring)."""
+    offsets = np.concatenate([[0], np.cumsum(slot_sizes)])
+    slot_of = np.repeat(np.arange(len(slot_sizes)), slot_sizes)
+    order = len(tuples[0])
+    boxes = []
+    for a in range(len(slot_sizes) - 1):
+        first = tuple(range(offsets[a], offsets[a + 1]))
+        later = tuple(range(offsets[a + 1], offsets[-1]))
+        rest = tuple(range(offsets[a], offsets[-1]))
+        sets = (first, later) + (rest,) * (order - 2)
+        leaf, ids = [], []
+        for t_id, t in enumerate(tuples):
+            if slot_of[t[0]] != a:
+                continue
+            second = next(i for i in t if slot_of[i] > a)
+            remaining = list(t)
+            remaining.remove(t[0])
+            remaining.remove(second)
+            chosen = (t[0], second, *remaining)
+            positions = [sets[level].index(i) for level, i in enumerate(chosen)]
+            # nested vmap output axes run from the outermost level (last set) inwards
+            dims = [len(s) for s in reversed(sets)]
+            leaf.append(int(np.ravel_multi_index(tuple(reversed(positions)), dims)))
+            ids.append(t_id)
+        if ids:
+            boxes.append(_Box(sets, tuple(leaf), tuple(ids)))
+    return boxes
+
+
+def _directional(g: Function, basis: Tensor) -> Function:
+    """z -> (|S|, *g(z).shape): derivatives of g along each row of ``basis``."""
+    def h(z: Tensor) -> Tensor:
+        return vmap(lambda v: jvp(g, (z,), (v,))[1])(basis)
+    return h
+
+
+def _box_values(f1: Function, z: Tensor, box: _Box, chunk_size: int | None) -> Tensor:
+    """Cross partials of the tuples assigned to ``box``: (batch, n_assigned, d_x)."""
+    eye = torch.eye(z.shape[1], dtype=z.dtype, device=z.device)
+    g = f1
+    for directions in box.sets:
+        g = _directional(g, eye[list(directions)])
+    values = vmap(g, chunk_size=chunk_size)(z)
+    values = values.reshape(z.shape[0], -1, values.shape[-1])
+    return values[:, list(box.leaf), :]
+
+
+def jacobian(f: Function, z: Tensor, chunk_size: int | None = None) -> Tensor:
+    """Jacobian of a batched function: ``z: (batch, d_z) -> (batch, d_x, d_z)`` (forward mode)."""
+    if not isinstance(z, Tensor) or z.ndim != 2:
+        raise DataError(f"z must be a tensor of shape (batch, d_z), got {getattr(z, 'shape', z)}")
+    return vmap(jacfwd(_single(f)), chunk_size=chunk_size)(z)
+
+
+@dataclass(frozen=True)
+class CrossDerivatives:
+    """Cross-slot entries of D^order f.
+
+    ``values: (batch, d_x, n_tuples)``; ``tuples[t]`` is the sorted latent index tuple of column
+    t (for order 1: the pair (i, j) and the entry d_i f_l * d_j f_l).
+    """
+
+    order: int
+    values: Tensor
+    tuples: tuple[tuple[int, ...], ...]
+
+
+def cross_derivatives(f: Function, z: Tensor, slot_sizes: Sequence[int], order: int,
+                      chunk_size: int | None = None) -> CrossDerivatives:
+    """All cross-slot partials of order ``order`` of ``f`` at the points ``z``.
+
+    ``f``: batched torch function ``(batch, d_z) -> (batch, d_x)`` (any torch.func-compatible
+    code); ``z: (batch, d_z)``; returns values of shape ``(batch, d_x, n_tuples)`` with
+    ``tuples`` from :func:`cross_tuples`. ``chunk_size`` bounds how many samples are processed
+    at once inside the vmap (memory).
+    """
+    sizes = _validate(z, slot_sizes)
+    order = _check_order(order)
+    tuples = cross_tuples(sizes, order)
+    if not tuples:
+        empty = z.new_zeros(z.shape[0], f(z[:1]).shape[-1], 0)
+        return CrossDerivatives(order, empty, ())
+    if order == 1:
+        jac = jacobian(f, z, chunk_size)
+        first = torch.tensor([t[0] for t in tuples], device=z.device)
+        second = torch.tensor([t[1] for t in tuples], device=z.device)
+        return CrossDerivatives(1, jac[:, :, first] * jac[:, :, second], tuple(tuples))
+    f1 = _single(f)
+    parts, ids = [], []
+    for box in _boxes(sizes, tuples):
+        parts.append(_box_values(f1, z, box, chunk_size))
+        ids.extend(box.tuple_ids)
+    stacked = torch.cat(parts, dim=1)
+    inverse = torch.empty(len(ids), dtype=torch.long, device=z.device)
+    inverse[torch.tensor(ids, device=z.device)] = torch.arange(len(ids), device=z.device)
+    values = stacked[:, inverse, :].transpose(1, 2)
+    return CrossDerivatives(order, values, tuple(tuples))
+
+
+def cross_derivative_norms(f: Function, z: Tensor, slot_sizes: Sequence[int], order: int,
+                           chunk_size: int | None = None, batch_chunk: int | None = None
+                           ) -> Tensor:
+    """sqrt(sum_l sum_t (d^order f_l / dz_t)^2) over cross-slot sorted tuples t: ``(batch,)``.
+
+    Each sorted tuple counts once. For ``order == 1`` the entries are d_i f_l * d_j f_l over
+    cross pairs i < j, so the result is sqrt(sum_l sum_{k<k'} |D_{B_k} f_l|^2 |D_{B_k'} f_l|^2),
+    the root-sum-of-squares counterpart of the compositional contrast. ``batch_chunk`` processes
+    the batch in pieces so that the (batch, d_x, n_tuples) values are never all in memory.
+    """
+    sizes = _validate(z, slot_sizes)
+    order = _check_order(order)
+    step = batch_chunk or z.shape[0]
+    norms = [cross_derivatives(f, piece, sizes, order, chunk_size).values.square().sum((1, 2))
+             for piece in z.split(step)]
+    return torch.cat(norms).sqrt()
+
+
+def compositional_contrast(f: Function, z: Tensor, slot_sizes: Sequence[int],
+                           chunk_size: int | None = None) -> Tensor:
+    """Compositional contrast (Brady et al. 2023) per point: ``(batch,)``.
+
+        C(f, z) = sum_l sum_{k<k'} |d f_l / d z_{B_k}| * |d f_l / d z_{B_k'}|
+
+    (Euclidean norms of the per-slot gradient blocks); zero iff every output depends locally on
+    at most one slot (interaction order 0).
+    """
+    sizes = _validate(z, slot_sizes)
+    jac = jacobian(f, z, chunk_size)
+    slot_of = torch.repeat_interleave(torch.arange(len(sizes), device=z.device),
+                                      torch.tensor(sizes, device=z.device))
+    block_sq = jac.new_zeros(*jac.shape[:2], len(sizes)).index_add_(2, slot_of, jac.square())
+    block = block_sq.sqrt()
+    pairs = torch.einsum("blk,blm->bkm", block, block)
+    upper = torch.ones(len(sizes), len(sizes), dtype=torch.bool, device=z.device).triu(1)
+    return (pairs * upper).sum((1, 2))
+
+
+def derivative_tensor(f: Function, z: Tensor, order: int) -> Tensor:
+    """Full derivative tensor D^order f: ``(batch, d_x, d_z, ..., d_z)`` (reference method).
+
+    ``vmap(jacfwd(...jacfwd(jacrev(f))))``: reverse mode for the first derivative, forward mode
+    on top, as in the object-centric identifiability code. Cost grows like d_x * d_z^order; use
+    it to check :func:`cross_derivatives`, not on hot paths.
+    """
+    order = _check_order(order)
+    if not isinstance(z, Tensor) or z.ndim != 2:
+        raise DataError(f"z must be a tensor of shape (batch, d_z), got {getattr(z, 'shape', z)}")
+    g = jacrev(_single(f))
+    for _ in range(order - 1):
+        g = jacfwd(g)
+    return vmap(g)(z)
+
+
+def select_cross(full: Tensor, tuples: Sequence[tuple[int, ...]]) -> Tensor:
+    """Pick cross entries from a full tensor (batch, d_x, d_z, ...): ``(batch, d_x, n_tuples)``."""
+    order = full.ndim - 2
+    d_z = full.shape[-1]
+    flat = full.reshape(*full.shape[:2], d_z**order)
+    index = [int(np.ravel_multi_index(t, (d_z,) * order)) for t in tuples]
+    return flat[:, :, torch.tensor(index, dtype=torch.long, device=full.device)]
+
+
+def tuple_count(slot_sizes: Sequence[int], order: int) -> int:
+    """Number of cross-slot sorted tuples: C(d_z + m - 1, m) - sum_k C(d_k + m - 1, m)."""
+    order = _check_order(order)
+    d_z = sum(slot_sizes)
+    if order == 1:
+        return math.comb(d_z, 2) - sum(math.comb(d, 2) for d in slot_sizes)
+    return math.comb(d_z + order - 1, order) - sum(math.comb(d + order - 1, order)
+                                                   for d in slot_sizes)
