@@ -13,13 +13,27 @@ from theory.errors import (
     ParseError,
     SlotError,
 )
+from theory.order import (
+    CrossDerivative,
+    cross_derivatives,
+    has_order_at_most,
+    interaction_order,
+)
+from theory.parsing import parse_expression, parse_generator, parse_slots
 from theory.slots import Slots
 
 __all__ = [
     "AnalysisError",
+    "CrossDerivative",
     "GeneratorError",
     "InteractionAsymmetryError",
     "ParseError",
     "SlotError",
     "Slots",
+    "cross_derivatives",
+    "has_order_at_most",
+    "interaction_order",
+    "parse_expression",
+    "parse_generator",
+    "parse_slots",
 ]

@@ -1,0 +1,452 @@
+"""Exact interaction order of a generator across slots (science.md section 2).
+
+Definition. An output f_l has *at most n-th order interaction* (n >= 1) iff every partial
+derivative of order n + 1 whose variables come from >= 2 slots vanishes identically; n = 0 means
+f_l depends on at most one slot. The order of f_l is the least such n (``math.inf`` if none) and
+the order of f is the maximum over outputs.
+
+Theorem used (proved here; checked against brute-force differentiation in the tests). Let
+g_ij = d^2 f_l / dz_i dz_j for i, j in different slots (the *cross second derivatives*).
+
+* If every g_ij vanishes, f_l is additive: its order is 1 if it depends on >= 2 slots, else 0.
+* Otherwise f_l has finite order iff every g_ij is a polynomial in the latents, and then
+  ``order(f_l) = 2 + max_ij deg g_ij``.
+
+Proof. (=>) If all cross partials of order n + 1 vanish, every partial of order n - 1 of g_ij is
+a cross partial of f_l of order n + 1, hence zero; on a connected domain g_ij is then a
+polynomial of degree <= n - 2. (<=) A cross partial of order n + 1 contains some z_i, z_j of
+different slots; derivatives commute, so it is a partial of order n - 1 of g_ij, which vanishes
+when deg g_ij <= n - 2. With n = 2 + max deg the order is attained because the top-degree
+monomial of some g_ij has a non-zero derivative of order deg g_ij.
+
+Consequences used for speed. Terms of f_l touching one slot are killed by every g_ij, so only
+the *cross part* (terms touching >= 2 slots) matters. For a sum of distinct monomials
+c * z^a the cross second derivatives are distinct monomials too, so the order is the largest
+total degree of a cross monomial: one pass over the terms, no differentiation.
+
+Deciding "g_ij is a polynomial" exactly (:func:`exp_rational_form`): trigonometric and hyperbolic
+functions are rewritten with exp; every exp(a) must have a polynomial exponent a with
+Gaussian-rational coefficients. The non-constant parts of the exponents span a Q-vector space;
+with a suitably scaled basis b_k every exp(a) = prod_k Y_k^{n_k} * W_1^{m} * W_2^{m'} with
+integers n_k, m, m', Y_k = exp(b_k), W_1 = exp(1/L_1), W_2 = exp(i/L_2). The Y_k are
+algebraically independent over C(z) (exponentials of polynomials whose differences are
+non-constant are linearly independent over C(z)) and W_1, W_2 are algebraically independent
+over the algebraic numbers (Lindemann-Weierstrass), so g_ij becomes a rational function R in
+(z, Y, W) over Q(i) and: g_ij = 0 iff R cancels to 0; g_ij is a polynomial iff the cancelled R
+has no Y and a denominator free of z; its degree is the z-degree of the numerator. Functions
+outside this class (log, atan, sqrt, ...) are handled through derivatives: g is a polynomial
+iff all its first partials are, and deg g = 1 + max deg of the partials; a non-polynomial
+partial certifies a non-polynomial g. When no certificate is found :class:`AnalysisError` is
+raised; a guess is never returned. Other constants (pi, sqrt(2), ...) are treated by sympy's
+polynomial arithmetic as independent generators.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fractions import Fraction
+from itertools import combinations_with_replacement
+
+import sympy
+
+from theory.errors import AnalysisError
+from theory.slots import Slots
+
+__all__ = [
+    "CrossDerivative",
+    "cross_derivatives",
+    "exp_rational_form",
+    "has_order_at_most",
+    "interaction_order",
+    "interaction_order_bruteforce",
+    "is_identically_zero",
+]
+
+_TRIG = (sympy.sin, sympy.cos, sympy.tan, sympy.cot, sympy.sec, sympy.csc,
+         sympy.sinh, sympy.cosh, sympy.tanh, sympy.coth, sympy.sech, sympy.csch)
+_DERIVATIVE_DEPTH = 2
+
+
+@dataclass(frozen=True)
+class CrossDerivative:
+    """A non-zero cross-slot partial derivative d^k f_output / dz_{variables}.
+
+    ``variables`` is the unordered multi-index written in slot order, with repetition
+    (e.g. ``(x, x, y)`` for d^3 f / dx^2 dy); ``expr`` is the exact derivative.
+    """
+
+    output: int
+    variables: tuple[sympy.Symbol, ...]
+    expr: sympy.Expr
+
+
+class _Undecided(Exception):
+    """No certificate found by one method (internal; turned into AnalysisError)."""
+
+
+# -- exact structure of exp-rational functions ---------------------------------------------
+
+
+def _rational(x: sympy.Expr) -> Fraction:
+    if not x.is_Rational:
+        raise _Undecided(f"coefficient {x} in an exponent is not a Gaussian rational")
+    return Fraction(int(x.p), int(x.q))
+
+
+def _exponent_vector(arg: sympy.Expr, latents: tuple[sympy.Symbol, ...]
+                     ) -> tuple[dict[tuple, Fraction], Fraction, Fraction]:
+    """(non-constant coefficients keyed by (monomial, re/im), real const, imaginary const)."""
+    if not arg.is_polynomial(*latents):
+        raise _Undecided(f"exponent {arg} is not a polynomial in the latents")
+    vec: dict[tuple, Fraction] = {}
+    c_re = c_im = Fraction(0)
+    for monom, coeff in sympy.Poly(arg, *latents).terms():
+        re, im = (_rational(part) for part in sympy.expand_complex(coeff).as_real_imag())
+        if not any(monom):
+            c_re, c_im = re, im
+            continue
+        for key, value in (((monom, 0), re), ((monom, 1), im)):
+            if value:
+                vec[key] = value
+    return vec, c_re, c_im
+
+
+def _basis_coordinates(vectors: list[dict[tuple, Fraction]]) -> list[dict[int, Fraction]]:
+    """Coordinates of each vector in a Q-basis chosen greedily among the vectors."""
+    basis: list[tuple[dict[tuple, Fraction], tuple]] = []  # (reduced vector, pivot key)
+    transforms: list[dict[int, Fraction]] = []  # reduced basis vector k as combo of chosen ones
+    coords_out = []
+    for v in vectors:
+        w = dict(v)
+        combo: dict[int, Fraction] = {}
+        for (bv, pivot), t in zip(basis, transforms, strict=True):
+            c = w.get(pivot)
+            if c:
+                for key, val in bv.items():
+                    new = w.get(key, Fraction(0)) - c * val
+                    if new:
+                        w[key] = new
+                    else:
+                        w.pop(key, None)
+                for idx, val in t.items():
+                    combo[idx] = combo.get(idx, Fraction(0)) + c * val
+        if w:
+            pivot = min(w)
+            scale = w[pivot]
+            k = len(basis)
+            t = {idx: -val / scale for idx, val in combo.items()}
+            t[k] = 1 / scale
+            basis.append(({key: val / scale for key, val in w.items()}, pivot))
+            transforms.append(t)
+            combo = {k: Fraction(1)}
+        coords_out.append({i: c for i, c in combo.items() if c})
+    # combo holds coordinates of v in terms of the chosen (original) basis vectors, because
+    # each reduced basis vector is expressed through them by ``transforms``.
+    return coords_out
+
+
+def _lcm_den(values: Iterable[Fraction]) -> int:
+    out = 1
+    for v in values:
+        out = math.lcm(out, v.denominator)
+    return out
+
+
+def exp_rational_form(expr: sympy.Expr, latents: tuple[sympy.Symbol, ...]
+                      ) -> tuple[sympy.Expr, frozenset[sympy.Symbol]]:
+    """Canonical exp-rational form of ``expr`` (see the module docstring).
+
+    Returns ``(R, Y)``: R, a cancelled rational function in the latents, the symbols ``Y``
+    (exponentials of independent non-constant polynomials, algebraically independent over
+    C(z)) and constant symbols (exponentials of independent Gaussian-rational constants); and
+    the set Y. ``expr`` is identically zero iff R == 0, and a polynomial in the latents iff R
+    has no symbol of Y and a denominator free of the latents. Raises ``_Undecided`` for
+    functions outside the class (log, atan, non-integer powers of non-constants, ...).
+    """
+    e = expr.rewrite(_TRIG, sympy.exp) if expr.has(*_TRIG) else expr
+    e = e.xreplace({sympy.E: sympy.exp(sympy.Integer(1), evaluate=False)})
+    atoms = sorted(e.atoms(sympy.exp), key=sympy.default_sort_key)
+    replacement: dict[sympy.Expr, sympy.Expr] = {}
+    ys: frozenset[sympy.Symbol] = frozenset()
+    if atoms:
+        parts = [_exponent_vector(a.args[0], latents) for a in atoms]
+        coords = _basis_coordinates([p[0] for p in parts])
+        rank = max((max(c) + 1 for c in coords if c), default=0)
+        scales = [_lcm_den(c[k] for c in coords if k in c) for k in range(rank)]
+        y = [sympy.Dummy(f"Y{k}") for k in range(rank)]
+        l_re = _lcm_den(p[1] for p in parts)
+        l_im = _lcm_den(p[2] for p in parts)
+        w_re, w_im = sympy.Dummy("W_re"), sympy.Dummy("W_im")
+        for atom, (_, c_re, c_im), c in zip(atoms, parts, coords, strict=True):
+            value = w_re ** int(c_re * l_re) * w_im ** int(c_im * l_im)
+            for k, ck in c.items():
+                value *= y[k] ** int(ck * scales[k])
+            replacement[atom] = value
+        ys = frozenset(y)
+        e = e.xreplace(replacement)
+    gens = (*latents, *sorted(e.free_symbols - set(latents), key=str))
+    if not e.is_rational_function(*gens) or e.has(sympy.log, sympy.atan, sympy.Abs):
+        raise _Undecided(f"{expr} is not an exp-rational function of the latents")
+    return sympy.cancel(sympy.together(e)), ys
+
+
+def _poly_degree(expr: sympy.Expr, latents: tuple[sympy.Symbol, ...]) -> int | None:
+    """Total degree in the latents of a polynomial expression, None if it is zero."""
+    p = sympy.Poly(expr, *latents)
+    return None if p.is_zero else p.total_degree()
+
+
+def _classify_structural(g: sympy.Expr, latents: tuple[sympy.Symbol, ...]) -> int | float | None:
+    """None if g == 0, its degree if a polynomial, inf if not; _Undecided if no certificate."""
+    if g == 0:
+        return None
+    if g.is_polynomial(*latents):
+        return _poly_degree(sympy.expand(g), latents)
+    r, ys = exp_rational_form(g, latents)
+    if r == 0:
+        return None
+    num, den = r.as_numer_denom()
+    if num.free_symbols & ys or den.free_symbols & ys or den.free_symbols & set(latents):
+        return math.inf
+    return _poly_degree(num, latents)
+
+
+def _classify(g: sympy.Expr, latents: tuple[sympy.Symbol, ...], depth: int = _DERIVATIVE_DEPTH
+              ) -> int | float | None:
+    """None if g vanishes identically, deg g if g is a polynomial in the latents, else inf."""
+    try:
+        return _classify_structural(g, latents)
+    except _Undecided:
+        if depth == 0:
+            raise
+    present = [s for s in latents if s in g.free_symbols]
+    degrees = [_classify(sympy.diff(g, s), latents, depth - 1) for s in present]
+    if math.inf in degrees:
+        return math.inf
+    known = [d for d in degrees if d is not None]
+    if known:
+        return 1 + max(known)
+    if _certainly_nonzero(g, latents):  # constant (all partials vanish) and non-zero
+        return 0
+    raise _Undecided(f"could not decide whether the constant {g} is zero")
+
+
+def _points(latents: tuple[sympy.Symbol, ...], count: int, seed: int = 0
+            ) -> list[dict[sympy.Symbol, sympy.Rational]]:
+    rng = random.Random(seed)
+    return [{s: sympy.Rational(rng.randint(1, 97), rng.randint(50, 150)) * rng.choice((1, -1))
+             for s in latents} for _ in range(count)]
+
+
+def _certainly_nonzero(g: sympy.Expr, latents: tuple[sympy.Symbol, ...]) -> bool:
+    """True if g is non-zero at some random rational point, certified by strict evalf."""
+    for point in _points(latents, 3):
+        try:
+            value = g.xreplace(point).evalf(30, strict=True)
+        except (sympy.core.evalf.PrecisionExhausted, ZeroDivisionError, ValueError, TypeError):
+            continue
+        if value.is_number and value.is_finite and value != 0 and not value.has(sympy.nan):
+            return True
+    return False
+
+
+def is_identically_zero(expr: sympy.Expr, slots: Slots) -> bool:
+    """Exact test of expr == 0 as a function of the latents; AnalysisError if undecidable."""
+    latents = slots.symbols
+    if expr == 0:
+        return True
+    if expr.is_polynomial(*latents):
+        return _poly_degree(sympy.expand(expr), latents) is None
+    if _certainly_nonzero(expr, latents):
+        return False
+    try:
+        return _classify(expr, latents) is None
+    except _Undecided as err:
+        raise AnalysisError(f"could not certify whether {expr} vanishes: {err}") from None
+
+
+# -- interaction order ------------------------------------------------------------------------
+
+
+def _term_structure(term: sympy.Expr, index: dict[sympy.Symbol, int]
+                    ) -> tuple[tuple[int, ...] | None, frozenset[sympy.Symbol]]:
+    """(exponent vector if ``term`` is constant * monomial else None, latents in ``term``)."""
+    exps = [0] * len(index)
+    monomial = True
+    for factor in sympy.Mul.make_args(term):
+        if factor.is_Symbol:
+            exps[index[factor]] += 1
+        elif factor.is_Pow and factor.base.is_Symbol and factor.exp.is_Integer \
+                and factor.exp > 0:
+            exps[index[factor.base]] += int(factor.exp)
+        elif factor.free_symbols:
+            monomial = False
+    syms = frozenset(term.free_symbols) if not monomial else frozenset(
+        s for s, i in index.items() if exps[i])
+    return (tuple(exps) if monomial else None), syms
+
+
+def _depends_on(expr: sympy.Expr, symbols: Iterable[sympy.Symbol], slots: Slots) -> bool:
+    return any(not is_identically_zero(sympy.diff(expr, s), slots) for s in symbols)
+
+
+def _output_order(expr: sympy.Expr, slots: Slots) -> int | float:
+    latents = slots.symbols
+    index = {s: i for i, s in enumerate(latents)}
+    slot_of = slots.slot_of
+    touched: dict[int, set[sympy.Symbol]] = {}
+    cross_monomials: dict[tuple[int, ...], list[sympy.Expr]] = {}
+    complex_cross: list[sympy.Expr] = []
+    for term in sympy.Add.make_args(expr):
+        exps, syms = _term_structure(term, index)
+        ks = {slot_of[index[s]] for s in syms}
+        for s in syms:
+            touched.setdefault(slot_of[index[s]], set()).add(s)
+        if len(ks) < 2:
+            continue
+        if exps is None:
+            complex_cross.append(term)
+        else:
+            cross_monomials.setdefault(exps, []).append(term)
+    if len(touched) < 2:
+        return 0
+    if not complex_cross:
+        degrees = []
+        for exps, terms in cross_monomials.items():
+            coeff = sympy.Add(*terms) if len(terms) > 1 else terms[0]
+            if len(terms) == 1 or not is_identically_zero(coeff, slots):
+                degrees.append(sum(exps))
+        if degrees:
+            return max(degrees)
+    else:
+        h = sympy.Add(*complex_cross, *(t for ts in cross_monomials.values() for t in ts))
+        result = _cross_part_order(h, slots)
+        if result is not None:
+            return result
+    dependent = [k for k, syms in touched.items() if _depends_on(expr, syms, slots)]
+    return 1 if len(dependent) >= 2 else 0
+
+
+def _cross_part_order(h: sympy.Expr, slots: Slots) -> int | float | None:
+    """2 + max deg of the cross second derivatives of h, inf, or None if they all vanish."""
+    latents = slots.symbols
+    present = [s for s in latents if s in h.free_symbols]
+    best: int | float | None = None
+    for a, s in enumerate(present):
+        ds = sympy.diff(h, s)
+        for t in present[a + 1:]:
+            if slots.slot(s) == slots.slot(t):
+                continue
+            try:
+                deg = _classify(sympy.diff(ds, t), latents)
+            except _Undecided as err:
+                raise AnalysisError(
+                    f"could not certify the interaction order of {h}: the cross derivative"
+                    f" d2/d{s}d{t} is outside the decidable class ({err})") from None
+            if deg is None:
+                continue
+            if deg == math.inf:
+                return math.inf
+            best = max(best or 0, 2 + deg)
+    return best
+
+
+def _checked(f: object, slots: Slots) -> sympy.Matrix:
+    if not isinstance(slots, Slots):
+        raise AnalysisError(f"slots must be a theory.slots.Slots, got {type(slots).__name__}")
+    return slots.check_generator(f)
+
+
+def interaction_order(f: object, slots: Slots) -> int | float:
+    """Exact interaction order n of f across ``slots`` (``math.inf`` if no finite n).
+
+    ``f``: a generator (d_x, 1) (sympy Matrix or sequence of expressions) in the slot
+    symbols. Returns 0 if every output depends on at most one slot, otherwise the least n >= 1
+    such that every partial derivative of order n + 1 mixing >= 2 slots vanishes (module
+    docstring: order = 2 + max degree of the cross second derivatives, 1 if they all vanish).
+    Raises :class:`AnalysisError` when no exact certificate can be found (e.g. sqrt of a
+    cross-slot expression), never a guess.
+    """
+    f = _checked(f, slots)
+    best: int | float = 0
+    for expr in f:
+        best = max(best, _output_order(expr, slots))
+        if best == math.inf:
+            break
+    return best
+
+
+def has_order_at_most(f: object, slots: Slots, n: int) -> bool:
+    """True iff f has at most n-th order interaction across ``slots`` (exact)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise AnalysisError(f"order n must be a non-negative integer, got {n!r}")
+    return interaction_order(f, slots) <= n
+
+
+def _is_cross(variables: tuple[sympy.Symbol, ...], slots: Slots) -> bool:
+    return len({slots.slot(s) for s in variables}) >= 2
+
+
+def cross_derivatives(f: object, slots: Slots, order: int) -> list[CrossDerivative]:
+    """All non-zero partial derivatives of exactly ``order`` mixing >= 2 slots.
+
+    One entry per output l and unordered multi-index (i_1 <= ... <= i_k in slot order) with
+    d^k f_l / dz_{i_1} ... dz_{i_k} not identically zero. ``order`` 1 gives an empty list (one
+    variable never mixes slots). Derivatives are computed along a prefix tree of multi-indices
+    and pruned at vanishing prefixes; polynomial outputs use exact ``Poly`` arithmetic.
+    """
+    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+        raise AnalysisError(f"derivative order must be a positive integer, got {order!r}")
+    f = _checked(f, slots)
+    latents = slots.symbols
+    out: list[CrossDerivative] = []
+    for l, expr in enumerate(f):
+        present = [s for s in latents if s in expr.free_symbols]
+        if len({slots.slot(s) for s in present}) < 2:
+            continue
+        poly = sympy.Poly(expr, *latents) if expr.is_polynomial(*latents) else None
+
+        def walk(start: int, prefix: tuple, value, poly=poly, present=present, l=l) -> None:
+            if len(prefix) == order:
+                if _is_cross(prefix, slots):
+                    out.append(CrossDerivative(
+                        l, prefix, value.as_expr() if poly is not None else value))
+                return
+            for a in range(start, len(present)):
+                s = present[a]
+                d = value.diff(s) if poly is not None else sympy.diff(value, s)
+                zero = d.is_zero if poly is not None else is_identically_zero(d, slots)
+                if not zero:
+                    walk(a, (*prefix, s), d)
+
+        walk(0, (), poly if poly is not None else expr)
+    return out
+
+
+def interaction_order_bruteforce(f: object, slots: Slots, max_order: int) -> int | float:
+    """Reference implementation straight from the definition (slow; for tests and benches).
+
+    For k = 2, 3, ...: differentiate every output by every cross-slot multi-index of order k
+    from scratch and test the result with ``expand() == 0``; the order is k - 1 for the first
+    k where all vanish (0 if additionally every output depends on <= 1 slot). Returns
+    ``math.inf`` if cross partials of order ``max_order + 1`` still do not all vanish.
+    """
+    f = _checked(f, slots)
+    latents = slots.symbols
+    single = all(
+        len({slots.slot(s) for s in latents if sympy.expand(sympy.diff(e, s)) != 0}) < 2
+        for e in f)
+    if single:
+        return 0
+    for k in range(2, max_order + 2):
+        nonzero = False
+        for e in f:
+            for variables in combinations_with_replacement(latents, k):
+                if _is_cross(variables, slots) and sympy.expand(sympy.diff(e, *variables)) != 0:
+                    nonzero = True
+        if not nonzero:
+            return k - 1
+    return math.inf
