@@ -115,7 +115,7 @@ class SweepResult:
         """JSON-ready dictionary (records left out: they are in the results file)."""
         data = dataclasses.asdict(self)
         data.pop("records")
-        return data
+        return _jsonable(data)
 
 
 # ----------------------------------------------------------------------------- spec parsing
