@@ -6,6 +6,7 @@ within slots, which reparametrizations keep it in its class, and what the theore
 Brady et al. (ICLR 2025) then predict.
 """
 
+from theory.ambiguity import AmbiguityResult, Counterexample, ambiguities
 from theory.errors import (
     AnalysisError,
     GeneratorError,
@@ -23,13 +24,16 @@ from theory.parsing import parse_expression, parse_generator, parse_slots
 from theory.slots import Slots
 
 __all__ = [
+    "AmbiguityResult",
     "AnalysisError",
+    "Counterexample",
     "CrossDerivative",
     "GeneratorError",
     "InteractionAsymmetryError",
     "ParseError",
     "SlotError",
     "Slots",
+    "ambiguities",
     "cross_derivatives",
     "has_order_at_most",
     "interaction_order",

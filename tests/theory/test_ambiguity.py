@@ -1,0 +1,228 @@
+"""Infinitesimal ambiguity system: exact known answers, certified counterexamples, invariances."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from theory.ambiguity import (
+    AmbiguityResult,
+    ambiguities,
+    is_slotwise_map,
+    slotwise_field_count,
+)
+from theory.errors import AnalysisError
+from theory.order import has_order_at_most, interaction_order
+from theory.slots import Slots
+
+S22 = Slots.from_sizes(2, 2)
+A1, A2, B1, B2 = S22.symbols
+
+
+def additive_rich() -> sympy.Matrix:
+    """Sufficiently nonlinear additive generator of 2 x 2 latents (12 outputs)."""
+    return sympy.Matrix([
+        A1, A2, A1**2, A1 * A2, A2**2 + A1**3,
+        B1, B2, B1**2, B1 * B2, B2**2 + B1**3,
+        A2**3 + B2**3, A1 * A2**2 - 2 * B1 * B2**2,
+    ])
+
+
+def dense_dimension(f: sympy.Matrix, slots: Slots, order: int, degree: int) -> int:
+    """Independent dense reference (n >= 1): expand Df.v with symbolic coefficients."""
+    symbols = slots.symbols
+    monomials = sorted(sympy.itermonomials(symbols, degree), key=sympy.default_sort_key)
+    coeffs, v = [], []
+    for i in range(len(symbols)):
+        cs = sympy.symbols(f"c{i}_0:{len(monomials)}")
+        coeffs.extend(cs)
+        v.append(sum(c * m for c, m in zip(cs, monomials, strict=True)))
+    equations = []
+    for expr in f.jacobian(symbols) * sympy.Matrix(v):
+        for exps, coeff in sympy.Poly(sympy.expand(expr), *symbols).terms():
+            touched = {slots.slot_of[j] for j, e in enumerate(exps) if e}
+            if len(touched) >= 2 and sum(exps) > order:
+                equations.append(coeff)
+    if not equations:
+        return len(coeffs)
+    matrix, _ = sympy.linear_eq_to_matrix(equations, coeffs)
+    return len(matrix.nullspace())
+
+
+def in_class_direction(f: sympy.Matrix, slots: Slots, order: int, v: sympy.Matrix) -> bool:
+    """The defining condition: Df(z) v(z) has interaction order <= n."""
+    g = (f.jacobian(slots.symbols) * v).applyfunc(sympy.expand)
+    return has_order_at_most(g, slots, order)
+
+
+def test_sufficiently_nonlinear_additive_has_exactly_the_12_slotwise_affine_fields():
+    result = ambiguities(additive_rich(), S22, order=1, degree=1)
+    assert isinstance(result, AmbiguityResult)
+    assert (result.unknowns, result.slotwise_unknowns) == (20, 12)
+    assert (result.dimension, result.slotwise_dimension) == (12, 12)
+    assert result.non_slotwise_basis == []
+    assert result.counterexample is None
+    assert result.is_slotwise
+
+
+def test_linear_generator_has_all_20_affine_fields_and_a_certified_counterexample():
+    A = sympy.Matrix([[1, 2, 0, -1], [0, 1, 3, 1], [2, 0, 1, 1], [1, 1, 1, 0], [0, -2, 1, 5]])
+    f = A * sympy.Matrix(S22.symbols)
+    result = ambiguities(f, S22, order=1, degree=1)
+    assert (result.dimension, result.slotwise_dimension) == (20, 12)
+    assert len(result.non_slotwise_basis) == 8
+    ce = result.counterexample
+    assert ce is not None
+    # re-verify the certificate independently
+    h = ce.h
+    assert h.jacobian(S22.symbols).det() != 0
+    assert not is_slotwise_map(h, S22)
+    f_h = f.xreplace(dict(zip(S22.symbols, h, strict=True))).applyfunc(sympy.expand)
+    assert (f_h - ce.f_h).applyfunc(sympy.expand).is_zero_matrix
+    assert has_order_at_most(f_h, S22, 1)
+    assert ce.order_of_f_h == interaction_order(f_h, S22) == 1
+    assert "certified" in ce.note
+
+
+def test_matches_dense_reference_on_an_order_3_polynomial():
+    f = sympy.Matrix([
+        A1**3 + A1 * B1 * B2 + A2, B1**2 * A2 + B2**3, A1**2 * B2 + A2**4,
+        A1 * A2 * B1 + B1**4, A1 + B2**2 * A2, A2 * B1,
+    ])
+    for degree in (1, 2):
+        result = ambiguities(f, S22, order=3, degree=degree)
+        assert result.dimension == dense_dimension(f, S22, 3, degree)
+
+
+def test_order2_bilinear_interacting_coordinates_admit_only_affine_fields():
+    slots = Slots.from_sizes(2, 2, 1)
+    a1, a2, b1, b2, c = slots.symbols
+    f = sympy.Matrix([
+        a1 + a2**3, a2 + a1**3, a1**2 + a1 * a2**2, a1 * a2 + a1**2 * a2, a2**2 + a1**4,
+        b1 + b2**3, b2 + b1**3, b1**2 + b1 * b2**2, b1 * b2 + b1**2 * b2, b2**2 + b1**4,
+        c + c**3, c**2 + c**4, c**5 + a1 * b1,
+    ])
+    assert interaction_order(f, slots) == 2
+    result = ambiguities(f, slots, order=2, degree=2)
+    s0, s1, s2 = result.slot_fields
+    assert s0.affine_only == (a1,) and s1.affine_only == (b1,) and s2.affine_only == ()
+    assert (s0.affine_dimension, s0.affine_unknowns) == (6, 6)
+    assert (s0.dimension, s0.unknowns) == (9, 12)  # a1 loses its 3 quadratic fields
+    assert (s2.dimension, s2.unknowns) == (3, 3)  # the non-interacting slot keeps all fields
+    zero = sympy.zeros(5, 1)
+    quad_interacting = zero.copy()
+    quad_interacting[0] = a1**2
+    quad_free = zero.copy()
+    quad_free[4] = c**2
+    assert not in_class_direction(f, slots, 2, quad_interacting)
+    assert in_class_direction(f, slots, 2, quad_free)
+    assert result.is_slotwise
+
+
+def test_order0_uses_the_output_assignment_of_f():
+    f = sympy.Matrix([A1**2 + A2, A1 * A2**2, A2**3 - A1, B1**3 + B2, B1 * B2, B2**2 + B1**2])
+    result = ambiguities(f, S22, order=0, degree=1)
+    assert result.is_slotwise
+    assert result.dimension == dense_dimension_order0(f, S22, 1)
+
+
+def dense_dimension_order0(f: sympy.Matrix, slots: Slots, degree: int) -> int:
+    symbols = slots.symbols
+    monomials = sorted(sympy.itermonomials(symbols, degree), key=sympy.default_sort_key)
+    coeffs, v = [], []
+    for i in range(len(symbols)):
+        cs = sympy.symbols(f"c{i}_0:{len(monomials)}")
+        coeffs.extend(cs)
+        v.append(sum(c * m for c, m in zip(cs, monomials, strict=True)))
+    equations = []
+    for expr, out in zip(f.jacobian(symbols) * sympy.Matrix(v), f, strict=True):
+        home = {slots.slot(s) for s in out.free_symbols}
+        for exps, coeff in sympy.Poly(sympy.expand(expr), *symbols).terms():
+            if {slots.slot_of[j] for j, e in enumerate(exps) if e} - home:
+                equations.append(coeff)
+    matrix, _ = sympy.linear_eq_to_matrix(equations, coeffs)
+    return len(matrix.nullspace())
+
+
+def test_exponential_polynomial_generator_is_exact():
+    x1, x2, y1, y2 = S22.symbols
+    f = sympy.Matrix([x1**2 + y1, sympy.exp(x2) - y2, x1 * x2, y1 * y2, x1**3 + sympy.exp(y2),
+                      y1**2 * sympy.exp(y2), x1 * sympy.exp(x2), x2**2, y2**3, y1**3])
+    result = ambiguities(f, S22, order=1, degree=1)
+    assert (result.dimension, result.slotwise_dimension) == (12, 12)
+    # exp(x2) alone, linear elsewhere: the affine field of x1 mixing in y1 survives? check both ways
+    g = sympy.Matrix([x1 + y1, sympy.exp(x2) + y2])
+    res_g = ambiguities(g, S22, order=1, degree=1)
+    basis = res_g.non_slotwise_basis
+    assert all(in_class_direction(g, S22, 1, v) for v in basis)
+    assert res_g.dimension > res_g.slotwise_dimension
+
+
+@pytest.mark.parametrize("expr", [
+    sympy.sin(A1) + B1,
+    sympy.sqrt(2) * A1 + B1,
+    sympy.exp(A1 + 1) + sympy.exp(A1) + B1,
+])
+def test_unsupported_generators_raise(expr):
+    with pytest.raises(AnalysisError):
+        ambiguities(sympy.Matrix([expr, A2, B2]), S22, order=1, degree=1)
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(AnalysisError, match="order"):
+        ambiguities(sympy.Matrix([A1 * B1 * B2]), S22, order=1, degree=1)
+    with pytest.raises(AnalysisError):
+        ambiguities(additive_rich(), S22, order=-1, degree=1)
+    with pytest.raises(AnalysisError):
+        ambiguities(additive_rich(), S22, order=1, degree=1.5)
+
+
+@pytest.mark.parametrize("sizes,degree", [((2, 2), 1), ((1, 3), 2), ((2, 1, 3), 3)])
+def test_slotwise_field_count(sizes, degree):
+    slots = Slots.from_sizes(*sizes)
+    expected = sum(n * math.comb(n + degree, degree) for n in sizes)
+    assert slotwise_field_count(slots, degree) == expected
+    f = sympy.Matrix([sum(s**2 for s in slots.symbols)])
+    assert ambiguities(f, slots, order=1, degree=degree).slotwise_unknowns == expected
+
+
+def test_is_slotwise_map_allows_slot_permutations():
+    assert is_slotwise_map(sympy.Matrix([B1, B2 + B1**2, A1, A2]), S22)
+    assert not is_slotwise_map(sympy.Matrix([A1 + B1, A2, B1, B2]), S22)
+    assert not is_slotwise_map(sympy.Matrix([B1, B2, B1, A2]), S22)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.integers(-3, 3), min_size=16, max_size=16))
+def test_random_nonslotwise_linear_mixing_is_not_an_ambiguity(entries):
+    B = sympy.Matrix(4, 4, entries)
+    cross = [B[i, j] for i in range(4) for j in range(4) if (i < 2) != (j < 2)]
+    if not any(cross):
+        B[0, 2] = 1
+    f = additive_rich()
+    v = B * sympy.Matrix(S22.symbols)
+    assert not in_class_direction(f, S22, 1, v)
+    assert ambiguities(f, S22, order=1, degree=1).is_slotwise  # so v is no solution either
+
+
+ORDER3 = sympy.Matrix([
+    A1**3 + A1 * B1 * B2 + A2, B1**2 * A2 + B2**3, A1**2 * B2 + A2**4, A1 * A2 * B1 + B1**4,
+    A1 + B2**2 * A2, A2 * B1, A1**2 + B2**2,
+])
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.permutations([0, 1]), st.permutations([0, 1]), st.permutations([0, 1]))
+def test_slot_and_coordinate_permutations_leave_dimensions_unchanged(perm, inner0, inner1):
+    base = ambiguities(ORDER3, S22, order=3, degree=1)
+    blocks = [tuple(S22.blocks[0][i] for i in inner0), tuple(S22.blocks[1][i] for i in inner1)]
+    permuted = Slots([blocks[k] for k in perm])
+    result = ambiguities(ORDER3, permuted, order=3, degree=1)
+    assert (result.dimension, result.slotwise_dimension) == (base.dimension,
+                                                             base.slotwise_dimension)
+    assert sorted(sf.dimension for sf in result.slot_fields) == sorted(
+        sf.dimension for sf in base.slot_fields)

@@ -1,0 +1,480 @@
+"""Ambiguities: which reparametrizations h of the latents keep f o h in the order-n class.
+
+Infinitesimal check (science reference, section 4). If h_t = id + t v + O(t^2) is a family of
+reparametrizations with f o h_t in the class of at most n-th order interaction across slots,
+then the derivative at t = 0,
+
+    (Df . v)(z) = sum_i  d f(z) / d z_i  *  v_i(z),
+
+lies in the tangent space of the class at f. For n >= 1 the class is a linear space, so the
+condition is: every (n+1)-th order cross-slot partial of every output of Df . v vanishes
+identically. For n = 0 the class is a union of linear spaces, one per assignment of outputs to
+slots; the tangent space at f is the space of f's own assignment (output l may depend only on
+the slot k(l) that f_l depends on), so the condition is: output l of Df . v depends on slot
+k(l) only.
+
+For a polynomial vector field v of degree <= D with unknown rational coefficients c, Df . v is
+linear in c, so the ambiguities form the nullspace of an exact sparse linear system. Supported
+generators: polynomials and exponential polynomials sum_p Q_p(z) exp(p(z)) (Q_p, p polynomials
+with rational coefficients). Distinct exponents p are linearly independent over the
+polynomials, so the condition splits per exponent and is decided exactly by equating
+coefficients:
+
+* p = 0 (the polynomial part), n >= 1: every monomial touching >= 2 slots with total degree
+  > n has coefficient 0 (a polynomial has order <= n iff it has no such monomial);
+* p depending on one slot k: Q_p may depend on slot k only (Q_p(z) exp(p) with a factor from
+  another slot has a non-vanishing mixed partial of every order);
+* p depending on >= 2 slots: Q_p = 0.
+
+(For n = 0 the same rules hold with "touching a slot other than k(l)" in place of the first.)
+Any other function (sin, log, sqrt, irrational coefficients, ...) raises
+:class:`~theory.errors.AnalysisError`: the answer would not be exact.
+
+Slot-wise fields (v_{B_k} depends on z_{B_k} only) always include the trivial ambiguities
+(slot-wise reparametrizations); the result compares the solution space with them and, for affine
+directions, integrates a non-slot-wise direction and verifies f o h exactly with
+:func:`theory.order.has_order_at_most`, giving a certified :class:`Counterexample`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+import sympy
+from sympy.polys.domains import QQ
+
+from theory.errors import AnalysisError
+from theory.linalg import nullspace, rank
+from theory.order import has_order_at_most, interaction_order
+from theory.slots import Slots
+
+__all__ = [
+    "AmbiguityResult",
+    "Counterexample",
+    "SlotFields",
+    "ambiguities",
+    "is_slotwise_map",
+    "slotwise_field_count",
+]
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """A certified non-identifiability witness.
+
+    ``h``: (d_z, 1) map z -> h(z), invertible and not slot-wise up to a permutation of slots;
+    ``f_h``: (d_x, 1) the generator f o h, verified exactly to have interaction order
+    ``order_of_f_h`` <= n. So f and f o h generate the same data and are both in the class,
+    while their latents differ by a map that mixes slots.
+    """
+
+    h: sympy.Matrix
+    f_h: sympy.Matrix
+    order_of_f_h: int | float
+    note: str
+
+
+@dataclass(frozen=True)
+class SlotFields:
+    """Ambiguities supported on one slot k: fields with v_{B_k} a polynomial in z_{B_k} only.
+
+    ``unknowns`` = |B_k| * C(|B_k| + D, D) coefficients, ``dimension`` of those that solve the
+    system; ``affine_unknowns`` = |B_k| (|B_k| + 1) and ``affine_dimension`` the same for
+    degree <= 1. ``dimension < unknowns`` means that some slot-wise reparametrizations of slot k
+    do not keep f in the class (e.g. an interacting slot of an n = 2 generator admits only affine
+    ones). ``affine_only``: the coordinates z_i of slot k for which the fields v = v_i(z_{B_k}) e_i
+    that solve the system are exactly the affine ones although D >= 2 (z_i can be reparametrized
+    only affinely, to first order).
+    """
+
+    slot: int
+    unknowns: int
+    dimension: int
+    affine_unknowns: int
+    affine_dimension: int
+    affine_only: tuple[sympy.Symbol, ...]
+
+
+@dataclass(frozen=True)
+class AmbiguityResult:
+    """Solution space of the infinitesimal ambiguity system of f at order n and field degree D.
+
+    ``dimension``: dim of all polynomial fields v (degree <= D) with Df . v in the class;
+    ``slotwise_dimension``: dim of its slot-wise subspace; ``non_slotwise_basis``: fields v(z)
+    (sympy Matrices (d_z, 1)) spanning a complement of that subspace; ``counterexample``: a
+    certified one obtained by integrating an affine direction, or None (``note`` says why).
+    ``unknowns`` = d_z * C(d_z + D, D) and ``slotwise_unknowns`` = sum_k |B_k| C(|B_k| + D, D)
+    count the coefficients of all and of slot-wise fields; ``equations`` the non-zero rows.
+    """
+
+    order: int
+    degree: int
+    unknowns: int
+    slotwise_unknowns: int
+    equations: int
+    dimension: int
+    slotwise_dimension: int
+    non_slotwise_basis: list[sympy.Matrix]
+    counterexample: Counterexample | None
+    slot_fields: tuple[SlotFields, ...]
+    note: str
+
+    @property
+    def is_slotwise(self) -> bool:
+        """True iff every solution is a slot-wise field (first-order identifiability at D)."""
+        return self.dimension == self.slotwise_dimension
+
+
+def slotwise_field_count(slots: Slots, degree: int) -> int:
+    """Number of coefficients of slot-wise polynomial fields: sum_k |B_k| * C(|B_k| + D, D)."""
+    return sum(n * math.comb(n + degree, degree) for n in slots.sizes)
+
+
+# --- exponential polynomials -------------------------------------------------------------------
+# A polynomial is a dict {packed exponent vector: QQ coefficient}. Exponent vectors are packed
+# into one integer (base B per variable) so that multiplying monomials is adding integers.
+
+
+@dataclass
+class _Component:
+    """One term Q(z) exp(p(z)) of an output: ``p`` without its constant, ``slots`` touched by p."""
+
+    p: dict[tuple[int, ...], object]
+    slots: frozenset[int]
+    Q: dict[tuple[int, ...], object]
+
+
+def _poly_dict(expr: sympy.Expr, symbols: tuple[sympy.Symbol, ...], what: str):
+    try:
+        poly = sympy.Poly(expr, *symbols, domain=QQ)
+    except (sympy.PolynomialError, sympy.polys.polyerrors.CoercionFailed) as err:
+        raise AnalysisError(
+            f"{what} {expr} is not a polynomial with rational coefficients in the latents; the"
+            " exact ambiguity analysis supports polynomial and polynomial*exp(polynomial)"
+            " generators with rational coefficients"
+        ) from err
+    return {k: v for k, v in poly.as_dict(native=True).items() if v}
+
+
+def _exp_components(expr: sympy.Expr, symbols: tuple[sympy.Symbol, ...],
+                    slot_of: tuple[int, ...], l: int) -> list[_Component]:
+    """Write output l as sum_p Q_p exp(p) (exact), grouping terms by the exponent p."""
+    if expr.is_polynomial(*symbols):
+        Q = _poly_dict(expr, symbols, f"output {l}")
+        return [_Component({}, frozenset(), Q)] if Q else []
+    groups: dict[tuple, tuple[object, dict, list]] = {}
+    for term in sympy.Add.make_args(sympy.expand(expr)):
+        exponent = sympy.Integer(0)
+        rest = []
+        for factor in sympy.Mul.make_args(term):
+            if isinstance(factor, sympy.exp):
+                exponent += factor.args[0]
+            elif factor is sympy.E:
+                exponent += 1
+            else:
+                rest.append(factor)
+        p = _poly_dict(exponent, symbols, f"exponent of exp in output {l}") if exponent else {}
+        zero = (0,) * len(symbols)
+        const = p.pop(zero, QQ(0))
+        key = tuple(sorted(p.items()))
+        if key in groups and groups[key][0] != const:
+            raise AnalysisError(
+                f"output {l} has terms exp(p + a) and exp(p + b) with different constants a, b:"
+                " their ratio is irrational; rewrite them with a common exponential"
+            )
+        groups.setdefault(key, (const, p, []))[2].append(sympy.Mul(*rest))
+    out = []
+    for _, p, terms in groups.values():
+        Q = _poly_dict(sympy.Add(*terms), symbols, f"a coefficient of exp in output {l}")
+        if Q:
+            touched = frozenset(slot_of[v] for mono in p for v, e in enumerate(mono) if e)
+            out.append(_Component(p, touched, Q))
+    return out
+
+
+def _diff(P: dict, v: int) -> dict:
+    out = {}
+    for mono, c in P.items():
+        e = mono[v]
+        if e:
+            m = list(mono)
+            m[v] = e - 1
+            out[tuple(m)] = c * e
+    return out
+
+
+def _mul_add(acc: dict, P: dict, R: dict) -> None:
+    for a, ca in P.items():
+        for b, cb in R.items():
+            m = tuple(x + y for x, y in zip(a, b, strict=True))
+            acc[m] = acc.get(m, 0) + ca * cb
+
+
+def _partial(comp: _Component, v: int) -> dict:
+    """d/dz_v (Q exp p) / exp p = dQ/dz_v + Q dp/dz_v, as a polynomial dict."""
+    out = _diff(comp.Q, v)
+    dp = _diff(comp.p, v)
+    if dp:
+        _mul_add(out, comp.Q, dp)
+    return {m: c for m, c in out.items() if c}
+
+
+# --- the linear system -------------------------------------------------------------------------
+
+
+def _monomials(n_vars: int, degree: int) -> list[tuple[int, ...]]:
+    """All exponent vectors of total degree <= degree, graded then lexicographic."""
+    out = []
+    for d in range(degree + 1):
+        for combo in itertools.combinations_with_replacement(range(n_vars), d):
+            e = [0] * n_vars
+            for v in combo:
+                e[v] += 1
+            out.append(tuple(e))
+    return out
+
+
+def _output_slot(expr: sympy.Expr, slots: Slots, l: int) -> int | None:
+    touched = {slots.slot(s) for s in expr.free_symbols}
+    if len(touched) > 1:
+        raise AnalysisError(f"output {l} depends on several slots, so f is not of order 0")
+    return next(iter(touched), None)
+
+
+class _System:
+    """Sparse rows of the ambiguity system, columns = (coordinate i, monomial m) of v."""
+
+    def __init__(self, f: sympy.Matrix, slots: Slots, order: int, degree: int) -> None:
+        self.slots = slots
+        symbols = slots.symbols
+        slot_of = slots.slot_of
+        d = len(symbols)
+        monos = _monomials(d, degree)
+        columns = [(i, m) for i in range(d) for m in monos]
+
+        def slot_set(m: tuple[int, ...]) -> frozenset[int]:
+            return frozenset(slot_of[v] for v, e in enumerate(m) if e)
+
+        def kind(col: tuple[int, tuple[int, ...]]) -> tuple:
+            i, m = col
+            ss = slot_set(m)
+            slotwise = ss <= {slot_of[i]}
+            # slot-wise first (by slot, then degree), then the rest by degree
+            return (0, slot_of[i], sum(m)) if slotwise else (1, sum(m), 0)
+
+        columns.sort(key=kind)
+        self.columns = columns
+        self.slotwise = [kind(c)[0] == 0 for c in columns]
+        self.n_slotwise = sum(self.slotwise)
+        self.degree_of = [sum(m) for _, m in columns]
+        self.slot_of_col = [slot_of[i] if sw else None
+                            for (i, _), sw in zip(columns, self.slotwise, strict=True)]
+
+        by_coordinate: dict[int, list[tuple[int, tuple[int, ...]]]] = defaultdict(list)
+        for col, (i, m) in enumerate(columns):
+            by_coordinate[i].append((col, m))
+
+        rows: dict[tuple, dict[int, object]] = defaultdict(dict)
+        violation_cache: dict[tuple, bool] = {}
+        for l, expr in enumerate(f):
+            home = _output_slot(expr, slots, l) if order == 0 else None
+            for comp_index, comp in enumerate(_exp_components(expr, symbols, slot_of, l)):
+                rule = (home, comp.slots)
+                for i in range(d):
+                    G = _partial(comp, i)
+                    if not G:
+                        continue
+                    for col, m in by_coordinate[i]:
+                        for mono, c in G.items():
+                            mm = tuple(a + b for a, b in zip(mono, m, strict=True))
+                            key = (rule, mm)
+                            bad = violation_cache.get(key)
+                            if bad is None:
+                                bad = _violates(order, home, comp.slots, slot_set(mm), sum(mm))
+                                violation_cache[key] = bad
+                            if bad:
+                                row = rows[(l, comp_index, mm)]
+                                row[col] = row.get(col, 0) + c
+        self.rows = [r for r in ({j: v for j, v in row.items() if v} for row in rows.values())
+                     if r]
+
+
+def _violates(order: int, home: int | None, p_slots: frozenset[int], mono_slots: frozenset[int],
+              mono_degree: int) -> bool:
+    """Whether the monomial's coefficient in the component exp(p) must vanish (see module doc)."""
+    if len(p_slots) >= 2:
+        return True
+    if len(p_slots) == 1:
+        (k,) = p_slots
+        if order == 0 and home is not None and home != k:
+            return True
+        return bool(mono_slots - p_slots)
+    if order == 0:
+        return bool(mono_slots - {home}) if home is not None else bool(mono_slots)
+    return len(mono_slots) >= 2 and mono_degree > order
+
+
+# --- counterexamples ---------------------------------------------------------------------------
+
+
+def _field(vector: list[sympy.Rational], columns, symbols) -> sympy.Matrix:
+    v = [sympy.Integer(0)] * len(symbols)
+    for x, (i, m) in zip(vector, columns, strict=True):
+        if x:
+            v[i] += x * sympy.Mul(*(s**e for s, e in zip(symbols, m, strict=True)))
+    return sympy.Matrix(v)
+
+
+def is_slotwise_map(h: sympy.Matrix, slots: Slots) -> bool:
+    """True iff h is slot-wise up to a permutation: each output slot B_{pi(k)} of h depends on
+    the latents of one input slot B_k only, with pi a bijection between equal-sized slots."""
+    used = set()
+    for k, block in enumerate(slots.blocks):
+        lo, hi = slots.offsets[k], slots.offsets[k + 1]
+        touched = {slots.slot(s) for e in h[lo:hi] for s in e.free_symbols}
+        if len(touched) > 1:
+            return False
+        if touched:
+            (j,) = touched
+            if j in used or slots.sizes[j] != len(block):
+                return False
+            used.add(j)
+    return True
+
+
+def _affine_candidates(v: sympy.Matrix, symbols) -> list[tuple[sympy.Matrix, str]]:
+    """Maps h built from the affine field v(z) = A z + b: its exact time-1 flow when A is
+    nilpotent (finite series), and the map id + v."""
+    z = sympy.Matrix(symbols)
+    A = v.jacobian(symbols)
+    b = v.subs({s: 0 for s in symbols})
+    d = len(symbols)
+    out = []
+    power, flow_lin, flow_aff = sympy.eye(d), sympy.zeros(d, d), sympy.zeros(d, 1)
+    for k in range(d + 1):
+        flow_lin += power / math.factorial(k)
+        flow_aff += power * b / math.factorial(k + 1)
+        power = power * A
+        if power.is_zero_matrix:
+            out.append((flow_lin * z + flow_aff, "time-1 flow exp(A) z + int_0^1 exp(sA) ds b"
+                                                  " of the nilpotent field v = A z + b"))
+            break
+    out.append((z + v, "h = id + v"))
+    return out
+
+
+def _certify(f: sympy.Matrix, slots: Slots, order: int,
+             basis: list[sympy.Matrix]) -> tuple[Counterexample | None, str]:
+    symbols = slots.symbols
+    tried = 0
+    for v in basis:
+        if any(sympy.Poly(e, *symbols).total_degree() > 1 for e in v if e != 0):
+            continue
+        for h, how in _affine_candidates(v, symbols):
+            tried += 1
+            if h.jacobian(symbols).det() == 0 or is_slotwise_map(h, slots):
+                continue
+            f_h = sympy.Matrix([sympy.expand(e) for e in
+                                f.xreplace(dict(zip(symbols, h, strict=True)))])
+            if has_order_at_most(f_h, slots, order):
+                n_h = interaction_order(f_h, slots)
+                note = (f"certified: {how}, with v = {list(v)}; h is invertible and mixes slots,"
+                        f" and f o h has interaction order {n_h} <= {order} (checked exactly)")
+                return Counterexample(h, f_h, n_h, note), note
+    if not basis:
+        return None, "every solution is slot-wise: first-order identifiable at this degree"
+    if tried == 0:
+        return None, ("first-order ambiguity only: the non-slot-wise directions are not affine,"
+                      " so none was integrated into a certified counterexample")
+    return None, ("first-order ambiguity only: the affine non-slot-wise directions do not"
+                  " integrate (flow at t = 1, or id + v) to maps keeping f in the class")
+
+
+# --- public entry point ------------------------------------------------------------------------
+
+
+def _check_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise AnalysisError(f"{name} must be a non-negative integer, got {value!r}")
+    return value
+
+
+def ambiguities(f: object, slots: Slots, order: int, degree: int = 1) -> AmbiguityResult:
+    """Polynomial vector fields v of degree <= ``degree`` with Df . v in the order-n class.
+
+    f: generator (d_x, 1) in the latents of ``slots``, itself of interaction order <= ``order``
+    (checked; :class:`AnalysisError` otherwise). Builds the exact sparse linear system in the
+    d_z * C(d_z + D, D) coefficients of v (see the module docstring), solves it over Q with
+    :func:`theory.linalg.nullspace` (slot-wise columns first, so the slot-wise solutions are
+    read off the same reduction) and tries to integrate each affine non-slot-wise direction into
+    a certified :class:`Counterexample`.
+    """
+    if not isinstance(slots, Slots):
+        raise AnalysisError(f"slots must be a theory.slots.Slots, got {type(slots).__name__}")
+    order = _check_int("order", order)
+    degree = _check_int("degree", degree)
+    f = slots.check_generator(f)
+    if not has_order_at_most(f, slots, order):
+        raise AnalysisError(
+            f"f has interaction order > {order}: the ambiguity system is set up at f's own order"
+            " (use theory.order.interaction_order(f, slots))"
+        )
+    system = _System(f, slots, order, degree)
+    n_cols = len(system.columns)
+    basis = nullspace(system.rows, n_cols)
+    free = [max(j for j, x in enumerate(vec) if x) for vec in basis]
+    slotwise_dim = sum(1 for j in free if system.slotwise[j])
+    symbols = slots.symbols
+    non_slotwise = [_field(vec, system.columns, symbols)
+                    for vec, j in zip(basis, free, strict=True) if not system.slotwise[j]]
+    counterexample, note = _certify(f, slots, order, non_slotwise)
+    slot_fields = tuple(_slot_fields(system, k) for k in range(slots.K))
+    return AmbiguityResult(
+        order=order,
+        degree=degree,
+        unknowns=n_cols,
+        slotwise_unknowns=system.n_slotwise,
+        equations=len(system.rows),
+        dimension=len(basis),
+        slotwise_dimension=slotwise_dim,
+        non_slotwise_basis=non_slotwise,
+        counterexample=counterexample,
+        slot_fields=slot_fields,
+        note=note,
+    )
+
+
+def _solutions(rows: list[dict[int, object]], cols: list[int]) -> int:
+    """Dimension of the solutions supported on the columns ``cols``."""
+    return len(cols) - _restricted_rank(rows, cols)
+
+
+def _slot_fields(system: _System, k: int) -> SlotFields:
+    cols = [j for j, s in enumerate(system.slot_of_col) if s == k]
+    affine = [j for j in cols if system.degree_of[j] <= 1]
+    affine_only = []
+    for i in system.slots.blocks[k]:
+        index = system.slots.symbols.index(i)
+        own = [j for j in cols if system.columns[j][0] == index]
+        own_affine = [j for j in own if system.degree_of[j] <= 1]
+        if len(own) > len(own_affine):
+            dim_affine = _solutions(system.rows, own_affine)
+            if dim_affine == len(own_affine) and _solutions(system.rows, own) == dim_affine:
+                affine_only.append(i)
+    return SlotFields(
+        slot=k,
+        unknowns=len(cols),
+        dimension=_solutions(system.rows, cols),
+        affine_unknowns=len(affine),
+        affine_dimension=_solutions(system.rows, affine),
+        affine_only=tuple(affine_only),
+    )
+
+
+def _restricted_rank(rows: list[dict[int, object]], cols: list[int]) -> int:
+    index = {j: t for t, j in enumerate(cols)}
+    sub = [{index[j]: v for j, v in row.items() if j in index} for row in rows]
+    return rank(sub, len(cols))
