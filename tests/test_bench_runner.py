@@ -1,0 +1,92 @@
+"""``python -m bench``: discovery, --quick forwarding, failures, manifest merge, report."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import pytest
+
+from bench import __main__ as runner
+from bench import common
+
+FAST = textwrap.dedent('''
+    """A fake benchmark that honours --quick."""
+    import argparse
+
+    from bench.common import write_results
+
+
+    def main(argv=None):
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--quick", action="store_true")
+        args = parser.parse_args(argv)
+        rows = [{"case": "a|b", "ours_s": 0.5, "ref_s": 2.0, "ratio": 4.0},
+                {"case": "big", "ours_s": float("nan"), "quick": args.quick}]
+        write_results("fast", rows, note="ratio = ref / ours")
+''')
+
+BROKEN = textwrap.dedent('''
+    def main(argv=None):
+        assert not argv, "no options expected"
+        raise RuntimeError("reference diverged")
+''')
+
+
+@pytest.fixture
+def fake_bench(tmp_path, monkeypatch):
+    package = tmp_path / "fakebench"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "bench_fast.py").write_text(FAST)
+    (package / "bench_broken.py").write_text(BROKEN)
+    (package / "helpers.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(common, "RESULTS_DIR", tmp_path / "results")
+    yield tmp_path
+    for name in [m for m in sys.modules if m.split(".")[0] == "fakebench"]:
+        del sys.modules[name]
+
+
+def test_runner_runs_all_and_writes_the_report(fake_bench):
+    doc = fake_bench / "benchmarks.md"
+    assert runner.discover("fakebench") == ["broken", "fast"]
+    status = runner.run_benches(quick=True, package="fakebench", doc=doc)
+    assert status == 1  # one benchmark failed
+    manifest = json.loads((fake_bench / "results" / "index.json").read_text())
+    assert manifest["fast"]["command"] == "python -m fakebench.bench_fast --quick"
+    assert manifest["fast"]["results"] == [str(fake_bench / "results" / "fast.json")]
+    assert manifest["broken"]["command"] == "python -m fakebench.bench_broken"
+    assert manifest["broken"]["error"] == "RuntimeError: reference diverged"
+    text = doc.read_text()
+    assert "Command: `python -m fakebench.bench_fast --quick`" in text
+    assert "| case | ours_s | ref_s | ratio | quick |" in text
+    assert "| a\\|b | 0.5 | 2 | 4 |  |" in text
+    assert "| big | — |  |  | True |" in text
+    assert "- note: ratio = ref / ours" in text
+    assert "**Failed**: RuntimeError: reference diverged" in text
+
+
+def test_only_reruns_one_benchmark_and_keeps_the_others(fake_bench):
+    doc = fake_bench / "benchmarks.md"
+    runner.run_benches(quick=True, package="fakebench", doc=doc)
+    assert runner.run_benches(["fast"], quick=False, package="fakebench", doc=doc) == 0
+    manifest = json.loads((fake_bench / "results" / "index.json").read_text())
+    assert manifest["fast"]["command"] == "python -m fakebench.bench_fast"
+    assert manifest["broken"]["status"] == "failed"
+    text = doc.read_text()
+    assert "## broken" in text and "## fast" in text
+    assert "| big | — |  |  | False |" in text
+
+
+def test_unknown_benchmark_is_rejected(fake_bench, capsys):
+    assert runner.run_benches(["nope"], package="fakebench", doc=fake_bench / "d.md") == 2
+    assert "unknown benchmark(s) nope; available: broken, fast" in capsys.readouterr().err
+    assert not (fake_bench / "d.md").exists()
+
+
+def test_markdown_table_cells():
+    table = runner.markdown_table([{"a": 1.23456789, "b": [1, 2]}, {"c": "x"}])
+    assert table.splitlines() == ["| a | b | c |", "|---|---|---|", "| 1.235 | [1, 2] |  |",
+                                  "|  |  | x |"]
