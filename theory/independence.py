@@ -1,0 +1,320 @@
+"""Sufficient independence (interaction within slots, science.md section 3), decided exactly.
+
+Order n >= 1. The columns are the derivative vectors D_alpha f in R^{d_x} for every multi-index
+alpha of order 1..n (cross-slot ones included) and every *within-slot* multi-index of order
+n + 1. f is sufficiently independent iff this d_x x m matrix has full column rank m (n = 1:
+Lachapelle's sufficient nonlinearity; n >= 2: the general pattern of science.md, unverified
+there). It needs d_x >= m.
+
+Order 0 (Brady's irreducibility; science.md marks the form unverified, this is the version
+implemented). For each slot k let S_k be the outputs that depend on slot k and J_k the
+|S_k| x |B_k| Jacobian block D_{B_k} f_{S_k}. Slot k passes iff (a) rank J_k = |B_k| and (b) no
+partition S_k = S u S' (both non-empty) has rank J_S + rank J_S' = rank J_{S_k}. Condition (b)
+says that the vector matroid of the rows of J_k is connected; it is decided without visiting
+the 2^|S_k| partitions: with a basis of rows, the connected components of the matroid are
+those of the union of the fundamental circuits (non-basis row plus the basis rows in its
+representation), a standard fact of matroid theory.
+
+How the rank is decided (``method``):
+
+* ``"random-rational-points"``: the matrix is evaluated exactly at seeded random rational
+  points. Generic rank >= rank at any point, so full rank (and, for n = 0, a connected row
+  matroid together with full rank) at one point certifies the property on an open dense set
+  for analytic f. For polynomial f the point is a real point (``witness_point``). For
+  exp-rational f (exp, sin, cos, tanh, sigmoid, ...) the entries are first brought to the
+  exact form of :func:`theory.order.exp_rational_forms`, where the exponentials are
+  algebraically independent indeterminates; the point also fixes those indeterminates, so it
+  is a point of that form, not of z, and ``witness_point`` is None.
+* ``"symbolic"``: when the points show a deficiency (not a proof), the rank is recomputed over
+  the field of rational functions (sympy ``DomainMatrix``), which is the generic rank; the
+  nullspace then names ``dependent_columns``.
+
+``holds`` is None when neither certificate is available (functions outside the exp-rational
+class whose points are rank-deficient, or a symbolic system above :data:`MAX_SYMBOLIC_ENTRIES`).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from itertools import combinations_with_replacement
+
+import sympy
+from sympy.polys.matrices import DomainMatrix
+
+from theory.errors import AnalysisError
+from theory.order import _Undecided, exp_rational_forms, interaction_order, is_identically_zero
+from theory.slots import Slots
+
+__all__ = ["MAX_SYMBOLIC_ENTRIES", "IndependenceResult", "derivative_label",
+           "sufficient_independence"]
+
+MAX_SYMBOLIC_ENTRIES = 1500
+_POINTS = 3
+_SEED = 20250407
+
+
+@dataclass(frozen=True)
+class IndependenceResult:
+    """Outcome of :func:`sufficient_independence`.
+
+    ``holds``: True (certified), False (certified failure) or None (undecided); ``rank`` of the
+    derivative matrix (the best rank seen when undecided) out of ``needed`` = number of columns;
+    ``columns``: labels of the derivative columns; ``witness_point``: a latent point where full
+    rank was verified exactly; ``dependent_columns``: labels in the support of the nullspace
+    when it fails; ``note``: how the answer was reached.
+    """
+
+    holds: bool | None
+    order: int
+    rank: int
+    needed: int
+    method: str
+    columns: tuple[str, ...]
+    witness_point: dict[sympy.Symbol, sympy.Rational] | None
+    dependent_columns: tuple[str, ...] = ()
+    note: str = field(default="")
+
+
+def derivative_label(variables: tuple[sympy.Symbol, ...]) -> str:
+    """Label of D_alpha f, e.g. ``df/dz1_1``, ``d2f/dz1_1dz2_1``, ``d3f/dz1_1^2dz1_2``."""
+    parts = []
+    for s in dict.fromkeys(variables):
+        count = variables.count(s)
+        parts.append(f"d{s}" + (f"^{count}" if count > 1 else ""))
+    k = len(variables)
+    return f"d{k if k > 1 else ''}f/" + "".join(parts)
+
+
+def _multi_indices(slots: Slots, order: int) -> list[tuple[sympy.Symbol, ...]]:
+    """All multi-indices of order 1..n plus the within-slot ones of order n + 1."""
+    out = [v for k in range(1, order + 1)
+           for v in combinations_with_replacement(slots.symbols, k)]
+    for block in slots.blocks:
+        out.extend(combinations_with_replacement(block, order + 1))
+    return out
+
+
+def _derivative_columns(f: sympy.Matrix, indices: list[tuple[sympy.Symbol, ...]]
+                        ) -> list[sympy.Matrix]:
+    memo: dict[tuple[sympy.Symbol, ...], sympy.Matrix] = {(): f}
+
+    def column(v: tuple[sympy.Symbol, ...]) -> sympy.Matrix:
+        if v not in memo:
+            memo[v] = column(v[:-1]).diff(v[-1])
+        return memo[v]
+
+    return [column(v) for v in indices]
+
+
+@dataclass
+class _ExactMatrix:
+    """Entries in an exactly decidable form plus the symbols a random point must fix."""
+
+    entries: sympy.Matrix
+    point_symbols: tuple[sympy.Symbol, ...]
+    real_points: bool
+
+
+def _exact_matrix(m: sympy.Matrix, slots: Slots) -> _ExactMatrix | None:
+    latents = slots.symbols
+    if all(e.is_polynomial(*latents) for e in m):
+        return _ExactMatrix(m.applyfunc(sympy.expand), latents, True)
+    try:
+        forms, ys, ws = exp_rational_forms(list(m), latents)
+    except _Undecided:
+        return None
+    extra = tuple(sorted(ys | ws, key=str))
+    return _ExactMatrix(sympy.Matrix(m.rows, m.cols, forms), (*latents, *extra), False)
+
+
+def _random_points(symbols: tuple[sympy.Symbol, ...]) -> list[dict[sympy.Symbol, sympy.Rational]]:
+    rng = random.Random(_SEED)
+    return [{s: sympy.Rational(rng.choice((1, -1)) * rng.randint(1, 89), rng.randint(7, 61))
+             for s in symbols} for _ in range(_POINTS)]
+
+
+def _at_point(m: _ExactMatrix, point: dict) -> DomainMatrix | None:
+    """The matrix at a point over QQ or QQ_I; None if the point is outside the domain."""
+    values = m.entries.xreplace(point)
+    if any(not (v.is_number and v.is_finite) or v.has(sympy.zoo, sympy.nan) for v in values):
+        return None
+    values = values.applyfunc(sympy.expand_complex)
+    if any(not (part.is_Rational for part in v.as_real_imag()) for v in values):
+        return None
+    return DomainMatrix.from_Matrix(values).to_field()
+
+
+def _symbolic(m: _ExactMatrix) -> DomainMatrix | None:
+    if len(m.entries) > MAX_SYMBOLIC_ENTRIES:
+        return None
+    return DomainMatrix.from_Matrix(m.entries).to_field()
+
+
+def _nullspace_support(dm: DomainMatrix) -> set[int]:
+    ns = dm.nullspace().to_Matrix()
+    return {j for i in range(ns.rows) for j in range(ns.cols) if ns[i, j] != 0}
+
+
+def _latent_point(point: dict, slots: Slots) -> dict[sympy.Symbol, sympy.Rational]:
+    return {s: point[s] for s in slots.symbols}
+
+
+def _full_rank_result(f: sympy.Matrix, slots: Slots, order: int) -> IndependenceResult:
+    indices = _multi_indices(slots, order)
+    labels = tuple(derivative_label(v) for v in indices)
+    needed = len(indices)
+    matrix = sympy.Matrix.hstack(*_derivative_columns(f, indices))
+    zero_cols = [j for j in range(needed)
+                 if all(is_identically_zero(e, slots) for e in matrix[:, j])]
+    exact = _exact_matrix(matrix, slots)
+    if exact is None:
+        return IndependenceResult(None, order, 0, needed, "random-rational-points", labels, None,
+                                  tuple(labels[j] for j in zero_cols),
+                                  "derivatives outside the exp-rational class: no exact rank")
+    best = 0
+    for point in _random_points(exact.point_symbols):
+        dm = _at_point(exact, point)
+        if dm is None:
+            continue
+        rank = dm.rank()
+        best = max(best, rank)
+        if rank == needed:
+            witness = _latent_point(point, slots) if exact.real_points else None
+            return IndependenceResult(True, order, rank, needed, "random-rational-points",
+                                      labels, witness, (), "full column rank at a random point")
+    shortage = f"d_x = {f.rows} < {needed} columns; " if f.rows < needed else ""
+    dm = _symbolic(exact)
+    if dm is None:
+        if zero_cols or f.rows < needed:
+            return IndependenceResult(False, order, best, needed, "symbolic", labels, None,
+                                      tuple(labels[j] for j in zero_cols),
+                                      shortage + "identically zero derivative columns"
+                                      if zero_cols else shortage + "too few outputs")
+        return IndependenceResult(None, order, best, needed, "random-rational-points", labels,
+                                  None, (), "rank-deficient at random points; symbolic rank"
+                                  " too large to compute")
+    rank = dm.rank()
+    if rank == needed:
+        return IndependenceResult(True, order, rank, needed, "symbolic", labels, None, (),
+                                  "full generic column rank")
+    dependent = tuple(labels[j] for j in sorted(_nullspace_support(dm)))
+    return IndependenceResult(False, order, rank, needed, "symbolic", labels, None, dependent,
+                              shortage + f"generic rank {rank} < {needed}")
+
+
+def _components(dm: DomainMatrix) -> list[set[int]]:
+    """Connected components of the vector matroid of the rows of ``dm`` (fundamental circuits)."""
+    n_rows = dm.shape[0]
+    reduced, pivots = dm.transpose().rref()
+    parent = list(range(n_rows))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    dense = reduced.to_Matrix()
+    for e in range(n_rows):
+        if e in pivots:
+            continue
+        for r, p in enumerate(pivots):
+            if dense[r, e] != 0:
+                parent[find(e)] = find(p)
+    groups: dict[int, set[int]] = {}
+    for a in range(n_rows):
+        groups.setdefault(find(a), set()).add(a)
+    return list(groups.values())
+
+
+def _slot_check(dm: DomainMatrix) -> tuple[int, list[set[int]]]:
+    if dm.shape[0] == 0:
+        return 0, []
+    return dm.rank(), _components(dm)
+
+
+def _irreducibility_result(f: sympy.Matrix, slots: Slots) -> IndependenceResult:
+    labels = tuple(derivative_label((s,)) for s in slots.symbols)
+    needed = slots.dim
+    rows_of: list[list[int]] = []
+    for block in slots.blocks:
+        rows_of.append([l for l, e in enumerate(f)
+                        if any(not is_identically_zero(sympy.diff(e, s), slots) for s in block)])
+    jac = f.jacobian(sympy.Matrix(slots.symbols))
+    exact = _exact_matrix(jac, slots)
+    if exact is None:
+        return IndependenceResult(None, 0, 0, needed, "random-rational-points", labels, None,
+                                  (), "Jacobian outside the exp-rational class: no exact rank")
+    offsets = slots.offsets
+    blocks = [_ExactMatrix(exact.entries.extract(rows, list(range(offsets[k], offsets[k + 1]))),
+                           exact.point_symbols, exact.real_points) if rows else None
+              for k, rows in enumerate(rows_of)]
+    best_rank = 0
+    for point in _random_points(exact.point_symbols):
+        results = []
+        for block in blocks:
+            dm = _at_point(block, point) if block is not None else None
+            if block is not None and dm is None:
+                break
+            results.append(_slot_check(dm) if dm is not None else (0, []))
+        else:
+            rank = sum(r for r, _ in results)
+            best_rank = max(best_rank, rank)
+            if rank == needed and all(len(c) == 1 for _, c in results):
+                witness = _latent_point(point, slots) if exact.real_points else None
+                return IndependenceResult(True, 0, rank, needed, "random-rational-points",
+                                          labels, witness, (),
+                                          "every slot: full-rank Jacobian block, irreducible")
+    rank, dependent, problems = 0, [], []
+    for k, block in enumerate(blocks):
+        size, cols = slots.sizes[k], list(range(offsets[k], offsets[k + 1]))
+        if block is None:
+            problems.append(f"slot {k + 1}: no output depends on it")
+            dependent.extend(labels[j] for j in cols)
+            continue
+        dm = _symbolic(block)
+        if dm is None:
+            return IndependenceResult(None, 0, best_rank, needed, "random-rational-points",
+                                      labels, None, (), "failed at random points; symbolic"
+                                      " check too large")
+        r, comps = _slot_check(dm)
+        rank += r
+        if r < size:
+            problems.append(f"slot {k + 1}: Jacobian rank {r} < {size}")
+            dependent.extend(labels[cols[j]] for j in sorted(_nullspace_support(dm)))
+        if len(comps) > 1:
+            parts = " | ".join(
+                "{" + ",".join(str(rows_of[k][i]) for i in sorted(c)) + "}" for c in comps)
+            problems.append(f"slot {k + 1}: outputs split into independent parts {parts}")
+    if not problems:
+        return IndependenceResult(True, 0, rank, needed, "symbolic", labels, None, (),
+                                  "every slot: full-rank Jacobian block, irreducible")
+    return IndependenceResult(False, 0, rank, needed, "symbolic", labels, None,
+                              tuple(dependent), "; ".join(problems))
+
+
+def sufficient_independence(f: object, slots: Slots, order: int | None = None
+                            ) -> IndependenceResult:
+    """Decide sufficient independence of f at interaction order ``order`` (module docstring).
+
+    ``f``: generator (d_x, 1) in the slot symbols; ``order``: n (default: the exact
+    :func:`theory.order.interaction_order` of f, which must be finite). For n >= 1 the
+    d_x x m matrix [D_alpha f : |alpha| <= n, or |alpha| = n + 1 within one slot] must have
+    full column rank m; for n = 0 every slot's Jacobian block must have full rank and be
+    irreducible.
+    """
+    if not isinstance(slots, Slots):
+        raise AnalysisError(f"slots must be a theory.slots.Slots, got {type(slots).__name__}")
+    f = slots.check_generator(f)
+    if order is None:
+        order = interaction_order(f, slots)
+        if order == math.inf:
+            raise AnalysisError("f has no finite interaction order: sufficient independence is"
+                                " defined at a finite order n (pass order=...)")
+    if isinstance(order, bool) or not isinstance(order, int) or order < 0:
+        raise AnalysisError(f"order must be a non-negative integer, got {order!r}")
+    if order == 0:
+        return _irreducibility_result(f, slots)
+    return _full_rank_result(f, slots, order)
