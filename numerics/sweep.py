@@ -389,17 +389,37 @@ class _ResultsFile:
 
 # ----------------------------------------------------------------------------- execution
 
-def train_trial(config: dict[str, Any]) -> dict[str, Any]:
-    """Default trial: ``numerics.training.train(TrainConfig(**config)).to_dict()``.
+NOT_SWEEPABLE = {
+    "checkpoint": "every trial would share one checkpoint file; sweeps resume per trial",
+    "sympy_generator": "a sympy object cannot be written in YAML; use generator: neural",
+}
 
-    The per-trial progress bar is switched off unless the config sets ``progress``.
+
+def train_config(config: Mapping[str, Any]) -> Any:
+    """The validated :class:`numerics.training.TrainConfig` of a trial's config.
+
+    YAML lists become tuples for tuple fields (``slot_sizes``, ``latent_sizes``); the per-trial
+    progress bar is off unless the config sets ``progress``. Raises :class:`ConfigError`.
     """
-    from numerics.training import TrainConfig, train
+    from numerics.training import TrainConfig
 
-    settings = dict(config)
-    if "progress" in {f.name for f in dataclasses.fields(TrainConfig)}:
-        settings.setdefault("progress", False)
-    return train(TrainConfig(**settings)).to_dict()
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    for key, reason in NOT_SWEEPABLE.items():
+        if key in config:
+            raise ConfigError(f"{key!r} cannot be set in a sweep: {reason}")
+    settings = {k: tuple(v) if isinstance(v, list) and str(fields[k].type).startswith("tuple")
+                else v for k, v in config.items()}
+    settings.setdefault("progress", False)
+    train_cfg = TrainConfig(**settings)
+    train_cfg.validate()
+    return train_cfg
+
+
+def train_trial(config: dict[str, Any]) -> dict[str, Any]:
+    """Default trial: ``numerics.training.train(train_config(config)).to_dict()``."""
+    from numerics.training import train
+
+    return train(train_config(config)).to_dict()
 
 
 def execute_trial(trial_fn: TrialFn, trial: Trial) -> dict[str, Any]:
@@ -568,12 +588,25 @@ def summarize(records: Sequence[Mapping[str, Any]], axes: Sequence[str],
     return rows
 
 
-def format_summary(rows: Sequence[Mapping[str, Any]], axes: Sequence[str]) -> str:
-    """Plain-text table of :func:`summarize` rows, metrics shown as ``mean ± std``."""
+KEY_METRICS = ("sis", "matched_r2", "recon_mse", "ood_recon_mse", "seconds")
+
+
+def format_summary(rows: Sequence[Mapping[str, Any]], axes: Sequence[str],
+                   metrics: Sequence[str] | None = None) -> str:
+    """Plain-text table of :func:`summarize` rows, metrics shown as ``mean ± std``.
+
+    ``metrics`` defaults to those of :data:`KEY_METRICS` present in the rows, else all.
+    """
     if not rows:
         return "(no completed trials)"
     group_axes = [a for a in axes if a != SEED_AXIS]
-    metrics = [k for k in rows[0] if k not in group_axes and k != "n" and not k.endswith("_std")]
+    present = [k for k in rows[0] if k not in group_axes and k != "n" and not k.endswith("_std")]
+    if metrics is None:
+        metrics = [k for k in KEY_METRICS if k in present] or present
+    unknown = [m for m in metrics if m not in present]
+    if unknown:
+        raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; available: "
+                          f"{', '.join(present)}")
     header = [*group_axes, "n", *metrics]
 
     def cell(row: Mapping[str, Any], key: str) -> str:
@@ -620,8 +653,15 @@ def run_sweep(spec: SweepSpec, results_path: str | os.PathLike[str] | None = Non
 
         spec = check_against(spec, TrainConfig)
         trial_fn = train_trial
+        trials = expand(spec)
+        for trial in trials:
+            try:
+                train_config(trial.config)
+            except ConfigError as err:
+                raise ConfigError(f"sweep {spec.name!r}, trial {trial.axes}: {err}") from err
+    else:
+        trials = expand(spec)
     path = Path(results_path) if results_path is not None else default_results_path(spec)
-    trials = expand(spec)
     start = time.perf_counter()
     results = _ResultsFile(path)
     try:

@@ -324,3 +324,85 @@ def test_ray_backend_on_a_local_single_node_cluster(tmp_path):
     assert sorted(r["id"] for r in records) == sorted(t.id for t in expand(spec))
     assert {r["id"]: r["result"] for r in records} == {
         t.id: expected_result(t.config) for t in expand(spec)}
+
+
+# ----------------------------------------------------------------------------- training + CLI
+
+EXAMPLE = ROOT / "examples" / "sweep_small.yaml"
+TINY = """\
+name: tiny
+base: {slot_sizes: [1, 1], outputs: 4, steps: 2, batch_size: 16, n_train: 64, n_eval: 64,
+       device: cpu, support: full}
+grid: {order: [1], decoder: [mlp], seed: [0]}
+"""
+
+
+def test_example_spec_is_a_valid_training_sweep():
+    from numerics.sweep import train_config
+
+    spec = check_against(load_spec(EXAMPLE), __import__("numerics.training").training.TrainConfig)
+    assert spec.axes == ("order", "decoder", "seed", "support") and spec.size == 24
+    configs = [train_config(t.config) for t in expand(spec)]
+    assert configs[0].slot_sizes == (2, 2) and configs[0].progress is False
+    assert {(c.order, c.decoder, c.support) for c in configs} == {
+        (o, d, s) for o in (0, 1, 2) for d in ("structured", "mlp") for s in ("full", "band")}
+
+
+@pytest.mark.parametrize(("base", "message"), [
+    ({"checkpoint": "run.pt"}, "'checkpoint' cannot be set in a sweep"),
+    ({"decoder": "cnn"}, "decoder must be 'structured' or 'mlp'"),
+    ({"steps": "many"}, "base.steps must be of type int"),
+    ({"lerning_rate": 0.1}, r"unknown setting\(s\) lerning_rate"),
+])
+def test_training_sweeps_are_validated_before_any_trial_runs(tmp_path, base, message):
+    spec = parse_spec({"base": base, "grid": {"seed": [0, 1]}})
+    with pytest.raises(ConfigError, match=message):
+        run_sweep(spec, tmp_path / "r.jsonl", workers=1, progress=False)
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_default_trial_trains_and_records_the_metrics(tmp_path):
+    spec_path = tmp_path / "tiny.yaml"
+    spec_path.write_text(TINY)
+    result = run_sweep(load_spec(spec_path), tmp_path / "r.jsonl", workers=1, progress=False)
+    (record,) = result.records
+    assert record["status"] == "ok", record["error"]
+    assert {"sis", "matched_r2", "recon_mse", "ood_recon_mse", "device"} <= set(record["result"])
+    assert record["result"]["device"] == "cpu"
+    assert result.summary[0]["n"] == 1
+
+
+def test_cli_sweep_runs_resumes_and_reports(tmp_path, monkeypatch, capsys):
+    from numerics import sweep
+    from numerics.cli import main
+
+    monkeypatch.setattr(sweep, "train_trial", quadratic)
+    spec_path = tmp_path / "s.yaml"
+    spec_path.write_text("grid: {order: [0, 1], decoder: [mlp], seed: [0, 1]}\n")
+    results = tmp_path / "out" / "r.jsonl"
+    args = ["sweep", str(spec_path), "--results", str(results), "--workers", "1",
+            "--no-progress"]
+    monkeypatch.setattr(sweep, "check_against", lambda spec, _type: spec)
+    monkeypatch.setattr(sweep, "train_config", lambda config: config)
+    assert main([*args, "--metrics", "value"]) == 0
+    out = capsys.readouterr().out
+    assert "4 trials, 4 run now, 0 already done, 0 failed" in out
+    assert out.splitlines()[1].split() == ["order", "decoder", "n", "value"]
+    assert "9 ± 7.1" in out  # order 0, mlp: values 4 and 14 over seeds 0, 1
+    assert main([*args, "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert (payload["ran"], payload["skipped"], payload["total"]) == (0, 4, 4)
+    assert payload["summary"][0] == {"order": 0, "decoder": "mlp", "n": 2, "value": 9.0,
+                                     "value_std": math.sqrt(50), "half": 4.5,
+                                     "half_std": math.sqrt(12.5)}
+
+
+def test_cli_sweep_bad_spec_exits_2_with_one_line(tmp_path, capsys):
+    from numerics.cli import main
+
+    spec_path = tmp_path / "s.yaml"
+    spec_path.write_text("grid: {seed: []}\n")
+    assert main(["sweep", str(spec_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"iasym sweep: error: {spec_path}: grid.seed is empty; give at least" \
+                          " one value"

@@ -30,7 +30,7 @@ def _positive_int(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options: SPEC (positional), --results, --backend, --workers, --retry-failed, --json."""
+    """Options: SPEC.yaml, --results, --backend, --workers, --ray-address, --retry-failed, ..."""
     parser.add_argument("spec", metavar="SPEC.yaml", help="sweep spec: base settings and grid")
     parser.add_argument("--results", default=None, metavar="PATH",
                         help="results file (JSON Lines); default: the spec's 'results' key, "
@@ -47,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run trials recorded with status 'error' again")
     parser.add_argument("--no-progress", dest="progress", action="store_false",
                         help="hide the progress bar")
+    parser.add_argument("--metrics", default=None, metavar="NAME[,NAME...]",
+                        help="metrics shown in the summary table (default: sis, matched_r2, "
+                             "recon_mse, ood_recon_mse, seconds when present)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -65,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"sweep {spec.name}: {result.total} trials, {result.ran} run now, "
               f"{result.skipped} already done, {result.failed} failed -> {result.results_path}")
-        print(format_summary(result.summary, spec.axes))
+        metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+        print(format_summary(result.summary, spec.axes, metrics))
         if result.failed:
             print("failed trials are listed with their error in the results file; "
                   "re-run with --retry-failed to run them again")
