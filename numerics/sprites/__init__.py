@@ -1,0 +1,1 @@
+"""Multi-object sprites: renderer, Transformer slot VAE with interaction penalty, JIS/J-ARI."""

@@ -1,0 +1,337 @@
+"""Slot VAEs for sprites: the paper's Transformer encoder/decoder and the baselines (science.md §5).
+
+Encoders map images (B, 3, H, W) to a diagonal Gaussian posterior over K slots,
+``mu, logvar: (B, K, d_slot)``:
+
+- :class:`TransformerEncoder`: CNN -> soft position embedding -> ``layers`` Transformer blocks
+  in which K learned queries cross-attend to the image tokens, self-attend among themselves and
+  pass an FFN -> per-slot linear head to (mu, logvar).
+- :class:`SlotAttentionEncoder` (baseline): CNN -> soft position embedding -> Slot Attention
+  (softmax over slots, GRU update, ``iterations`` rounds) from learned initial slots (no
+  sampling, so the encoder is deterministic) -> the same head.
+
+Decoders map slots ``z: (B, K, d_slot)`` to a :class:`Decoded` image (B, 3, H, W):
+
+- :class:`TransformerDecoder`: one query per pixel (Fourier features of its coordinates in
+  [-1, 1]^2 with ``octaves`` octaves, then an MLP), ``layers`` blocks of cross-attention only
+  (pixel queries -> slot keys/values, ``heads`` heads; no self-attention among pixels or slots),
+  an output MLP to RGB. Returns the attention weights A (B, layers, P, heads, K).
+- :class:`SpatialBroadcastDecoder` (baseline): each slot is broadcast on the pixel grid with its
+  coordinates, a CNN gives RGB and a mask logit per slot, masks are a softmax over slots and
+  x_hat = sum_k m_k * rgb_k. Returns the masks (B, K, P).
+
+:class:`SlotVAE` joins an encoder and a decoder with the reparametrization z = mu + e^{logvar/2} e
+during training (z = mu in eval mode).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from numerics.errors import ConfigError
+
+ENCODERS = ("transformer", "slot-attention")
+DECODERS = ("transformer", "spatial-broadcast")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of a :class:`SlotVAE` (paper sizes: K=5, d_slot=32, width 256, 5 encoder
+    layers with 4 heads, 2 decoder layers with 12 heads, 8 octaves; the defaults are CPU-size)."""
+
+    size: int = 64
+    slots: int = 5
+    slot_dim: int = 32
+    width: int = 64
+    encoder: str = "transformer"
+    decoder: str = "transformer"
+    encoder_layers: int = 2
+    encoder_heads: int = 4
+    decoder_layers: int = 2
+    decoder_heads: int = 4
+    octaves: int = 8
+    cnn_channels: int = 32
+    iterations: int = 3
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for an impossible architecture."""
+        if self.encoder not in ENCODERS:
+            raise ConfigError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
+        if self.decoder not in DECODERS:
+            raise ConfigError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
+        for name in ("size", "slots", "slot_dim", "width", "encoder_layers", "encoder_heads",
+                     "decoder_layers", "decoder_heads", "octaves", "cnn_channels", "iterations"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.size % 4:
+            raise ConfigError(f"size must be a multiple of 4 (two stride-2 convolutions), got "
+                              f"{self.size}")
+        for heads in (self.encoder_heads, self.decoder_heads):
+            if self.width % heads:
+                raise ConfigError(f"width {self.width} is not divisible by {heads} heads")
+
+
+@dataclass
+class Decoded:
+    """Decoder output: image (B, 3, H, W); attention (B, L, P, heads, K) or masks (B, K, P)."""
+
+    image: torch.Tensor
+    attention: torch.Tensor | None = None
+    masks: torch.Tensor | None = None
+
+
+def pixel_grid(size: int) -> torch.Tensor:
+    """Pixel-centre coordinates in [-1, 1]^2, row-major: returns (size*size, 2) as (x, y)."""
+    c = (torch.arange(size, dtype=torch.float32) + 0.5) / size * 2.0 - 1.0
+    y, x = torch.meshgrid(c, c, indexing="ij")
+    return torch.stack([x.reshape(-1), y.reshape(-1)], dim=-1)
+
+
+def fourier_features(coords: torch.Tensor, octaves: int) -> torch.Tensor:
+    """(P, 2) -> (P, 2 + 4*octaves): coords, sin and cos of 2^o * pi * coords, o < octaves."""
+    freqs = math.pi * 2.0 ** torch.arange(octaves, dtype=coords.dtype)
+    angles = (coords[:, :, None] * freqs).reshape(coords.shape[0], -1)
+    return torch.cat([coords, angles.sin(), angles.cos()], dim=-1)
+
+
+class SoftPositionEmbedding(nn.Module):
+    """Adds a linear map of (x, y, 1 - x, 1 - y) (coordinates in [0, 1]) to (B, N, D) tokens."""
+
+    def __init__(self, side: int, width: int) -> None:
+        super().__init__()
+        g = (pixel_grid(side) + 1.0) / 2.0
+        self.register_buffer("grid", torch.cat([g, 1.0 - g], dim=-1), persistent=False)
+        self.proj = nn.Linear(4, width)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return tokens + self.proj(self.grid)
+
+
+class ImageTokens(nn.Module):
+    """CNN tokenizer: (B, 3, H, W) -> (B, (H/4)*(W/4), width), with soft position embedding."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        c = config.cnn_channels
+        self.cnn = nn.Sequential(
+            nn.Conv2d(3, c, 5, padding=2), nn.ReLU(),
+            nn.Conv2d(c, c, 5, stride=2, padding=2), nn.ReLU(),
+            nn.Conv2d(c, c, 5, stride=2, padding=2), nn.ReLU(),
+            nn.Conv2d(c, config.width, 3, padding=1),
+        )
+        self.position = SoftPositionEmbedding(config.size // 4, config.width)
+        self.mlp = nn.Sequential(nn.LayerNorm(config.width), nn.Linear(config.width, config.width),
+                                 nn.ReLU(), nn.Linear(config.width, config.width))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        tokens = self.cnn(images).flatten(2).transpose(1, 2)
+        return self.mlp(self.position(tokens))
+
+
+class PosteriorHead(nn.Module):
+    """Per-slot linear map (B, K, width) -> mu, logvar (B, K, d_slot)."""
+
+    def __init__(self, width: int, slot_dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.linear = nn.Linear(width, 2 * slot_dim)
+
+    def forward(self, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.linear(self.norm(slots)).chunk(2, dim=-1)
+        return mu, logvar
+
+
+class QueryBlock(nn.Module):
+    """Pre-norm block: queries cross-attend to tokens, self-attend, then an FFN."""
+
+    def __init__(self, width: int, heads: int) -> None:
+        super().__init__()
+        self.norm_q, self.norm_t = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.cross = nn.MultiheadAttention(width, heads, batch_first=True)
+        self.norm_s = nn.LayerNorm(width)
+        self.self_attn = nn.MultiheadAttention(width, heads, batch_first=True)
+        self.ffn = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 2 * width), nn.GELU(),
+                                 nn.Linear(2 * width, width))
+
+    def forward(self, queries: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        t = self.norm_t(tokens)
+        q = self.norm_q(queries)
+        queries = queries + self.cross(q, t, t, need_weights=False)[0]
+        s = self.norm_s(queries)
+        queries = queries + self.self_attn(s, s, s, need_weights=False)[0]
+        return queries + self.ffn(queries)
+
+
+class TransformerEncoder(nn.Module):
+    """K learned queries read the image through Transformer blocks: (B,3,H,W) -> mu, logvar."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.tokens = ImageTokens(config)
+        self.queries = nn.Parameter(torch.randn(config.slots, config.width) * 0.02)
+        self.blocks = nn.ModuleList(QueryBlock(config.width, config.encoder_heads)
+                                    for _ in range(config.encoder_layers))
+        self.head = PosteriorHead(config.width, config.slot_dim)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        tokens = self.tokens(images)
+        q = self.queries.expand(images.shape[0], -1, -1)
+        for block in self.blocks:
+            q = block(q, tokens)
+        return self.head(q)
+
+
+class SlotAttentionEncoder(nn.Module):
+    """Slot Attention (Locatello et al. 2020) from learned initial slots: -> mu, logvar."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        w = config.width
+        self.tokens = ImageTokens(config)
+        self.init = nn.Parameter(torch.randn(config.slots, w) * 0.02)
+        self.norm_t, self.norm_s = nn.LayerNorm(w), nn.LayerNorm(w)
+        self.q, self.k, self.v = (nn.Linear(w, w, bias=False) for _ in range(3))
+        self.gru = nn.GRUCell(w, w)
+        self.mlp = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, 2 * w), nn.ReLU(),
+                                 nn.Linear(2 * w, w))
+        self.iterations = config.iterations
+        self.head = PosteriorHead(w, config.slot_dim)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        t = self.norm_t(self.tokens(images))
+        k, v = self.k(t), self.v(t)
+        b, n_slots, w = images.shape[0], self.init.shape[0], self.init.shape[1]
+        slots = self.init.expand(b, -1, -1)
+        for _ in range(self.iterations):
+            logits = self.q(self.norm_s(slots)) @ k.transpose(1, 2) / math.sqrt(w)
+            attn = logits.softmax(dim=1) + 1e-8
+            attn = attn / attn.sum(dim=-1, keepdim=True)
+            updates = attn @ v
+            slots = self.gru(updates.reshape(-1, w), slots.reshape(-1, w)).view(b, n_slots, w)
+            slots = slots + self.mlp(slots)
+        return self.head(slots)
+
+
+class CrossAttentionBlock(nn.Module):
+    """Pixel queries attend to slots only: returns new queries (B, P, D) and A (B, P, h, K).
+
+    A_{p,h,k} = softmax_k(<W_q q_p, W_k s_k>_h / sqrt(D/h)); queries + W_o (A V), then an FFN.
+    """
+
+    def __init__(self, width: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm_q, self.norm_s = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.q = nn.Linear(width, width, bias=False)
+        self.kv = nn.Linear(width, 2 * width, bias=False)
+        self.out = nn.Linear(width, width)
+        self.ffn = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 2 * width), nn.ReLU(),
+                                 nn.Linear(2 * width, width))
+
+    def forward(self, queries: torch.Tensor,
+                slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, p, d = queries.shape
+        h = self.heads
+        q = self.q(self.norm_q(queries)).view(b, p, h, d // h) / math.sqrt(d // h)
+        k, v = self.kv(self.norm_s(slots)).view(b, -1, 2, h, d // h).unbind(dim=2)
+        attn = torch.einsum("bphd,bkhd->bphk", q, k).softmax(dim=-1)
+        mixed = torch.einsum("bphk,bkhd->bphd", attn, v).reshape(b, p, d)
+        queries = queries + self.out(mixed)
+        return queries + self.ffn(queries), attn
+
+
+class TransformerDecoder(nn.Module):
+    """Cross-attention-only decoder with per-pixel Fourier queries: (B, K, d_slot) -> Decoded."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        w = config.width
+        self.size = config.size
+        self.register_buffer("features", fourier_features(pixel_grid(config.size),
+                                                          config.octaves), persistent=False)
+        self.query_mlp = nn.Sequential(nn.Linear(self.features.shape[1], w), nn.ReLU(),
+                                       nn.Linear(w, w))
+        self.slot_in = nn.Linear(config.slot_dim, w)
+        self.blocks = nn.ModuleList(CrossAttentionBlock(w, config.decoder_heads)
+                                    for _ in range(config.decoder_layers))
+        self.out = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, w), nn.ReLU(), nn.Linear(w, 3))
+
+    def forward(self, z: torch.Tensor) -> Decoded:
+        slots = self.slot_in(z)
+        q = self.query_mlp(self.features).expand(z.shape[0], -1, -1)
+        maps = []
+        for block in self.blocks:
+            q, attn = block(q, slots)
+            maps.append(attn)
+        image = self.out(q).transpose(1, 2).reshape(z.shape[0], 3, self.size, self.size)
+        return Decoded(image=image, attention=torch.stack(maps, dim=1))
+
+
+class SpatialBroadcastDecoder(nn.Module):
+    """Spatial broadcast decoder (Watters et al. 2019) with softmax masks over slots."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        c = config.cnn_channels
+        self.size = config.size
+        self.register_buffer("grid", pixel_grid(config.size).T.reshape(2, config.size,
+                                                                      config.size),
+                             persistent=False)
+        self.cnn = nn.Sequential(
+            nn.Conv2d(config.slot_dim + 2, c, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(c, c, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(c, c, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(c, 4, 3, padding=1),
+        )
+
+    def forward(self, z: torch.Tensor) -> Decoded:
+        b, k, d = z.shape
+        s = self.size
+        tiled = z.reshape(b * k, d, 1, 1).expand(-1, -1, s, s)
+        grid = self.grid.expand(b * k, -1, -1, -1)
+        out = self.cnn(torch.cat([tiled, grid], dim=1)).view(b, k, 4, s, s)
+        masks = out[:, :, 3].softmax(dim=1)
+        image = (masks[:, :, None] * out[:, :, :3]).sum(dim=1)
+        return Decoded(image=image, masks=masks.reshape(b, k, s * s))
+
+
+@dataclass
+class VAEOutput:
+    """SlotVAE output: mu, logvar, z (B, K, d_slot) and the decoder's :class:`Decoded`."""
+
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    z: torch.Tensor
+    decoded: Decoded
+
+
+class SlotVAE(nn.Module):
+    """Encoder -> Gaussian posterior over slots -> decoder (prior N(0, I))."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        config.validate()
+        self.config = config
+        self.encoder = (TransformerEncoder(config) if config.encoder == "transformer"
+                        else SlotAttentionEncoder(config))
+        self.decoder = (TransformerDecoder(config) if config.decoder == "transformer"
+                        else SpatialBroadcastDecoder(config))
+
+    def forward(self, images: torch.Tensor) -> VAEOutput:
+        """images (B, 3, H, W) -> :class:`VAEOutput`; samples z only in training mode."""
+        mu, logvar = self.encoder(images)
+        z = mu + (0.5 * logvar).exp() * torch.randn_like(mu) if self.training else mu
+        return VAEOutput(mu=mu, logvar=logvar, z=z, decoded=self.decoder(z))
+
+
+def make_model(config: ModelConfig, seed: int = 0) -> SlotVAE:
+    """A :class:`SlotVAE` whose parameters are initialized from ``seed``."""
+    config.validate()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return SlotVAE(config)
