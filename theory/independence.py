@@ -41,10 +41,11 @@ from dataclasses import dataclass, field
 from itertools import combinations_with_replacement
 
 import sympy
+from sympy import QQ
 from sympy.polys.matrices import DomainMatrix
 
 from theory.errors import AnalysisError
-from theory.order import _Undecided, exp_rational_forms, interaction_order, is_identically_zero
+from theory.order import _Undecided, exp_rational_forms, interaction_order
 from theory.slots import Slots
 
 __all__ = ["MAX_SYMBOLIC_ENTRIES", "IndependenceResult", "derivative_label",
@@ -96,60 +97,97 @@ def _multi_indices(slots: Slots, order: int) -> list[tuple[sympy.Symbol, ...]]:
     return out
 
 
-def _derivative_columns(f: sympy.Matrix, indices: list[tuple[sympy.Symbol, ...]]
-                        ) -> list[sympy.Matrix]:
-    memo: dict[tuple[sympy.Symbol, ...], sympy.Matrix] = {(): f}
-
-    def column(v: tuple[sympy.Symbol, ...]) -> sympy.Matrix:
-        if v not in memo:
-            memo[v] = column(v[:-1]).diff(v[-1])
-        return memo[v]
-
-    return [column(v) for v in indices]
-
-
-@dataclass
 class _ExactMatrix:
-    """Entries in an exactly decidable form plus the symbols a random point must fix."""
+    """A d_x x m matrix of derivatives in an exactly decidable form.
 
-    entries: sympy.Matrix
-    point_symbols: tuple[sympy.Symbol, ...]
-    real_points: bool
+    Polynomial entries are kept as ``sympy.Poly`` over the latents (fast exact derivatives and
+    evaluation); other entries are brought to the shared exp-rational form of
+    :func:`theory.order.exp_rational_forms`. ``point_symbols`` are the symbols a random point
+    must fix (the latents, plus the exponential indeterminates in the exp-rational case).
+    """
+
+    def __init__(self, rows: list[list[object]], polynomial: bool,
+                 point_symbols: tuple[sympy.Symbol, ...]) -> None:
+        self.rows = rows
+        self.polynomial = polynomial
+        self.point_symbols = point_symbols
+        self.shape = (len(rows), len(rows[0]) if rows else 0)
+
+    def expr(self, i: int, j: int) -> sympy.Expr:
+        entry = self.rows[i][j]
+        return entry.as_expr() if self.polynomial else entry
+
+    def is_zero(self, i: int, j: int) -> bool:
+        entry = self.rows[i][j]
+        return entry.is_zero if self.polynomial else entry == 0
+
+    def zero_columns(self) -> list[int]:
+        return [j for j in range(self.shape[1])
+                if all(self.is_zero(i, j) for i in range(self.shape[0]))]
+
+    def restrict(self, rows: list[int], cols: list[int]) -> _ExactMatrix:
+        return _ExactMatrix([[self.rows[i][j] for j in cols] for i in rows], self.polynomial,
+                            self.point_symbols)
+
+    def at_point(self, point: dict) -> DomainMatrix | None:
+        """The matrix at a point over QQ or QQ_I; None if the point is outside the domain."""
+        if self.polynomial:
+            values = [point[s] for s in self.point_symbols]
+            entries = [[e(*values) if not e.is_zero else sympy.Integer(0) for e in row]
+                       for row in self.rows]
+        else:
+            entries = [[e.xreplace(point) for e in row] for row in self.rows]
+        flat = [v for row in entries for v in row]
+        if not all(v.is_Rational for v in flat):
+            flat = [sympy.expand_complex(v) for v in flat]
+            if any(not (v.is_number and v.is_finite) or v.has(sympy.zoo, sympy.nan)
+                   or not all(part.is_Rational for part in v.as_real_imag()) for v in flat):
+                return None
+            return DomainMatrix.from_Matrix(sympy.Matrix(*self.shape, flat)).to_field()
+        return DomainMatrix([[QQ(int(v.p), int(v.q)) for v in row] for row in entries],
+                            self.shape, QQ)
+
+    def symbolic(self) -> DomainMatrix | None:
+        """The matrix over the field of rational functions, None above MAX_SYMBOLIC_ENTRIES."""
+        if self.shape[0] * self.shape[1] > MAX_SYMBOLIC_ENTRIES:
+            return None
+        m = sympy.Matrix(*self.shape, [self.expr(i, j) for i in range(self.shape[0])
+                                        for j in range(self.shape[1])])
+        return DomainMatrix.from_Matrix(m).to_field()
 
 
-def _exact_matrix(m: sympy.Matrix, slots: Slots) -> _ExactMatrix | None:
+def _exact_derivatives(f: sympy.Matrix, slots: Slots,
+                       indices: list[tuple[sympy.Symbol, ...]]) -> _ExactMatrix | None:
+    """[D_alpha f_l] for l < d_x and alpha in ``indices``; None outside the decidable class."""
     latents = slots.symbols
-    if all(e.is_polynomial(*latents) for e in m):
-        return _ExactMatrix(m.applyfunc(sympy.expand), latents, True)
+    polynomial = all(e.is_polynomial(*latents) for e in f)
+    rows = []
+    for e in f:
+        memo: dict[tuple[sympy.Symbol, ...], object] = {
+            (): sympy.Poly(e, *latents) if polynomial else e}
+
+        def entry(v: tuple[sympy.Symbol, ...], memo=memo) -> object:
+            if v not in memo:
+                prev = entry(v[:-1])
+                memo[v] = prev.diff(v[-1]) if polynomial else sympy.diff(prev, v[-1])
+            return memo[v]
+
+        rows.append([entry(v) for v in indices])
+    if polynomial:
+        return _ExactMatrix(rows, True, latents)
     try:
-        forms, ys, ws = exp_rational_forms(list(m), latents)
+        forms, ys, ws = exp_rational_forms([e for row in rows for e in row], latents)
     except _Undecided:
         return None
-    extra = tuple(sorted(ys | ws, key=str))
-    return _ExactMatrix(sympy.Matrix(m.rows, m.cols, forms), (*latents, *extra), False)
+    width = len(indices)
+    shaped = [forms[i * width:(i + 1) * width] for i in range(len(rows))]
+    return _ExactMatrix(shaped, False, (*latents, *sorted(ys | ws, key=str)))
 
 
 def _random_points(symbols: tuple[sympy.Symbol, ...]) -> list[dict[sympy.Symbol, sympy.Rational]]:
     rng = random.Random(_SEED)
     return [{s: sympy.Rational(rng.choice((1, -1)) * rng.randint(1, 89), rng.randint(7, 61))
              for s in symbols} for _ in range(_POINTS)]
-
-
-def _at_point(m: _ExactMatrix, point: dict) -> DomainMatrix | None:
-    """The matrix at a point over QQ or QQ_I; None if the point is outside the domain."""
-    values = m.entries.xreplace(point)
-    if any(not (v.is_number and v.is_finite) or v.has(sympy.zoo, sympy.nan) for v in values):
-        return None
-    values = values.applyfunc(sympy.expand_complex)
-    if any(not (part.is_Rational for part in v.as_real_imag()) for v in values):
-        return None
-    return DomainMatrix.from_Matrix(values).to_field()
-
-
-def _symbolic(m: _ExactMatrix) -> DomainMatrix | None:
-    if len(m.entries) > MAX_SYMBOLIC_ENTRIES:
-        return None
-    return DomainMatrix.from_Matrix(m.entries).to_field()
 
 
 def _nullspace_support(dm: DomainMatrix) -> set[int]:
@@ -165,33 +203,29 @@ def _full_rank_result(f: sympy.Matrix, slots: Slots, order: int) -> Independence
     indices = _multi_indices(slots, order)
     labels = tuple(derivative_label(v) for v in indices)
     needed = len(indices)
-    matrix = sympy.Matrix.hstack(*_derivative_columns(f, indices))
-    zero_cols = [j for j in range(needed)
-                 if all(is_identically_zero(e, slots) for e in matrix[:, j])]
-    exact = _exact_matrix(matrix, slots)
+    exact = _exact_derivatives(f, slots, indices)
     if exact is None:
         return IndependenceResult(None, order, 0, needed, "random-rational-points", labels, None,
-                                  tuple(labels[j] for j in zero_cols),
-                                  "derivatives outside the exp-rational class: no exact rank")
+                                  (), "derivatives outside the exp-rational class: no exact rank")
     best = 0
     for point in _random_points(exact.point_symbols):
-        dm = _at_point(exact, point)
+        dm = exact.at_point(point)
         if dm is None:
             continue
         rank = dm.rank()
         best = max(best, rank)
         if rank == needed:
-            witness = _latent_point(point, slots) if exact.real_points else None
+            witness = _latent_point(point, slots) if exact.polynomial else None
             return IndependenceResult(True, order, rank, needed, "random-rational-points",
                                       labels, witness, (), "full column rank at a random point")
     shortage = f"d_x = {f.rows} < {needed} columns; " if f.rows < needed else ""
-    dm = _symbolic(exact)
+    dm = exact.symbolic()
     if dm is None:
+        zero_cols = exact.zero_columns()
         if zero_cols or f.rows < needed:
+            why = "identically zero derivative columns" if zero_cols else "too few outputs"
             return IndependenceResult(False, order, best, needed, "symbolic", labels, None,
-                                      tuple(labels[j] for j in zero_cols),
-                                      shortage + "identically zero derivative columns"
-                                      if zero_cols else shortage + "too few outputs")
+                                      tuple(labels[j] for j in zero_cols), shortage + why)
         return IndependenceResult(None, order, best, needed, "random-rational-points", labels,
                                   None, (), "rank-deficient at random points; symbolic rank"
                                   " too large to compute")
@@ -238,24 +272,21 @@ def _slot_check(dm: DomainMatrix) -> tuple[int, list[set[int]]]:
 def _irreducibility_result(f: sympy.Matrix, slots: Slots) -> IndependenceResult:
     labels = tuple(derivative_label((s,)) for s in slots.symbols)
     needed = slots.dim
-    rows_of: list[list[int]] = []
-    for block in slots.blocks:
-        rows_of.append([l for l, e in enumerate(f)
-                        if any(not is_identically_zero(sympy.diff(e, s), slots) for s in block)])
-    jac = f.jacobian(sympy.Matrix(slots.symbols))
-    exact = _exact_matrix(jac, slots)
+    exact = _exact_derivatives(f, slots, [(s,) for s in slots.symbols])
     if exact is None:
         return IndependenceResult(None, 0, 0, needed, "random-rational-points", labels, None,
                                   (), "Jacobian outside the exp-rational class: no exact rank")
     offsets = slots.offsets
-    blocks = [_ExactMatrix(exact.entries.extract(rows, list(range(offsets[k], offsets[k + 1]))),
-                           exact.point_symbols, exact.real_points) if rows else None
+    rows_of = [[l for l in range(f.rows)
+                if any(not exact.is_zero(l, j) for j in range(offsets[k], offsets[k + 1]))]
+               for k in range(slots.K)]
+    blocks = [exact.restrict(rows, list(range(offsets[k], offsets[k + 1]))) if rows else None
               for k, rows in enumerate(rows_of)]
     best_rank = 0
     for point in _random_points(exact.point_symbols):
         results = []
         for block in blocks:
-            dm = _at_point(block, point) if block is not None else None
+            dm = block.at_point(point) if block is not None else None
             if block is not None and dm is None:
                 break
             results.append(_slot_check(dm) if dm is not None else (0, []))
@@ -263,7 +294,7 @@ def _irreducibility_result(f: sympy.Matrix, slots: Slots) -> IndependenceResult:
             rank = sum(r for r, _ in results)
             best_rank = max(best_rank, rank)
             if rank == needed and all(len(c) == 1 for _, c in results):
-                witness = _latent_point(point, slots) if exact.real_points else None
+                witness = _latent_point(point, slots) if exact.polynomial else None
                 return IndependenceResult(True, 0, rank, needed, "random-rational-points",
                                           labels, witness, (),
                                           "every slot: full-rank Jacobian block, irreducible")
@@ -274,7 +305,7 @@ def _irreducibility_result(f: sympy.Matrix, slots: Slots) -> IndependenceResult:
             problems.append(f"slot {k + 1}: no output depends on it")
             dependent.extend(labels[j] for j in cols)
             continue
-        dm = _symbolic(block)
+        dm = block.symbolic()
         if dm is None:
             return IndependenceResult(None, 0, best_rank, needed, "random-rational-points",
                                       labels, None, (), "failed at random points; symbolic"

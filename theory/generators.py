@@ -1,0 +1,342 @@
+"""Seeded exact generators of known interaction order, and counterexample families.
+
+Every coefficient is an exact ``sympy.Rational`` drawn from ``random.Random(seed)``: the same
+seed gives the same generator. The constructors of the identifiable classes verify their
+promise exactly before returning (interaction order n with :func:`theory.order.interaction_order`
+and sufficient independence with :func:`theory.independence.sufficient_independence`); a draw
+that fails is replaced by the next draw of the same seeded stream, so the result is still a
+deterministic function of the seed.
+
+Class-n construction (n >= 1): with the multi-indices alpha of order 1..n (all of them, cross-
+slot included) and the within-slot ones of order n + 1, f(z) = C m(z) where m(z) = (z^alpha)
+and C is a random d_x x m rational matrix with no zero entry. Every cross monomial has degree
+<= n and some has degree n, so the order is exactly n (K >= 2); D_alpha f(0) = alpha! C[:, alpha],
+so the derivative matrix of the sufficient-independence condition is C times an invertible
+diagonal matrix at z = 0, of full column rank when C is. Hence ``outputs >= m`` is necessary
+and, for a generic C, sufficient: :func:`minimum_outputs` gives m.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import combinations_with_replacement
+
+import sympy
+
+from theory.errors import GeneratorError
+from theory.independence import sufficient_independence
+from theory.order import interaction_order
+from theory.slots import Slots
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "Generator",
+    "additive",
+    "bilinear",
+    "gaussian_bump",
+    "linear",
+    "low_degree",
+    "minimum_outputs",
+    "order0",
+    "polynomial",
+    "product_interaction",
+    "random_polynomial",
+]
+
+MAX_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class Generator:
+    """A generator f : z -> x, ``f`` of shape (d_x, 1) in the symbols of ``slots``.
+
+    ``order`` is its exact interaction order (``math.inf`` if none); ``name`` the family and
+    ``description`` what was built and what is known about it.
+    """
+
+    f: sympy.Matrix
+    slots: Slots
+    order: int | float
+    name: str
+    description: str
+
+
+def _slots(sizes: Sequence[int]) -> Slots:
+    if isinstance(sizes, int):
+        sizes = (sizes,)
+    return Slots.from_sizes(*tuple(sizes))
+
+
+def _check_outputs(outputs: int) -> None:
+    if isinstance(outputs, bool) or not isinstance(outputs, int) or outputs < 1:
+        raise GeneratorError(f"outputs must be a positive integer, got {outputs!r}")
+
+
+def _check_order(order: int) -> None:
+    if isinstance(order, bool) or not isinstance(order, int) or order < 0:
+        raise GeneratorError(f"order must be a non-negative integer, got {order!r}")
+
+
+def _coefficient(rng: random.Random) -> sympy.Rational:
+    return sympy.Rational(rng.choice((1, -1)) * rng.randint(1, 9), rng.randint(1, 4))
+
+
+def _monomial(variables: tuple[sympy.Symbol, ...]) -> sympy.Expr:
+    return sympy.Mul(*variables)
+
+
+def _class_indices(slots: Slots, order: int, top: int) -> list[tuple[sympy.Symbol, ...]]:
+    """Multi-indices of order 1..n and within-slot ones of order n + 1..top."""
+    out = [v for k in range(1, order + 1)
+           for v in combinations_with_replacement(slots.symbols, k)]
+    for block in slots.blocks:
+        for k in range(order + 1, top + 1):
+            out.extend(combinations_with_replacement(block, k))
+    return out
+
+
+def minimum_outputs(order: int, sizes: Sequence[int]) -> int:
+    """Smallest d_x for which a sufficiently independent generator of this order can exist.
+
+    n >= 1: the number m of columns D_alpha f (|alpha| <= n, or |alpha| = n + 1 within a slot).
+    n = 0: sum over slots of |B_k| + 1 (|B_k| for a one-latent slot): a full-rank Jacobian
+    block with |B_k| >= 2 rows only is reducible, one more row is needed to connect it.
+    """
+    _check_order(order)
+    slots = _slots(sizes)
+    if order == 0:
+        return sum(n + 1 if n > 1 else n for n in slots.sizes)
+    return len(_class_indices(slots, order, order + 1))
+
+
+def _verified(build, slots: Slots, order: int, seed: int, what: str) -> sympy.Matrix:
+    """Draw with ``build(rng)`` until order and sufficient independence are verified."""
+    rng = random.Random(seed)
+    for _ in range(MAX_ATTEMPTS):
+        f = build(rng)
+        if interaction_order(f, slots) == order and \
+                sufficient_independence(f, slots, order).holds is True:
+            return f
+    raise GeneratorError(f"no {what} with verified order {order} and sufficient independence in"
+                         f" {MAX_ATTEMPTS} draws from seed {seed}: add outputs")
+
+
+def _need_slots(slots: Slots, order: int) -> None:
+    if order >= 1 and slots.K < 2:
+        raise GeneratorError(f"interaction order {order} needs at least 2 slots (one slot only"
+                             " ever has order 0)")
+
+
+def _need_outputs(outputs: int, order: int, sizes: Sequence[int]) -> None:
+    _check_outputs(outputs)
+    need = minimum_outputs(order, sizes)
+    if outputs < need:
+        raise GeneratorError(f"sufficient independence at order {order} for slot sizes"
+                             f" {tuple(sizes)} needs at least {need} outputs, got {outputs}")
+
+
+def order0(sizes: Sequence[int], outputs: int, seed: int, transcendental: bool = False
+           ) -> Generator:
+    """Order 0: every output is a random polynomial of degree 3 in one slot's latents.
+
+    Outputs are dealt to the slots (each gets at least its minimum, see
+    :func:`minimum_outputs`); ``transcendental`` adds c * tanh(linear form) to every output.
+    Verified: order 0, full-rank and irreducible Jacobian block per slot.
+    """
+    slots = _slots(sizes)
+    _need_outputs(outputs, 0, slots.sizes)
+    owners = [k for k, n in enumerate(slots.sizes) for _ in range(n + 1 if n > 1 else n)]
+    owners += [k % slots.K for k in range(outputs - len(owners))]
+    owners.sort()
+
+    def build(rng: random.Random) -> sympy.Matrix:
+        rows = []
+        for k in owners:
+            block = slots.blocks[k]
+            monos = [v for d in range(1, 4) for v in combinations_with_replacement(block, d)]
+            e = sum((_coefficient(rng) * _monomial(v) for v in monos), sympy.Integer(0))
+            if transcendental:
+                e += _coefficient(rng) * sympy.tanh(sum(_coefficient(rng) * s for s in block))
+            rows.append(e)
+        return sympy.Matrix(rows)
+
+    f = _verified(build, slots, 0, seed, "order-0 generator")
+    extra = " plus tanh terms" if transcendental else ""
+    return Generator(f, slots, 0, "order0",
+                     f"each output a random cubic{extra} in one slot; irreducible slots")
+
+
+def _class_generator(order: int, sizes: Sequence[int], outputs: int, seed: int, top: int,
+                     name: str) -> Generator:
+    slots = _slots(sizes)
+    _need_slots(slots, order)
+    _need_outputs(outputs, order, slots.sizes)
+    monos = [_monomial(v) for v in _class_indices(slots, order, top)]
+
+    def build(rng: random.Random) -> sympy.Matrix:
+        return sympy.Matrix([sum((_coefficient(rng) * m for m in monos), sympy.Integer(0))
+                             for _ in range(outputs)])
+
+    f = _verified(build, slots, order, seed, f"order-{order} generator")
+    return Generator(f, slots, order, name,
+                     f"random rational combination of all monomials of degree <= {order} and"
+                     f" within-slot monomials of degree {order + 1}..{top};"
+                     " sufficiently independent")
+
+
+def additive(sizes: Sequence[int], outputs: int, seed: int, degree: int = 3) -> Generator:
+    """Order 1 (additive): f = sum_k f_k(z_{B_k}), each f_k a random polynomial of ``degree``.
+
+    Needs ``degree >= 2`` (linear parts alone are never sufficiently independent) and at
+    least :func:`minimum_outputs` (1, sizes) outputs.
+    """
+    if isinstance(degree, bool) or not isinstance(degree, int) or degree < 2:
+        raise GeneratorError(f"additive generators need degree >= 2, got {degree!r}")
+    return _class_generator(1, sizes, outputs, seed, degree, "additive")
+
+
+def bilinear(sizes: Sequence[int], outputs: int, seed: int) -> Generator:
+    """Order 2: additive cubic slot polynomials plus bilinear cross terms c_ij z_i z_j."""
+    return _class_generator(2, sizes, outputs, seed, 3, "bilinear")
+
+
+def polynomial(order: int, sizes: Sequence[int], outputs: int, seed: int) -> Generator:
+    """Exact order ``order`` (0 -> :func:`order0`), sufficiently independent (module doc)."""
+    _check_order(order)
+    if order == 0:
+        return order0(sizes, outputs, seed)
+    return _class_generator(order, sizes, outputs, seed, order + 1, f"polynomial{order}")
+
+
+def random_polynomial(order: int, sizes: Sequence[int], outputs: int, seed: int,
+                      degree: int = 5, terms: int = 30) -> Generator:
+    """Random sparse polynomial generator of exact order ``order`` >= 1 (no independence claim).
+
+    Each output: ``terms`` monomials drawn from the cross-slot ones of degree 2..order and the
+    within-slot ones of degree 1..``degree``; output 0 always has a cross monomial of degree
+    ``order``. The workload of performance.md is ``random_polynomial(3, (3, 3, 3, 3), 60, s)``.
+    """
+    _check_order(order)
+    _check_outputs(outputs)
+    slots = _slots(sizes)
+    _need_slots(slots, max(order, 1))
+    if order < 2:
+        raise GeneratorError("random_polynomial builds cross monomials: order must be >= 2")
+    cross = [v for d in range(2, order + 1) for v in combinations_with_replacement(slots.symbols, d)
+             if len({slots.slot(s) for s in v}) > 1]
+    within = [v for block in slots.blocks for d in range(1, degree + 1)
+              for v in combinations_with_replacement(block, d)]
+    top = [v for v in cross if len(v) == order]
+    rng = random.Random(seed)
+    pool = cross + within
+    rows = []
+    for l in range(outputs):
+        chosen = rng.sample(pool, min(terms, len(pool)))
+        if l == 0:
+            chosen.append(rng.choice(top))
+        rows.append(sum((_coefficient(rng) * _monomial(v) for v in chosen), sympy.Integer(0)))
+    f = sympy.Matrix(rows)
+    return Generator(f, slots, interaction_order(f, slots), "random_polynomial",
+                     f"{terms} random monomials per output, cross degree <= {order},"
+                     f" within-slot degree <= {degree}")
+
+
+def linear(sizes: Sequence[int], outputs: int, seed: int) -> Generator:
+    """Counterexample: f = A z with a random rational A (order 1 for >= 2 slots).
+
+    Additive, yet every invertible linear map h keeps f o h linear: not identifiable, and the
+    within-slot second-derivative columns vanish, so sufficient independence fails.
+    """
+    slots = _slots(sizes)
+    _check_outputs(outputs)
+    rng = random.Random(seed)
+    f = sympy.Matrix([sum((_coefficient(rng) * s for s in slots.symbols), sympy.Integer(0))
+                      for _ in range(outputs)])
+    return Generator(f, slots, interaction_order(f, slots), "linear",
+                     "f = A z: additive but not sufficiently independent (D^2 f = 0)")
+
+
+def low_degree(sizes: Sequence[int], outputs: int, seed: int, order: int = 2) -> Generator:
+    """Counterexample: order ``order`` >= 1 but within-slot degree only ``order``.
+
+    f = C m(z) over all monomials of degree 1..n (no within-slot monomial of degree n + 1),
+    so the within-slot derivatives of order n + 1 vanish and sufficient independence fails
+    however many outputs there are (n = 2: quadratic slots with bilinear interactions).
+    """
+    _check_order(order)
+    slots = _slots(sizes)
+    _need_slots(slots, max(order, 1))
+    _check_outputs(outputs)
+    rng = random.Random(seed)
+    monos = [_monomial(v) for v in _class_indices(slots, order, order)]
+    f = sympy.Matrix([sum((_coefficient(rng) * m for m in monos), sympy.Integer(0))
+                      for _ in range(outputs)])
+    return Generator(f, slots, interaction_order(f, slots), "low_degree",
+                     f"all monomials of degree <= {order}: within-slot derivatives of order"
+                     f" {order + 1} vanish, not sufficiently independent")
+
+
+def gaussian_bump(grid: int = 3, sigma: int | str | sympy.Rational = 1, log: bool = False
+                  ) -> Generator:
+    """The 2D Gaussian bump of science.md section 7 on a ``grid`` x ``grid`` pixel lattice.
+
+    Slots (x | y); pixel (u, v) for u, v in 0..grid-1 renders
+    exp(-(u - x)^2 / 2 sigma^2) * exp(-(v - y)^2 / 2 sigma^2): no finite interaction order.
+    ``log=True`` gives its logarithm -(u - x)^2 / 2 sigma^2 - (v - y)^2 / 2 sigma^2: order 1.
+    ``sigma`` must be an exact positive rational (int, Rational or a decimal string).
+    """
+    if isinstance(grid, bool) or not isinstance(grid, int) or grid < 1:
+        raise GeneratorError(f"grid must be a positive integer, got {grid!r}")
+    if isinstance(sigma, (bool, float)):
+        raise GeneratorError(f"sigma must be exact (int, Rational or decimal string): {sigma!r}")
+    try:
+        s = sympy.Rational(sigma)
+    except (TypeError, ValueError):
+        raise GeneratorError(f"sigma must be a rational number, got {sigma!r}") from None
+    if s <= 0:
+        raise GeneratorError(f"sigma must be positive, got {sigma!r}")
+    x, y = sympy.symbols("x y", real=True)
+    slots = Slots([[x], [y]])
+    rows = []
+    for u in range(grid):
+        for v in range(grid):
+            a, b = -(u - x) ** 2 / (2 * s**2), -(v - y) ** 2 / (2 * s**2)
+            rows.append(a + b if log else sympy.exp(a) * sympy.exp(b))
+    f = sympy.Matrix(rows)
+    kind = "log-bump (additive)" if log else "bump (product of 1-D bumps)"
+    return Generator(f, slots, interaction_order(f, slots), "gaussian_bump",
+                     f"{grid}x{grid} pixels, sigma = {s}, {kind}")
+
+
+def product_interaction(sizes: Sequence[int] = (1, 1), outputs: int = 4, seed: int = 0,
+                        transcendental: bool = False) -> Generator:
+    """Counterexample: outputs g_l(z_{B_1}) * h_l(z_{B_2}) plus slot-wise terms.
+
+    g, h are random non-affine quadratics (order exactly 4: a product of two non-affine
+    factors is outside the order-2 class of science.md section 2), or with ``transcendental``
+    g = exp(linear form) (no finite order).
+    """
+    slots = _slots(sizes)
+    _need_slots(slots, 1)
+    _check_outputs(outputs)
+    rng = random.Random(seed)
+    first, second = slots.blocks[0], slots.blocks[1]
+
+    def quadratic(block: tuple[sympy.Symbol, ...]) -> sympy.Expr:
+        monos = [v for d in (1, 2) for v in combinations_with_replacement(block, d)]
+        return sum((_coefficient(rng) * _monomial(v) for v in monos), sympy.Integer(0))
+
+    rows = []
+    for _ in range(outputs):
+        g = sympy.exp(sum(_coefficient(rng) * s for s in first)) if transcendental \
+            else quadratic(first)
+        rows.append(sympy.expand(g * quadratic(second)) + sum(
+            (quadratic(block) for block in slots.blocks), sympy.Integer(0)))
+    f = sympy.Matrix(rows)
+    order = interaction_order(f, slots)
+    return Generator(f, slots, order, "product_interaction",
+                     "g(z_1) h(z_2) with non-affine g, h: order "
+                     + ("inf" if order == math.inf else str(order)))
