@@ -407,6 +407,10 @@ def train_config(config: Mapping[str, Any]) -> Any:
     for key, reason in NOT_SWEEPABLE.items():
         if key in config:
             raise ConfigError(f"{key!r} cannot be set in a sweep: {reason}")
+    unknown = sorted(k for k in config if k not in fields)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)} for TrainConfig; valid: "
+                          f"{', '.join(sorted(fields))}")
     settings = {k: tuple(v) if isinstance(v, list) and str(fields[k].type).startswith("tuple")
                 else v for k, v in config.items()}
     settings.setdefault("progress", False)
@@ -495,9 +499,16 @@ def _run_local(trials: Sequence[Trial], trial_fn: TrialFn,
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _wants_gpu(config: Mapping[str, Any]) -> bool:
+def ray_resources(config: Mapping[str, Any], cluster_gpus: float) -> dict[str, float]:
+    """Ray task resources of a trial: 1 CPU, plus 1 GPU when its device is ``cuda[:N]`` or
+    ``auto`` and the cluster has GPUs. A ``cuda`` trial on a cluster without GPUs would wait
+    forever, so it raises :class:`ConfigError` instead."""
     device = str(config.get("device", "auto")).strip().lower()
-    return device == "auto" or device.startswith("cuda")
+    if device.startswith("cuda") and not cluster_gpus:
+        raise ConfigError(f"a trial asks for device {device!r} but the Ray cluster has no GPUs; "
+                          "use device: auto or cpu")
+    wants_gpu = device == "auto" or device.startswith("cuda")
+    return {"num_cpus": 1, "num_gpus": 1 if wants_gpu and cluster_gpus else 0}
 
 
 def _run_ray(trials: Sequence[Trial], trial_fn: TrialFn, workers: int | None,
@@ -518,14 +529,9 @@ def _run_ray(trials: Sequence[Trial], trial_fn: TrialFn, workers: int | None,
         gpus = ray.cluster_resources().get("GPU", 0)
         remote = ray.remote(execute_trial)
         pending = {}
-        for trial in trials:
-            device = str(trial.config.get("device", "auto")).strip().lower()
-            if device.startswith("cuda") and not gpus:
-                raise ConfigError(f"trial {trial.id} asks for device {device!r} but the Ray "
-                                  "cluster has no GPUs")
-            num_gpus = 1 if gpus and _wants_gpu(trial.config) else 0
-            ref = remote.options(num_cpus=1, num_gpus=num_gpus).remote(trial_fn, trial)
-            pending[ref] = trial
+        resources = [ray_resources(trial.config, gpus) for trial in trials]
+        for trial, needs in zip(trials, resources, strict=True):
+            pending[remote.options(**needs).remote(trial_fn, trial)] = trial
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
@@ -678,7 +684,7 @@ def run_sweep(spec: SweepSpec, results_path: str | os.PathLike[str] | None = Non
 
         pending = [t for t in trials if not done(t)]
         n_workers = workers or os.cpu_count() or 1
-        if backend == "ray":
+        if backend == "ray" and pending:
             records = _run_ray(pending, trial_fn, workers, ray_address)
         elif n_workers == 1 or len(pending) <= 1:
             records = _run_serial(pending, trial_fn)

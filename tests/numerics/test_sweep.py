@@ -406,3 +406,15 @@ def test_cli_sweep_bad_spec_exits_2_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.strip() == f"iasym sweep: error: {spec_path}: grid.seed is empty; give at least" \
                           " one value"
+
+
+def test_ray_resources_ask_for_gpus_only_when_the_trial_can_use_them():
+    from numerics.sweep import ray_resources
+
+    assert ray_resources({"device": "auto"}, 2) == {"num_cpus": 1, "num_gpus": 1}
+    assert ray_resources({}, 2) == {"num_cpus": 1, "num_gpus": 1}
+    assert ray_resources({"device": "cuda:0"}, 1) == {"num_cpus": 1, "num_gpus": 1}
+    assert ray_resources({"device": "cpu"}, 2) == {"num_cpus": 1, "num_gpus": 0}
+    assert ray_resources({"device": "auto"}, 0) == {"num_cpus": 1, "num_gpus": 0}
+    with pytest.raises(ConfigError, match="asks for device 'cuda' but the Ray cluster has no"):
+        ray_resources({"device": "cuda"}, 0)
