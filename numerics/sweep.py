@@ -649,6 +649,10 @@ def run_sweep(spec: SweepSpec, results_path: str | os.PathLike[str] | None = Non
     ``workers`` CPUs; trials whose device is ``cuda`` or ``auto`` ask Ray for one GPU when the
     cluster has GPUs. This process is the only writer of the results file.
     """
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise SweepError("run_sweep was called again while a worker process was starting: the "
+                         "script that calls it needs an `if __name__ == '__main__':` guard "
+                         "(worker processes are spawned and re-import the main module)")
     if backend not in BACKENDS:
         raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
