@@ -157,7 +157,7 @@ def order0(sizes: Sequence[int], outputs: int, seed: int, transcendental: bool =
         for k in owners:
             block = slots.blocks[k]
             monos = [v for d in range(1, 4) for v in combinations_with_replacement(block, d)]
-            e = sum((_coefficient(rng) * _monomial(v) for v in monos), sympy.Integer(0))
+            e = sympy.Add(*(_coefficient(rng) * _monomial(v) for v in monos))
             if transcendental:
                 e += _coefficient(rng) * sympy.tanh(sum(_coefficient(rng) * s for s in block))
             rows.append(e)
@@ -177,7 +177,7 @@ def _class_generator(order: int, sizes: Sequence[int], outputs: int, seed: int, 
     monos = [_monomial(v) for v in _class_indices(slots, order, top)]
 
     def build(rng: random.Random) -> sympy.Matrix:
-        return sympy.Matrix([sum((_coefficient(rng) * m for m in monos), sympy.Integer(0))
+        return sympy.Matrix([sympy.Add(*(_coefficient(rng) * m for m in monos))
                              for _ in range(outputs)])
 
     f = _verified(build, slots, order, seed, f"order-{order} generator")
@@ -237,7 +237,7 @@ def random_polynomial(order: int, sizes: Sequence[int], outputs: int, seed: int,
         chosen = rng.sample(pool, min(terms, len(pool)))
         if l == 0:
             chosen.append(rng.choice(top))
-        rows.append(sum((_coefficient(rng) * _monomial(v) for v in chosen), sympy.Integer(0)))
+        rows.append(sympy.Add(*(_coefficient(rng) * _monomial(v) for v in chosen)))
     f = sympy.Matrix(rows)
     return Generator(f, slots, interaction_order(f, slots), "random_polynomial",
                      f"{terms} random monomials per output, cross degree <= {order},"
@@ -253,7 +253,7 @@ def linear(sizes: Sequence[int], outputs: int, seed: int) -> Generator:
     slots = _slots(sizes)
     _check_outputs(outputs)
     rng = random.Random(seed)
-    f = sympy.Matrix([sum((_coefficient(rng) * s for s in slots.symbols), sympy.Integer(0))
+    f = sympy.Matrix([sympy.Add(*(_coefficient(rng) * s for s in slots.symbols))
                       for _ in range(outputs)])
     return Generator(f, slots, interaction_order(f, slots), "linear",
                      "f = A z: additive but not sufficiently independent (D^2 f = 0)")
@@ -272,7 +272,7 @@ def low_degree(sizes: Sequence[int], outputs: int, seed: int, order: int = 2) ->
     _check_outputs(outputs)
     rng = random.Random(seed)
     monos = [_monomial(v) for v in _class_indices(slots, order, order)]
-    f = sympy.Matrix([sum((_coefficient(rng) * m for m in monos), sympy.Integer(0))
+    f = sympy.Matrix([sympy.Add(*(_coefficient(rng) * m for m in monos))
                       for _ in range(outputs)])
     return Generator(f, slots, interaction_order(f, slots), "low_degree",
                      f"all monomials of degree <= {order}: within-slot derivatives of order"
@@ -327,7 +327,7 @@ def product_interaction(sizes: Sequence[int] = (1, 1), outputs: int = 4, seed: i
 
     def quadratic(block: tuple[sympy.Symbol, ...]) -> sympy.Expr:
         monos = [v for d in (1, 2) for v in combinations_with_replacement(block, d)]
-        return sum((_coefficient(rng) * _monomial(v) for v in monos), sympy.Integer(0))
+        return sympy.Add(*(_coefficient(rng) * _monomial(v) for v in monos))
 
     rows = []
     for _ in range(outputs):

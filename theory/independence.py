@@ -45,7 +45,7 @@ from sympy import QQ
 from sympy.polys.matrices import DomainMatrix
 
 from theory.errors import AnalysisError
-from theory.order import _Undecided, exp_rational_forms, interaction_order
+from theory.order import _Undecided, as_polynomial, exp_rational_forms, interaction_order
 from theory.slots import Slots
 
 __all__ = ["MAX_SYMBOLIC_ENTRIES", "IndependenceResult", "derivative_label",
@@ -160,11 +160,11 @@ def _exact_derivatives(f: sympy.Matrix, slots: Slots,
                        indices: list[tuple[sympy.Symbol, ...]]) -> _ExactMatrix | None:
     """[D_alpha f_l] for l < d_x and alpha in ``indices``; None outside the decidable class."""
     latents = slots.symbols
-    polynomial = all(e.is_polynomial(*latents) for e in f)
+    polys = [as_polynomial(e, latents) for e in f]
+    polynomial = all(p is not None for p in polys)
     rows = []
-    for e in f:
-        memo: dict[tuple[sympy.Symbol, ...], object] = {
-            (): sympy.Poly(e, *latents) if polynomial else e}
+    for e, p in zip(f, polys, strict=True):
+        memo: dict[tuple[sympy.Symbol, ...], object] = {(): p if polynomial else e}
 
         def entry(v: tuple[sympy.Symbol, ...], memo=memo) -> object:
             if v not in memo:

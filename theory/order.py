@@ -57,8 +57,10 @@ from theory.slots import Slots
 
 __all__ = [
     "CrossDerivative",
+    "as_polynomial",
     "cross_derivatives",
     "exp_rational_form",
+    "exp_rational_forms",
     "has_order_at_most",
     "interaction_order",
     "interaction_order_bruteforce",
@@ -155,22 +157,27 @@ def _lcm_den(values: Iterable[Fraction]) -> int:
     return out
 
 
-def exp_rational_form(expr: sympy.Expr, latents: tuple[sympy.Symbol, ...]
-                      ) -> tuple[sympy.Expr, frozenset[sympy.Symbol]]:
-    """Canonical exp-rational form of ``expr`` (see the module docstring).
+def exp_rational_forms(
+    exprs: list[sympy.Expr], latents: tuple[sympy.Symbol, ...]
+) -> tuple[list[sympy.Expr], frozenset[sympy.Symbol], frozenset[sympy.Symbol]]:
+    """Canonical exp-rational forms of ``exprs`` over one shared basis (module docstring).
 
-    Returns ``(R, Y)``: R, a cancelled rational function in the latents, the symbols ``Y``
-    (exponentials of independent non-constant polynomials, algebraically independent over
-    C(z)) and constant symbols (exponentials of independent Gaussian-rational constants); and
-    the set Y. ``expr`` is identically zero iff R == 0, and a polynomial in the latents iff R
-    has no symbol of Y and a denominator free of the latents. Raises ``_Undecided`` for
-    functions outside the class (log, atan, non-integer powers of non-constants, ...).
+    Returns ``(forms, Y, W)``: each form is a cancelled rational function over Q(i) in the
+    latents, the symbols ``Y`` (exponentials of Q-independent non-constant polynomials,
+    algebraically independent over C(z)) and the constant symbols ``W`` (exponentials of
+    independent Gaussian-rational constants). An expression is identically zero iff its form
+    is 0, and a polynomial in the latents iff its form has no symbol of Y and a denominator
+    free of the latents. Raises ``_Undecided`` for functions outside the class (log, atan,
+    non-integer powers of non-constants, ...).
     """
-    e = expr.rewrite(_TRIG, sympy.exp) if expr.has(*_TRIG) else expr
-    e = e.xreplace({sympy.E: sympy.exp(sympy.Integer(1), evaluate=False)})
-    atoms = sorted(e.atoms(sympy.exp), key=sympy.default_sort_key)
-    replacement: dict[sympy.Expr, sympy.Expr] = {}
+    rewritten = []
+    for expr in exprs:
+        e = expr.rewrite(_TRIG, sympy.exp) if expr.has(*_TRIG) else expr
+        rewritten.append(e.xreplace({sympy.E: sympy.exp(sympy.Integer(1), evaluate=False)}))
+    atoms = sorted(set().union(*(e.atoms(sympy.exp) for e in rewritten)),
+                   key=sympy.default_sort_key)
     ys: frozenset[sympy.Symbol] = frozenset()
+    ws: frozenset[sympy.Symbol] = frozenset()
     if atoms:
         parts = [_exponent_vector(a.args[0], latents) for a in atoms]
         coords = _basis_coordinates([p[0] for p in parts])
@@ -180,17 +187,57 @@ def exp_rational_form(expr: sympy.Expr, latents: tuple[sympy.Symbol, ...]
         l_re = _lcm_den(p[1] for p in parts)
         l_im = _lcm_den(p[2] for p in parts)
         w_re, w_im = sympy.Dummy("W_re"), sympy.Dummy("W_im")
+        replacement: dict[sympy.Expr, sympy.Expr] = {}
         for atom, (_, c_re, c_im), c in zip(atoms, parts, coords, strict=True):
             value = w_re ** int(c_re * l_re) * w_im ** int(c_im * l_im)
             for k, ck in c.items():
                 value *= y[k] ** int(ck * scales[k])
             replacement[atom] = value
-        ys = frozenset(y)
-        e = e.xreplace(replacement)
-    gens = (*latents, *sorted(e.free_symbols - set(latents), key=str))
-    if not e.is_rational_function(*gens) or e.has(sympy.log, sympy.atan, sympy.Abs):
-        raise _Undecided(f"{expr} is not an exp-rational function of the latents")
-    return sympy.cancel(sympy.together(e)), ys
+        ys, ws = frozenset(y), frozenset((w_re, w_im))
+        rewritten = [e.xreplace(replacement) for e in rewritten]
+    forms = []
+    for expr, e in zip(exprs, rewritten, strict=True):
+        gens = (*latents, *sorted(e.free_symbols - set(latents), key=str))
+        if not e.is_rational_function(*gens) or e.has(sympy.log, sympy.atan, sympy.Abs):
+            raise _Undecided(f"{expr} is not an exp-rational function of the latents")
+        forms.append(sympy.cancel(sympy.together(e)))
+    return forms, ys, ws
+
+
+def exp_rational_form(expr: sympy.Expr, latents: tuple[sympy.Symbol, ...]
+                      ) -> tuple[sympy.Expr, frozenset[sympy.Symbol]]:
+    """:func:`exp_rational_forms` of one expression: ``(form, Y)``."""
+    forms, ys, _ = exp_rational_forms([expr], latents)
+    return forms[0], ys
+
+
+def as_polynomial(expr: sympy.Expr, latents: tuple[sympy.Symbol, ...]) -> sympy.Poly | None:
+    """``expr`` as a ``sympy.Poly`` in the latents, or None if it is not a polynomial.
+
+    Sums of rational multiples of monomials are read off term by term into a ``QQ`` Poly
+    (no expansion); anything else goes through ``sympy.Poly`` after an ``is_polynomial`` test.
+    """
+    index = {s: i for i, s in enumerate(latents)}
+    terms: dict[tuple[int, ...], sympy.Rational] = {}
+    for term in sympy.Add.make_args(expr):
+        exps = [0] * len(latents)
+        coeff = sympy.Integer(1)
+        for factor in sympy.Mul.make_args(term):
+            if factor.is_Rational:
+                coeff *= factor
+            elif factor.is_Symbol and factor in index:
+                exps[index[factor]] += 1
+            elif factor.is_Pow and factor.base in index and factor.exp.is_Integer \
+                    and factor.exp > 0:
+                exps[index[factor.base]] += int(factor.exp)
+            else:
+                if not expr.is_polynomial(*latents):
+                    return None
+                return sympy.Poly(expr, *latents)
+        key = tuple(exps)
+        terms[key] = terms.get(key, sympy.Integer(0)) + coeff
+    return sympy.Poly.from_dict({k: v for k, v in terms.items() if v} or {(0,) * len(latents): 0},
+                                *latents, domain=sympy.QQ)
 
 
 def _poly_degree(expr: sympy.Expr, latents: tuple[sympy.Symbol, ...]) -> int | None:
@@ -271,54 +318,65 @@ def is_identically_zero(expr: sympy.Expr, slots: Slots) -> bool:
 # -- interaction order ------------------------------------------------------------------------
 
 
-def _term_structure(term: sympy.Expr, index: dict[sympy.Symbol, int]
-                    ) -> tuple[tuple[int, ...] | None, frozenset[sympy.Symbol]]:
-    """(exponent vector if ``term`` is constant * monomial else None, latents in ``term``)."""
-    exps = [0] * len(index)
-    monomial = True
-    for factor in sympy.Mul.make_args(term):
-        if factor.is_Symbol:
-            exps[index[factor]] += 1
-        elif factor.is_Pow and factor.base.is_Symbol and factor.exp.is_Integer \
-                and factor.exp > 0:
-            exps[index[factor.base]] += int(factor.exp)
-        elif factor.free_symbols:
-            monomial = False
-    syms = frozenset(term.free_symbols) if not monomial else frozenset(
-        s for s, i in index.items() if exps[i])
-    return (tuple(exps) if monomial else None), syms
+def _term_structure(term: sympy.Expr, where: dict[sympy.Symbol, tuple[int, int]]
+                    ) -> tuple[tuple[tuple[int, int], ...] | None, set[sympy.Symbol]]:
+    """(sorted (latent index, power) pairs if ``term`` is a number times a monomial, else None;
+    the latents in ``term``). ``where`` maps a latent to (flat index, slot)."""
+    pairs = []
+    syms = set()
+    for factor in (term.args if term.is_Mul else (term,)):
+        hit = where.get(factor)
+        if hit is not None:
+            pairs.append((hit[0], 1))
+            syms.add(factor)
+            continue
+        if factor.is_Pow:
+            base, e = factor.args
+            hit = where.get(base)
+            if hit is not None and e.is_Integer and e.p > 0:
+                pairs.append((hit[0], e.p))
+                syms.add(base)
+                continue
+        if factor.is_number:
+            continue
+        return None, set(term.free_symbols)
+    pairs.sort()
+    return tuple(pairs), syms
 
 
 def _depends_on(expr: sympy.Expr, symbols: Iterable[sympy.Symbol], slots: Slots) -> bool:
     return any(not is_identically_zero(sympy.diff(expr, s), slots) for s in symbols)
 
 
-def _output_order(expr: sympy.Expr, slots: Slots) -> int | float:
-    latents = slots.symbols
-    index = {s: i for i, s in enumerate(latents)}
-    slot_of = slots.slot_of
+def _where(slots: Slots) -> dict[sympy.Symbol, tuple[int, int]]:
+    return {s: (i, k) for i, (s, k) in enumerate(zip(slots.symbols, slots.slot_of, strict=True))}
+
+
+def _output_order(expr: sympy.Expr, slots: Slots,
+                  where: dict[sympy.Symbol, tuple[int, int]]) -> int | float:
     touched: dict[int, set[sympy.Symbol]] = {}
-    cross_monomials: dict[tuple[int, ...], list[sympy.Expr]] = {}
+    cross_monomials: dict[tuple[tuple[int, int], ...], list[sympy.Expr]] = {}
     complex_cross: list[sympy.Expr] = []
     for term in sympy.Add.make_args(expr):
-        exps, syms = _term_structure(term, index)
-        ks = {slot_of[index[s]] for s in syms}
+        pairs, syms = _term_structure(term, where)
+        ks = set()
         for s in syms:
-            touched.setdefault(slot_of[index[s]], set()).add(s)
+            k = where[s][1]
+            ks.add(k)
+            touched.setdefault(k, set()).add(s)
         if len(ks) < 2:
             continue
-        if exps is None:
+        if pairs is None:
             complex_cross.append(term)
         else:
-            cross_monomials.setdefault(exps, []).append(term)
+            cross_monomials.setdefault(pairs, []).append(term)
     if len(touched) < 2:
         return 0
     if not complex_cross:
         degrees = []
-        for exps, terms in cross_monomials.items():
-            coeff = sympy.Add(*terms) if len(terms) > 1 else terms[0]
-            if len(terms) == 1 or not is_identically_zero(coeff, slots):
-                degrees.append(sum(exps))
+        for pairs, terms in cross_monomials.items():
+            if len(terms) == 1 or not is_identically_zero(sympy.Add(*terms), slots):
+                degrees.append(sum(e for _, e in pairs))
         if degrees:
             return max(degrees)
     else:
@@ -372,8 +430,9 @@ def interaction_order(f: object, slots: Slots) -> int | float:
     """
     f = _checked(f, slots)
     best: int | float = 0
+    where = _where(slots)
     for expr in f:
-        best = max(best, _output_order(expr, slots))
+        best = max(best, _output_order(expr, slots, where))
         if best == math.inf:
             break
     return best
@@ -407,7 +466,7 @@ def cross_derivatives(f: object, slots: Slots, order: int) -> list[CrossDerivati
         present = [s for s in latents if s in expr.free_symbols]
         if len({slots.slot(s) for s in present}) < 2:
             continue
-        poly = sympy.Poly(expr, *latents) if expr.is_polynomial(*latents) else None
+        poly = as_polynomial(expr, latents)
 
         def walk(start: int, prefix: tuple, value, poly=poly, present=present, l=l) -> None:
             if len(prefix) == order:
