@@ -20,6 +20,13 @@ written by the parent process only, with a single ``os.write`` on an ``O_APPEND`
 followed by ``fsync``; a crash can at worst leave an unterminated last line, which the reader
 ignores and the next run truncates. Completed trials are skipped on a re-run; failed trials are
 recorded with ``status: "error"`` and the message, and run again only with ``retry_failed``.
+An advisory lock (``flock``) on the results file stops a second sweep from writing to it at the
+same time.
+
+Backends: ``local`` spawns a process pool (a script calling :func:`run_sweep` needs an
+``if __name__ == "__main__":`` guard, as for any spawn pool); ``ray`` submits one task per trial.
+Ray 2.x has no ``local_mode`` any more: without a cluster address, a single-node Ray instance is
+started on this machine (this is what the test suite uses) and shut down at the end.
 """
 
 from __future__ import annotations
