@@ -6,7 +6,9 @@ within slots, which reparametrizations keep it in its class, and what the theore
 Brady et al. (ICLR 2025) then predict.
 """
 
+from theory import counterexamples
 from theory.ambiguity import AmbiguityResult, Counterexample, ambiguities
+from theory.conjecture import ConjectureReport, run_conjecture
 from theory.errors import (
     AnalysisError,
     GeneratorError,
@@ -26,6 +28,7 @@ from theory.slots import Slots
 __all__ = [
     "AmbiguityResult",
     "AnalysisError",
+    "ConjectureReport",
     "Counterexample",
     "CrossDerivative",
     "GeneratorError",
@@ -34,10 +37,12 @@ __all__ = [
     "SlotError",
     "Slots",
     "ambiguities",
+    "counterexamples",
     "cross_derivatives",
     "has_order_at_most",
     "interaction_order",
     "parse_expression",
     "parse_generator",
     "parse_slots",
+    "run_conjecture",
 ]

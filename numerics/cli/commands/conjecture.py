@@ -1,0 +1,89 @@
+"""``iasym conjecture``: check the n >= 3 conjecture on seeded random generators of order N.
+
+Example::
+
+    iasym conjecture --order 3 --trials 5 --slots 2x2 --degree 1
+    iasym conjecture --order 4 --trials 2 --slots 2x2 --degree 2 --out results/conj4.json
+    iasym conjecture --order 3 --trials 2 --slots 2x2 --degree 1 --train --steps 2000
+
+Symbolic part: :func:`theory.conjecture.run_conjecture` (exact). ``--train`` adds, per trial,
+:func:`numerics.conjecture_train.train_trial` (an order-N structured autoencoder; recovery and
+compositional generalization measured). Candidate counterexamples are saved under
+``--candidates`` (default: next to ``--out``, else ./conjecture_candidates) and flagged.
+Exit code 0 when no trial refutes the conjecture, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "conjecture"
+HELP = ("check the conjecture (identifiability for every order N) on random generators of exact"
+        " order N: exact ambiguity spaces, optional training")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options: --order, --trials, --slots, --degree, --outputs, --seed, --train, --steps,
+    --device, --out, --candidates, --json."""
+    parser.add_argument("--order", type=int, required=True, help="interaction order N")
+    parser.add_argument("--trials", type=int, default=3, help="number of seeded trials")
+    parser.add_argument("--slots", default="2x2",
+                        help="KxM (K slots of M latents) or sizes such as 2,3 (default 2x2)")
+    parser.add_argument("--degree", type=int, default=1,
+                        help="degree D of the polynomial vector fields (1 affine, 2 quadratic)")
+    parser.add_argument("--outputs", type=int, default=None,
+                        help="d_x (default: the fewest allowing sufficient independence)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first trial")
+    parser.add_argument("--train", action="store_true",
+                        help="also train an order-N structured autoencoder per trial")
+    parser.add_argument("--steps", type=int, default=2000, help="training steps with --train")
+    parser.add_argument("--device", default="auto", help="torch device with --train")
+    parser.add_argument("--out", default=None, metavar="PATH", help="write the JSON report here")
+    parser.add_argument("--candidates", default=None, metavar="DIR",
+                        help="directory for candidate counterexamples")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the trials, print the table (or JSON), write --out atomically."""
+    import json
+    import sys
+    from pathlib import Path
+
+    from theory.conjecture import parse_slot_sizes, run_conjecture
+
+    sizes = parse_slot_sizes(args.slots)
+    if args.candidates is not None:
+        candidates = Path(args.candidates)
+    elif args.out is not None:
+        candidates = Path(args.out).parent / "conjecture_candidates"
+    else:
+        candidates = Path("conjecture_candidates")
+
+    def progress(trial) -> None:
+        if not args.json:
+            verdict = "slot-wise" if trial.slotwise else "CANDIDATE COUNTEREXAMPLE"
+            print(f"trial {trial.trial} (seed {trial.seed}): {verdict}, dim {trial.dimension}"
+                  f" / slot-wise {trial.slotwise_dimension}, {trial.seconds:.1f} s",
+                  file=sys.stderr, flush=True)
+
+    report = run_conjecture(args.order, args.trials, sizes, args.degree, outputs=args.outputs,
+                            seed=args.seed, candidate_dir=candidates, progress=progress)
+    if args.train:
+        from numerics.conjecture_train import TrainTrialConfig, attach_training
+
+        attach_training(report, TrainTrialConfig(steps=args.steps, device=args.device,
+                                                 progress=not args.json))
+    data = report.to_dict()
+    if args.out is not None:
+        from numerics.io import atomic_write_json
+
+        atomic_write_json(args.out, data)
+    if args.json:
+        print(json.dumps(data))
+    else:
+        print(report.format_table())
+        if args.train:
+            for t in report.trials:
+                print(f"trial {t.trial}: training {t.train}")
+    return 0 if report.consistent_with_conjecture else 1

@@ -1,0 +1,290 @@
+"""Conjecture runner: is every ambiguity slot-wise for random generators of order N >= 3?
+
+Brady et al. prove slot identifiability for n <= 2 and conjecture it for every n. For each trial
+this module draws a seeded random polynomial generator f of exact interaction order N
+(:func:`theory.generators.polynomial`), checks exactly that its order is N and that it is
+sufficiently independent (:func:`theory.independence.sufficient_independence`), and solves the
+infinitesimal ambiguity system at field degree D (:func:`theory.ambiguity.ambiguities`): the
+polynomial vector fields v of degree <= D with Df . v in the order-N class. The conjecture
+predicts that every solution is slot-wise (dimension == slot-wise dimension).
+
+A trial whose solution space is larger is a *candidate* counterexample: it is saved (exact
+coefficients, seed, everything needed to reproduce it) and then verified exactly -- an affine
+non-slot-wise direction is integrated (:mod:`theory.ambiguity`) and the resulting map h is
+re-checked by :func:`theory.counterexamples.certify_reparametrization` (exact inverse, h not
+slot-wise, f o h of order <= N). Only a trial that passes is called a counterexample; if its
+generator is also sufficiently independent of exact order N, it refutes the conjecture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from theory.ambiguity import ambiguities
+from theory.counterexamples import certify_reparametrization, matrix_to_exact, slots_summary
+from theory.errors import AnalysisError
+from theory.generators import minimum_outputs, polynomial
+from theory.independence import sufficient_independence
+from theory.order import has_order_at_most
+from theory.slots import Slots
+
+__all__ = ["ConjectureReport", "TrialResult", "parse_slot_sizes", "run_conjecture", "run_trial"]
+
+
+@dataclass
+class TrialResult:
+    """One trial of the conjecture runner (every field JSON-able).
+
+    ``order_verified``: f has order <= N and not <= N - 1 (exact); ``independent``: sufficient
+    independence at order N (``independence_method`` says how it was decided);
+    ``dimension`` / ``slotwise_dimension``: of the ambiguity solution space and its slot-wise
+    part; ``slotwise``: they are equal (the conjecture's prediction, to first order at degree
+    D); ``candidate``: not slot-wise; ``certified``: a candidate whose integrated map passed the
+    exact re-check; ``refutes_conjecture``: certified while f is sufficiently independent of
+    exact order N. ``timings``: seconds per stage. ``train``: filled by the numerical runner.
+    """
+
+    trial: int
+    seed: int
+    generator: str
+    outputs: int
+    order_verified: bool
+    independent: bool | None
+    independence_method: str
+    unknowns: int
+    equations: int
+    dimension: int
+    slotwise_dimension: int
+    slotwise: bool
+    candidate: bool
+    certified: bool
+    refutes_conjecture: bool
+    note: str
+    seconds: float
+    timings: dict[str, float]
+    candidate_file: str | None = None
+    train: dict[str, object] | None = None
+
+
+@dataclass
+class ConjectureReport:
+    """All trials of one run, with its parameters; ``to_dict`` / ``format_table``."""
+
+    order: int
+    slot_sizes: tuple[int, ...]
+    degree: int
+    outputs: int | None
+    seed: int
+    trials: list[TrialResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def n_slotwise(self) -> int:
+        """Trials whose ambiguity space is exactly the slot-wise one."""
+        return sum(t.slotwise for t in self.trials)
+
+    @property
+    def candidates(self) -> list[TrialResult]:
+        """Trials with non-slot-wise ambiguities (candidate counterexamples)."""
+        return [t for t in self.trials if t.candidate]
+
+    @property
+    def counterexamples(self) -> list[TrialResult]:
+        """Candidates certified exactly (a non-slot-wise map h with f o h in the class)."""
+        return [t for t in self.trials if t.certified]
+
+    @property
+    def consistent_with_conjecture(self) -> bool:
+        """No trial refutes the conjecture (certified, independent, exact order N)."""
+        return not any(t.refutes_conjecture for t in self.trials)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able report: parameters, summary and one dict per trial."""
+        return {
+            "order": self.order,
+            "slot_sizes": list(self.slot_sizes),
+            "degree": self.degree,
+            "outputs": self.outputs,
+            "seed": self.seed,
+            "seconds": self.seconds,
+            "summary": {
+                "trials": len(self.trials),
+                "slotwise": self.n_slotwise,
+                "candidates": len(self.candidates),
+                "certified_counterexamples": len(self.counterexamples),
+                "consistent_with_conjecture": self.consistent_with_conjecture,
+            },
+            "trials": [asdict(t) for t in self.trials],
+        }
+
+    def format_table(self) -> str:
+        """Readable table, one row per trial, then a summary line (candidates flagged)."""
+        head = (f"conjecture check: order N = {self.order}, slots {self.slot_sizes}, field degree"
+                f" D = {self.degree}, {len(self.trials)} trials, {self.seconds:.1f} s")
+        cols = ["trial", "seed", "d_x", "order ok", "indep.", "unknowns", "eqs", "dim",
+                "slot-wise dim", "slot-wise?", "s"]
+        rows = [[str(t.trial), str(t.seed), str(t.outputs), "yes" if t.order_verified else "NO",
+                 {True: "yes", False: "NO", None: "?"}[t.independent], str(t.unknowns),
+                 str(t.equations), str(t.dimension), str(t.slotwise_dimension),
+                 "yes" if t.slotwise else ("COUNTEREXAMPLE" if t.certified else "CANDIDATE"),
+                 f"{t.seconds:.2f}"] for t in self.trials]
+        widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c)
+                  for i, c in enumerate(cols)]
+        lines = [head, "  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True))]
+        lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+        lines.append(f"slot-wise in {self.n_slotwise}/{len(self.trials)} trials;"
+                     f" {len(self.candidates)} candidate(s), {len(self.counterexamples)} certified")
+        for t in self.candidates:
+            lines.append(f"!!! CANDIDATE COUNTEREXAMPLE trial {t.trial} (seed {t.seed}):"
+                         f" {t.note} [saved: {t.candidate_file}]")
+            if t.refutes_conjecture:
+                lines.append("!!! certified, with f sufficiently independent of exact order"
+                             f" {self.order}: this REFUTES the conjecture")
+        return "\n".join(lines)
+
+
+def _check_positive(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise AnalysisError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _save_candidate(path: Path, payload: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(payload, fh, indent=2)
+    os.replace(tmp, path)
+
+
+def run_trial(order: int, slot_sizes: Sequence[int], degree: int, outputs: int | None,
+              seed: int, trial: int = 0, candidate_dir: str | Path | None = None) -> TrialResult:
+    """One trial: draw f = polynomial(order, slot_sizes, outputs, seed), verify its order and
+    independence, solve the degree-``degree`` ambiguity system, certify any candidate."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    gen = polynomial(order, tuple(slot_sizes),
+                     minimum_outputs(order, slot_sizes) if outputs is None else outputs, seed)
+    f, slots = gen.f, gen.slots
+    timings["generate"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    order_ok = has_order_at_most(f, slots, order) and (
+        order == 0 or not has_order_at_most(f, slots, order - 1))
+    timings["order"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    indep = sufficient_independence(f, slots, order=order)
+    timings["independence"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    amb = ambiguities(f, slots, order, degree)
+    timings["ambiguity"] = time.perf_counter() - t
+
+    certified, note, candidate_file = False, "every ambiguity is slot-wise", None
+    if not amb.is_slotwise:
+        t = time.perf_counter()
+        note = amb.note
+        if amb.counterexample is not None:
+            cert = certify_reparametrization(f, slots, order, amb.counterexample.h)
+            certified = cert.valid
+            note = ("certified: " if certified else "re-check FAILED: ") + cert.claim
+        if candidate_dir is not None:
+            path = Path(candidate_dir) / f"candidate_N{order}_seed{seed}.json"
+            _save_candidate(path, _candidate_payload(gen, order, degree, outputs, seed, amb,
+                                                     certified, note))
+            candidate_file = str(path)
+        timings["certify"] = time.perf_counter() - t
+
+    return TrialResult(
+        trial=trial, seed=seed, generator=gen.name, outputs=len(f),
+        order_verified=order_ok, independent=indep.holds, independence_method=indep.method,
+        unknowns=amb.unknowns, equations=amb.equations, dimension=amb.dimension,
+        slotwise_dimension=amb.slotwise_dimension, slotwise=amb.is_slotwise,
+        candidate=not amb.is_slotwise, certified=certified,
+        refutes_conjecture=certified and order_ok and indep.holds is True,
+        note=note, seconds=time.perf_counter() - t0, timings=timings,
+        candidate_file=candidate_file,
+    )
+
+
+def _candidate_payload(gen, order: int, degree: int, outputs: int | None, seed: int, amb,
+                       certified: bool, note: str) -> dict[str, object]:
+    """Everything needed to reproduce a candidate: the call, exact f and the exact fields."""
+    symbols = gen.slots.symbols
+    return {
+        "reproduce": {"function": "theory.generators.polynomial", "order": order,
+                      "slot_sizes": list(gen.slots.sizes), "outputs": outputs, "seed": seed,
+                      "ambiguity_degree": degree},
+        "slots": slots_summary(gen.slots),
+        "f": matrix_to_exact(gen.f, symbols),
+        "f_text": [str(e) for e in gen.f],
+        "dimension": amb.dimension,
+        "slotwise_dimension": amb.slotwise_dimension,
+        "non_slotwise_fields": [matrix_to_exact(v, symbols) for v in amb.non_slotwise_basis],
+        "non_slotwise_fields_text": [[str(e) for e in v] for v in amb.non_slotwise_basis],
+        "counterexample_h": None if amb.counterexample is None
+        else [str(e) for e in amb.counterexample.h],
+        "certified": certified,
+        "note": note,
+    }
+
+
+def run_conjecture(order: int, trials: int, slot_sizes: Sequence[int], degree: int,
+                   outputs: int | None = None, seed: int = 0,
+                   candidate_dir: str | Path | None = None,
+                   progress: Callable[[TrialResult], None] | None = None) -> ConjectureReport:
+    """Run ``trials`` seeded trials (seeds ``seed, seed + 1, ...``) of the conjecture check.
+
+    order: N >= 0 (the generators' exact interaction order and the model class); slot_sizes:
+    |B_1|, ..., |B_K| (K >= 2); degree: D >= 1, the degree of the polynomial vector fields;
+    outputs: d_x (None: :func:`theory.generators.minimum_outputs`, the fewest that allow
+    sufficient independence);
+    candidate_dir: where candidates are saved as JSON (None: not saved); progress: called with
+    each finished trial. Returns a :class:`ConjectureReport`.
+    """
+    order = _check_positive("order", order, 0)
+    trials = _check_positive("trials", trials, 1)
+    degree = _check_positive("degree", degree, 1)
+    seed = _check_positive("seed", seed, 0)
+    if outputs is not None:
+        outputs = _check_positive("outputs", outputs, 1)
+    sizes = tuple(Slots.from_sizes(*slot_sizes).sizes) if slot_sizes else ()
+    if len(sizes) < 2:
+        raise AnalysisError(f"the conjecture concerns >= 2 slots, got slot sizes {slot_sizes!r}")
+    report = ConjectureReport(order=order, slot_sizes=sizes, degree=degree, outputs=outputs,
+                              seed=seed)
+    t0 = time.perf_counter()
+    for i in range(trials):
+        result = run_trial(order, sizes, degree, outputs, seed + i, i, candidate_dir)
+        report.trials.append(result)
+        if progress is not None:
+            progress(result)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def parse_slot_sizes(text: str) -> tuple[int, ...]:
+    """'KxM' -> K slots of M latents ('3x2' -> (2, 2, 2)); '2,3' -> slot sizes (2, 3).
+
+    Raises :class:`AnalysisError` for anything else or fewer than two slots."""
+    text = text.strip().lower()
+    try:
+        if "x" in text:
+            k, m = (int(p) for p in text.split("x"))
+            sizes = (m,) * k
+        else:
+            sizes = tuple(int(p) for p in text.split(","))
+    except ValueError:
+        raise AnalysisError(f"slot sizes {text!r}: write KxM (K slots of M latents, e.g. 2x2)"
+                            " or a list of sizes (e.g. 2,3)") from None
+    if len(sizes) < 2 or any(s < 1 for s in sizes):
+        raise AnalysisError(f"slot sizes {text!r}: need >= 2 slots of size >= 1")
+    return sizes
+
