@@ -178,7 +178,7 @@ def _complete_lines(path: Path) -> int:
 
 def test_sweep_killed_midway_resumes_without_losing_or_repeating_a_trial(tmp_path):
     """SIGKILL the whole sweep (parent and pool workers) mid-run, re-run, compare."""
-    data = small_spec(sleep=0.25)
+    data = small_spec(sleep=0.3)
     spec = parse_spec(data)
     trials = expand(spec)
     path = tmp_path / "results.jsonl"
@@ -189,6 +189,8 @@ def test_sweep_killed_midway_resumes_without_losing_or_repeating_a_trial(tmp_pat
     deadline = time.monotonic() + 60
     while _complete_lines(path) < 3 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
+    if proc.poll() is not None:
+        pytest.fail(f"the sweep ended before it was killed: {proc.stderr.read().decode()}")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
