@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import sympy
+
 from theory.ambiguity import ambiguities
 from theory.counterexamples import certify_reparametrization, matrix_to_exact, slots_summary
 from theory.errors import AnalysisError
@@ -34,7 +36,8 @@ from theory.independence import sufficient_independence
 from theory.order import has_order_at_most
 from theory.slots import Slots
 
-__all__ = ["ConjectureReport", "TrialResult", "parse_slot_sizes", "run_conjecture", "run_trial"]
+__all__ = ["ConjectureReport", "TrialResult", "check_generator", "parse_slot_sizes",
+           "run_conjecture", "run_trial"]
 
 
 @dataclass
@@ -47,7 +50,8 @@ class TrialResult:
     part; ``slotwise``: they are equal (the conjecture's prediction, to first order at degree
     D); ``candidate``: not slot-wise; ``certified``: a candidate whose integrated map passed the
     exact re-check; ``refutes_conjecture``: certified while f is sufficiently independent of
-    exact order N. ``timings``: seconds per stage. ``train``: filled by the numerical runner.
+    exact order N. ``seconds`` / ``cpu_seconds``: wall-clock and process CPU time;
+    ``timings``: wall-clock seconds per stage. ``train``: filled by the numerical runner.
     """
 
     trial: int
@@ -67,6 +71,7 @@ class TrialResult:
     refutes_conjecture: bool
     note: str
     seconds: float
+    cpu_seconds: float
     timings: dict[str, float]
     candidate_file: str | None = None
     train: dict[str, object] | None = None
@@ -83,6 +88,7 @@ class ConjectureReport:
     seed: int
     trials: list[TrialResult] = field(default_factory=list)
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
     @property
     def n_slotwise(self) -> int:
@@ -113,6 +119,7 @@ class ConjectureReport:
             "outputs": self.outputs,
             "seed": self.seed,
             "seconds": self.seconds,
+            "cpu_seconds": self.cpu_seconds,
             "summary": {
                 "trials": len(self.trials),
                 "slotwise": self.n_slotwise,
@@ -126,14 +133,15 @@ class ConjectureReport:
     def format_table(self) -> str:
         """Readable table, one row per trial, then a summary line (candidates flagged)."""
         head = (f"conjecture check: order N = {self.order}, slots {self.slot_sizes}, field degree"
-                f" D = {self.degree}, {len(self.trials)} trials, {self.seconds:.1f} s")
+                f" D = {self.degree}, {len(self.trials)} trials, {self.seconds:.1f} s wall,"
+                f" {self.cpu_seconds:.1f} s CPU")
         cols = ["trial", "seed", "d_x", "order ok", "indep.", "unknowns", "eqs", "dim",
-                "slot-wise dim", "slot-wise?", "s"]
+                "slot-wise dim", "slot-wise?", "wall s", "cpu s"]
         rows = [[str(t.trial), str(t.seed), str(t.outputs), "yes" if t.order_verified else "NO",
                  {True: "yes", False: "NO", None: "?"}[t.independent], str(t.unknowns),
                  str(t.equations), str(t.dimension), str(t.slotwise_dimension),
                  "yes" if t.slotwise else ("COUNTEREXAMPLE" if t.certified else "CANDIDATE"),
-                 f"{t.seconds:.2f}"] for t in self.trials]
+                 f"{t.seconds:.2f}", f"{t.cpu_seconds:.2f}"] for t in self.trials]
         widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c)
                   for i, c in enumerate(cols)]
         lines = [head, "  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True))]
@@ -163,17 +171,21 @@ def _save_candidate(path: Path, payload: dict[str, object]) -> None:
     os.replace(tmp, path)
 
 
-def run_trial(order: int, slot_sizes: Sequence[int], degree: int, outputs: int | None,
-              seed: int, trial: int = 0, candidate_dir: str | Path | None = None) -> TrialResult:
-    """One trial: draw f = polynomial(order, slot_sizes, outputs, seed), verify its order and
-    independence, solve the degree-``degree`` ambiguity system, certify any candidate."""
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    gen = polynomial(order, tuple(slot_sizes),
-                     minimum_outputs(order, slot_sizes) if outputs is None else outputs, seed)
-    f, slots = gen.f, gen.slots
-    timings["generate"] = time.perf_counter() - t0
+def check_generator(f: object, slots: Slots, order: int, degree: int, *, seed: int = -1,
+                    trial: int = 0, name: str = "custom",
+                    candidate_dir: str | Path | None = None,
+                    reproduce: dict[str, object] | None = None) -> TrialResult:
+    """The conjecture check for one given generator f (d_x, 1) in the latents of ``slots``.
 
+    Verifies exactly that f has order ``order`` (<= N and not <= N - 1) and whether it is
+    sufficiently independent at order N, solves the ambiguity system with fields of degree <=
+    ``degree``, and, if some solution is not slot-wise, flags a candidate, re-checks the
+    integrated map with :func:`theory.counterexamples.certify_reparametrization` and saves
+    everything (``reproduce``: how to rebuild f) to ``candidate_dir``.
+    """
+    timings: dict[str, float] = {}
+    t0, c0 = time.perf_counter(), time.process_time()
+    f = slots.check_generator(f)
     t = time.perf_counter()
     order_ok = has_order_at_most(f, slots, order) and (
         order == 0 or not has_order_at_most(f, slots, order - 1))
@@ -196,41 +208,61 @@ def run_trial(order: int, slot_sizes: Sequence[int], degree: int, outputs: int |
             certified = cert.valid
             note = ("certified: " if certified else "re-check FAILED: ") + cert.claim
         if candidate_dir is not None:
-            path = Path(candidate_dir) / f"candidate_N{order}_seed{seed}.json"
-            _save_candidate(path, _candidate_payload(gen, order, degree, outputs, seed, amb,
+            path = Path(candidate_dir) / f"candidate_{name}_N{order}_D{degree}_seed{seed}.json"
+            _save_candidate(path, _candidate_payload(f, slots, order, degree, reproduce, amb,
                                                      certified, note))
             candidate_file = str(path)
         timings["certify"] = time.perf_counter() - t
 
     return TrialResult(
-        trial=trial, seed=seed, generator=gen.name, outputs=len(f),
+        trial=trial, seed=seed, generator=name, outputs=len(f),
         order_verified=order_ok, independent=indep.holds, independence_method=indep.method,
         unknowns=amb.unknowns, equations=amb.equations, dimension=amb.dimension,
         slotwise_dimension=amb.slotwise_dimension, slotwise=amb.is_slotwise,
         candidate=not amb.is_slotwise, certified=certified,
         refutes_conjecture=certified and order_ok and indep.holds is True,
-        note=note, seconds=time.perf_counter() - t0, timings=timings,
+        note=note, seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0,
+        timings=timings,
         candidate_file=candidate_file,
     )
 
 
-def _candidate_payload(gen, order: int, degree: int, outputs: int | None, seed: int, amb,
-                       certified: bool, note: str) -> dict[str, object]:
+def run_trial(order: int, slot_sizes: Sequence[int], degree: int, outputs: int | None,
+              seed: int, trial: int = 0, candidate_dir: str | Path | None = None) -> TrialResult:
+    """One trial: draw f = polynomial(order, slot_sizes, outputs, seed) (outputs None: the
+    minimum allowing sufficient independence) and run :func:`check_generator` on it."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    d_x = minimum_outputs(order, slot_sizes) if outputs is None else outputs
+    gen = polynomial(order, tuple(slot_sizes), d_x, seed)
+    generate, generate_cpu = time.perf_counter() - t0, time.process_time() - c0
+    reproduce = {"function": "theory.generators.polynomial", "order": order,
+                 "sizes": list(gen.slots.sizes), "outputs": d_x, "seed": seed}
+    result = check_generator(gen.f, gen.slots, order, degree, seed=seed, trial=trial,
+                             name=gen.name, candidate_dir=candidate_dir, reproduce=reproduce)
+    result.timings = {"generate": generate, **result.timings}
+    result.seconds += generate
+    result.cpu_seconds += generate_cpu
+    return result
+
+
+def _candidate_payload(f: sympy.Matrix, slots: Slots, order: int, degree: int,
+                       reproduce: dict[str, object] | None, amb, certified: bool,
+                       note: str) -> dict[str, object]:
     """Everything needed to reproduce a candidate: the call, exact f and the exact fields."""
-    symbols = gen.slots.symbols
+    symbols = slots.symbols
     return {
-        "reproduce": {"function": "theory.generators.polynomial", "order": order,
-                      "slot_sizes": list(gen.slots.sizes), "outputs": outputs, "seed": seed,
-                      "ambiguity_degree": degree},
-        "slots": slots_summary(gen.slots),
-        "f": matrix_to_exact(gen.f, symbols),
-        "f_text": [str(e) for e in gen.f],
+        "reproduce": reproduce,
+        "order": order,
+        "ambiguity_degree": degree,
+        "slots": slots_summary(slots),
+        "f": matrix_to_exact(f, symbols),
+        "f_text": [str(e) for e in f],
         "dimension": amb.dimension,
         "slotwise_dimension": amb.slotwise_dimension,
         "non_slotwise_fields": [matrix_to_exact(v, symbols) for v in amb.non_slotwise_basis],
         "non_slotwise_fields_text": [[str(e) for e in v] for v in amb.non_slotwise_basis],
         "counterexample_h": None if amb.counterexample is None
-        else [str(e) for e in amb.counterexample.h],
+        else matrix_to_exact(amb.counterexample.h, symbols),
         "certified": certified,
         "note": note,
     }
@@ -260,13 +292,14 @@ def run_conjecture(order: int, trials: int, slot_sizes: Sequence[int], degree: i
         raise AnalysisError(f"the conjecture concerns >= 2 slots, got slot sizes {slot_sizes!r}")
     report = ConjectureReport(order=order, slot_sizes=sizes, degree=degree, outputs=outputs,
                               seed=seed)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(trials):
         result = run_trial(order, sizes, degree, outputs, seed + i, i, candidate_dir)
         report.trials.append(result)
         if progress is not None:
             progress(result)
     report.seconds = time.perf_counter() - t0
+    report.cpu_seconds = time.process_time() - c0
     return report
 
 

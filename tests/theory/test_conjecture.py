@@ -1,0 +1,99 @@
+"""Conjecture runner: agrees with the theorems for N = 1, 2; candidates are flagged and saved."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sympy
+
+from theory import counterexamples as C
+from theory.ambiguity import slotwise_field_count
+from theory.conjecture import check_generator, parse_slot_sizes, run_conjecture
+from theory.errors import AnalysisError
+from theory.slots import Slots
+
+
+def test_order_one_all_slotwise_fields_n_equals_1():
+    # Theorem (n = 1): every affine ambiguity of a sufficiently nonlinear additive generator is
+    # slot-wise; for 2 slots x 2 latents these are exactly the 12 slot-wise affine fields.
+    report = run_conjecture(1, 2, (2, 2), 1, seed=0)
+    assert [t.dimension for t in report.trials] == [12, 12]
+    assert all(t.slotwise and t.order_verified and t.independent for t in report.trials)
+    assert report.consistent_with_conjecture and report.counterexamples == []
+    assert report.n_slotwise == 2
+
+
+def test_order_one_quadratic_fields_keep_every_slotwise_field():
+    slots = Slots.from_sizes(1, 1)
+    report = run_conjecture(1, 1, (1, 1), 2, seed=3)
+    (trial,) = report.trials
+    # an additive f stays additive under any slot-wise map: all slot-wise quadratic fields solve
+    assert trial.dimension == trial.slotwise_dimension == slotwise_field_count(slots, 2) == 6
+
+
+def test_order_two_interacting_slots_only_affine():
+    # Theorem (n = 2) plus science.md section 2: with bilinear cross terms a slot can only be
+    # reparametrized affinely, so quadratic slot-wise fields drop out: 4 of 6 remain.
+    report = run_conjecture(2, 2, (1, 1), 2, seed=0)
+    for t in report.trials:
+        assert t.order_verified and t.independent is True
+        assert (t.dimension, t.slotwise_dimension) == (4, 4)
+        assert t.slotwise and not t.candidate
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["summary"] == {"trials": 2, "slotwise": 2, "candidates": 0,
+                               "certified_counterexamples": 0,
+                               "consistent_with_conjecture": True}
+    assert "slot-wise in 2/2 trials" in report.format_table()
+
+
+def test_candidate_is_flagged_saved_and_certified(tmp_path):
+    entry = C.get("linear")
+    result = check_generator(entry.f, entry.slots, 1, 1, seed=7, name="linear",
+                             candidate_dir=tmp_path)
+    assert result.candidate and not result.slotwise
+    assert result.dimension > result.slotwise_dimension
+    assert result.certified  # an affine non-slot-wise direction integrates exactly
+    assert result.independent is False and not result.refutes_conjecture
+    saved = json.loads((tmp_path / "candidate_linear_N1_D1_seed7.json").read_text())
+    f = C.matrix_from_exact(saved["f"], entry.slots.symbols)
+    assert f == entry.f
+    h = C.matrix_from_exact(saved["counterexample_h"], entry.slots.symbols)
+    assert C.certify_reparametrization(f, entry.slots, 1, h).valid
+
+
+def test_table_flags_candidates_loudly():
+    from theory.conjecture import ConjectureReport
+
+    entry = C.get("low_degree")
+    trial = check_generator(entry.f, entry.slots, 2, 1, seed=1, name="low_degree")
+    report = ConjectureReport(order=2, slot_sizes=(1, 1), degree=1, outputs=None, seed=1,
+                              trials=[trial])
+    table = report.format_table()
+    assert "COUNTEREXAMPLE" in table and "!!! CANDIDATE COUNTEREXAMPLE" in table
+    assert report.consistent_with_conjecture  # f is not sufficiently independent
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"order": -1}, "order"), ({"trials": 0}, "trials"), ({"degree": 0}, "degree"),
+    ({"slot_sizes": (2,)}, "2 slots"), ({"outputs": 0}, "outputs"),
+])
+def test_bad_input_is_rejected(kwargs, match):
+    args = {"order": 1, "trials": 1, "slot_sizes": (1, 1), "degree": 1, **kwargs}
+    with pytest.raises(AnalysisError, match=match):
+        run_conjecture(**args)
+
+
+def test_parse_slot_sizes():
+    assert parse_slot_sizes("2x2") == (2, 2)
+    assert parse_slot_sizes("3x2") == (2, 2, 2)
+    assert parse_slot_sizes("2,3") == (2, 3)
+    for bad in ("a", "2", "0x2", "2x"):
+        with pytest.raises(AnalysisError):
+            parse_slot_sizes(bad)
+
+
+def test_check_generator_rejects_foreign_symbols():
+    slots = Slots.from_sizes(1, 1)
+    with pytest.raises(Exception, match="belong to no slot"):
+        check_generator(sympy.Matrix([sympy.Symbol("q")]), slots, 1, 1)
