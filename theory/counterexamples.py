@@ -578,28 +578,30 @@ def _low_degree() -> CounterexampleEntry:
 
 def _higher_order_interaction() -> CounterexampleEntry:
     slots, z1, z2 = _two_scalar_slots()
-    u1, u2 = z1 + z2, z1 + 2 * z2
+    u1, u2 = 2 * z1 + z2, -z1 + z2
     f = sympy.Matrix([u1, u2, sympy.expand(u1**2), sympy.expand(u2**2)])
+    third = sympy.Rational(1, 3)
     return CounterexampleEntry(
         name="higher_order_interaction",
         assumption="at most n-th order interaction across slots (f has order 2, model order 1)",
         conclusion="slot identifiability",
         slots=slots, f=f, generator_order=2, model_order=1,
         independent_at={1: True},
-        witness=Reparametrization(sympy.Matrix([2 * z1 - z2, -z1 + z2]),
-                                  sympy.Matrix([z1 + z2, z1 + 2 * z2]), f_h_independent_at=1),
-        claim=("f = g(A z) with g(u) = (u1, u2, u1^2, u2^2) and A = [[1, 1], [1, 2]] has exact"
+        witness=Reparametrization(sympy.Matrix([third * (z1 - z2), third * (z1 + 2 * z2)]),
+                                  sympy.Matrix([2 * z1 + z2, -z1 + z2]), f_h_independent_at=1),
+        claim=("f = g(A z) with g(u) = (u1, u2, u1^2, u2^2) and A = [[2, 1], [-1, 1]] has exact"
                " order 2 > 1 yet is sufficiently nonlinear at order 1. Certified: h = A^{-1} mixes"
                " the slots and f o h = g is additive, so an additive (order-1) decoder reproduces"
                " the data exactly with latents u = A z. Since g is sufficiently nonlinear at"
-               " order 1 (checked), the n = 1 theorem makes every additive decoder"
-               " that fits the data recover u up to slot-wise maps: no order-1 model recovers"
-               " the true slots of z."),
+               " order 1 (checked), the n = 1 theorem makes every additive decoder that fits the"
+               " data recover u up to slot-wise maps: no order-1 model recovers the true slots"
+               " of z."),
         derivation=("(f o A^{-1})(u) = g(u) = (u1, u2, u1^2, u2^2): every output depends on one"
-                    " slot. The columns of g for n = 1 are (1,0,2u1,0), (0,1,0,2u2), (0,0,2,0),"
-                    " (0,0,0,2): rank 4 everywhere. f itself: D_11 f = (0,0,2,2), D_22 f ="
-                    " (0,0,2,8), D_1 f, D_2 f span the first two coordinates: rank 4; and"
-                    " D_12 f = (0,0,2,4) != 0 with f quadratic gives order exactly 2."),
+                    " slot. The n = 1 columns of g are (1,0,2u1,0), (0,1,0,2u2), (0,0,2,0),"
+                    " (0,0,0,2): rank 4 everywhere. For f: D_1 f = 2 g_1 - g_2, D_2 f = g_1 + g_2,"
+                    " D_11 f = 4 g_11 + g_22, D_22 f = g_11 + g_22 (g_12 = 0): rank 4 as well;"
+                    " D_12 f = 2 g_11 - g_22 = (0,0,4,-2) != 0 with f quadratic: order exactly"
+                    " 2."),
     )
 
 

@@ -48,6 +48,7 @@ def test_higher_order_interaction_maps_f_onto_the_additive_g():
     z = entry.slots.symbols
     f_h = entry.f.xreplace(dict(zip(z, entry.witness.h, strict=True))).expand()
     assert list(f_h) == [z[0], z[1], z[0] ** 2, z[1] ** 2]
+    assert entry.witness.h.jacobian(z).det() == sympy.Rational(1, 3)
     assert interaction_order(entry.f, entry.slots) == 2
     assert not has_order_at_most(entry.f, entry.slots, 1)
 
