@@ -1,0 +1,344 @@
+"""Encoders and decoders: structured decoders of interaction order n and an MLP baseline.
+
+The theory (science.md sections 2 and 4) says: a decoder that reconstructs the data *and* has at
+most n-th order interaction across its latent slots identifies the slots of a generator with
+interaction asymmetry of order n. The decoder families here make that constraint architectural:
+
+* order 0 (:class:`StructuredDecoder`, ``order=0``): per-slot renderers r_k(zhat_{C_k}) in
+  R^{d_x}, combined per output by a learned soft slot assignment w_{k,l} = softmax_k(a_{:,l}):
+
+      x_l = b_l + sum_k w_{k,l} r_k(zhat_{C_k})_l.
+
+  The assignment penalty (:meth:`StructuredDecoder.penalty`) is the interaction penalty of the
+  paper's code applied to these weights, a compositional-contrast style term:
+
+      L_int = mean_l sum_{k<k'} w_{k,l} w_{k',l} = mean_l (1 - sum_k w_{k,l}^2) / 2,
+
+  which is 0 exactly when every output reads one slot (one-hot w), i.e. when the decoder has
+  interaction order 0, and is maximal ((1 - 1/K)/2) for uniform weights. After training,
+  :meth:`StructuredDecoder.harden` replaces w by the one-hot argmax assignment, so the final
+  decoder has interaction order exactly 0 (its compositional contrast vanishes identically).
+* order 1: additive, x = b + sum_k r_k(zhat_{C_k}).
+* order n >= 2: additive + all cross-slot monomials of degree 2..n with learned output weights,
+
+      x = b + sum_k r_k(zhat_{C_k}) + C^T m(zhat),
+      m(zhat) = (prod_{i in t} zhat_i)_t  over sorted index tuples t, 2 <= |t| <= n, touching
+      >= 2 slots.
+
+  The number of monomials is sum_{m=2}^{n} [C(d + m - 1, m) - sum_k C(d_k + m - 1, m)] with
+  d = sum_k d_k (:func:`monomial_count`); e.g. 12 for 3 slots x 2 latents and n = 2 (this is
+  the bilinear form sum_{k<k'} zhat_{C_k}^T W_{kk'} zhat_{C_k'} per output), 56 for n = 3.
+
+Every cross-slot derivative of order n + 1 of a structured decoder of order n is identically 0
+(the renderers of different slots share nothing and the polynomial has degree n), while those
+of order n are generically non-zero: tests check both with torch.func in float64.
+
+The baseline :class:`MLPDecoder` is unconstrained; :func:`cross_penalty` is the optional
+regularizer sum of squared cross-slot derivatives of order n + 1 (numerics.derivatives) that
+pushes it towards order n.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from numerics.errors import ConfigError
+
+Tensor = torch.Tensor
+DECODER_KINDS = ("structured", "mlp")
+
+
+def _check_sizes(slot_sizes: Sequence[int], name: str = "slot_sizes") -> tuple[int, ...]:
+    sizes = tuple(slot_sizes) if isinstance(slot_sizes, (list, tuple)) else ()
+    if not sizes or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1
+                        for s in sizes):
+        raise ConfigError(f"{name} must be a non-empty list of positive integers, "
+                          f"got {slot_sizes!r}")
+    return tuple(int(s) for s in sizes)
+
+
+def _check_positive(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _init(shape: tuple[int, ...], fan_in: int, gen: torch.Generator, gain: float = 1.0
+          ) -> nn.Parameter:
+    """Seeded uniform initialization U(-gain * sqrt(3 / fan_in), +...) (unit-variance rows)."""
+    bound = gain * math.sqrt(3.0 / fan_in)
+    return nn.Parameter((torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1)
+                        .mul(bound).float())
+
+
+class MLP(nn.Module):
+    """Plain MLP ``(batch, d_in) -> (batch, d_out)`` with SiLU activations, seeded init."""
+
+    def __init__(self, d_in: int, d_out: int, hidden: int, depth: int, gen: torch.Generator
+                 ) -> None:
+        super().__init__()
+        dims = [d_in] + [hidden] * depth + [d_out]
+        self.weights = nn.ParameterList(
+            [_init((a, b), a, gen, gain=1.0 if i == len(dims) - 2 else 1.6)
+             for i, (a, b) in enumerate(itertools.pairwise(dims))])
+        self.biases = nn.ParameterList([nn.Parameter(torch.zeros(b)) for b in dims[1:]])
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x: (batch, d_in) -> (batch, d_out)``."""
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            x = x @ w.to(x.dtype) + b.to(x.dtype)
+            if i < last:
+                x = nn.functional.silu(x)
+        return x
+
+
+class SlotMLPs(nn.Module):
+    """K independent MLPs r_k : R^{d_k} -> R^{d_out} evaluated together.
+
+    ``z: (batch, d_z) -> (batch, K, d_out)``. Slot k's latents are gathered into a zero-padded
+    (batch, K, d_max) tensor and every layer is a per-slot matrix product (einsum over the slot
+    axis, no Python loop over slots or samples), so output k depends on z_{C_k} only.
+    """
+
+    def __init__(self, slot_sizes: Sequence[int], d_out: int, hidden: int, depth: int,
+                 gen: torch.Generator) -> None:
+        super().__init__()
+        sizes = _check_sizes(slot_sizes)
+        k_slots, d_max = len(sizes), max(sizes)
+        index = torch.zeros(k_slots, d_max, dtype=torch.long)
+        valid = torch.zeros(k_slots, d_max)
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        for k, n in enumerate(sizes):
+            index[k, :n] = torch.arange(int(offsets[k]), int(offsets[k]) + n)
+            valid[k, :n] = 1.0
+        self.register_buffer("index", index)
+        self.register_buffer("valid", valid)
+        dims = [d_max] + [hidden] * depth + [d_out]
+        weights = []
+        for i, (a, b) in enumerate(itertools.pairwise(dims)):
+            gain = 1.0 if i == len(dims) - 2 else 1.6
+            if i == 0:
+                w = torch.stack([_init((a, b), n, gen, gain).data for n in sizes])
+            else:
+                w = _init((k_slots, a, b), a, gen, gain).data
+            weights.append(nn.Parameter(w))
+        self.weights = nn.ParameterList(weights)
+        self.biases = nn.ParameterList([nn.Parameter(torch.zeros(k_slots, b)) for b in dims[1:]])
+
+    def forward(self, z: Tensor) -> Tensor:
+        """``z: (batch, d_z) -> (batch, K, d_out)``."""
+        h = z[..., self.index] * self.valid.to(z.dtype)
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = torch.einsum("...ki,kio->...ko", h, w.to(h.dtype)) + b.to(h.dtype)
+            if i < last:
+                h = nn.functional.silu(h)
+        return h
+
+
+def cross_monomials(slot_sizes: Sequence[int], order: int) -> list[tuple[int, ...]]:
+    """Sorted latent index tuples of length 2..order touching >= 2 slots (degree order)."""
+    from numerics.derivatives import cross_tuples
+
+    sizes = _check_sizes(slot_sizes)
+    if len(sizes) < 2:
+        return []
+    return [t for m in range(2, order + 1) for t in cross_tuples(sizes, m)]
+
+
+def monomial_count(slot_sizes: Sequence[int], order: int) -> int:
+    """sum_{m=2}^{order} [C(d + m - 1, m) - sum_k C(d_k + m - 1, m)], d = sum_k d_k."""
+    sizes = _check_sizes(slot_sizes)
+    if len(sizes) < 2:
+        return 0
+    d = sum(sizes)
+    return sum(math.comb(d + m - 1, m) - sum(math.comb(s + m - 1, m) for s in sizes)
+               for m in range(2, order + 1))
+
+
+class StructuredDecoder(nn.Module):
+    """Decoder with interaction order exactly ``order`` across latent slots (module docstring).
+
+    ``z: (batch, d_z) -> (batch, d_x)`` with d_z = sum(slot_sizes).
+    """
+
+    def __init__(self, order: int, slot_sizes: Sequence[int], d_x: int, hidden: int = 64,
+                 depth: int = 2, seed: int = 0, interaction_scale: float = 0.3) -> None:
+        super().__init__()
+        if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 0:
+            raise ConfigError(f"order must be a non-negative integer, got {order!r}")
+        sizes = _check_sizes(slot_sizes)
+        d_x = _check_positive("d_x", d_x)
+        gen = torch.Generator().manual_seed(int(seed))
+        self.order, self.slot_sizes, self.d_x = int(order), sizes, d_x
+        self.d_z = sum(sizes)
+        self.renderers = SlotMLPs(sizes, d_x, _check_positive("hidden", hidden),
+                                  _check_positive("depth", depth), gen)
+        self.bias = nn.Parameter(torch.zeros(d_x))
+        if self.order == 0:
+            logits = 0.01 * torch.randn(len(sizes), d_x, generator=gen)
+            self.assignment_logits = nn.Parameter(logits)
+            self.register_buffer("hard", torch.tensor(False))
+        monomials = cross_monomials(sizes, self.order) if self.order >= 2 else []
+        self.monomials: tuple[tuple[int, ...], ...] = tuple(monomials)
+        if monomials:
+            index = torch.full((len(monomials), self.order), self.d_z, dtype=torch.long)
+            for r, t in enumerate(monomials):
+                index[r, :len(t)] = torch.tensor(t)
+            self.register_buffer("monomial_index", index)
+            coeffs = torch.randn(len(monomials), d_x, generator=gen) * (
+                interaction_scale / math.sqrt(len(monomials)))
+            self.interaction = nn.Parameter(coeffs)
+
+    def assignment(self) -> Tensor:
+        """Slot assignment weights w: ``(K, d_x)``, columns sum to 1 (one-hot once hardened)."""
+        if self.order != 0:
+            raise ConfigError("only order-0 decoders have a slot assignment")
+        if bool(self.hard):
+            return nn.functional.one_hot(self.assignment_logits.argmax(0),
+                                         len(self.slot_sizes)).T.to(self.assignment_logits.dtype)
+        return torch.softmax(self.assignment_logits, dim=0)
+
+    def harden(self) -> None:
+        """Order 0: use the one-hot argmax assignment from now on (exact interaction order 0)."""
+        if self.order == 0:
+            self.hard.fill_(True)
+
+    def monomial_features(self, z: Tensor) -> Tensor:
+        """Cross-slot monomials m(z): ``(batch, d_z) -> (batch, n_monomials)``."""
+        padded = torch.cat([z, torch.ones_like(z[..., :1])], dim=-1)
+        m = padded[..., self.monomial_index[:, 0]]
+        for position in range(1, self.monomial_index.shape[1]):
+            m = m * padded[..., self.monomial_index[:, position]]
+        return m
+
+    def penalty(self) -> Tensor:
+        """Order 0: L_int = mean_l sum_{k<k'} w_{k,l} w_{k',l}; other orders: 0 (a scalar)."""
+        if self.order != 0:
+            return self.bias.new_zeros(())
+        w = self.assignment()
+        return 0.5 * (1.0 - w.square().sum(0)).mean()
+
+    def forward(self, z: Tensor) -> Tensor:
+        """``z: (batch, d_z) -> (batch, d_x)``."""
+        if z.shape[-1] != self.d_z:
+            raise ConfigError(f"decoder expects {self.d_z} latents (slots {self.slot_sizes}), "
+                              f"got shape {tuple(z.shape)}")
+        parts = self.renderers(z)
+        if self.order == 0:
+            x = (parts * self.assignment().to(parts.dtype)).sum(-2)
+        else:
+            x = parts.sum(-2)
+        x = x + self.bias.to(x.dtype)
+        if self.monomials:
+            x = x + self.monomial_features(z) @ self.interaction.to(z.dtype)
+        return x
+
+    def extra_repr(self) -> str:
+        return (f"order={self.order}, slot_sizes={self.slot_sizes}, d_x={self.d_x}, "
+                f"monomials={len(self.monomials)}")
+
+
+class MLPDecoder(nn.Module):
+    """Unconstrained baseline decoder: an MLP ``(batch, d_z) -> (batch, d_x)``.
+
+    ``slot_sizes`` is recorded for :func:`cross_penalty`; the architecture ignores it.
+    """
+
+    def __init__(self, slot_sizes: Sequence[int], d_x: int, hidden: int = 128, depth: int = 2,
+                 seed: int = 0) -> None:
+        super().__init__()
+        sizes = _check_sizes(slot_sizes)
+        self.slot_sizes, self.d_z = sizes, sum(sizes)
+        self.d_x = _check_positive("d_x", d_x)
+        gen = torch.Generator().manual_seed(int(seed))
+        self.net = MLP(self.d_z, self.d_x, _check_positive("hidden", hidden),
+                       _check_positive("depth", depth), gen)
+
+    def penalty(self) -> Tensor:
+        """No architectural penalty (use :func:`cross_penalty`): a zero scalar."""
+        return self.net.biases[0].new_zeros(())
+
+    def forward(self, z: Tensor) -> Tensor:
+        """``z: (batch, d_z) -> (batch, d_x)``."""
+        if z.shape[-1] != self.d_z:
+            raise ConfigError(f"decoder expects {self.d_z} latents, got shape {tuple(z.shape)}")
+        return self.net(z)
+
+
+class MLPEncoder(nn.Module):
+    """Encoder ``x: (batch, d_x) -> zhat: (batch, d_z)``: an MLP with SiLU activations."""
+
+    def __init__(self, d_x: int, d_z: int, hidden: int = 128, depth: int = 2, seed: int = 0
+                 ) -> None:
+        super().__init__()
+        self.d_x, self.d_z = _check_positive("d_x", d_x), _check_positive("d_z", d_z)
+        gen = torch.Generator().manual_seed(int(seed) + 7919)
+        self.net = MLP(self.d_x, self.d_z, _check_positive("hidden", hidden),
+                       _check_positive("depth", depth), gen)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x: (batch, d_x) -> (batch, d_z)``."""
+        return self.net(x)
+
+
+class Autoencoder(nn.Module):
+    """ghat (encoder) and fhat (decoder): ``x -> (zhat, xhat)`` with xhat = fhat(ghat(x))."""
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder, self.decoder = encoder, decoder
+
+    def encode(self, x: Tensor) -> Tensor:
+        """``(batch, d_x) -> (batch, d_z)``."""
+        return self.encoder(x)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """``(batch, d_z) -> (batch, d_x)``."""
+        return self.decoder(z)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``x: (batch, d_x) -> (zhat (batch, d_z), xhat (batch, d_x))``."""
+        z = self.encoder(x)
+        return z, self.decoder(z)
+
+
+def make_decoder(kind: str, order: int, slot_sizes: Sequence[int], d_x: int,
+                 hidden: int | None = None, seed: int = 0, depth: int = 2) -> nn.Module:
+    """Decoder factory: ``kind`` "structured" (order-n :class:`StructuredDecoder`, per-slot
+    width ``hidden``, default 64) or "mlp" (:class:`MLPDecoder`, width ``hidden``, default 128).
+    Same seed, same weights. Raises :class:`ConfigError` for unknown kinds or bad sizes.
+    """
+    if kind == "structured":
+        return StructuredDecoder(order, slot_sizes, d_x, hidden=hidden or 64, depth=depth,
+                                 seed=seed)
+    if kind == "mlp":
+        if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 0:
+            raise ConfigError(f"order must be a non-negative integer, got {order!r}")
+        return MLPDecoder(slot_sizes, d_x, hidden=hidden or 128, depth=depth, seed=seed)
+    raise ConfigError(f"unknown decoder kind {kind!r}: choose one of {', '.join(DECODER_KINDS)}")
+
+
+def cross_penalty(decoder: nn.Module, z: Tensor, slot_sizes: Sequence[int], order: int
+                  ) -> Tensor:
+    """Mean over the batch of the squared cross-slot derivative norm of order ``order + 1``.
+
+        P(fhat, z) = mean_b sum_l sum_t (d^{n+1} fhat_l / dz_t (z_b))^2
+
+    over sorted cross-slot tuples t (numerics.derivatives.cross_derivative_norms; for n = 0 the
+    entries are the products d_i fhat_l * d_j fhat_l). It is 0 iff fhat has interaction order
+    <= n at the points ``z: (batch, d_z)``; differentiable in the decoder's parameters.
+    """
+    from numerics.derivatives import cross_derivative_norms
+
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 0:
+        raise ConfigError(f"order must be a non-negative integer, got {order!r}")
+    return cross_derivative_norms(decoder, z, _check_sizes(slot_sizes), int(order) + 1
+                                  ).square().mean()

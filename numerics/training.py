@@ -1,0 +1,396 @@
+"""Train an autoencoder on a generator of known interaction order and measure identifiability.
+
+:func:`train` is the one entry point used by the CLI (``iasym train``), the demo, the tests and
+notebooks. Pipeline, all seeded from ``TrainConfig.seed``:
+
+1. generator f: a seeded neural generator of order ``order`` (numerics.generators.make_generator)
+   or a sympy generator translated exactly (numerics.generators.from_sympy);
+2. support Z (numerics.supports.make_support); a **finite training set** of ``n_train`` latents
+   z ~ Z with images x = f(z) (default 4096: a realistic data set; the identifiability theory is
+   about the data distribution, and a few thousand samples of a smooth generator with 6 latents
+   cover it densely enough that the structured decoders reach SIS >= 0.9). Images are
+   standardized per output with training statistics; every error below is in these units
+   (an MSE of 1 means "predicts the mean");
+3. model: :class:`numerics.models.MLPEncoder` (d_x -> d_zhat, d_zhat = sum(latent_sizes),
+   default the true latent dimension: minimal capacity) and a decoder from
+   :func:`numerics.models.make_decoder`;
+4. loss per batch: mean_b,l (xhat - x)^2 + alpha(t) * L_int (order-0 structured decoders, the
+   assignment penalty, warmed up linearly over the first quarter of the steps) +
+   ``cross_penalty`` * P_{n+1} (numerics.models.cross_penalty on ``penalty_batch`` latents);
+   optimized by numerics.engine.fit (AdamW, warm-up + cosine schedule, gradient clipping,
+   checkpoints, resumption, bfloat16 autocast on CUDA only when ``amp`` and no derivative
+   penalty is used);
+5. order-0 structured decoders are hardened (one-hot slot assignment: exactly order 0);
+6. metrics: held-out ID reconstruction error, slot identifiability (numerics.metrics, SIS and
+   matched R^2 on ``n_eval`` held-out samples) and compositional generalization
+   (numerics.compgen: recombination protocol on OOD targets, direct OOD autoencoding, OOD SIS).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from numerics.errors import ConfigError
+
+Tensor = torch.Tensor
+GENERATOR_KINDS = ("neural", "sympy")
+SUPPORT_KINDS = ("full", "correlated", "band", "lshape")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines one training run (see the module docstring).
+
+    ``sympy_generator``: for ``generator="sympy"``, a ``theory.generators.Generator`` (or any
+    object with ``.f`` and ``.slots``); then ``slot_sizes`` and ``outputs`` are taken from it.
+    ``latent_sizes``: inferred slot sizes (default ``slot_sizes``). ``hidden``: decoder width
+    (per slot for structured decoders; default 64 structured, 128 MLP). ``assignment_penalty``:
+    alpha of the order-0 structured decoder. ``cross_penalty``: weight of the order-(n+1)
+    cross-derivative penalty (MLP baseline). ``eval_every``: steps between periodic metrics
+    (0: none). ``checkpoint``: path of a resumable checkpoint (None: no checkpoints).
+    """
+
+    order: int = 1
+    decoder: str = "structured"
+    slot_sizes: tuple[int, ...] = (1, 1, 1)
+    outputs: int = 40
+    generator: str = "sympy"
+    sympy_generator: Any = field(default=None, repr=False)
+    latent_sizes: tuple[int, ...] | None = None
+    generator_hidden: int = 16
+    generator_depth: int = 1
+    steps: int = 1500
+    batch_size: int = 256
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    seed: int = 0
+    support: str = "lshape"
+    support_options: dict[str, float] = field(default_factory=dict)
+    device: str = "auto"
+    amp: bool = False
+    hidden: int | None = None
+    depth: int = 2
+    encoder_hidden: int = 128
+    assignment_penalty: float = 0.05
+    cross_penalty: float = 0.0
+    penalty_batch: int = 32
+    n_train: int = 4096
+    n_eval: int = 2000
+    eval_every: int = 0
+    checkpoint: str | None = None
+    checkpoint_every: int = 500
+    progress: bool = True
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for any value that cannot be trained with."""
+        if not _is_int(self.order) or self.order < 0:
+            raise ConfigError(f"order must be a non-negative integer, got {self.order!r}")
+        if self.decoder not in ("structured", "mlp"):
+            raise ConfigError(f"decoder must be 'structured' or 'mlp', got {self.decoder!r}")
+        if self.generator not in GENERATOR_KINDS:
+            raise ConfigError(f"generator must be one of {GENERATOR_KINDS}, got "
+                              f"{self.generator!r}")
+        if self.generator == "sympy" and self.sympy_generator is not None:
+            if not (hasattr(self.sympy_generator, "f") and hasattr(self.sympy_generator,
+                                                                   "slots")):
+                raise ConfigError("sympy_generator must be an object with .f (sympy Matrix) "
+                                  "and .slots (theory.slots.Slots)")
+        sizes = self.true_sizes()
+        if not sizes or not all(_is_int(s) and s >= 1 for s in sizes):
+            raise ConfigError(f"slot_sizes must be positive integers, got {self.slot_sizes!r}")
+        latent = self.latent_sizes
+        if latent is not None and (not latent or not all(_is_int(s) and s >= 1 for s in latent)):
+            raise ConfigError(f"latent_sizes must be positive integers, got {latent!r}")
+        if latent is not None and len(latent) < len(sizes):
+            raise ConfigError(f"latent_sizes {tuple(latent)} has fewer slots than the "
+                              f"{len(sizes)} true slots: slots could not be matched")
+        outputs = self.d_x()
+        if not _is_int(outputs) or outputs < 1:
+            raise ConfigError(f"outputs must be a positive integer, got {outputs!r}")
+        if self.generator == "neural" and self.order == 0 and outputs < sum(sizes):
+            raise ConfigError(f"order 0 needs outputs >= d_z = {sum(sizes)}, got {outputs}")
+        if self.generator == "neural" and self.order >= 2 and len(sizes) < 2:
+            raise ConfigError(f"order {self.order} needs at least 2 slots")
+        if self.support not in SUPPORT_KINDS:
+            raise ConfigError(f"support must be one of {SUPPORT_KINDS}, got {self.support!r}")
+        if self.support in ("band", "lshape") and len(sizes) < 2:
+            raise ConfigError(f"a {self.support} support needs at least 2 slots")
+        for name in ("steps", "batch_size", "n_train", "n_eval", "depth", "encoder_hidden",
+                     "penalty_batch", "generator_hidden", "generator_depth"):
+            value = getattr(self, name)
+            low = 0 if name == "steps" else 1
+            if not _is_int(value) or value < low:
+                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.n_eval < 50:
+            raise ConfigError(f"n_eval must be >= 50 for the slot identifiability score, "
+                              f"got {self.n_eval}")
+        if self.hidden is not None and (not _is_int(self.hidden) or self.hidden < 1):
+            raise ConfigError(f"hidden must be a positive integer or None, got {self.hidden!r}")
+        for name in ("assignment_penalty", "cross_penalty", "weight_decay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    math.isfinite(value) and value >= 0):
+                raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"lr must be a positive finite number, got {self.lr!r}")
+        if not _is_int(self.seed):
+            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        if not _is_int(self.eval_every) or self.eval_every < 0:
+            raise ConfigError(f"eval_every must be an integer >= 0, got {self.eval_every!r}")
+        self.engine_config().validate()
+
+    def true_sizes(self) -> tuple[int, ...]:
+        """True slot sizes (from the sympy generator when there is one)."""
+        if self.generator == "sympy" and self.sympy_generator is not None:
+            return tuple(self.sympy_generator.slots.sizes)
+        return tuple(self.slot_sizes)
+
+    def inferred_sizes(self) -> tuple[int, ...]:
+        """Inferred slot sizes: ``latent_sizes`` or the true ones."""
+        return tuple(self.latent_sizes) if self.latent_sizes is not None else self.true_sizes()
+
+    def d_x(self) -> int:
+        """Number of outputs (from the sympy generator when there is one)."""
+        if self.generator == "sympy" and self.sympy_generator is not None:
+            return len(tuple(self.sympy_generator.f))
+        return self.outputs
+
+    def engine_config(self) -> Any:
+        """The :class:`numerics.engine.EngineConfig` of this run."""
+        from numerics.engine import EngineConfig
+
+        return EngineConfig(
+            steps=self.steps, lr=float(self.lr), weight_decay=float(self.weight_decay),
+            warmup_steps=min(self.warmup_steps, self.steps), schedule="cosine",
+            min_lr_ratio=0.02, grad_clip=1.0, seed=self.seed, device=self.device,
+            amp=bool(self.amp and self.cross_penalty == 0),
+            log_every=max(1, min(100, self.steps)), eval_every=self.eval_every,
+            checkpoint=self.checkpoint, checkpoint_every=self.checkpoint_every,
+            progress=self.progress)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly dict (the sympy generator is given by its name)."""
+        out = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)
+               if f.name != "sympy_generator"}
+        out["sympy_generator"] = (None if self.sympy_generator is None else
+                                  getattr(self.sympy_generator, "name", "sympy"))
+        out["slot_sizes"] = list(self.true_sizes())
+        out["latent_sizes"] = list(self.inferred_sizes())
+        out["outputs"] = self.d_x()
+        return out
+
+
+@dataclass
+class TrainResult:
+    """Metrics of a finished run; ``model`` (the trained autoencoder) is not serialized."""
+
+    sis: float
+    matched_r2: float
+    r2: list[list[float]]
+    permutation: list[int]
+    recon_mse: float
+    ood_recon_mse: float
+    id_recombination_mse: float
+    ood_autoencode_mse: float
+    ood_sis: float
+    ood_ratio: float
+    device: str
+    seconds: float
+    steps_per_second: float
+    config: dict[str, Any]
+    history: list[dict[str, float]] = field(default_factory=list)
+    evaluations: list[dict[str, float]] = field(default_factory=list)
+    model: nn.Module | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields except the model, as plain Python values."""
+        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)
+                if f.name != "model"}
+
+
+@dataclass
+class Data:
+    """Everything :func:`train` derives from the config before training.
+
+    ``render(z)``: latents ``(m, d_z)`` -> standardized float32 images ``(m, d_x)``.
+    """
+
+    generator: nn.Module
+    support: Any
+    z_train: Tensor
+    x_train: Tensor
+    z_test: Tensor
+    mean: Tensor
+    std: Tensor
+
+    @torch.no_grad()
+    def render(self, z: Tensor) -> Tensor:
+        """``(m, d_z) -> (m, d_x)``: (f(z) - mean) / std in float32."""
+        dtype = getattr(self.generator, "dtype", torch.float64)
+        x = torch.cat([self.generator(part.to(dtype)) for part in z.split(8192)])
+        return ((x.double() - self.mean) / self.std).float()
+
+
+def sympy_generator_for(order: int, slot_sizes: tuple[int, ...], outputs: int, seed: int
+                        ) -> Any:
+    """The theory's exact polynomial generator of interaction order ``order``.
+
+    theory.generators: n = 0 ``order0`` (each output a random cubic in one slot), n = 1
+    ``additive`` (degree 3), n = 2 ``bilinear``, n >= 3 ``polynomial``; all certified
+    sufficiently independent (GeneratorError -> ConfigError when ``outputs`` is too small).
+    """
+    from theory import generators
+    from theory.errors import GeneratorError
+
+    try:
+        if order == 0:
+            return generators.order0(slot_sizes, outputs, seed)
+        if order == 1:
+            return generators.additive(slot_sizes, outputs, seed)
+        if order == 2:
+            return generators.bilinear(slot_sizes, outputs, seed)
+        return generators.polynomial(order, slot_sizes, outputs, seed)
+    except GeneratorError as err:
+        raise ConfigError(f"cannot build the order-{order} sympy generator: {err}") from err
+
+
+def build_data(config: TrainConfig) -> Data:
+    """Generator, support, standardized training set and ID test latents of ``config``."""
+    from numerics.generators import from_sympy, make_generator
+    from numerics.supports import make_support
+
+    sizes = config.true_sizes()
+    if config.generator == "sympy":
+        symbolic = config.sympy_generator or sympy_generator_for(
+            config.order, sizes, config.outputs, config.seed)
+        generator = from_sympy(symbolic)
+    else:
+        generator = make_generator(config.order, sizes, config.outputs, seed=config.seed,
+                                   hidden=config.generator_hidden, depth=config.generator_depth)
+    support = make_support(config.support, sizes, **config.support_options)
+    gen = torch.Generator().manual_seed(config.seed + 1)
+    z_train = support.sample_train(config.n_train, gen, dtype=torch.float64)
+    z_test = support.sample_train(config.n_eval, gen, dtype=torch.float64)
+    with torch.no_grad():
+        dtype = getattr(generator, "dtype", torch.float64)
+        x_raw = generator(z_train.to(dtype)).double()
+    if not torch.isfinite(x_raw).all():
+        raise ConfigError("the generator returns NaN or infinite values on the support")
+    mean = x_raw.mean(0)
+    std = x_raw.std(0).clamp_min(1e-8)
+    data = Data(generator, support, z_train, torch.empty(0), z_test, mean, std)
+    data.x_train = ((x_raw - mean) / std).float()
+    return data
+
+
+def build_model(config: TrainConfig) -> nn.Module:
+    """Encoder + decoder of ``config`` (seeded)."""
+    from numerics.models import Autoencoder, MLPEncoder, make_decoder
+
+    latent = config.inferred_sizes()
+    encoder = MLPEncoder(config.d_x(), sum(latent), hidden=config.encoder_hidden,
+                         depth=config.depth, seed=config.seed)
+    decoder = make_decoder(config.decoder, config.order, latent, config.d_x(),
+                           hidden=config.hidden, seed=config.seed, depth=config.depth)
+    return Autoencoder(encoder, decoder)
+
+
+def _loss_fn(config: TrainConfig):
+    from numerics.models import cross_penalty
+
+    latent = config.inferred_sizes()
+    ramp = max(1, config.steps // 4)
+
+    def loss_fn(model: nn.Module, x: Tensor, step: int) -> tuple[Tensor, Mapping[str, float]]:
+        z, x_hat = model(x)
+        mse = (x_hat.float() - x).square().mean()
+        loss = mse
+        logs = {"mse": float(mse.detach())}
+        if config.decoder == "structured" and config.order == 0 and config.assignment_penalty:
+            alpha = config.assignment_penalty * min(1.0, (step + 1) / ramp)
+            penalty = model.decoder.penalty()
+            loss = loss + alpha * penalty
+            logs["assignment"] = float(penalty.detach())
+        if config.cross_penalty:
+            p = cross_penalty(model.decoder, z[:config.penalty_batch].float(), latent,
+                              config.order)
+            loss = loss + config.cross_penalty * p
+            logs["cross"] = float(p.detach())
+        return loss, logs
+
+    return loss_fn
+
+
+def _identifiability(model: nn.Module, data: Data, config: TrainConfig, z: Tensor
+                     ) -> tuple[Any, float]:
+    from numerics.metrics import slot_identifiability
+
+    device = next(model.parameters()).device
+    x = data.render(z)
+    with torch.no_grad():
+        z_hat, x_hat = model(x.to(device))
+    recon = float((x_hat.float().cpu() - x).square().mean())
+    score = slot_identifiability(z, z_hat.double().cpu(), config.true_sizes(),
+                                 config.inferred_sizes(), seed=config.seed, device="cpu")
+    return score, recon
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Train an autoencoder as ``config`` says and measure identifiability (module docstring).
+
+    Returns a :class:`TrainResult` (SIS, matched R^2, ID/OOD errors, device, seconds, steps/s).
+    Same config on the CPU -> same numbers. Raises :class:`ConfigError` for invalid configs.
+    """
+    from numerics.compgen import compositional_generalization
+    from numerics.engine import fit
+
+    config.validate()
+    t0 = time.perf_counter()
+    data = build_data(config)
+    model = build_model(config)
+    n_train = data.x_train.shape[0]
+    x_train = data.x_train
+
+    def sample_batch(step: int, gen: torch.Generator) -> Tensor:
+        return x_train[torch.randint(n_train, (config.batch_size,), generator=gen)]
+
+    z_periodic = data.z_test[:min(500, config.n_eval)]
+
+    def evaluate(m: nn.Module) -> dict[str, float]:
+        score, recon = _identifiability(m, data, config, z_periodic)
+        return {"recon_mse": recon, "sis": float(score.sis),
+                "matched_r2": float(score.matched_r2)}
+
+    fitted = fit(model, _loss_fn(config), sample_batch, config.engine_config(),
+                 evaluate=evaluate if config.eval_every else None,
+                 description=f"{config.decoder} n={config.order}")
+    if hasattr(model.decoder, "harden"):
+        model.decoder.harden()
+    score, _ = _identifiability(model, data, config, data.z_test)
+    comp = compositional_generalization(
+        model, data.render, data.support, data.z_train, config.true_sizes(), score.permutation,
+        latent_sizes=config.inferred_sizes(), z_test=data.z_test, n=config.n_eval,
+        seed=config.seed)
+    return TrainResult(
+        sis=float(score.sis), matched_r2=float(score.matched_r2),
+        r2=np.asarray(score.r2).round(6).tolist(), permutation=list(score.permutation),
+        recon_mse=comp.recon_mse, ood_recon_mse=comp.ood_recon_mse,
+        id_recombination_mse=comp.id_recombination_mse,
+        ood_autoencode_mse=comp.ood_autoencode_mse, ood_sis=comp.ood_sis,
+        ood_ratio=comp.ood_ratio, device=fitted.device, seconds=time.perf_counter() - t0,
+        steps_per_second=fitted.steps_per_second, config=config.to_dict(),
+        history=fitted.history, evaluations=fitted.evaluations, model=model)
