@@ -6,7 +6,7 @@ within slots, which reparametrizations keep it in its class, and what the theore
 Brady et al. (ICLR 2025) then predict.
 """
 
-from theory import counterexamples
+from theory import counterexamples, generators
 from theory.ambiguity import AmbiguityResult, Counterexample, ambiguities
 from theory.conjecture import ConjectureReport, run_conjecture
 from theory.errors import (
@@ -16,6 +16,8 @@ from theory.errors import (
     ParseError,
     SlotError,
 )
+from theory.generators import Generator
+from theory.independence import IndependenceResult, sufficient_independence
 from theory.order import (
     CrossDerivative,
     cross_derivatives,
@@ -31,7 +33,9 @@ __all__ = [
     "ConjectureReport",
     "Counterexample",
     "CrossDerivative",
+    "Generator",
     "GeneratorError",
+    "IndependenceResult",
     "InteractionAsymmetryError",
     "ParseError",
     "SlotError",
@@ -39,10 +43,12 @@ __all__ = [
     "ambiguities",
     "counterexamples",
     "cross_derivatives",
+    "generators",
     "has_order_at_most",
     "interaction_order",
     "parse_expression",
     "parse_generator",
     "parse_slots",
     "run_conjecture",
+    "sufficient_independence",
 ]

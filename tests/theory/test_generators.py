@@ -1,0 +1,108 @@
+import math
+
+import pytest
+import sympy
+
+from theory import GeneratorError, SlotError
+from theory import generators as gen
+from theory.independence import sufficient_independence
+from theory.order import interaction_order
+
+
+def test_minimum_outputs():
+    assert gen.minimum_outputs(0, (1, 1)) == 2
+    assert gen.minimum_outputs(0, (2, 1)) == 4
+    assert gen.minimum_outputs(1, (1, 1)) == 4
+    assert gen.minimum_outputs(1, (2, 1)) == 2 + 1 + 3 + 1
+    assert gen.minimum_outputs(2, (1, 1)) == 2 + 3 + 2
+
+
+@pytest.mark.parametrize(
+    ("build", "order"),
+    [
+        (lambda: gen.order0((2, 1), 5, seed=3), 0),
+        (lambda: gen.additive((1, 2), 7, seed=1, degree=3), 1),
+        (lambda: gen.bilinear((1, 1), 7, seed=2), 2),
+        (lambda: gen.polynomial(3, (1, 1), 11, seed=0), 3),
+    ],
+)
+def test_class_generators_have_their_order_and_are_sufficiently_independent(build, order):
+    g = build()
+    assert g.order == order == interaction_order(g.f, g.slots)
+    assert sufficient_independence(g.f, g.slots, order).holds is True
+    assert all(c.is_Rational for e in g.f for c in sympy.Poly(e, *g.slots.symbols).coeffs())
+
+
+def test_order0_transcendental_variant():
+    g = gen.order0((1, 1), 2, seed=0, transcendental=True)
+    assert g.f[0].has(sympy.tanh)
+    assert interaction_order(g.f, g.slots) == 0
+
+
+def test_same_seed_same_generator_and_seed_matters():
+    assert gen.bilinear((1, 1), 7, seed=5).f == gen.bilinear((1, 1), 7, seed=5).f
+    assert gen.bilinear((1, 1), 7, seed=5).f != gen.bilinear((1, 1), 7, seed=6).f
+
+
+def test_too_few_outputs_says_the_minimum():
+    with pytest.raises(GeneratorError, match="at least 7 outputs, got 6"):
+        gen.bilinear((1, 1), 6, seed=0)
+    with pytest.raises(GeneratorError, match="at least 4 outputs"):
+        gen.order0((2, 1), 3, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: gen.additive((2,), 9, 0), GeneratorError, "at least 2 slots"),
+        (lambda: gen.additive((1, 1), 4, 0, degree=1), GeneratorError, "degree >= 2"),
+        (lambda: gen.polynomial(-1, (1, 1), 4, 0), GeneratorError, "non-negative"),
+        (lambda: gen.linear((1, 1), 0, 0), GeneratorError, "positive integer"),
+        (lambda: gen.linear((0, 1), 2, 0), SlotError, "positive integers"),
+        (lambda: gen.gaussian_bump(3, 1.5), GeneratorError, "exact"),
+        (lambda: gen.gaussian_bump(3, -1), GeneratorError, "positive"),
+        (lambda: gen.gaussian_bump(0), GeneratorError, "grid"),
+    ],
+)
+def test_bad_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_linear_counterexample():
+    g = gen.linear((2, 1), 5, seed=1)
+    assert g.order == 1
+    assert all(sympy.Poly(e, *g.slots.symbols).total_degree() == 1 for e in g.f)
+    assert sufficient_independence(g.f, g.slots).holds is False
+
+
+def test_low_degree_counterexample_fails_only_the_within_slot_columns():
+    g = gen.low_degree((1, 1), 30, seed=0)
+    assert g.order == 2
+    r = sufficient_independence(g.f, g.slots)
+    assert r.holds is False
+    assert r.dependent_columns == ("d3f/dz1_1^3", "d3f/dz2_1^3")
+
+
+def test_gaussian_bump_family():
+    g = gen.gaussian_bump(3, "0.5")
+    assert g.f.shape == (9, 1) and g.order == math.inf
+    x, y = g.slots.symbols
+    assert g.f[5] == sympy.exp(-2 * (1 - x) ** 2) * sympy.exp(-2 * (2 - y) ** 2)
+    log = gen.gaussian_bump(3, "0.5", log=True)
+    assert log.order == 1
+    assert sympy.expand(log.f[5] - sympy.log(g.f[5]).expand(force=True)) == 0
+
+
+def test_product_interaction_family():
+    g = gen.product_interaction((1, 1), 3, seed=0)
+    assert g.order == 4 == interaction_order(g.f, g.slots)
+    assert gen.product_interaction((1, 1), 2, seed=0, transcendental=True).order == math.inf
+
+
+def test_random_polynomial_workload_of_the_benchmark():
+    g = gen.random_polynomial(3, (3, 3, 3, 3), 60, seed=0)
+    assert g.f.shape == (60, 1) and g.order == 3
+    assert max(sympy.Poly(e, *g.slots.symbols).total_degree() for e in g.f) <= 5
+    with pytest.raises(GeneratorError, match=">= 2"):
+        gen.random_polynomial(1, (1, 1), 3, seed=0)
