@@ -25,6 +25,7 @@ from theory.order import (
     interaction_order,
 )
 from theory.parsing import parse_expression, parse_generator, parse_slots
+from theory.report import Report, analyze
 from theory.slots import Slots
 
 __all__ = [
@@ -38,9 +39,11 @@ __all__ = [
     "IndependenceResult",
     "InteractionAsymmetryError",
     "ParseError",
+    "Report",
     "SlotError",
     "Slots",
     "ambiguities",
+    "analyze",
     "counterexamples",
     "cross_derivatives",
     "generators",

@@ -159,9 +159,24 @@ def _poly_dict(expr: sympy.Expr, symbols: tuple[sympy.Symbol, ...], what: str):
     return {k: v for k, v in poly.as_dict(native=True).items() if v}
 
 
+def _unsupported_parts(expr: sympy.Expr) -> list[str]:
+    """Functions other than exp, irrational constants and non-integer or negative powers."""
+    parts = {a for a in expr.atoms(sympy.Function) if not isinstance(a, sympy.exp)}
+    parts |= {a for a in expr.atoms(sympy.NumberSymbol) if a is not sympy.E}
+    parts |= {a for a in expr.atoms(sympy.Pow)
+              if not (a.exp.is_Integer and a.exp > 0) and not isinstance(a.base, sympy.exp)}
+    return sorted(str(a) for a in parts)
+
+
 def _exp_components(expr: sympy.Expr, symbols: tuple[sympy.Symbol, ...],
                     slot_of: tuple[int, ...], l: int) -> list[_Component]:
     """Write output l as sum_p Q_p exp(p) (exact), grouping terms by the exponent p."""
+    unsupported = _unsupported_parts(expr)
+    if unsupported:
+        raise AnalysisError(
+            f"output {l} contains {', '.join(unsupported)}: the exact ambiguity analysis supports"
+            " polynomial and polynomial*exp(polynomial) generators with rational coefficients"
+        )
     if expr.is_polynomial(*symbols):
         Q = _poly_dict(expr, symbols, f"output {l}")
         return [_Component({}, frozenset(), Q)] if Q else []

@@ -1,0 +1,270 @@
+"""Verdicts: what the theory of interaction asymmetry predicts for a given generator.
+
+:func:`analyze` combines the three exact analyses of the package,
+
+1. the interaction order n of f across slots (:func:`theory.order.interaction_order`),
+2. sufficient independence at that order (:func:`theory.independence.sufficient_independence`),
+3. the infinitesimal ambiguity system (:func:`theory.ambiguity.ambiguities`),
+
+into one of four verdicts:
+
+* ``"identifiable"``: n <= 2 and sufficiently independent, so Theorem 4.3 of Brady et al.
+  (ICLR 2025) applies;
+* ``"conjectured"``: n >= 3, sufficiently independent, and every polynomial ambiguity of the
+  checked degree is slot-wise (the paper conjectures the theorem for every n);
+* ``"not-identifiable"``: a certified counterexample h (invertible, mixing slots, f o h still of
+  order <= n, all checked exactly) was found;
+* ``"unknown"``: anything else (no finite order; not sufficiently independent but no
+  counterexample found; a generator outside what the exact ambiguity analysis supports).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy
+
+from theory.ambiguity import AmbiguityResult, Counterexample, ambiguities
+from theory.errors import AnalysisError
+from theory.independence import sufficient_independence
+from theory.order import cross_derivatives, interaction_order
+from theory.slots import Slots
+
+__all__ = ["VERDICTS", "Report", "analyze"]
+
+VERDICTS = ("identifiable", "conjectured", "not-identifiable", "unknown")
+
+#: Largest number of unknowns (d_z * C(d_z + 2, 2)) for which the degree-2 restriction analysis
+#: runs automatically (d_z <= 8).
+MAX_RESTRICTION_UNKNOWNS = 360
+
+_CLASS_NAMES = {
+    0: "compositional (each output depends on one slot; Brady et al. 2023)",
+    1: "additive (block-diagonal Hessians; Lachapelle et al. 2023)",
+    2: "of at most 2nd-order interaction (cross-slot terms bilinear in the latents)",
+}
+
+_PREDICTION = (
+    "slots are recovered up to a permutation and slot-wise diffeomorphisms on the training"
+    " support (slot identifiability); with an aligned-connected training support the decoder"
+    " also generalizes compositionally, f_hat o h = f on the Cartesian product of the slot"
+    " supports Z_CPE = Z_1 x ... x Z_K (Section 4.2)"
+)
+
+
+@dataclass
+class Report:
+    """Result of :func:`analyze` (see the module docstring for the verdicts).
+
+    ``order``: interaction order (``math.inf`` if none is finite); ``sufficiently_independent``:
+    True/False, or None when not decided (infinite order); ``theorem``: which result applies
+    and what it predicts; ``restrictions``: facts the theorem alone does not show (e.g. which
+    coordinates admit only affine reparametrizations); ``notes``: how each part was decided.
+    """
+
+    slots: Slots
+    f: sympy.Matrix
+    order: int | float
+    sufficiently_independent: bool | None
+    verdict: str
+    theorem: str
+    counterexample: Counterexample | None = None
+    ambiguity: AmbiguityResult | None = None
+    independence: Any = None
+    restrictions: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary: order (int or "inf"), verdict, theorem, ambiguity dimensions, ..."""
+        ind = self.independence
+        amb = self.ambiguity
+        ce = self.counterexample
+        return {
+            "slots": str(self.slots),
+            "latent_dim": self.slots.dim,
+            "outputs": self.f.rows,
+            "order": _order_json(self.order),
+            "sufficiently_independent": self.sufficiently_independent,
+            "independence": None if ind is None else {
+                "rank": ind.rank, "needed": ind.needed, "method": ind.method,
+                "dependent_columns": list(ind.dependent_columns),
+            },
+            "verdict": self.verdict,
+            "theorem": self.theorem,
+            "counterexample": None if ce is None else {
+                "h": [str(e) for e in ce.h],
+                "f_h": [str(e) for e in ce.f_h],
+                "order_of_f_h": _order_json(ce.order_of_f_h),
+                "note": ce.note,
+            },
+            "ambiguity": None if amb is None else {
+                "degree": amb.degree,
+                "dimension": amb.dimension,
+                "slotwise_dimension": amb.slotwise_dimension,
+                "unknowns": amb.unknowns,
+                "slotwise_unknowns": amb.slotwise_unknowns,
+                "equations": amb.equations,
+                "non_slotwise_basis": [[str(e) for e in v] for v in amb.non_slotwise_basis],
+                "note": amb.note,
+            },
+            "restrictions": list(self.restrictions),
+            "notes": list(self.notes),
+        }
+
+    def format(self) -> str:
+        """Readable multi-line report."""
+        si = {True: "yes", False: "no", None: "not decided"}[self.sufficiently_independent]
+        lines = [
+            f"slots: {self.slots}   (d_z = {self.slots.dim}, d_x = {self.f.rows})",
+            f"interaction order: {_order_json(self.order)}",
+            f"sufficiently independent: {si}",
+        ]
+        if self.independence is not None:
+            ind = self.independence
+            lines.append(f"  rank {ind.rank} of {ind.needed} needed ({ind.method})")
+        amb = self.ambiguity
+        if amb is not None:
+            lines.append(
+                f"ambiguities (polynomial fields of degree <= {amb.degree}): dimension"
+                f" {amb.dimension}, slot-wise {amb.slotwise_dimension}"
+                f" (of {amb.unknowns} unknowns, {amb.slotwise_unknowns} slot-wise)"
+            )
+            lines.append(f"  {amb.note}")
+        lines.append(f"verdict: {self.verdict}")
+        lines.append(f"theorem: {self.theorem}")
+        if self.counterexample is not None:
+            ce = self.counterexample
+            lines.append("counterexample:")
+            lines.append(f"  h(z) = {list(ce.h)}")
+            lines.append(f"  f o h = {list(ce.f_h)}  (order {_order_json(ce.order_of_f_h)})")
+        if self.restrictions:
+            lines.append("restrictions:")
+            lines.extend(f"  - {r}" for r in self.restrictions)
+        if self.notes:
+            lines.append("notes:")
+            lines.extend(f"  - {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+def _nth(n: int) -> str:
+    return {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}-th")
+
+
+def _order_json(order: int | float) -> int | str:
+    return "inf" if order == math.inf else int(order)
+
+
+def _interacting_pairs(f: sympy.Matrix, slots: Slots) -> dict[sympy.Symbol, set[sympy.Symbol]]:
+    """Coordinates z_i, z_j of different slots with a non-zero mixed partial d^2 f / dz_i dz_j."""
+    partners: dict[sympy.Symbol, set[sympy.Symbol]] = {}
+    for cd in cross_derivatives(f, slots, 2):
+        if cd.expr != 0:
+            u, w = cd.variables
+            partners.setdefault(u, set()).add(w)
+            partners.setdefault(w, set()).add(u)
+    return partners
+
+
+def _restrictions(f: sympy.Matrix, slots: Slots, order: int,
+                  amb: AmbiguityResult) -> list[str]:
+    partners = _interacting_pairs(f, slots)
+    out = []
+    for sf in amb.slot_fields:
+        if sf.dimension < sf.unknowns:
+            coords = [s for s in sf.affine_only]
+            who = sorted({slots.slot(w) for s in coords for w in partners.get(s, ())})
+            text = (
+                f"slot {sf.slot}: only {sf.dimension} of its {sf.unknowns} slot-wise polynomial"
+                f" fields of degree <= {amb.degree} keep f in the class (all"
+                f" {sf.affine_unknowns} affine ones do)"
+            )
+            if coords:
+                names = ", ".join(str(s) for s in coords)
+                text += (
+                    f"; coordinates {names} interact with slot(s)"
+                    f" {', '.join(str(k) for k in who)} through cross terms of degree <= {order},"
+                    " so they can only be reparametrized affinely (to first order)"
+                )
+            out.append(text)
+    return out
+
+
+def _theorem(order: int | float, si: bool | None, verdict: str,
+             amb: AmbiguityResult | None) -> str:
+    if order == math.inf:
+        return ("no finite interaction order across slots (mixed partials of every order are"
+                " non-zero): neither Theorem 4.3 nor the conjecture applies")
+    cls = _CLASS_NAMES.get(order, f"of at most {_nth(order)}-order interaction across slots")
+    if verdict == "not-identifiable":
+        why = ("f is not sufficiently independent, " if si is False else "")
+        return (f"f is {cls}, but {why}a reparametrization that mixes slots keeps f o h in the"
+                " same class (certified exactly): slots are not identifiable from this class,"
+                " so the sufficient-independence hypothesis of Theorem 4.3 cannot be dropped")
+    if verdict == "identifiable":
+        return (f"Theorem 4.3 (Brady et al., ICLR 2025) applies with n = {order}: f is {cls}"
+                f" and sufficiently independent. Prediction for any decoder of the same latent"
+                f" dimension, with at most {_nth(order)}-order interaction across slots, that"
+                f" reconstructs the data: {_PREDICTION}")
+    if verdict == "conjectured":
+        return (f"conjecture of Brady et al. (proved only for n <= 2): f has interaction order"
+                f" {order} and is sufficiently independent, and every polynomial ambiguity of"
+                f" degree <= {amb.degree} is slot-wise ({amb.dimension} = {amb.slotwise_dimension}"
+                f"); if the conjecture holds: {_PREDICTION}")
+    if si is False:
+        return (f"f is {cls} but not sufficiently independent: Theorem 4.3 does not apply, and"
+                " no certified counterexample was found")
+    return (f"f is {cls}; the conjecture's extra evidence (slot-wise ambiguities) is missing or"
+            " inconclusive, so no result applies")
+
+
+def analyze(f: object, slots: Slots, *, degree: int = 1) -> Report:
+    """Exact identifiability analysis of a generator f (d_x, 1) with latents split by ``slots``.
+
+    Computes the interaction order n, sufficient independence at order n and the ambiguity
+    system with polynomial fields of degree <= ``degree`` (affine by default), then the verdict
+    (module docstring). For n >= 2 it also solves the system at degree 2 (when
+    d_z * C(d_z + 2, 2) <= 360) to report which coordinates admit only affine
+    reparametrizations.
+    """
+    if not isinstance(slots, Slots):
+        raise AnalysisError(f"slots must be a theory.slots.Slots, got {type(slots).__name__}")
+    if isinstance(degree, bool) or not isinstance(degree, int) or degree < 0:
+        raise AnalysisError(f"degree must be a non-negative integer, got {degree!r}")
+    f = slots.check_generator(f)
+    order = interaction_order(f, slots)
+    notes: list[str] = []
+    if order == math.inf:
+        verdict = "unknown"
+        return Report(slots, f, order, None, verdict, _theorem(order, None, verdict, None),
+                      notes=["sufficient independence and ambiguities need a finite order"])
+    independence = sufficient_independence(f, slots, order=order)
+    si = independence.holds
+    notes.append(f"sufficient independence decided by {independence.method}")
+    amb = None
+    try:
+        amb = ambiguities(f, slots, order, degree)
+    except AnalysisError as err:
+        notes.append(f"ambiguity analysis skipped: {err}")
+    restrictions: list[str] = []
+    if amb is not None and order >= 2:
+        second = amb if degree >= 2 else None
+        if second is None and slots.dim * math.comb(slots.dim + 2, 2) <= MAX_RESTRICTION_UNKNOWNS:
+            second = ambiguities(f, slots, order, 2)
+        if second is None:
+            notes.append("degree-2 restriction analysis skipped (d_z too large)")
+        else:
+            restrictions = _restrictions(f, slots, order, second)
+    ce = amb.counterexample if amb is not None else None
+    if ce is not None:
+        verdict = "not-identifiable"
+    elif order <= 2 and si is True:
+        verdict = "identifiable"
+    elif si is True and amb is not None and amb.is_slotwise:
+        verdict = "conjectured"
+    else:
+        verdict = "unknown"
+    return Report(slots, f, order, si, verdict, _theorem(order, si, verdict, amb),
+                  counterexample=ce, ambiguity=amb, independence=independence,
+                  restrictions=restrictions, notes=notes)
