@@ -41,7 +41,7 @@ def decoder_jacobian(decode: Callable[[torch.Tensor], torch.Tensor], z: torch.Te
     ``decode: (B, K, d) -> (B, C, H, W)`` must treat samples independently (no batch-level
     coupling); ``z: (B, K, d)``. Directions are pushed through ``torch.func.jvp`` vmapped over
     up to ``chunk`` latent coordinates at a time (each tangent moves coordinate i of every
-    sample at once). Returns (B, P, K) with P = H*W.
+    sample at once). Returns (B, P, K) with P = H*W, detached (computed under no_grad).
     """
     if z.ndim != 3:
         raise DataError(f"z must have shape (batch, slots, slot_dim), got {tuple(z.shape)}")
@@ -55,9 +55,10 @@ def decoder_jacobian(decode: Callable[[torch.Tensor], torch.Tensor], z: torch.Te
 
     jvp_many = torch.func.vmap(push)
     sums = []
-    for start in range(0, k * d, chunk):
-        block = jvp_many(eye[start:start + chunk]).abs()
-        sums.append(block.flatten(3).sum(dim=2))
+    with torch.no_grad():
+        for start in range(0, k * d, chunk):
+            block = jvp_many(eye[start:start + chunk]).abs()
+            sums.append(block.flatten(3).sum(dim=2))
     per_coord = torch.cat(sums, dim=0)
     return per_coord.view(k, d, b, -1).sum(dim=1).permute(1, 2, 0)
 

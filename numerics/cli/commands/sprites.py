@@ -1,0 +1,220 @@
+"""``iasym sprites``: render sprites, train and evaluate slot VAEs, run the paper's comparison.
+
+Examples::
+
+    iasym sprites render --n 100000 --size 64 --out data/sprites.npz
+    iasym sprites train --preset cpu --out runs/full --steps 2000 --alpha 10
+    iasym sprites eval runs/full --n 256 --json
+    iasym sprites experiment --preset cpu --out runs/comparison
+
+``train`` writes ``run.json`` (the configuration) and ``model.pt`` (the engine checkpoint; an
+interrupted run resumes from it). The library calls are :func:`numerics.sprites.data.render`,
+:func:`numerics.sprites.training.train_sprites`, :func:`numerics.sprites.training.evaluate_sprites`
+and :func:`numerics.sprites.experiment.run_experiment`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "sprites"
+HELP = ("multi-object sprites: render scenes, train/evaluate the regularized Transformer slot "
+        "VAE and baselines, run the alpha/beta/decoder comparison (JIS, J-ARI, SIS)")
+
+PRESETS = ("smoke", "cpu", "paper")
+VARIANTS = ("full", "alpha=0", "beta=0", "spatial-broadcast", "slot-attention")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="hide progress bars")
+
+
+def _overrides(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", choices=PRESETS, default="cpu",
+                   help="base sizes and weights (default cpu; paper = science.md sizes)")
+    p.add_argument("--steps", type=_positive_int, default=None, help="optimisation steps")
+    p.add_argument("--batch-size", type=_positive_int, default=None)
+    p.add_argument("--n-train", type=_positive_int, default=None, help="training scenes")
+    p.add_argument("--alpha", type=_non_negative_float, default=None,
+                   help="interaction penalty weight")
+    p.add_argument("--beta", type=_non_negative_float, default=None, help="KL weight")
+    p.add_argument("--sigma", type=_non_negative_float, default=None,
+                   help="reconstruction weight")
+    p.add_argument("--decoder", choices=("transformer", "spatial-broadcast"), default=None)
+    p.add_argument("--encoder", choices=("transformer", "slot-attention"), default=None)
+    p.add_argument("--mode", choices=("occlusion", "additive", "shadow"), default=None,
+                   help="scene composition")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16 autocast on CUDA (--no-amp to disable)")
+    p.add_argument("--seed", type=int, default=None, help="model/batch seed")
+    p.add_argument("--cache", default=None, metavar="PATH.npz", help="cache training scenes")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Sub-commands render, train, eval, experiment (see the module docstring)."""
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+    p = sub.add_parser("render", help="render scenes to an .npz cache")
+    p.add_argument("--n", type=_positive_int, default=10_000)
+    p.add_argument("--size", type=_positive_int, default=64)
+    p.add_argument("--min-objects", type=_positive_int, default=1)
+    p.add_argument("--max-objects", type=_positive_int, default=4)
+    p.add_argument("--mode", choices=("occlusion", "additive", "shadow"), default="occlusion")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, metavar="PATH.npz")
+    _common(p)
+    p = sub.add_parser("train", help="train one slot VAE (writes run.json and model.pt)")
+    _overrides(p)
+    p.add_argument("--out", required=True, metavar="DIR")
+    _common(p)
+    p = sub.add_parser("eval", help="evaluate a trained run on held-out scenes")
+    p.add_argument("run_dir", metavar="DIR", help="folder written by 'iasym sprites train'")
+    p.add_argument("--n", type=_positive_int, default=256, help="held-out scenes")
+    p.add_argument("--n-jacobian", type=_positive_int, default=32,
+                   help="scenes for the decoder Jacobian (JIS, J-ARI)")
+    p.add_argument("--regressor", choices=("kernel", "linear", "mlp"), default="kernel")
+    p.add_argument("--eval-seed", type=int, default=12345)
+    _common(p)
+    p = sub.add_parser("experiment", help="the alpha/beta/decoder comparison table + figure")
+    _overrides(p)
+    p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS[:4]))
+    p.add_argument("--n-eval", type=_positive_int, default=256)
+    p.add_argument("--n-jacobian", type=_positive_int, default=32)
+    p.add_argument("--regressor", choices=("kernel", "linear", "mlp"), default="kernel")
+    p.add_argument("--out", required=True, metavar="DIR")
+    _common(p)
+
+
+def _build_run(args: argparse.Namespace):
+    from dataclasses import replace
+
+    from numerics.sprites.experiment import preset
+
+    run = preset(args.preset)
+    data, model, loss, engine = run.data, run.model, run.loss, run.engine
+    if args.mode is not None:
+        data = replace(data, mode=args.mode)
+    if args.decoder is not None:
+        model = replace(model, decoder=args.decoder)
+    if args.encoder is not None:
+        model = replace(model, encoder=args.encoder)
+    loss = replace(loss, **{k: getattr(args, k) for k in ("alpha", "beta", "sigma")
+                            if getattr(args, k) is not None})
+    engine = replace(engine, device=args.device, progress=args.progress,
+                     **{k: getattr(args, k) for k in ("steps", "amp", "seed")
+                        if getattr(args, k) is not None})
+    if args.decoder == "spatial-broadcast" and args.alpha is None:
+        loss = replace(loss, alpha=0.0)
+    run = replace(run, data=data, model=model, loss=loss, engine=engine,
+                  n_train=args.n_train or run.n_train, batch_size=args.batch_size or run.batch_size,
+                  cache=args.cache)
+    run.validate()
+    return run
+
+
+def _clean(obj: object) -> object:
+    """JSON-safe copy: non-finite floats become null, tuples lists."""
+    import math
+
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _emit(args: argparse.Namespace, payload: dict, text: str) -> None:
+    import json
+
+    print(json.dumps(_clean(payload)) if args.json else text)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch to the chosen action; exit 0 on success."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    if args.action == "render":
+        from numerics.sprites.data import SpritesConfig, load_or_render
+
+        config = SpritesConfig(size=args.size, min_objects=args.min_objects,
+                               max_objects=args.max_objects, mode=args.mode)
+        scenes = load_or_render(args.out, config, args.n, args.seed, progress=args.progress)
+        _emit(args, {"path": args.out, "n": len(scenes), "size": args.size},
+              f"wrote {len(scenes)} scenes to {args.out}")
+        return 0
+    if args.action == "train":
+        from numerics.io import atomic_write_json
+        from numerics.sprites.training import train_sprites
+
+        run_config = _build_run(args)
+        out = Path(args.out)
+        run_config = replace(run_config, engine=replace(run_config.engine,
+                                                        checkpoint=str(out / "model.pt")))
+        atomic_write_json(out / "run.json", run_config.to_dict())
+        _, result = train_sprites(run_config)
+        last = result.history[-1] if result.history else {}
+        payload = {"out": str(out), "steps": result.steps, "seconds": result.seconds,
+                   "device": result.device, "steps_per_second": result.steps_per_second,
+                   "last": last}
+        _emit(args, payload, f"trained {result.steps} steps on {result.device} in "
+                             f"{result.seconds:.1f} s; last log {last}; saved {out / 'model.pt'}")
+        return 0
+    if args.action == "eval":
+        import json
+
+        from numerics.errors import CheckpointError, ConfigError
+        from numerics.io import load_checkpoint
+        from numerics.sprites.data import render
+        from numerics.sprites.models import make_model
+        from numerics.sprites.training import SpritesRun, evaluate_sprites
+
+        folder = Path(args.run_dir)
+        try:
+            config = SpritesRun.from_dict(json.loads((folder / "run.json").read_text()))
+        except (OSError, json.JSONDecodeError) as err:
+            raise ConfigError(f"cannot read {folder / 'run.json'}: {err}") from err
+        model = make_model(config.model)
+        state = load_checkpoint(folder / "model.pt")
+        try:
+            model.load_state_dict(state["model"])
+        except (KeyError, RuntimeError) as err:
+            raise CheckpointError(f"{folder / 'model.pt'} does not match run.json: {err}") from err
+        scenes = render(config.data, args.n, args.eval_seed)
+        metrics = evaluate_sprites(model, scenes, n_jacobian=args.n_jacobian,
+                                   regressor=args.regressor, device=args.device)
+        _emit(args, metrics, "\n".join(f"{k:>10}: {v:.4f}" for k, v in metrics.items()))
+        return 0
+    from numerics.sprites.experiment import markdown_table, run_experiment
+
+    result = run_experiment(_build_run(args), args.out, variants=tuple(args.variants),
+                            n_eval=args.n_eval, n_jacobian=args.n_jacobian,
+                            regressor=args.regressor)
+    _emit(args, {"rows": result.rows, "files": result.files},
+          markdown_table(result.rows) + "\n" + "\n".join(result.files.values()))
+    return 0
