@@ -8,23 +8,33 @@ set renders in CI.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 
+import numpy as np
 import sympy
+import torch
+from tqdm.auto import tqdm
 
 from numerics.figures import proof, results
 from numerics.figures.derivatives import sample_points
 from numerics.figures.style import save
+from numerics.training import TrainConfig, TrainResult, build_data, train
 from theory import Slots, ambiguities
 from theory import generators as gen
+from theory.conjecture import run_conjecture
+from theory.independence import _multi_indices as derivative_multi_indices
+from theory.independence import sufficient_independence
 
-FigureFn = Callable[[Path, bool], list[Path]]
+_CONFIG_KEYS = {f.name for f in fields(TrainConfig)}
+
+FigureFn = Callable[[Path, bool, dict], list[Path]]
 
 _POINTS = 6
 
 
 def _proof(order: int) -> FigureFn:
-    def make(out: Path, quick: bool) -> list[Path]:
+    def make(out: Path, quick: bool, cache: dict) -> list[Path]:
         sizes = (2, 2)
         build = {0: gen.order0, 1: gen.additive, 2: gen.bilinear}[order]
         g = build(sizes, gen.minimum_outputs(order, sizes), seed=0)
@@ -36,7 +46,7 @@ def _proof(order: int) -> FigureFn:
     return make
 
 
-def _split_slot(out: Path, quick: bool) -> list[Path]:
+def _split_slot(out: Path, quick: bool, cache: dict) -> list[Path]:
     """f additive over slots (2, 2) vs f~ additive over (1, 1, 1, 1) read as slots (2, 2)."""
     whole = gen.additive((2, 2), gen.minimum_outputs(1, (2, 2)), seed=1)
     fine = gen.additive((1, 1, 1, 1), gen.minimum_outputs(1, (2, 2)), seed=1)
@@ -47,7 +57,7 @@ def _split_slot(out: Path, quick: bool) -> list[Path]:
     return save(plotted.figure, out, "proof_split_slot")
 
 
-def _ambiguity(out: Path, quick: bool) -> list[Path]:
+def _ambiguity(out: Path, quick: bool, cache: dict) -> list[Path]:
     """Affine ambiguity fields of class generators and counterexamples (order of each)."""
     sizes = (2, 2)
     cases = [
@@ -66,12 +76,101 @@ def _ambiguity(out: Path, quick: bool) -> list[Path]:
     return save(plotted.figure, out, "ambiguity_affine")
 
 
+def _independence(out: Path, quick: bool, cache: dict) -> list[Path]:
+    """Stacked derivative columns (n = 1) at the certifying point: additive vs linear."""
+    paths = []
+    for name, g in (("additive", gen.additive((2, 2), gen.minimum_outputs(1, (2, 2)), seed=0)),
+                    ("linear", gen.linear((2, 2), gen.minimum_outputs(1, (2, 2)), seed=0))):
+        result = sufficient_independence(g.f, g.slots, order=1)
+        point = result.witness_point or dict.fromkeys(g.slots.symbols, sympy.Rational(1, 3))
+        columns = [sympy.diff(g.f, *v).subs(point) for v in derivative_multi_indices(g.slots, 1)]
+        matrix = np.array([[float(c[l]) for c in columns] for l in range(g.f.rows)])
+        plotted = results.independence_figure(
+            matrix, result.columns, result.rank, result.needed,
+            title=f"{name}: rank {result.rank} / {result.needed} ({result.method})")
+        paths += save(plotted.figure, out, f"independence_{name}")
+    return paths
+
+
+def _trained(cache: dict, quick: bool, order: int, decoder: str, sizes: tuple[int, ...],
+             decoder_order: int | None = None) -> TrainResult:
+    """One training run per (generator order, decoder, sizes, decoder order), shared."""
+    key = (order, decoder, sizes, decoder_order)
+    if key not in cache:
+        outputs = max(12, gen.minimum_outputs(order, sizes)) if quick else 40
+        cache[key] = train(TrainConfig(
+            order=order, decoder=decoder, decoder_order=decoder_order, slot_sizes=sizes,
+            outputs=outputs, support="lshape", steps=150 if quick else 3000,
+            n_train=1024 if quick else 4096, n_eval=500 if quick else 2000, seed=0,
+            progress=not quick))
+    return cache[key]
+
+
+def _r2(out: Path, quick: bool, cache: dict) -> list[Path]:
+    """R² matrices of a structured order-1 decoder and the unconstrained MLP baseline."""
+    runs = {d: _trained(cache, quick, 1, d, (1, 1, 1)) for d in ("structured", "mlp")}
+    plotted = results.r2_matrices_figure(
+        {f"{d} (SIS {r.sis:.2f})": np.asarray(r.r2) for d, r in runs.items()},
+        {f"{d} (SIS {r.sis:.2f})": r.permutation for d, r in runs.items()})
+    return save(plotted.figure, out, "r2_structured_vs_mlp")
+
+
+def _support(out: Path, quick: bool, cache: dict) -> list[Path]:
+    """L-shaped training support, Z_CPE and per-point OOD autoencoding error of each model."""
+    paths = []
+    for decoder in ("structured", "mlp"):
+        run = _trained(cache, quick, 1, decoder, (1, 1, 1))
+        config = TrainConfig(**{k: v for k, v in run.config.items() if k in _CONFIG_KEYS})
+        data = build_data(config)
+        z_ood = data.support.sample_ood(400, torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            x = data.render(z_ood)
+            err = ((run.model(x.to(next(run.model.parameters()).device)).cpu() - x) ** 2)
+        plotted = results.support_figure(
+            data.z_train[:1500, :2].numpy(), z_ood[:, :2].numpy(), err.mean(1).numpy(),
+            labels=("$z_{B_1}$", "$z_{B_2}$"),
+            title=f"{decoder} decoder: OOD error on $Z_{{CPE}}$ (ratio {run.ood_ratio:.1f})")
+        paths += save(plotted.figure, out, f"support_ood_{decoder}")
+    return paths
+
+
+def _recovery(out: Path, quick: bool, cache: dict) -> list[Path]:
+    """SIS for generator orders 0-2 against structured decoders of orders 0-2 and the MLP."""
+    gen_orders = (0, 1, 2)
+    models: list[tuple[str, int, str]] = [(str(m), m, "structured") for m in gen_orders]
+    models.append(("mlp", 1, "mlp"))
+    sis = np.zeros((len(gen_orders), len(models)))
+    for i, n in enumerate(gen_orders):
+        for j, (_, m, decoder) in enumerate(models):
+            sis[i, j] = _trained(cache, quick, n, decoder, (2, 2, 2),
+                                 decoder_order=None if decoder == "mlp" else m).sis
+    plotted = results.recovery_grid_figure(sis, gen_orders, [m[0] for m in models])
+    return save(plotted.figure, out, "recovery_vs_order")
+
+
+def _conjecture(out: Path, quick: bool, cache: dict) -> list[Path]:
+    """Conjecture runner on 2 x 2 slots with affine fields for N = 1 .. 3 (or 4)."""
+    orders = (1, 2, 3) if quick else (1, 2, 3, 4)
+    trials = 2 if quick else 5
+    reports = [run_conjecture(n, trials, (2, 2), degree=1, seed=0) for n in orders]
+    plotted = results.conjecture_figure(
+        orders, [sum(t.slotwise for t in r.trials) / len(r.trials) for r in reports],
+        [len(r.trials) for r in reports],
+        [float(np.mean([t.seconds for t in r.trials])) for r in reports])
+    return save(plotted.figure, out, "conjecture")
+
+
 FIGURES: dict[str, FigureFn] = {
     "proof_order0": _proof(0),
     "proof_order1": _proof(1),
     "proof_order2": _proof(2),
     "proof_split_slot": _split_slot,
+    "independence": _independence,
     "ambiguity_affine": _ambiguity,
+    "conjecture": _conjecture,
+    "r2_structured_vs_mlp": _r2,
+    "support_ood": _support,
+    "recovery_vs_order": _recovery,
 }
 
 
@@ -83,6 +182,7 @@ def render(out_dir: str | Path, only: str | None = None, quick: bool = False) ->
         raise ConfigError(f"unknown figure {only!r}; choose from {', '.join(FIGURES)}")
     names = [only] if only else list(FIGURES)
     paths: list[Path] = []
-    for name in names:
-        paths.extend(FIGURES[name](Path(out_dir), quick))
+    cache: dict = {}
+    for name in tqdm(names, desc="figures", disable=len(names) == 1):
+        paths.extend(FIGURES[name](Path(out_dir), quick, cache))
     return paths

@@ -119,7 +119,7 @@ def conjecture_figure(orders: Sequence[int], slotwise_fraction: Sequence[float],
     axes[1].bar([str(n) for n in orders], seconds, color="#1f77b4")
     axes[1].set_xlabel("interaction order $N$")
     axes[1].set_ylabel("seconds per trial")
-    fig.suptitle("conjecture check for $N \\geq 3$")
+    fig.suptitle("conjecture runner: generators of exact order $N$, affine fields")
     return PlottedFigure(fig, {"slotwise_fraction": frac, "seconds": np.asarray(seconds)})
 
 
@@ -148,20 +148,25 @@ def jacobian_maps_figure(image: np.ndarray, jacobian: np.ndarray) -> PlottedFigu
 
 def independence_figure(matrix: np.ndarray, labels: Sequence[str], rank: int, needed: int,
                         title: str = "") -> PlottedFigure:
-    """The sufficient-independence matrix (outputs x stacked derivative columns) and its rank."""
+    """The sufficient-independence matrix (outputs x stacked derivative columns) and its rank.
+
+    Each column is drawn scaled to max |entry| = 1 (column scaling leaves the rank unchanged);
+    all-zero columns stay zero. Arrays: ``"matrix"`` (as given) and ``"scaled"`` (as drawn).
+    """
     m = np.asarray(matrix, dtype=float)
     if m.ndim != 2 or m.shape[1] != len(labels):
         raise DataError("matrix must be (d_x, len(labels))")
     fig, axes = new_figure(ncols=1, width=max(3.5, 0.35 * len(labels)), height=3.4)
     ax = axes[0]
-    lim = float(np.abs(m).max()) or 1.0
-    im = ax.imshow(m, cmap=DIVERGING, vmin=-lim, vmax=lim, aspect="auto")
-    fig.colorbar(im, ax=ax, shrink=0.8)
+    col_max = np.abs(m).max(axis=0)
+    scaled = np.divide(m, col_max, out=np.zeros_like(m), where=col_max > 0)
+    im = ax.imshow(scaled, cmap=DIVERGING, vmin=-1, vmax=1, aspect="auto")
+    fig.colorbar(im, ax=ax, shrink=0.8, label="entry / max |column|")
     ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
     ax.set_ylabel("output $f_l$")
     verdict = "full column rank" if rank == needed else "rank deficient"
     ax.set_title(title or f"sufficient independence: rank {rank} / {needed} ({verdict})")
-    return PlottedFigure(fig, {"matrix": m})
+    return PlottedFigure(fig, {"matrix": m, "scaled": scaled})
 
 
 def ambiguity_figure(names: Sequence[str], dimensions: Sequence[int],
