@@ -71,7 +71,7 @@ def test_independence_ambiguity_and_conjecture_figures(tmp_path):
     m = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, -1.0]])
     plotted = independence_figure(m, ["a", "b", "c"], rank=2, needed=3)
     assert "rank deficient" in plotted.figure.axes[0].get_title()
-    np.testing.assert_array_equal(plotted.arrays["scaled"], [[0.5, 0.0, 1.0], [0.0, 1.0, -0.5]])
+    np.testing.assert_array_equal(plotted.arrays["scaled"], [[1.0, 0.0, 1.0], [0.0, 1.0, -0.5]])
     amb = ambiguity_figure(["additive", "linear"], [12, 20], [12, 12])
     assert amb.arrays["dimension"].tolist() == [12, 20]
     conj = conjecture_figure([3, 4], [1.0, 0.5], [4, 4], [0.2, 1.5])
