@@ -206,23 +206,46 @@ def _as_tensors(*values: _Value, like: Tensor | None = None) -> tuple[Tensor, ..
 class TorchGenerator(nn.Module):
     """A sympy generator f as a batched torch function ``z: (batch, d_z) -> (batch, d_x)``.
 
-    Evaluation follows the expression tree (after ``sympy.cse``) with torch operations only, so
-    the module is differentiable by autograd and by torch.func (``jvp``, ``jacfwd``, ``vmap``);
-    piecewise definitions become ``torch.where``. Constant outputs broadcast to the batch shape.
+    Polynomial outputs are evaluated together as (monomials of z) @ (coefficient matrix); the
+    other outputs follow their expression tree (after ``sympy.cse``). Only torch operations are
+    used, so the module is differentiable by autograd and torch.func (``jvp``, ``jacfwd``,
+    ``vmap``); piecewise definitions become ``torch.where``. Constant outputs broadcast to the
+    batch shape.
     ``z`` is evaluated in its own floating dtype (so float32 and float64 both work, on any
-    device); integer inputs are converted to ``dtype``.
+    device); integer inputs are converted to ``dtype``. ``order`` is the interaction order when
+    known (from a ``theory.generators.Generator``), else None.
     """
 
-    def __init__(self, f: sympy.Matrix, slots: Slots, dtype: torch.dtype = torch.float64
-                 ) -> None:
+    def __init__(self, f: sympy.Matrix, slots: Slots, dtype: torch.dtype = torch.float64,
+                 order: int | float | None = None) -> None:
         super().__init__()
+        self.order = order
         self.slots = slots
         self.slot_sizes: tuple[int, ...] = slots.sizes
         self.dtype = dtype
         self.expressions: tuple[sympy.Expr, ...] = tuple(f)
         self.d_z = slots.dim
         self.d_x = len(self.expressions)
-        replacements, reduced = sympy.cse(list(self.expressions), optimizations=None)
+        symbols = slots.symbols
+        polys = {l: sympy.Poly(e, *symbols) for l, e in enumerate(self.expressions)
+                 if e.is_polynomial(*symbols)}
+        self._poly_outputs = tuple(polys)
+        self._tree_outputs = tuple(l for l in range(self.d_x) if l not in polys)
+        monomials = sorted({m for p in polys.values() for m in p.monoms()})
+        row = {m: r for r, m in enumerate(monomials)}
+        coeffs = np.zeros((len(monomials), len(polys)))
+        for c, p in enumerate(polys.values()):
+            for m, a in p.terms():
+                coeffs[row[m], c] = float(a)
+        self._max_power = max((max(m) for m in monomials), default=0)
+        self.register_buffer("exponents", torch.tensor(monomials, dtype=torch.long).reshape(
+            len(monomials), self.d_z), persistent=False)
+        self.register_buffer("coefficients", torch.tensor(coeffs, dtype=torch.float64),
+                             persistent=False)
+        order = torch.tensor(self._poly_outputs + self._tree_outputs, dtype=torch.long)
+        self.register_buffer("_inverse", torch.argsort(order), persistent=False)
+        tree = [self.expressions[l] for l in self._tree_outputs]
+        replacements, reduced = sympy.cse(tree, optimizations=None)
         self._replacements = tuple(replacements)
         self._reduced = tuple(reduced)
         self._check_translatable()
@@ -232,14 +255,34 @@ class TorchGenerator(nn.Module):
         with torch.no_grad():
             self._evaluate(probe)
 
+    def _polynomial_part(self, z: Tensor) -> Tensor:
+        """Polynomial outputs as (monomials) @ (coefficients): (..., n_poly).
+
+        Powers z_i^p are built by repeated multiplication (p <= max degree) and each monomial
+        is a product over the d_z latents of gathered powers, so torch.func sees only
+        multiplications, gathers and one matrix product.
+        """
+        powers = [torch.ones_like(z)]
+        for _ in range(self._max_power):
+            powers.append(powers[-1] * z)
+        table = torch.stack(powers, dim=-1)
+        monomial = table[..., 0, self.exponents[:, 0]]
+        for i in range(1, self.d_z):
+            monomial = monomial * table[..., i, self.exponents[:, i]]
+        return monomial @ self.coefficients.to(z.dtype)
+
     def _evaluate(self, z: Tensor) -> Tensor:
-        columns = {s: z[..., i] for i, s in enumerate(self.slots.symbols)}
-        tr = _Translator(columns)
-        for symbol, expr in self._replacements:
-            tr.cache[symbol] = tr(expr)
-        zero = torch.zeros_like(z[..., 0])
-        outs = [tr(e) for e in self._reduced]
-        return torch.stack([zero + v for v in outs], dim=-1)
+        parts = []
+        if self._poly_outputs:
+            parts.append(self._polynomial_part(z))
+        if self._tree_outputs:
+            columns = {s: z[..., i] for i, s in enumerate(self.slots.symbols)}
+            tr = _Translator(columns)
+            for symbol, expr in self._replacements:
+                tr.cache[symbol] = tr(expr)
+            zero = torch.zeros_like(z[..., 0])
+            parts.append(torch.stack([zero + tr(e) for e in self._reduced], dim=-1))
+        return torch.cat(parts, dim=-1)[..., self._inverse]
 
     def forward(self, z: Tensor) -> Tensor:
         """``z: (..., d_z) -> (..., d_x)``."""
@@ -265,22 +308,20 @@ def from_sympy(f: object, slots: Slots | None = None, dtype: torch.dtype = torch
     ``slots`` may be omitted. Raises :class:`GeneratorError` for unsupported functions and
     :class:`SlotError` for symbols outside the slots.
     """
+    order = None
+    if hasattr(f, "f") and hasattr(f, "slots") and not isinstance(f, sympy.Basic):
+        order = getattr(f, "order", None)
+        f, slots = f.f, slots if slots is not None else f.slots
     if slots is None:
-        if not (hasattr(f, "f") and hasattr(f, "slots")):
-            raise GeneratorError("from_sympy needs slots unless f is a theory Generator")
-        f, slots = f.f, f.slots
-    elif hasattr(f, "f") and hasattr(f, "slots") and not isinstance(f, sympy.Basic):
-        f = f.f
+        raise GeneratorError("from_sympy needs slots unless f is a theory Generator")
     if not isinstance(slots, Slots):
         raise GeneratorError(f"slots must be a theory.slots.Slots, got {type(slots).__name__}")
     if dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
         raise GeneratorError(f"dtype must be a floating torch dtype, got {dtype}")
     matrix = slots.check_generator(f)
-    return TorchGenerator(matrix, slots, dtype=dtype)
+    return TorchGenerator(matrix, slots, dtype=dtype, order=order)
 
 
-# ---------------------------------------------------------------------------------------------
-# neural generators
 # ---------------------------------------------------------------------------------------------
 
 def _smooth_leaky(x: Tensor) -> Tensor:
@@ -309,8 +350,9 @@ class _SlotMLPs(nn.Module):
     """K per-slot networks evaluated together: ``z: (batch, d_z) -> (batch, K, width)``.
 
     Slot k's latents are scattered into a zero-padded (batch, K, d_max) tensor; each layer is a
-    batched matrix product with per-slot weights (einsum over the slot axis), so slot k's
-    features depend on z_{B_k} only and no Python loop runs over slots. The first ``depth``
+    batched matrix product with per-slot weights, so slot k's
+    features depend on z_{B_k} only and no Python loop runs over slots (matmul broadcasting
+    over the slot axis: (..., K, 1, d) @ (K, d, e)). The first ``depth``
     layers are square orthogonal maps on each slot (a diffeomorphism of R^{d_k} with the strictly
     increasing activation), followed by an orthonormal lift to ``hidden`` features.
     """
@@ -342,11 +384,12 @@ class _SlotMLPs(nn.Module):
         self.lift_bias = nn.Parameter(torch.tensor(0.3 * rng.standard_normal((k_slots, hidden))))
 
     def forward(self, z: Tensor) -> Tensor:
-        h = z[..., self.index] * self.valid.to(z.dtype)
+        h = (z[..., self.index] * self.valid.to(z.dtype)).unsqueeze(-2)
         for layer in range(self.square.shape[0]):
-            h = _smooth_leaky(torch.einsum("...kd,kde->...ke", h, self.square[layer])
-                              + self.square_bias[layer])
-        return torch.tanh(torch.einsum("...kd,kdh->...kh", h, self.lift) + self.lift_bias)
+            h = _smooth_leaky(h @ self.square[layer].to(z.dtype)
+                              + self.square_bias[layer].to(z.dtype).unsqueeze(-2))
+        h = h @ self.lift.to(z.dtype) + self.lift_bias.to(z.dtype).unsqueeze(-2)
+        return torch.tanh(h.squeeze(-2))
 
 
 class NeuralGenerator(nn.Module):
@@ -415,8 +458,8 @@ class NeuralGenerator(nn.Module):
         """``z: (..., d_z) -> (..., d_x)``."""
         if z.shape[-1] != self.d_z:
             raise ConfigError(f"generator expects {self.d_z} latents, got shape {tuple(z.shape)}")
-        features = self.slot_networks(z).to(z.dtype)
-        x = torch.einsum("...kh,khx->...x", features, self.readout.to(z.dtype))
+        features = self.slot_networks(z).flatten(-2)
+        x = features @ self.readout.to(z.dtype).flatten(0, 1)
         x = x + self.bias.to(z.dtype)
         if self.monomials:
             padded = torch.cat([z, torch.ones_like(z[..., :1])], dim=-1)
@@ -500,7 +543,10 @@ def certify_order(gen: Callable[[Tensor], Tensor], z: Tensor,
     from numerics.derivatives import compositional_contrast, cross_derivative_norms, jacobian
 
     sizes = _check_sizes(slot_sizes if slot_sizes is not None else gen.slot_sizes)
-    n = int(order if order is not None else gen.order)
+    n = order if order is not None else getattr(gen, "order", None)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ConfigError(f"certify_order needs a finite non-negative integer order, got {n!r}")
+    n = int(n)
     jac_norms = jacobian(gen, z).detach().flatten(1).norm(dim=1)
     scale = float(jac_norms.max())
     if n == 0:

@@ -1,0 +1,187 @@
+"""Tests for numerics.generators: sympy -> torch translation and neural generators of order n."""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+import pytest
+import sympy
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.func import jacfwd, vmap
+
+from numerics.derivatives import compositional_contrast, jacobian
+from numerics.errors import ConfigError
+from numerics.generators import (
+    NeuralGenerator,
+    TorchGenerator,
+    certify_order,
+    from_sympy,
+    make_generator,
+)
+from theory import generators as tg
+from theory.errors import GeneratorError, SlotError
+from theory.slots import Slots
+
+
+def _points(d: int, n: int = 6, seed: int = 0) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.rand(n, d, generator=gen, dtype=torch.float64) * 1.6 - 0.8
+
+
+def _sympy_values(f: sympy.Matrix, slots: Slots, z: torch.Tensor) -> np.ndarray:
+    """Evaluation of the sympy expressions with 30-digit mpmath arithmetic, as float64."""
+    fn = sympy.lambdify(slots.symbols, list(f), modules="mpmath")
+    with mpmath.workdps(30):
+        return np.array([[float(v) for v in fn(*row)] for row in z.tolist()])
+
+
+SLOTS = Slots.from_sizes(2, 1)
+A, B, C = SLOTS.symbols
+MIXED = sympy.Matrix([
+    sympy.Rational(3, 7) * A**3 * B - sympy.sin(A * C) + sympy.exp(B) / 5,
+    sympy.tanh(A + 2 * B) * sympy.log(2 + C**2) + sympy.sqrt(3 + A),
+    sympy.atan(A * B * C) + sympy.cosh(C) ** 2 - sympy.pi,
+    sympy.Integer(7),
+    sympy.Rational(-2, 3) * C + A**-2 * 0 + sympy.Abs(B) * sympy.erf(A),
+])
+
+
+def test_from_sympy_matches_exact_sympy_evaluation() -> None:
+    gen = from_sympy(MIXED, SLOTS)
+    z = _points(3)
+    got = gen(z).numpy()
+    np.testing.assert_allclose(got, _sympy_values(MIXED, SLOTS, z), rtol=1e-14, atol=1e-14)
+    assert gen.slot_sizes == (2, 1) and gen.slots == SLOTS
+
+
+def test_constant_outputs_broadcast_and_float32_works() -> None:
+    gen = from_sympy(sympy.Matrix([sympy.Integer(2), A * C]), SLOTS)
+    z = _points(3, n=5)
+    out = gen(z)
+    assert out.shape == (5, 2) and torch.all(out[:, 0] == 2.0)
+    out32 = gen(z.float())
+    assert out32.dtype == torch.float32
+    np.testing.assert_allclose(out32.numpy(), out.numpy(), rtol=1e-6, atol=1e-6)
+    assert gen(torch.ones(4, 3, dtype=torch.int64)).dtype == torch.float64
+
+
+def test_jacobian_by_torch_func_matches_sympy_jacobian() -> None:
+    gen = from_sympy(MIXED, SLOTS)
+    z = _points(3, n=4, seed=1)
+    jac_sym = MIXED.jacobian(sympy.Matrix(SLOTS.symbols))
+    expected = np.stack([_sympy_values(jac_sym[:, i], SLOTS, z) for i in range(3)], axis=-1)
+    got = vmap(jacfwd(gen))(z).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_piecewise_becomes_where_and_is_vmap_safe() -> None:
+    f = sympy.Matrix([sympy.Piecewise((A**2, A > 0), (-A, True)) + B * C])
+    gen = from_sympy(f, SLOTS)
+    z = torch.tensor([[0.5, 1.0, 2.0], [-0.5, 1.0, 2.0]], dtype=torch.float64)
+    assert gen(z)[:, 0].tolist() == [0.25 + 2.0, 0.5 + 2.0]
+    assert vmap(jacfwd(gen))(z)[:, 0, 0].tolist() == [1.0, -1.0]
+
+
+def test_theory_generator_object_is_accepted() -> None:
+    g = tg.bilinear((2, 2), tg.minimum_outputs(2, (2, 2)), seed=3)
+    gen = from_sympy(g)
+    z = _points(4, n=3)
+    np.testing.assert_allclose(gen(z).numpy(), _sympy_values(g.f, g.slots, z), rtol=1e-13,
+                               atol=1e-13)
+
+
+@pytest.mark.parametrize("order", [0, 1, 2, 3])
+def test_theory_polynomial_generators_keep_their_order(order: int) -> None:
+    """Symbolic order (theory) == numerical order (torch.func) for the translated generator."""
+    g = tg.polynomial(order, (2, 1), tg.minimum_outputs(order, (2, 1)), seed=1)
+    gen = from_sympy(g)
+    assert gen.order == g.order == order
+    cert = certify_order(gen, _points(3, n=5))
+    assert cert.certified, cert
+
+
+def test_from_sympy_errors() -> None:
+    with pytest.raises(GeneratorError, match="cannot translate"):
+        from_sympy(sympy.Matrix([sympy.gamma(A)]), SLOTS)
+    with pytest.raises(SlotError):
+        from_sympy(sympy.Matrix([sympy.Symbol("w") * A]), SLOTS)
+    with pytest.raises(GeneratorError, match="needs slots"):
+        from_sympy(sympy.Matrix([A]))
+    with pytest.raises(GeneratorError, match="expects 3 latents"):
+        from_sympy(sympy.Matrix([A]), SLOTS)(torch.zeros(2, 4))
+    with pytest.raises(GeneratorError, match="string"):
+        from_sympy("a + b", SLOTS)
+
+
+@pytest.mark.parametrize(("order", "sizes"), [(0, (2, 1, 2)), (1, (2, 1, 2)), (2, (1, 1, 1)),
+                                               (3, (1, 1))])
+def test_neural_generators_are_certified_of_their_order(order: int, sizes: tuple) -> None:
+    gen = make_generator(order, sizes, d_x=24, seed=order, hidden=16)
+    assert isinstance(gen, NeuralGenerator) and gen.order == order
+    assert gen.slot_sizes == sizes
+    z = _points(sum(sizes), n=6)
+    cert = certify_order(gen, z)
+    assert cert.certified, cert
+    if order >= 1:  # claiming one order less must fail
+        assert not certify_order(gen, z, order=order - 1).certified
+
+
+def test_order0_outputs_each_read_exactly_one_slot() -> None:
+    gen = make_generator(0, (2, 3), d_x=40, seed=0, hidden=8)
+    jac = jacobian(gen, _points(5, n=4)).detach()
+    reads = torch.stack([jac[..., :2].abs().amax((0, 2)) > 0, jac[..., 2:].abs().amax((0, 2)) > 0])
+    assert torch.all(reads.sum(0) == 1)
+    assert torch.equal(reads[1].long(), gen.output_slot)
+    counts = torch.bincount(gen.output_slot, minlength=2)
+    assert counts.sum() == 40 and torch.all(counts >= torch.tensor([2, 3]))
+    assert float(compositional_contrast(gen, _points(5), (2, 3)).detach().abs().max()) == 0.0
+
+
+def test_order0_slot_maps_are_injective_locally() -> None:
+    sizes = (2, 3)
+    gen = make_generator(0, sizes, d_x=30, seed=1)
+    jac = jacobian(gen, _points(5, n=16)).detach()
+    for k, (lo, hi) in enumerate([(0, 2), (2, 5)]):
+        rows = gen.output_slot == k
+        s = torch.linalg.svdvals(jac[:, rows][..., lo:hi])
+        assert float((s[:, -1] / s[:, 0]).min()) > 1e-3
+
+
+def test_neural_generator_is_seeded_and_batched() -> None:
+    z = _points(4, n=3)
+    a = make_generator(2, (2, 2), 50, seed=5)(z)
+    b = make_generator(2, (2, 2), 50, seed=5)(z)
+    c = make_generator(2, (2, 2), 50, seed=6)(z)
+    assert torch.equal(a, b) and not torch.allclose(a, c)
+    big = make_generator(3, (3, 3, 2), 2000, seed=0)
+    out = big(torch.rand(256, 8))
+    assert out.shape == (256, 2000) and out.dtype == torch.float32
+    assert torch.isfinite(out).all()
+
+
+@settings(max_examples=5, deadline=None)
+@given(order=st.integers(1, 2), sizes=st.lists(st.integers(1, 2), min_size=2, max_size=2),
+       seed=st.integers(0, 10_000))
+def test_property_random_neural_generators_have_their_order(order: int, sizes: list[int],
+                                                            seed: int) -> None:
+    gen = make_generator(order, sizes, d_x=12, seed=seed, hidden=8)
+    assert certify_order(gen, _points(sum(sizes), n=3, seed=seed)).certified
+
+
+def test_make_generator_errors() -> None:
+    with pytest.raises(ConfigError, match="order"):
+        make_generator(-1, (2, 2), 10, 0)
+    with pytest.raises(ConfigError, match="d_x >= d_z"):
+        make_generator(0, (2, 2), 3, 0)
+    with pytest.raises(ConfigError, match="at least 2 slots"):
+        make_generator(2, (3,), 10, 0)
+    with pytest.raises(ConfigError, match="slot_sizes"):
+        make_generator(1, (2, 0), 10, 0)
+    with pytest.raises(ConfigError, match="hidden"):
+        make_generator(1, (2, 2), 10, 0, hidden=0)
+
+
+def test_torch_generator_type() -> None:
+    assert isinstance(from_sympy(sympy.Matrix([A + C]), SLOTS), TorchGenerator)
