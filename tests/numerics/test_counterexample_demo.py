@@ -1,0 +1,96 @@
+"""Numerical demonstrations of the catalogue (small runs), and the two CLI commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sympy
+import torch
+
+from numerics.cli import main
+from numerics.counterexample_demo import DemoConfig, demonstrate
+from numerics.errors import ConfigError
+from numerics.generators import from_sympy
+from theory import counterexamples as C
+from theory.slots import Slots
+
+SMALL = DemoConfig(steps=400, batch=128, hidden=16, n_eval=400, seeds=2, device="cpu")
+
+
+@pytest.mark.parametrize("name", ["linear", "low_degree", "higher_order_interaction",
+                                  "model_order_too_high", "latent_dim_too_large",
+                                  "support_not_aligned_connected"])
+def test_small_demonstration_shows_the_failure(name):
+    result = demonstrate(name, SMALL)
+    assert result.shown, result.format()
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["name"] == name and data["shown"] is True
+    assert all(v == v for v in result.metrics.values())  # no NaN
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", C.names())
+def test_full_demonstration_shows_the_failure(name):
+    result = demonstrate(name, DemoConfig(device="cpu"))
+    assert result.shown, result.format()
+
+
+def test_demonstration_is_deterministic():
+    cfg = DemoConfig(steps=60, batch=64, hidden=8, n_eval=200, seeds=1, regressor="linear",
+                     device="cpu")
+    a, b = demonstrate("linear", cfg), demonstrate("linear", cfg)
+    assert a.metrics == b.metrics
+
+
+def test_bad_config_and_name():
+    with pytest.raises(ConfigError, match="steps"):
+        demonstrate("linear", DemoConfig(steps=0))
+    with pytest.raises(C.CatalogueError, match="unknown counterexample"):
+        demonstrate("nope", SMALL)
+
+
+def test_smoothstep_derivatives_match_torch_func():
+    # the C^m check of the support witness uses sympy derivatives of the smoothstep polynomial
+    slots = Slots.from_sizes(1)
+    (t,) = slots.symbols
+    poly = C.smoothstep(t, sympy.Integer(1), sympy.Integer(2), 2).args[1][0]
+    f = from_sympy(sympy.Matrix([poly]), slots)
+    g = torch.Generator().manual_seed(0)
+    pts = 1 + torch.rand(16, generator=g, dtype=torch.float64)
+    scalar = lambda x: f(x.reshape(1, 1))[0, 0]  # noqa: E731
+    for order in (1, 2):
+        fn = scalar
+        for _ in range(order):
+            fn = torch.func.grad(fn)
+        got = torch.stack([fn(p) for p in pts])
+        d = sympy.lambdify(t, sympy.diff(poly, t, order))
+        want = torch.tensor([float(d(float(p))) for p in pts], dtype=torch.float64)
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_cli_counterexample_list_and_verify(capsys):
+    assert main(["counterexample", "--list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["entries"]
+    assert set(listed) == set(C.names())
+    assert main(["counterexample", "linear", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["certificate"]["valid"] is True and data["demonstration"] is None
+    assert main(["counterexample", "model_order_too_high"]) == 0
+    assert "VALID: every check passed" in capsys.readouterr().out
+
+
+def test_cli_counterexample_unknown_name_exits_2(capsys):
+    assert main(["counterexample", "nope"]) == 2
+    assert "unknown counterexample" in capsys.readouterr().err
+
+
+def test_cli_conjecture_json_and_out(tmp_path, capsys):
+    out = tmp_path / "report.json"
+    code = main(["conjecture", "--order", "1", "--trials", "1", "--slots", "1,1", "--json",
+                 "--out", str(out), "--candidates", str(tmp_path / "c")])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["summary"]["slotwise"] == 1 and data["trials"][0]["dimension"] == 4
+    assert json.loads(out.read_text())["order"] == 1
+    assert main(["conjecture", "--order", "1", "--slots", "x"]) == 2
