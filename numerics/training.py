@@ -20,7 +20,9 @@ notebooks. Pipeline, all seeded from ``TrainConfig.seed``:
    optimized by numerics.engine.fit (AdamW, warm-up + cosine schedule, gradient clipping,
    checkpoints, resumption, bfloat16 autocast on CUDA only when ``amp`` and no derivative
    penalty is used);
-5. order-0 structured decoders are hardened (one-hot slot assignment: exactly order 0);
+5. order-0 structured decoders are hardened (one-hot argmax slot assignment: exactly order 0)
+   after the fraction ``harden_at`` of the steps; the remaining steps fine-tune the renderers
+   to that assignment;
 6. metrics: held-out ID reconstruction error, slot identifiability (numerics.metrics, SIS and
    matched R^2 on ``n_eval`` held-out samples) and compositional generalization
    (numerics.compgen: recombination protocol on OOD targets, direct OOD autoencoding, OOD SIS).
@@ -72,9 +74,9 @@ class TrainConfig:
     latent_sizes: tuple[int, ...] | None = None
     generator_hidden: int = 16
     generator_depth: int = 1
-    steps: int = 1500
+    steps: int = 2000
     batch_size: int = 256
-    lr: float = 3e-3
+    lr: float = 5e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 100
     seed: int = 0
@@ -85,7 +87,8 @@ class TrainConfig:
     hidden: int | None = None
     depth: int = 2
     encoder_hidden: int = 128
-    assignment_penalty: float = 0.05
+    assignment_penalty: float = 0.2
+    harden_at: float = 0.7
     cross_penalty: float = 0.0
     penalty_batch: int = 32
     n_train: int = 4096
@@ -140,6 +143,9 @@ class TrainConfig:
                               f"got {self.n_eval}")
         if self.hidden is not None and (not _is_int(self.hidden) or self.hidden < 1):
             raise ConfigError(f"hidden must be a positive integer or None, got {self.hidden!r}")
+        if isinstance(self.harden_at, bool) or not isinstance(self.harden_at, (int, float)) or (
+                not 0.0 <= self.harden_at <= 1.0):
+            raise ConfigError(f"harden_at must be a fraction in [0, 1], got {self.harden_at!r}")
         for name in ("assignment_penalty", "cross_penalty", "weight_decay"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
@@ -320,7 +326,10 @@ def _loss_fn(config: TrainConfig):
         mse = (x_hat.float() - x).square().mean()
         loss = mse
         logs = {"mse": float(mse.detach())}
-        if config.decoder == "structured" and config.order == 0 and config.assignment_penalty:
+        order0 = config.decoder == "structured" and config.order == 0
+        if order0 and step >= config.harden_at * config.steps:
+            model.decoder.harden()
+        if order0 and config.assignment_penalty and not bool(model.decoder.hard):
             alpha = config.assignment_penalty * min(1.0, (step + 1) / ramp)
             penalty = model.decoder.penalty()
             loss = loss + alpha * penalty

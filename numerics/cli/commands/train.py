@@ -56,9 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              " neural: seeded neural generator of numerics.generators")
     parser.add_argument("--support", choices=("full", "correlated", "band", "lshape"),
                         default="lshape", help="training support (default lshape)")
-    parser.add_argument("--steps", type=int, default=1500, help="optimization steps")
+    parser.add_argument("--steps", type=int, default=2000, help="optimization steps")
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cross-penalty", type=float, default=0.0,
                         help="weight of the order-(n+1) cross-derivative penalty (MLP)")
