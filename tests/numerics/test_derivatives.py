@@ -1,0 +1,191 @@
+"""Tests for numerics.derivatives: cross-slot partials against sympy and the full tensor."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+import sympy
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from numerics.derivatives import (
+    compositional_contrast,
+    cross_derivative_norms,
+    cross_derivatives,
+    cross_tuples,
+    derivative_tensor,
+    jacobian,
+    select_cross,
+    tuple_count,
+)
+from numerics.errors import ConfigError, DataError
+from numerics.generators import from_sympy, make_generator
+from theory import generators as tg
+from theory import order as theory_order
+from theory.slots import Slots
+
+
+def _points(d: int, n: int = 4, seed: int = 0) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.rand(n, d, generator=gen, dtype=torch.float64) * 1.6 - 0.8
+
+
+def _mlp(d_in: int, d_out: int, seed: int, width: int = 16) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(d_in, width), torch.nn.Tanh(),
+                               torch.nn.Linear(width, width), torch.nn.Tanh(),
+                               torch.nn.Linear(width, d_out)).double()
+
+
+def _sympy_cross(f: sympy.Matrix, slots: Slots, order: int, z: torch.Tensor) -> np.ndarray:
+    """Symbolic cross partials (sympy.diff), evaluated in 30-digit mpmath: (batch, d_x, T)."""
+    symbols = slots.symbols
+    tuples = cross_tuples(slots.sizes, order)
+    exprs = [sympy.diff(e, *[symbols[i] for i in t]) for e in f for t in tuples]
+    fn = sympy.lambdify(symbols, exprs, modules="mpmath")
+    with mpmath.workdps(30):
+        vals = np.array([[float(v) for v in fn(*row)] for row in z.tolist()])
+    return vals.reshape(z.shape[0], len(f), len(tuples))
+
+
+SLOTS = Slots.from_sizes(2, 1, 1)
+A, B, C, D = SLOTS.symbols
+TRANSCENDENTAL = sympy.Matrix([
+    sympy.sin(A * C) * sympy.exp(B) + A**3 * D,
+    sympy.tanh(A + B * C - D) + sympy.Rational(2, 5) * A * B,
+    sympy.log(3 + C**2) * sympy.cos(B + D) + sympy.sqrt(2 + A * C),
+])
+
+
+@pytest.mark.parametrize(("order", "outputs"), [(2, 3), (3, 3), (4, 1)])
+def test_cross_derivatives_match_sympy_derivatives(order: int, outputs: int) -> None:
+    f = TRANSCENDENTAL[:outputs, :]
+    z = _points(4, n=3)
+    got = cross_derivatives(from_sympy(f, SLOTS), z, SLOTS.sizes, order)
+    assert got.tuples == tuple(cross_tuples(SLOTS.sizes, order))
+    expected = _sympy_cross(f, SLOTS, order, z)
+    np.testing.assert_allclose(got.values.numpy(), expected, rtol=1e-10, atol=1e-10)
+
+
+def test_cross_derivatives_match_theory_cross_derivatives_of_a_polynomial() -> None:
+    g = tg.bilinear((2, 1), tg.minimum_outputs(2, (2, 1)), seed=2)
+    z = _points(3, n=3, seed=4)
+    got = cross_derivatives(from_sympy(g), z, g.slots.sizes, 2)
+    symbols = g.slots.symbols
+    column = {t: c for c, t in enumerate(got.tuples)}
+    expected = np.zeros(got.values.shape)
+    for cd in theory_order.cross_derivatives(g.f, g.slots, 2):
+        t = tuple(symbols.index(s) for s in cd.variables)
+        fn = sympy.lambdify(symbols, cd.expr, modules="mpmath")
+        expected[:, cd.output, column[t]] = [float(fn(*row)) for row in z.tolist()]
+    np.testing.assert_allclose(got.values.numpy(), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("sizes", "order"), [((1, 2, 2), 2), ((1, 2, 2), 3), ((2, 1), 4)])
+def test_cross_derivatives_match_full_tensor_on_an_mlp(sizes: tuple, order: int) -> None:
+    d = sum(sizes)
+    f = _mlp(d, 3, seed=order)
+    z = _points(d, n=3)
+    got = cross_derivatives(f, z, sizes, order)
+    full = derivative_tensor(f, z, order)
+    assert full.shape == (3, 3) + (d,) * order
+    expected = select_cross(full, got.tuples)
+    assert got.values.shape == (3, 3, tuple_count(sizes, order))
+    np.testing.assert_allclose(got.values.detach().numpy(), expected.detach().numpy(),
+                               rtol=1e-11, atol=1e-13)
+
+
+def test_order1_entries_are_products_of_first_derivatives() -> None:
+    f = _mlp(3, 2, seed=1)
+    z = _points(3, n=2)
+    got = cross_derivatives(f, z, (1, 2), 1)
+    assert got.tuples == ((0, 1), (0, 2))
+    jac = jacobian(f, z)
+    np.testing.assert_allclose(got.values.detach().numpy(),
+                               (jac[:, :, :1] * jac[:, :, 1:]).detach().numpy(), rtol=1e-15)
+
+
+def test_compositional_contrast_hand_case() -> None:
+    slots = Slots.from_sizes(2, 1)
+    x, y, w = slots.symbols
+    # output 0: grad (3, 4 | 2) -> |(3,4)| * |2| = 10; output 1 reads slot 0 only -> 0
+    f = sympy.Matrix([3 * x + 4 * y + 2 * w, x * y])
+    z = _points(3, n=5)
+    cc = compositional_contrast(from_sympy(f, slots), z, (2, 1))
+    assert torch.all(cc == 10.0)
+    norms = cross_derivative_norms(from_sympy(f, slots), z, (2, 1), 1)
+    np.testing.assert_allclose(norms.numpy(), 10.0, rtol=1e-15)
+
+
+def test_compositional_contrast_three_slots_matches_formula() -> None:
+    f = _mlp(4, 3, seed=3)
+    z = _points(4, n=3)
+    sizes = (1, 2, 1)
+    jac = jacobian(f, z).detach()
+    blocks = [jac[..., :1].norm(dim=-1), jac[..., 1:3].norm(dim=-1), jac[..., 3:].norm(dim=-1)]
+    expected = sum(blocks[k] * blocks[m] for k in range(3) for m in range(k + 1, 3)).sum(1)
+    got = compositional_contrast(f, z, sizes).detach()
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-13)
+
+
+def test_norms_vanish_for_additive_and_not_at_order_one() -> None:
+    gen = make_generator(1, (2, 2), d_x=10, seed=0, hidden=8)
+    z = _points(4, n=3)
+    assert float(cross_derivative_norms(gen, z, (2, 2), 2).detach().max()) == 0.0
+    assert float(cross_derivative_norms(gen, z, (2, 2), 1).detach().min()) > 1e-3
+    assert float(compositional_contrast(gen, z, (2, 2)).detach().min()) > 1e-3
+
+
+def test_generator_of_order_n_has_vanishing_order_n_plus_1() -> None:
+    order = 2
+    gen = make_generator(order, (1, 1, 1), d_x=8, seed=order, hidden=8)
+    z = _points(3, n=3)
+    assert float(cross_derivative_norms(gen, z, (1, 1, 1), order + 1).detach().max()) == 0.0
+    assert float(cross_derivative_norms(gen, z, (1, 1, 1), order).detach().min()) > 1e-3
+
+
+def test_batch_chunks_give_the_same_norms() -> None:
+    f = _mlp(4, 2, seed=5)
+    z = _points(4, n=7)
+    whole = cross_derivative_norms(f, z, (2, 2), 2)
+    pieces = cross_derivative_norms(f, z, (2, 2), 2, chunk_size=2, batch_chunk=3)
+    np.testing.assert_allclose(pieces.detach().numpy(), whole.detach().numpy(), rtol=1e-14)
+
+
+def test_tuple_counts() -> None:
+    assert tuple_count((2, 2, 2), 3) == 44 == len(cross_tuples((2, 2, 2), 3))
+    assert tuple_count((2, 2, 2), 2) == 12 and tuple_count((2, 2, 2), 1) == 12
+    assert tuple_count((3,), 2) == 0
+    assert math.comb(9, 4) - 3 * math.comb(5, 4) == tuple_count((2, 2, 2), 4)
+
+
+@settings(max_examples=6, deadline=None)
+@given(sizes=st.lists(st.integers(1, 2), min_size=2, max_size=3), order=st.integers(2, 3),
+       seed=st.integers(0, 1000))
+def test_property_box_method_equals_full_tensor(sizes: list[int], order: int, seed: int
+                                                ) -> None:
+    d = sum(sizes)
+    f = _mlp(d, 2, seed=seed, width=8)
+    z = _points(d, n=2, seed=seed)
+    got = cross_derivatives(f, z, sizes, order)
+    expected = select_cross(derivative_tensor(f, z, order), got.tuples)
+    np.testing.assert_allclose(got.values.detach().numpy(), expected.detach().numpy(),
+                               rtol=1e-11, atol=1e-13)
+
+
+def test_errors() -> None:
+    f = _mlp(4, 2, seed=0)
+    with pytest.raises(DataError, match="sum to"):
+        cross_derivatives(f, _points(4), (2, 1), 2)
+    with pytest.raises(DataError, match="shape"):
+        cross_derivatives(f, torch.zeros(4, dtype=torch.float64), (2, 2), 2)
+    with pytest.raises(DataError, match="floating"):
+        cross_derivatives(f, torch.zeros(2, 4, dtype=torch.int64), (2, 2), 2)
+    with pytest.raises(ConfigError, match="order"):
+        cross_derivative_norms(f, _points(4), (2, 2), 0)
+    with pytest.raises(DataError, match="positive integers"):
+        compositional_contrast(f, _points(4), (4, 0))
