@@ -113,7 +113,7 @@ def cross_derivative_norm(model: BumpDecoder, task: BumpTask, xy: Tensor) -> flo
     net = _as_float64(model)
     xy = xy.to(device=next(net.parameters()).device, dtype=torch.float64)
     norms = cross_derivative_norms(lambda p: net(encode(p, task)).flatten(1), xy, (1, 1), 2)
-    return float(norms.mean())
+    return float(norms.detach().mean())
 
 
 def target_cross_derivative_norm(task: BumpTask, xy: Tensor) -> float:
