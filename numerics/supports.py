@@ -33,6 +33,7 @@ from numerics.errors import ConfigError, DataError
 Tensor = torch.Tensor
 KINDS = ("full", "correlated", "band", "lshape")
 _MAX_ROUNDS = 200
+_MAX_CHUNK = 1_000_000
 
 
 def _generator(generator: torch.Generator | int | None) -> torch.Generator:
@@ -135,7 +136,7 @@ class Support:
 
     def _reject(self, n: int, gen: torch.Generator, inside: bool) -> Tensor:
         p = self.train_fraction_of_box if inside else 1.0 - self.train_fraction_of_box
-        chunk = max(64, math.ceil(1.2 * n / p) + 16)
+        chunk = min(_MAX_CHUNK, max(64, math.ceil(1.2 * n / p) + 16))
         kept, have = [], 0
         for _ in range(_MAX_ROUNDS):
             if have >= n:
