@@ -147,52 +147,84 @@ class _Component:
     Q: dict[tuple[int, ...], object]
 
 
-def _poly_dict(expr: sympy.Expr, symbols: tuple[sympy.Symbol, ...], what: str):
-    try:
-        poly = sympy.Poly(expr, *symbols, domain=QQ)
-    except (sympy.PolynomialError, sympy.polys.polyerrors.CoercionFailed) as err:
-        raise AnalysisError(
-            f"{what} {expr} is not a polynomial with rational coefficients in the latents; the"
-            " exact ambiguity analysis supports polynomial and polynomial*exp(polynomial)"
-            " generators with rational coefficients"
-        ) from err
-    return {k: v for k, v in poly.as_dict(native=True).items() if v}
+class _NotFlat(Exception):
+    """An expression is not (yet) a flat sum of rational * monomial * exp(...) terms."""
+
+
+def _flat_terms(expr: sympy.Expr, index: dict[sympy.Symbol, int],
+                allow_exp: bool) -> list[tuple[object, tuple[int, ...], list[sympy.Expr]]]:
+    """Terms (rational coefficient, exponent vector, exp arguments) of a flat sum; raises
+    :class:`_NotFlat` on anything else (nested sums, sqrt, sin, floats, ...)."""
+    out = []
+    n = len(index)
+    for term in sympy.Add.make_args(expr):
+        coeff = QQ(1)
+        mono = [0] * n
+        args: list[sympy.Expr] = []
+        for factor in sympy.Mul.make_args(term):
+            if factor.is_Rational:
+                coeff *= QQ(int(factor.p), int(factor.q))
+            elif factor.is_Symbol and factor in index:
+                mono[index[factor]] += 1
+            elif (factor.is_Pow and factor.base in index and factor.exp.is_Integer
+                  and factor.exp > 0):
+                mono[index[factor.base]] += int(factor.exp)
+            elif allow_exp and isinstance(factor, sympy.exp):
+                args.append(factor.args[0])
+            elif allow_exp and factor is sympy.E:
+                args.append(sympy.Integer(1))
+            else:
+                raise _NotFlat(factor)
+        if coeff:
+            out.append((coeff, tuple(mono), args))
+    return out
 
 
 def _unsupported_parts(expr: sympy.Expr) -> list[str]:
-    """Functions other than exp, irrational constants and non-integer or negative powers."""
+    """Functions other than exp, floats, irrational constants, non-integer or negative powers."""
     parts = {a for a in expr.atoms(sympy.Function) if not isinstance(a, sympy.exp)}
     parts |= {a for a in expr.atoms(sympy.NumberSymbol) if a is not sympy.E}
+    parts |= expr.atoms(sympy.Float)
     parts |= {a for a in expr.atoms(sympy.Pow)
               if not (a.exp.is_Integer and a.exp > 0) and not isinstance(a.base, sympy.exp)}
     return sorted(str(a) for a in parts)
 
 
+def _flat(expr: sympy.Expr, index: dict[sympy.Symbol, int], allow_exp: bool, what: str):
+    """:func:`_flat_terms` of ``expr``, expanding it first when it is not flat yet."""
+    try:
+        return _flat_terms(expr, index, allow_exp)
+    except _NotFlat:
+        pass
+    try:
+        return _flat_terms(sympy.expand(expr), index, allow_exp)
+    except _NotFlat as err:
+        parts = _unsupported_parts(expr) or [str(err.args[0])]
+        kind = "polynomial and polynomial*exp(polynomial)" if allow_exp else "polynomial"
+        raise AnalysisError(
+            f"{what} contains {', '.join(parts)}: the exact ambiguity analysis supports"
+            f" {kind} generators with rational coefficients"
+        ) from None
+
+
+def _poly(terms) -> dict[tuple[int, ...], object]:
+    out: dict[tuple[int, ...], object] = {}
+    for coeff, mono, _ in terms:
+        out[mono] = out.get(mono, 0) + coeff
+    return {m: c for m, c in out.items() if c}
+
+
 def _exp_components(expr: sympy.Expr, symbols: tuple[sympy.Symbol, ...],
                     slot_of: tuple[int, ...], l: int) -> list[_Component]:
     """Write output l as sum_p Q_p exp(p) (exact), grouping terms by the exponent p."""
-    unsupported = _unsupported_parts(expr)
-    if unsupported:
-        raise AnalysisError(
-            f"output {l} contains {', '.join(unsupported)}: the exact ambiguity analysis supports"
-            " polynomial and polynomial*exp(polynomial) generators with rational coefficients"
-        )
-    if expr.is_polynomial(*symbols):
-        Q = _poly_dict(expr, symbols, f"output {l}")
-        return [_Component({}, frozenset(), Q)] if Q else []
+    index = {s: i for i, s in enumerate(symbols)}
+    zero = (0,) * len(symbols)
+    by_exponent: dict[sympy.Expr, list] = {}
+    for coeff, mono, args in _flat(expr, index, True, f"output {l}"):
+        by_exponent.setdefault(sympy.Add(*args), []).append((coeff, mono, None))
     groups: dict[tuple, tuple[object, dict, list]] = {}
-    for term in sympy.Add.make_args(sympy.expand(expr)):
-        exponent = sympy.Integer(0)
-        rest = []
-        for factor in sympy.Mul.make_args(term):
-            if isinstance(factor, sympy.exp):
-                exponent += factor.args[0]
-            elif factor is sympy.E:
-                exponent += 1
-            else:
-                rest.append(factor)
-        p = _poly_dict(exponent, symbols, f"exponent of exp in output {l}") if exponent else {}
-        zero = (0,) * len(symbols)
+    for exponent, terms in by_exponent.items():
+        p = _poly(_flat(exponent, index, False, f"the exponent {exponent} in output {l}"))
         const = p.pop(zero, QQ(0))
         key = tuple(sorted(p.items()))
         if key in groups and groups[key][0] != const:
@@ -200,10 +232,10 @@ def _exp_components(expr: sympy.Expr, symbols: tuple[sympy.Symbol, ...],
                 f"output {l} has terms exp(p + a) and exp(p + b) with different constants a, b:"
                 " their ratio is irrational; rewrite them with a common exponential"
             )
-        groups.setdefault(key, (const, p, []))[2].append(sympy.Mul(*rest))
+        groups.setdefault(key, (const, p, []))[2].extend(terms)
     out = []
     for _, p, terms in groups.values():
-        Q = _poly_dict(sympy.Add(*terms), symbols, f"a coefficient of exp in output {l}")
+        Q = _poly(terms)
         if Q:
             touched = frozenset(slot_of[v] for mono in p for v, e in enumerate(mono) if e)
             out.append(_Component(p, touched, Q))
