@@ -488,23 +488,29 @@ def cross_derivatives(f: object, slots: Slots, order: int) -> list[CrossDerivati
 def interaction_order_bruteforce(f: object, slots: Slots, max_order: int) -> int | float:
     """Reference implementation straight from the definition (slow; for tests and benches).
 
-    For k = 2, 3, ...: differentiate every output by every cross-slot multi-index of order k
-    from scratch and test the result with ``expand() == 0``; the order is k - 1 for the first
-    k where all vanish (0 if additionally every output depends on <= 1 slot). Returns
+    Each output is expanded once. For k = 2, 3, ...: differentiate every output by every
+    cross-slot multi-index of order k from scratch and test the result for zero (``== 0`` for
+    polynomial outputs, whose derivatives stay expanded, else ``expand() == 0``); the order is
+    k - 1 for the first k where all vanish (0 if every output depends on <= 1 slot). Returns
     ``math.inf`` if cross partials of order ``max_order + 1`` still do not all vanish.
     """
     f = _checked(f, slots)
     latents = slots.symbols
-    single = all(
-        len({slots.slot(s) for s in latents if sympy.expand(sympy.diff(e, s)) != 0}) < 2
-        for e in f)
+    outputs = [(sympy.expand(e), as_polynomial(e, latents) is not None) for e in f]
+
+    def vanishes(e: sympy.Expr, polynomial: bool, variables: tuple[sympy.Symbol, ...]) -> bool:
+        d = sympy.diff(e, *variables)
+        return d == 0 if polynomial else sympy.expand(d) == 0
+
+    single = all(len({slots.slot(s) for s in latents if not vanishes(e, p, (s,))}) < 2
+                 for e, p in outputs)
     if single:
         return 0
     for k in range(2, max_order + 2):
         nonzero = False
-        for e in f:
+        for e, p in outputs:
             for variables in combinations_with_replacement(latents, k):
-                if _is_cross(variables, slots) and sympy.expand(sympy.diff(e, *variables)) != 0:
+                if _is_cross(variables, slots) and not vanishes(e, p, variables):
                     nonzero = True
         if not nonzero:
             return k - 1
