@@ -45,6 +45,11 @@ class LossConfig:
         return self.alpha * min(1.0, (step + 1) / self.alpha_warmup)
 
 
+def _at_least_float32(t: torch.Tensor) -> torch.Tensor:
+    """bfloat16/float16 (autocast) -> float32; float32/float64 unchanged."""
+    return t.to(torch.promote_types(t.dtype, torch.float32))
+
+
 def slot_attention_mass(attention: torch.Tensor) -> torch.Tensor:
     """a_{p,k} = sum_heads mean_layers A_{h,p,k}: (B, L, P, heads, K) -> (B, P, K)."""
     return attention.mean(dim=1).sum(dim=2)
@@ -55,25 +60,26 @@ def interaction_penalty(attention: torch.Tensor) -> torch.Tensor:
 
     Uses sum_{k<k'} a_k a_k' = ((sum_k a_k)^2 - sum_k a_k^2) / 2.
     """
-    a = slot_attention_mass(attention.float())
+    a = slot_attention_mass(_at_least_float32(attention))
     pairs = (a.sum(dim=-1).square() - a.square().sum(dim=-1)) / 2.0
     return pairs.mean()
 
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """mean_batch sum_{k,i} KL(N(mu, e^logvar) || N(0,1)); mu, logvar (B, K, d) -> scalar."""
-    mu, logvar = mu.float(), logvar.float()
+    mu, logvar = _at_least_float32(mu), _at_least_float32(logvar)
     return 0.5 * (mu.square() + logvar.exp() - logvar - 1.0).flatten(1).sum(1).mean()
 
 
-def slot_vae_loss(model: SlotVAE, images: torch.Tensor, step: int,
-                  config: LossConfig) -> tuple[torch.Tensor, Mapping[str, float]]:
+def slot_vae_loss(model: SlotVAE, images: torch.Tensor, step: int, config: LossConfig,
+                  noise: torch.Tensor | None = None) -> tuple[torch.Tensor, Mapping[str, float]]:
     """The objective above for a batch of images (B, 3, H, W); returns (loss, logs).
 
-    The interaction term needs decoder attention (Transformer decoder); with another decoder
-    alpha must be 0.
+    ``noise`` (B, K, d): the reparametrization noise (see :meth:`SlotVAE.forward`). The
+    interaction term needs decoder attention (Transformer decoder); with another decoder alpha
+    must be 0.
     """
-    out = model(images)
+    out = model(images, noise)
     recon = (out.decoded.image.float() - images).square().flatten(1).sum(1).mean()
     kl = kl_divergence(out.mu, out.logvar)
     loss = config.sigma * recon + config.beta * kl

@@ -322,10 +322,18 @@ class SlotVAE(nn.Module):
         self.decoder = (TransformerDecoder(config) if config.decoder == "transformer"
                         else SpatialBroadcastDecoder(config))
 
-    def forward(self, images: torch.Tensor) -> VAEOutput:
-        """images (B, 3, H, W) -> :class:`VAEOutput`; samples z only in training mode."""
+    def forward(self, images: torch.Tensor, noise: torch.Tensor | None = None) -> VAEOutput:
+        """images (B, 3, H, W) -> :class:`VAEOutput`.
+
+        In training mode z = mu + e^{logvar/2} * noise with ``noise`` (B, K, d) standard normal
+        (drawn from torch's global generator when not given); in eval mode z = mu.
+        """
         mu, logvar = self.encoder(images)
-        z = mu + (0.5 * logvar).exp() * torch.randn_like(mu) if self.training else mu
+        if self.training:
+            eps = torch.randn_like(mu) if noise is None else noise.to(mu.dtype)
+            z = mu + (0.5 * logvar).exp() * eps
+        else:
+            z = mu
         return VAEOutput(mu=mu, logvar=logvar, z=z, decoded=self.decoder(z))
 
 

@@ -73,17 +73,24 @@ def training_scenes(run: SpritesRun, progress: bool = False) -> Scenes:
 
 
 def train_sprites(run: SpritesRun, scenes: Scenes | None = None) -> tuple[SlotVAE, FitResult]:
-    """Train a :class:`SlotVAE` as configured by ``run`` (model seeded by ``run.engine.seed``)."""
+    """Train a :class:`SlotVAE` as configured by ``run``.
+
+    The model is initialized from ``run.engine.seed``; batches and the reparametrization noise
+    come from the engine's seeded generator, so a run (and a resumed run) is reproducible.
+    """
     run.validate()
     scenes = scenes if scenes is not None else training_scenes(run, run.engine.progress)
     images = scenes.images
     model = make_model(run.model, seed=run.engine.seed)
 
-    def sample_batch(step: int, generator: torch.Generator) -> torch.Tensor:
-        return images[torch.randint(0, len(images), (run.batch_size,), generator=generator)]
+    noise_shape = (run.batch_size, run.model.slots, run.model.slot_dim)
 
-    def loss_fn(m: torch.nn.Module, batch: torch.Tensor, step: int):
-        return slot_vae_loss(m, batch, step, run.loss)
+    def sample_batch(step: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        index = torch.randint(0, len(images), (run.batch_size,), generator=generator)
+        return {"images": images[index], "noise": torch.randn(noise_shape, generator=generator)}
+
+    def loss_fn(m: torch.nn.Module, batch: dict[str, torch.Tensor], step: int):
+        return slot_vae_loss(m, batch["images"], step, run.loss, batch["noise"])
 
     result = fit(model, loss_fn, sample_batch, run.engine, description="sprites")
     return model, result

@@ -1,0 +1,127 @@
+"""Slot VAE models and loss: shapes, attention/mask normalization, exact penalty and KL values."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from numerics.errors import ConfigError
+from numerics.sprites.experiment import preset
+from numerics.sprites.loss import (
+    LossConfig,
+    interaction_penalty,
+    kl_divergence,
+    slot_attention_mass,
+    slot_vae_loss,
+)
+from numerics.sprites.models import ModelConfig, fourier_features, make_model, pixel_grid
+
+SMOKE = preset("smoke").model
+
+
+@pytest.mark.parametrize(("encoder", "decoder"),
+                         list(itertools.product(("transformer", "slot-attention"),
+                                                ("transformer", "spatial-broadcast"))))
+def test_forward_shapes_and_normalization(encoder: str, decoder: str) -> None:
+    config = replace(SMOKE, encoder=encoder, decoder=decoder)
+    model = make_model(config, seed=0).eval()
+    x = torch.rand(2, 3, config.size, config.size, generator=torch.Generator().manual_seed(0))
+    out = model(x)
+    k, d, p = config.slots, config.slot_dim, config.size ** 2
+    assert out.mu.shape == out.logvar.shape == out.z.shape == (2, k, d)
+    assert torch.equal(out.z, out.mu)
+    assert out.decoded.image.shape == x.shape
+    if decoder == "transformer":
+        attn = out.decoded.attention
+        assert attn.shape == (2, config.decoder_layers, p, config.decoder_heads, k)
+        assert torch.allclose(attn.sum(-1), torch.ones(()), atol=1e-6)
+        assert out.decoded.masks is None
+    else:
+        assert out.decoded.masks.shape == (2, k, p)
+        assert torch.allclose(out.decoded.masks.sum(1), torch.ones(()), atol=1e-6)
+    model.train()
+    assert not torch.equal(model(x).z, model(x).mu)
+
+
+def test_make_model_is_seeded() -> None:
+    a, b, c = make_model(SMOKE, 1), make_model(SMOKE, 1), make_model(SMOKE, 2)
+    pa, pb, pc = (torch.cat([q.flatten() for q in m.parameters()]) for m in (a, b, c))
+    assert torch.equal(pa, pb) and not torch.equal(pa, pc)
+
+
+def test_transformer_decoder_pixels_do_not_interact() -> None:
+    """Cross-attention only: a pixel's output does not change if another pixel's query does."""
+    model = make_model(SMOKE, 0).eval()
+    z = torch.randn(1, SMOKE.slots, SMOKE.slot_dim, generator=torch.Generator().manual_seed(0))
+    before = model.decoder(z).image.flatten(2)
+    model.decoder.features[0] += 1.0
+    after = model.decoder(z).image.flatten(2)
+    assert not torch.equal(before[..., 0], after[..., 0])
+    assert torch.equal(before[..., 1:], after[..., 1:])
+
+
+def test_fourier_features() -> None:
+    grid = pixel_grid(2)
+    assert torch.equal(grid, torch.tensor([[-0.5, -0.5], [0.5, -0.5], [-0.5, 0.5], [0.5, 0.5]]))
+    f = fourier_features(grid, 2)
+    assert f.shape == (4, 10)
+    assert torch.allclose(f[0, 2:6], torch.sin(torch.tensor([-0.5, -1.0, -0.5, -1.0]) * torch.pi))
+
+
+@settings(max_examples=20, deadline=None)
+@given(k=st.integers(2, 6), heads=st.integers(1, 4), layers=st.integers(1, 3))
+def test_interaction_penalty_exact_values(k: int, heads: int, layers: int) -> None:
+    uniform = torch.full((2, layers, 5, heads, k), 1.0 / k, dtype=torch.float64)
+    # a_{p,k} = heads / k for all k: sum_{k<k'} a a' = C(k, 2) heads^2 / k^2
+    expected = k * (k - 1) / 2 * heads**2 / k**2
+    assert interaction_penalty(uniform).item() == pytest.approx(expected, rel=1e-12)
+    onehot = torch.nn.functional.one_hot(torch.randint(0, k, (2, 1, 5, 1)), k).double()
+    assert interaction_penalty(onehot.expand(2, layers, 5, heads, k)).item() == 0.0
+
+
+def test_attention_mass_sums_heads_and_averages_layers() -> None:
+    attn = torch.zeros(1, 2, 1, 2, 3)
+    attn[0, 0, 0, 0] = torch.tensor([1.0, 0.0, 0.0])
+    attn[0, 0, 0, 1] = torch.tensor([0.0, 1.0, 0.0])
+    attn[0, 1, 0, 0] = torch.tensor([0.0, 0.0, 1.0])
+    attn[0, 1, 0, 1] = torch.tensor([0.0, 0.0, 1.0])
+    assert torch.equal(slot_attention_mass(attn)[0, 0], torch.tensor([0.5, 0.5, 1.0]))
+    assert interaction_penalty(attn).item() == pytest.approx(0.25 + 0.5 + 0.5)
+
+
+def test_kl_exact() -> None:
+    mu = torch.tensor([[[0.0, 1.0]], [[2.0, 0.0]]])
+    logvar = torch.tensor([[[0.0, 0.0]], [[0.0, 1.0]]])
+    # per sample: 0 + 1/2 ; 2 + (e - 1 - 1)/2
+    expected = (0.5 + 2.0 + (torch.e - 2.0) / 2) / 2
+    assert kl_divergence(mu, logvar).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_alpha_warmup_and_loss_terms() -> None:
+    cfg = LossConfig(sigma=2.0, beta=0.5, alpha=4.0, alpha_warmup=4)
+    assert [cfg.alpha_at(t) for t in (0, 1, 3, 10)] == [1.0, 2.0, 4.0, 4.0]
+    assert LossConfig(alpha=3.0, alpha_warmup=0).alpha_at(0) == 3.0
+    model = make_model(SMOKE, 0).eval()
+    x = torch.rand(2, 3, SMOKE.size, SMOKE.size, generator=torch.Generator().manual_seed(1))
+    loss, logs = slot_vae_loss(model, x, 1, cfg)
+    total = 2.0 * logs["recon"] + 0.5 * logs["kl"] + 2.0 * logs["interaction"]
+    assert loss.item() == pytest.approx(total, rel=1e-5)
+
+
+def test_config_errors() -> None:
+    with pytest.raises(ConfigError):
+        ModelConfig(decoder="mlp").validate()
+    with pytest.raises(ConfigError):
+        ModelConfig(width=30, decoder_heads=4).validate()
+    with pytest.raises(ConfigError):
+        ModelConfig(size=30).validate()
+    with pytest.raises(ConfigError):
+        LossConfig(alpha=-1.0).validate()
+    sb = make_model(replace(SMOKE, decoder="spatial-broadcast"), 0)
+    with pytest.raises(ConfigError):
+        slot_vae_loss(sb, torch.rand(1, 3, SMOKE.size, SMOKE.size), 0, LossConfig(alpha=1.0))
