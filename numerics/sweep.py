@@ -398,7 +398,8 @@ class _ResultsFile:
 
 NOT_SWEEPABLE = {
     "checkpoint": "every trial would share one checkpoint file; sweeps resume per trial",
-    "sympy_generator": "a sympy object cannot be written in YAML; use generator: neural",
+    "sympy_generator": ("a sympy object cannot be written in YAML; `generator: sympy` builds "
+                        "a seeded one from order, slot_sizes, outputs and seed"),
 }
 
 
