@@ -4,7 +4,10 @@
 :func:`numerics.engine.fit` (MSE on target images at training centres, same steps, batch, lr and
 data seed for all) and measures ID/OOD MSE, their ratio, the per-layer pullback-metric
 factorization score and the cross-slot derivative norm (:mod:`numerics.bump.metrics`), next to
-the same quantities for the true generator. ``save_bump`` writes the JSON (atomically) and a
+the same quantities for the true generator. Derivative metrics use the integer centres on a
+``metric_stride`` lattice (all of the Cartesian-product extension); the cross-slot norm is also
+split into ID and OOD centres: a decoder that renders the bump has the target's value at both,
+one that memorizes matches it at ID centres only. ``save_bump`` writes the JSON (atomically) and a
 figure of OOD reconstructions; ``format_table`` prints the table.
 """
 
@@ -30,6 +33,7 @@ from numerics.bump.task import (
     bump_image,
     encode,
     grid_centres,
+    is_ood,
     sample_train_centres,
 )
 from numerics.engine import EngineConfig, fit
@@ -132,12 +136,19 @@ def run_bump(config: BumpConfig) -> BumpResult:
     config.validate()
     task = config.task()
     xy = _metric_centres(task, config.metric_stride)
+    ood = is_ood(xy, task)
+    if not ood.any() or ood.all():
+        raise ConfigError(f"metric_stride {config.metric_stride} leaves no ID or no OOD centre;"
+                          " use a smaller stride")
     rows: list[dict[str, object]] = []
     if task.differentiable:
         rows.append({"model": "target", "role": "true generator", "params": 0,
                      "id_mse": 0.0, "ood_mse": 0.0, "ratio": None,
                      "factorization": {"image": target_factorization_score(task, xy)},
-                     "cross_norm": target_cross_derivative_norm(task, xy), "seconds": 0.0})
+                     "cross_norm": target_cross_derivative_norm(task, xy),
+                     "cross_norm_id": target_cross_derivative_norm(task, xy[~ood]),
+                     "cross_norm_ood": target_cross_derivative_norm(task, xy[ood]),
+                     "seconds": 0.0})
     decoders = {}
     for kind in config.models:
         model, seconds = _train(kind, task, config)
@@ -147,11 +158,14 @@ def run_bump(config: BumpConfig) -> BumpResult:
             "model": kind, "role": "baseline" if kind in BASELINES else "interaction-asymmetric",
             "params": sum(p.numel() for p in model.parameters()),
             "id_mse": errors.id_mse, "ood_mse": errors.ood_mse, "ratio": errors.ratio,
-            "factorization": None, "cross_norm": None, "seconds": seconds,
+            "factorization": None, "cross_norm": None, "cross_norm_id": None,
+            "cross_norm_ood": None, "seconds": seconds,
         }
         if task.differentiable:
             row["factorization"] = layer_factorization_scores(model, task, xy)
             row["cross_norm"] = cross_derivative_norm(model, task, xy)
+            row["cross_norm_id"] = cross_derivative_norm(model, task, xy[~ood])
+            row["cross_norm_ood"] = cross_derivative_norm(model, task, xy[ood])
         rows.append(row)
     explanation, text = None, ""
     if config.explain:
@@ -169,10 +183,10 @@ def _fmt(value: object) -> str:
 
 
 def format_table(result: BumpResult) -> str:
-    """Plain-text table: model, ID MSE, OOD MSE, OOD/ID, factorization (hidden mean, image),
-    cross-slot derivative norm, training seconds."""
+    """Plain-text table: model, ID MSE, OOD MSE, OOD/ID, factorization (mean over hidden layers,
+    image), cross-slot derivative norm at ID and at OOD centres, training seconds."""
     header = ["model", "role", "ID MSE", "OOD MSE", "OOD/ID", "fact.hidden", "fact.image",
-              "cross-norm", "train s"]
+              "cross ID", "cross OOD", "train s"]
     lines = [header]
     for row in result.rows:
         fact = row["factorization"]
@@ -183,7 +197,8 @@ def format_table(result: BumpResult) -> str:
         lines.append([str(row["model"]), str(row["role"]), _fmt(row["id_mse"]),
                       _fmt(row["ood_mse"]), _fmt(row["ratio"]), _fmt(hidden),
                       _fmt(fact["image"] if isinstance(fact, dict) else None),
-                      _fmt(row["cross_norm"]), f"{row['seconds']:.1f}"])
+                      _fmt(row["cross_norm_id"]), _fmt(row["cross_norm_ood"]),
+                      f"{row['seconds']:.1f}"])
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
                      for line in lines)

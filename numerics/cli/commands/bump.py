@@ -21,8 +21,8 @@ HELP = ("2D Gaussian bump benchmark: baselines memorize held-out (x, y) combinat
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options: --size, --sigma, --ood, --steps, --seed, --input, --models, --rank, --out,
-    --json, --device, --no-progress."""
+    """Options: --size, --sigma, --ood, --steps, --seed, --input, --no-invert, --models, --rank,
+    --out, --json, --device, --no-progress."""
     parser.add_argument("--size", type=int, default=28, help="image side N (default 28)")
     parser.add_argument("--sigma", type=float, default=1.0, help="bump width (default 1.0)")
     parser.add_argument("--ood", default="6:22", metavar="LO:HI",
@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", dest="inputs", default="bump",
                         choices=("raw", "onehot", "bump"),
                         help="input code of (x, y) (default bump)")
+    parser.add_argument("--no-invert", dest="inverted", action="store_false",
+                        help="target the bump itself instead of 1 - bump (the reference default)")
     parser.add_argument("--models", default="mlp,conv,log-additive,outer-product",
                         help="comma-separated decoders to compare")
     parser.add_argument("--rank", type=int, default=1, help="rank of the outer-product decoder")
@@ -60,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from numerics.bump.experiment import BumpConfig, format_table, run_bump, save_bump
 
     config = BumpConfig(size=args.size, sigma=args.sigma, ood=_parse_ood(args.ood),
-                        inputs=args.inputs, steps=args.steps, seed=args.seed,
+                        inputs=args.inputs, inverted=args.inverted, steps=args.steps,
+                        seed=args.seed,
                         models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
                         rank=args.rank, device=args.device,
                         progress=args.progress and not args.json)

@@ -23,6 +23,7 @@ def test_tiny_run_table_and_files(tmp_path):
         assert row["ood_mse"] > 0 and row["id_mse"] > 0
         assert row["ratio"] == pytest.approx(row["ood_mse"] / row["id_mse"])
         assert row["cross_norm"] > 0 and set(row["factorization"]) >= {"image"}
+        assert row["cross_norm_id"] > 0 and row["cross_norm_ood"] > 0
     table = format_table(result)
     assert all(kind in table for kind in DECODER_KINDS) and "OOD/ID" in table
     paths = save_bump(result, config.task(), tmp_path)
@@ -45,12 +46,13 @@ def test_onehot_inputs_skip_derivative_metrics():
 
 def test_cli_json(tmp_path, capsys):
     code = main(["bump", "--size", "8", "--ood", "2:5", "--steps", "2", "--models",
-                 "mlp,log-additive", "--out", str(tmp_path), "--json"])
+                 "mlp,log-additive", "--out", str(tmp_path), "--json", "--no-invert"])
     assert code == 0
     data = json.loads(capsys.readouterr().out)
     assert [row["model"] for row in data["rows"]] == ["target", "mlp", "log-additive"]
     assert data["explanation"]["order_bump"] == "inf" and data["explanation"]["order_log"] == 1
     assert data["files"]["figure"].endswith("bump_ood.png")
+    assert data["config"]["inverted"] is False
 
 
 @pytest.mark.parametrize("argv, match", [
@@ -68,3 +70,16 @@ def test_invalid_config():
         BumpConfig(**{**TINY, "batch": 0}).validate()
     with pytest.raises(ConfigError, match="models"):
         BumpConfig(**{**TINY, "models": ()}).validate()
+
+
+@pytest.mark.slow
+def test_baselines_memorize_and_factorized_decoders_compose():
+    """At 16 x 16 (held-out 4:11): the MLP's OOD/ID ratio is large, the factorized ones' small."""
+    config = BumpConfig(size=16, ood=(4, 11), steps=600, hidden=128, depth=3, channels=16,
+                        slot_hidden=32, batch=32, lr=3e-3, progress=False, explain=False,
+                        models=("mlp", "log-additive", "outer-product"))
+    rows = {row["model"]: row for row in run_bump(config).rows}
+    assert rows["mlp"]["ratio"] > 4.0
+    for kind in ("log-additive", "outer-product"):
+        assert rows[kind]["ratio"] < 2.0
+        assert rows[kind]["ood_mse"] < rows["mlp"]["ood_mse"] / 5
