@@ -77,7 +77,7 @@ def slot_vae_loss(model: SlotVAE, images: torch.Tensor, step: int, config: LossC
 
     ``noise`` (B, K, d): the reparametrization noise (see :meth:`SlotVAE.forward`). The
     interaction term needs decoder attention (Transformer decoder); with another decoder alpha
-    must be 0.
+    must be 0. With alpha(t) = 0, L_int is still logged but computed without autograd.
     """
     out = model(images, noise)
     recon = (out.decoded.image.float() - images).square().flatten(1).sum(1).mean()
@@ -85,8 +85,9 @@ def slot_vae_loss(model: SlotVAE, images: torch.Tensor, step: int, config: LossC
     loss = config.sigma * recon + config.beta * kl
     logs = {"recon": float(recon.detach()), "kl": float(kl.detach())}
     if out.decoded.attention is not None:
-        penalty = interaction_penalty(out.decoded.attention)
         alpha = config.alpha_at(step)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and alpha > 0):
+            penalty = interaction_penalty(out.decoded.attention)
         logs.update(interaction=float(penalty.detach()), alpha=alpha)
         if alpha > 0:
             loss = loss + alpha * penalty

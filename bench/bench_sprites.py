@@ -1,0 +1,82 @@
+"""Throughput of the sprites slot VAE: images/s for one forward + backward training step.
+
+The regularized model (alpha > 0: the interaction penalty on the decoder attention is computed
+and back-propagated) and the same model without the penalty (alpha = 0: the penalty is only
+logged, not differentiated) are timed side by side, interleaved, in one run, at each size, on
+the CPU and, when present, on CUDA (bf16 autocast, as in training). Reported: images/s of both
+and the penalty's overhead ratio (time with / time without).
+
+    .venv/bin/python -m bench.bench_sprites [--sizes smoke cpu] [--repeat 5] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from dataclasses import replace
+
+import torch
+
+from bench.common import print_table, timeit, write_results
+from numerics.sprites.experiment import preset
+from numerics.sprites.loss import LossConfig, slot_vae_loss
+from numerics.sprites.models import make_model
+
+
+def _step_fn(size: str, alpha: float, device: torch.device):
+    run = preset(size)
+    model = make_model(run.model, seed=0).to(device).train()
+    loss_config = replace(run.loss, alpha=alpha, alpha_warmup=0)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(run.batch_size, 3, run.model.size, run.model.size, generator=g).to(device)
+    amp = device.type == "cuda"
+
+    def step() -> None:
+        model.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
+            loss, _ = slot_vae_loss(model, x, 0, loss_config)
+        loss.backward()
+
+    return step, run.batch_size
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Time both variants per size and device; print the table and write JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=["smoke", "cpu"],
+                        choices=["smoke", "cpu", "paper"])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    devices = [torch.device("cpu")]
+    if torch.cuda.is_available():
+        devices.append(torch.device("cuda"))
+    rows = []
+    for device in devices:
+        sync = torch.cuda.synchronize if device.type == "cuda" else None
+        for size in args.sizes:
+            if size == "paper" and device.type == "cpu":
+                continue
+            steps = {alpha: _step_fn(size, alpha, device) for alpha in (LossConfig().alpha, 0.0)}
+            batch = steps[0.0][1]
+            times: dict[float, list[float]] = {alpha: [] for alpha in steps}
+            for _ in range(args.repeat):  # interleaved, so that load changes hit both alike
+                for alpha, (step, _) in steps.items():
+                    times[alpha] += timeit(step, repeat=1, warmup=1, sync=sync)["times_s"]
+            with_p = {"median_s": statistics.median(times[LossConfig().alpha])}
+            without = {"median_s": statistics.median(times[0.0])}
+            rows.append({
+                "device": device.type, "size": size, "batch": batch,
+                "img_per_s_penalty": batch / with_p["median_s"],
+                "img_per_s_no_penalty": batch / without["median_s"],
+                "overhead_ratio": with_p["median_s"] / without["median_s"],
+                "step_s_penalty": with_p["median_s"], "step_s_no_penalty": without["median_s"],
+            })
+    print_table(rows)
+    write_results("bench_sprites", rows, args.out, repeat=args.repeat, threads=args.threads)
+
+
+if __name__ == "__main__":
+    main()
