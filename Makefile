@@ -28,7 +28,7 @@ demo: $(VENV)/.base
 	$(VENV)/bin/iasym demo
 
 test: $(VENV)/.dev
-	$(PY) -m pytest -q -n 2 --dist loadgroup
+	$(PY) -m pytest -q -n 2 --dist loadgroup tests --nbmake notebooks
 
 slow: $(VENV)/.dev
 	$(PY) -m pytest -q -m slow
