@@ -72,14 +72,17 @@ def test_invalid_config():
         BumpConfig(**{**TINY, "models": ()}).validate()
 
 
-@pytest.mark.slow
 def test_baselines_memorize_and_factorized_decoders_compose():
-    """At 16 x 16 (held-out 4:11): the MLP's OOD/ID ratio is large, the factorized ones' small."""
+    """At 16 x 16 (held-out 4:11): the MLP's OOD/ID ratio is large, the factorized ones' small.
+
+    Measured over seeds 0, 1, 2 (CPU): MLP ratio 12.9-13.7, log-additive 1.7-2.0,
+    outer-product 1.4-1.5; OOD MSE 1.2e-2 (MLP) vs 1.2e-5 to 9e-5. About 15 s of one core.
+    """
     config = BumpConfig(size=16, ood=(4, 11), steps=600, hidden=128, depth=3, channels=16,
                         slot_hidden=32, batch=32, lr=3e-3, progress=False, explain=False,
                         models=("mlp", "log-additive", "outer-product"))
     rows = {row["model"]: row for row in run_bump(config).rows}
-    assert rows["mlp"]["ratio"] > 4.0
+    assert rows["mlp"]["ratio"] > 6.0
     for kind in ("log-additive", "outer-product"):
-        assert rows[kind]["ratio"] < 2.0
-        assert rows[kind]["ood_mse"] < rows["mlp"]["ood_mse"] / 5
+        assert rows[kind]["ratio"] < 3.0
+        assert rows[kind]["ood_mse"] < rows["mlp"]["ood_mse"] / 50
