@@ -33,10 +33,13 @@ algebraically independent over C(z) (exponentials of polynomials whose differenc
 non-constant are linearly independent over C(z)) and W_1, W_2 are algebraically independent
 over the algebraic numbers (Lindemann-Weierstrass), so g_ij becomes a rational function R in
 (z, Y, W) over Q(i) and: g_ij = 0 iff R cancels to 0; g_ij is a polynomial iff the cancelled R
-has no Y and a denominator free of z; its degree is the z-degree of the numerator. Functions
-outside this class (log, atan, sqrt, ...) are handled through derivatives: g is a polynomial
-iff all its first partials are, and deg g = 1 + max deg of the partials; a non-polynomial
-partial certifies a non-polynomial g. When no certificate is found :class:`AnalysisError` is
+has no Y and a denominator free of z; its degree is the z-degree of the numerator. Rational
+functions of z and one square root S = sqrt(b(z)) of a non-square polynomial are written
+g = A + B S with A, B rational ({1, S} is a basis of C(z)(S) over C(z)): g is a polynomial iff
+B = 0 and A is one. Other
+functions (log, atan, ...) are handled through derivatives: g is a polynomial iff all its first
+partials are, and deg g = 1 + max deg of the partials; a non-polynomial partial certifies a
+non-polynomial g. When no certificate is found :class:`AnalysisError` is
 raised; a guess is never returned. Other constants (pi, sqrt(2), ...) are treated by sympy's
 polynomial arithmetic as independent generators.
 """
@@ -252,13 +255,56 @@ def _classify_structural(g: sympy.Expr, latents: tuple[sympy.Symbol, ...]) -> in
         return None
     if g.is_polynomial(*latents):
         return _poly_degree(sympy.expand(g), latents)
-    r, ys = exp_rational_form(g, latents)
+    try:
+        r, ys = exp_rational_form(g, latents)
+    except _Undecided:
+        return _classify_square_root(g, latents)
     if r == 0:
         return None
     num, den = r.as_numer_denom()
     if num.free_symbols & ys or den.free_symbols & ys or den.free_symbols & set(latents):
         return math.inf
     return _poly_degree(num, latents)
+
+
+def _classify_square_root(g: sympy.Expr, latents: tuple[sympy.Symbol, ...]
+                          ) -> int | float | None:
+    """:func:`_classify_structural` for rational functions of z and one S = sqrt(b(z)).
+
+    b must be a polynomial that is not a square in C[z] (some factor of odd multiplicity), so
+    that {1, S} is a basis of C(z)(S) over C(z). Then g = A + B S with A, B in Q(z), computed
+    by reducing modulo S^2 - b and rationalizing the denominator; g is a polynomial iff B = 0
+    and A is a polynomial (every polynomial lies in C(z)).
+    """
+    radicals = [p for p in g.atoms(sympy.Pow)
+                if not p.exp.is_Integer and p.base.free_symbols & set(latents)]
+    bases = {p.base for p in radicals}
+    if len(bases) != 1 or any(not (p.exp.is_Rational and p.exp.q == 2) for p in radicals):
+        raise _Undecided(f"{g} is not a rational function of the latents and one square root")
+    b = bases.pop()
+    if not b.is_polynomial(*latents) or all(m % 2 == 0 for _, m in sympy.sqf_list(b)[1]):
+        raise _Undecided(f"sqrt({b}) is not the root of a non-square polynomial")
+    root = sympy.Dummy("S")
+    e = g.xreplace({p: root ** int(2 * p.exp) for p in radicals})
+    if not e.is_rational_function(*latents, root):
+        raise _Undecided(f"{g} is not a rational function of the latents and sqrt({b})")
+    num, den = sympy.together(e).as_numer_denom()
+    modulus = sympy.Poly(root**2 - b, root)
+    n = sympy.Poly(num, root).rem(modulus)
+    d = sympy.Poly(den, root).rem(modulus)
+    n0, n1 = n.coeff_monomial(1), n.coeff_monomial(root)
+    d0, d1 = d.coeff_monomial(1), d.coeff_monomial(root)
+    norm = d0**2 - d1**2 * b
+    a_part = sympy.cancel((n0 * d0 - n1 * d1 * b) / norm)
+    b_part = sympy.cancel((n1 * d0 - n0 * d1) / norm)
+    if b_part != 0:
+        return math.inf
+    if a_part == 0:
+        return None
+    numer, denom = a_part.as_numer_denom()
+    if denom.free_symbols & set(latents):
+        return math.inf
+    return _poly_degree(numer, latents)
 
 
 def _classify(g: sympy.Expr, latents: tuple[sympy.Symbol, ...], depth: int = _DERIVATIVE_DEPTH
