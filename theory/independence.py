@@ -90,7 +90,7 @@ def derivative_label(variables: tuple[sympy.Symbol, ...]) -> str:
     return f"d{k if k > 1 else ''}f/" + "".join(parts)
 
 
-def _multi_indices(slots: Slots, order: int) -> list[tuple[sympy.Symbol, ...]]:
+def derivative_multi_indices(slots: Slots, order: int) -> list[tuple[sympy.Symbol, ...]]:
     """All multi-indices of order 1..n plus the within-slot ones of order n + 1."""
     out = [v for k in range(1, order + 1)
            for v in combinations_with_replacement(slots.symbols, k)]
@@ -236,7 +236,7 @@ def _latent_point(point: dict, slots: Slots) -> dict[sympy.Symbol, sympy.Rationa
 
 
 def _full_rank_result(f: sympy.Matrix, slots: Slots, order: int) -> IndependenceResult:
-    indices = _multi_indices(slots, order)
+    indices = derivative_multi_indices(slots, order)
     labels = tuple(derivative_label(v) for v in indices)
     needed = len(indices)
     rows, polynomial = _derivative_rows(f, slots, indices)

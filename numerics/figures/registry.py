@@ -23,8 +23,7 @@ from numerics.training import TrainConfig, TrainResult, build_data, train
 from theory import Slots, ambiguities
 from theory import generators as gen
 from theory.conjecture import run_conjecture
-from theory.independence import _multi_indices as derivative_multi_indices
-from theory.independence import sufficient_independence
+from theory.independence import derivative_multi_indices, sufficient_independence
 
 _CONFIG_KEYS = {f.name for f in fields(TrainConfig)}
 
