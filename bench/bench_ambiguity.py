@@ -4,7 +4,9 @@ Reference (performance.md): build Df . v with symbolic coefficients c, expand, c
 coefficients of the cross-slot monomials of degree > n, then ``sympy.linear_eq_to_matrix`` and
 ``Matrix.nullspace``. Ours: :func:`theory.ambiguity.ambiguities` (whole analysis: class check,
 sparse system, exact nullspace, per-slot subsystems, counterexample attempts). Both give the same
-solution dimension (asserted). Run: ``.venv/bin/python -m bench.bench_ambiguity [--quick]``.
+solution dimension (asserted). The nullspace of the sparse system alone is also timed with each
+back-end of :mod:`theory.linalg` (sparse sympy DomainMatrix vs dense flint fmpq_mat).
+Run: ``.venv/bin/python -m bench.bench_ambiguity [--quick]``.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import math
 import sympy
 
 from bench.common import print_table, timeit, write_results
-from theory.ambiguity import ambiguities
+from theory.ambiguity import ambiguities, linear_system
 from theory.generators import random_polynomial
+from theory.linalg import available_backends, nullspace
 
 
 def dense_reference(f: sympy.Matrix, slots, order: int, degree: int) -> int:
@@ -78,6 +81,11 @@ def main(argv: list[str] | None = None) -> None:
                          repeat=repeat, warmup=0)
             row["dense_sympy_s"] = ref["median_s"]
             row["ratio"] = ref["median_s"] / ours["median_s"]
+        system, columns = linear_system(gen.f, gen.slots, order, degree)
+        for backend in available_backends():
+            t = timeit(lambda b=backend, s=system, c=columns: nullspace(s, len(c), backend=b),
+                       repeat=repeat, warmup=0)
+            row[f"nullspace_{backend}_s"] = t["median_s"]
         rows.append(row)
     print_table(rows)
     write_results("ambiguity", rows, out=args.out,

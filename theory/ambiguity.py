@@ -57,6 +57,7 @@ __all__ = [
     "SlotFields",
     "ambiguities",
     "is_slotwise_map",
+    "linear_system",
     "slotwise_field_count",
 ]
 
@@ -443,6 +444,26 @@ def _certify(f: sympy.Matrix, slots: Slots, order: int,
 # --- public entry point ------------------------------------------------------------------------
 
 
+def linear_system(f: object, slots: Slots, order: int, degree: int = 1
+                  ) -> tuple[list[dict[int, object]], list[tuple[int, tuple[int, ...]]]]:
+    """The sparse ambiguity system itself: ``(rows, columns)``.
+
+    ``columns[j] = (i, m)`` is the unknown coefficient of the monomial z^m in v_i (slot-wise
+    columns first); ``rows`` are the equations as ``{column: rational}`` dicts (see the module
+    docstring). Does not check that f is of order <= ``order`` (:func:`ambiguities` does).
+    """
+    slots_ok = _check_slots(slots)
+    system = _System(slots_ok.check_generator(f), slots_ok, _check_int("order", order),
+                     _check_int("degree", degree))
+    return system.rows, system.columns
+
+
+def _check_slots(slots: object) -> Slots:
+    if not isinstance(slots, Slots):
+        raise AnalysisError(f"slots must be a theory.slots.Slots, got {type(slots).__name__}")
+    return slots
+
+
 def _check_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise AnalysisError(f"{name} must be a non-negative integer, got {value!r}")
@@ -459,8 +480,7 @@ def ambiguities(f: object, slots: Slots, order: int, degree: int = 1) -> Ambigui
     read off the same reduction) and tries to integrate each affine non-slot-wise direction into
     a certified :class:`Counterexample`.
     """
-    if not isinstance(slots, Slots):
-        raise AnalysisError(f"slots must be a theory.slots.Slots, got {type(slots).__name__}")
+    slots = _check_slots(slots)
     order = _check_int("order", order)
     degree = _check_int("degree", degree)
     f = slots.check_generator(f)
@@ -478,7 +498,8 @@ def ambiguities(f: object, slots: Slots, order: int, degree: int = 1) -> Ambigui
     non_slotwise = [_field(vec, system.columns, symbols)
                     for vec, j in zip(basis, free, strict=True) if not system.slotwise[j]]
     counterexample, note = _certify(f, slots, order, non_slotwise)
-    slot_fields = tuple(_slot_fields(system, k) for k in range(slots.K))
+    slot_fields = tuple(_slot_fields(system, k, rows)
+                        for k, rows in enumerate(_rows_by_slot(system)))
     return AmbiguityResult(
         order=order,
         degree=degree,
@@ -499,7 +520,8 @@ def _solutions(rows: list[dict[int, object]], cols: list[int]) -> int:
     return len(cols) - _restricted_rank(rows, cols)
 
 
-def _slot_fields(system: _System, k: int) -> SlotFields:
+def _slot_fields(system: _System, k: int, rows: list[dict[int, object]]) -> SlotFields:
+    """Per-slot subsystem; ``rows`` are the equations restricted to slot k's own columns."""
     cols = [j for j, s in enumerate(system.slot_of_col) if s == k]
     affine = [j for j in cols if system.degree_of[j] <= 1]
     affine_only = []
@@ -508,20 +530,39 @@ def _slot_fields(system: _System, k: int) -> SlotFields:
         own = [j for j in cols if system.columns[j][0] == index]
         own_affine = [j for j in own if system.degree_of[j] <= 1]
         if len(own) > len(own_affine):
-            dim_affine = _solutions(system.rows, own_affine)
-            if dim_affine == len(own_affine) and _solutions(system.rows, own) == dim_affine:
+            dim_affine = _solutions(rows, own_affine)
+            if dim_affine == len(own_affine) and _solutions(rows, own) == dim_affine:
                 affine_only.append(i)
     return SlotFields(
         slot=k,
         unknowns=len(cols),
-        dimension=_solutions(system.rows, cols),
+        dimension=_solutions(rows, cols),
         affine_unknowns=len(affine),
-        affine_dimension=_solutions(system.rows, affine),
+        affine_dimension=_solutions(rows, affine),
         affine_only=tuple(affine_only),
     )
 
 
+def _rows_by_slot(system: _System) -> list[list[dict[int, object]]]:
+    """The equations restricted to each slot's own slot-wise columns (other unknowns = 0)."""
+    out: list[list[dict[int, object]]] = [[] for _ in system.slots.blocks]
+    slot_of_col = system.slot_of_col
+    for row in system.rows:
+        parts: dict[int, dict[int, object]] = {}
+        for j, v in row.items():
+            k = slot_of_col[j]
+            if k is not None:
+                parts.setdefault(k, {})[j] = v
+        for k, part in parts.items():
+            out[k].append(part)
+    return out
+
+
 def _restricted_rank(rows: list[dict[int, object]], cols: list[int]) -> int:
     index = {j: t for t, j in enumerate(cols)}
-    sub = [{index[j]: v for j, v in row.items() if j in index} for row in rows]
+    sub = []
+    for row in rows:
+        part = {index[j]: v for j, v in row.items() if j in index}
+        if part:
+            sub.append(part)
     return rank(sub, len(cols))

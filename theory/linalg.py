@@ -6,12 +6,14 @@ non-zero exact rational (``int``, ``fractions.Fraction``, ``sympy.Rational`` or 
 
 Two interchangeable back-ends compute the reduced row echelon form (RREF):
 
-* ``"flint"``: python-flint's ``fmpq_mat.rref`` (C, multi-modular), used when installed;
-* ``"sympy"``: sympy's sparse ``DomainMatrix`` over ``QQ`` (pure Python, always available).
-
-Tall systems (many more equations than unknowns, the usual case: one equation per cross-slot
-monomial) are reduced in batches: the RREF of ``[basis so far; next batch]`` keeps at most
-``n_cols`` rows, so the dense work never exceeds about ``3 n_cols x n_cols``.
+* ``"sympy"`` (default): sympy's sparse ``DomainMatrix`` (SDM) over ``QQ``; with sympy's flint
+  ground types its rationals are flint ``fmpq``. The ambiguity systems are very sparse (a few
+  non-zeros per row), and sparse elimination wins: on an 8289 x 168 system it takes 0.15 s
+  against 3.0 s for the dense flint route, on 1152 x 20 0.011 s against 0.035 s (measured
+  side by side on this project's 2-core machine).
+* ``"flint"``: python-flint's dense ``fmpq_mat.rref`` (optional dependency). Tall systems are
+  reduced in batches: the RREF of ``[basis so far; next batch]`` keeps at most ``n_cols`` rows,
+  so the dense work never exceeds about ``5 n_cols x n_cols`` (or 256 rows for narrow systems).
 """
 
 from __future__ import annotations
@@ -25,19 +27,20 @@ from sympy.polys.matrices import DomainMatrix
 
 from theory.errors import AnalysisError
 
-try:  # optional fast back-end
+try:  # optional dense back-end
     import flint
 except ImportError:  # pragma: no cover - exercised only where python-flint is missing
     flint = None
 
 Row = Mapping[int, object]
+_QQ_TYPE = QQ.dtype
 
 __all__ = ["available_backends", "nullspace", "rank", "rref"]
 
 
 def available_backends() -> tuple[str, ...]:
-    """Back-ends usable here, fastest first: ``("flint", "sympy")`` or ``("sympy",)``."""
-    return ("flint", "sympy") if flint is not None else ("sympy",)
+    """Back-ends usable here, the default first: ``("sympy", "flint")`` or ``("sympy",)``."""
+    return ("sympy", "flint") if flint is not None else ("sympy",)
 
 
 def _resolve(backend: str) -> str:
@@ -52,6 +55,8 @@ def _resolve(backend: str) -> str:
 
 def _to_qq(x: object):
     """An exact rational as a sympy ``QQ`` domain element; floats and symbols are refused."""
+    if type(x) is _QQ_TYPE:
+        return x
     if isinstance(x, bool) or isinstance(x, float):
         raise AnalysisError(f"linear systems must have exact rational entries, got {x!r}")
     if isinstance(x, int):
@@ -100,19 +105,19 @@ def _rref_flint(rows: list[dict[int, object]], n_cols: int) -> list[dict[int, ob
             mat[r, j] = v if isinstance(v, flint.fmpq) else flint.fmpq(int(v.numerator),
                                                                          int(v.denominator))
     reduced, rk = mat.rref()
-    out = []
-    for r in range(rk):
-        out.append({j: reduced[r, j] for j in range(n_cols) if reduced[r, j] != 0})
-    return out
+    return [{j: v for j, v in enumerate(row) if v} for row in reduced.tolist()[:rk]]
 
 
 def _rref_rows(rows: list[dict[int, object]], n_cols: int, backend: str,
                batch: int | None) -> list[dict[int, object]]:
-    """Non-zero rows of the RREF (in pivot order), reducing tall systems batch by batch."""
+    """Non-zero rows of the RREF (in pivot order), reducing batch by batch (``batch`` rows at a
+    time; default: all at once for sympy, bounded batches for flint)."""
     if not rows or n_cols == 0:
         return []
-    kernel = _rref_flint if backend == "flint" else _rref_sympy
-    step = batch or max(2 * n_cols, 64)
+    if backend == "flint":
+        kernel, step = _rref_flint, batch or max(4 * n_cols, 256)
+    else:
+        kernel, step = _rref_sympy, batch or len(rows)
     basis: list[dict[int, object]] = []
     for start in range(0, len(rows), step):
         basis = kernel(basis + rows[start:start + step], n_cols)
