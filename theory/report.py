@@ -198,7 +198,7 @@ def _theorem(order: int | float, si: bool | None, verdict: str,
                 " non-zero): neither Theorem 4.3 nor the conjecture applies")
     cls = _CLASS_NAMES.get(order, f"of at most {_nth(order)}-order interaction across slots")
     if verdict == "not-identifiable":
-        why = ("f is not sufficiently independent, " if si is False else "")
+        why = ("f is not sufficiently independent and " if si is False else "")
         return (f"f is {cls}, but {why}a reparametrization that mixes slots keeps f o h in the"
                 " same class (certified exactly): slots are not identifiable from this class,"
                 " so the sufficient-independence hypothesis of Theorem 4.3 cannot be dropped")
