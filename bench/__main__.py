@@ -52,6 +52,19 @@ def _results_files(results_dir: Path) -> dict[Path, int]:
     return {p: p.stat().st_mtime_ns for p in results_dir.glob("*.json") if p.name != "index.json"}
 
 
+def _call_main(main: Any, module_name: str, argv: list[str]) -> None:
+    """``main(argv)``; a ``main()`` without parameters reads ``sys.argv``, set for the call."""
+    if inspect.signature(main).parameters:
+        main(argv)
+        return
+    saved = sys.argv
+    sys.argv = [module_name, *argv]
+    try:
+        main()
+    finally:
+        sys.argv = saved
+
+
 def run_one(name: str, quick: bool, package: str = "bench") -> dict[str, Any]:
     """Run ``package.bench_<name>.main`` and return its manifest entry.
 
@@ -71,7 +84,7 @@ def run_one(name: str, quick: bool, package: str = "bench") -> dict[str, Any]:
         main = getattr(module, "main", None)
         if not callable(main):
             raise TypeError(f"{module_name} has no main(argv) function")
-        main(argv)
+        _call_main(main, module_name, argv)
     except SystemExit as stop:
         if stop.code not in (None, 0):
             error = f"exited with status {stop.code}"

@@ -27,6 +27,18 @@ FAST = textwrap.dedent('''
         write_results("fast", rows, note="ratio = ref / ours")
 ''')
 
+NO_ARGV = textwrap.dedent('''
+    """A benchmark whose main() takes no argv and parses sys.argv itself."""
+    import argparse
+
+    from bench.common import write_results
+
+
+    def main():
+        args = argparse.ArgumentParser().parse_args()
+        write_results("noargv", [{"seen": "ok"}])
+''')
+
 BROKEN = textwrap.dedent('''
     def main(argv=None):
         assert not argv, "no options expected"
@@ -41,6 +53,7 @@ def fake_bench(tmp_path, monkeypatch):
     (package / "__init__.py").write_text("")
     (package / "bench_fast.py").write_text(FAST)
     (package / "bench_broken.py").write_text(BROKEN)
+    (package / "bench_noargv.py").write_text(NO_ARGV)
     (package / "helpers.py").write_text("")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(common, "RESULTS_DIR", tmp_path / "results")
@@ -51,7 +64,7 @@ def fake_bench(tmp_path, monkeypatch):
 
 def test_runner_runs_all_and_writes_the_report(fake_bench):
     doc = fake_bench / "benchmarks.md"
-    assert runner.discover("fakebench") == ["broken", "fast"]
+    assert runner.discover("fakebench") == ["broken", "fast", "noargv"]
     status = runner.run_benches(quick=True, package="fakebench", doc=doc)
     assert status == 1  # one benchmark failed
     manifest = json.loads((fake_bench / "results" / "index.json").read_text())
@@ -66,6 +79,8 @@ def test_runner_runs_all_and_writes_the_report(fake_bench):
     assert "| big | — |  |  | True |" in text
     assert "- note: ratio = ref / ours" in text
     assert "**Failed**: RuntimeError: reference diverged" in text
+    assert manifest["noargv"]["status"] == "ok"
+    assert "| seen |" in text and "| ok |" in text
 
 
 def test_only_reruns_one_benchmark_and_keeps_the_others(fake_bench):
@@ -82,7 +97,7 @@ def test_only_reruns_one_benchmark_and_keeps_the_others(fake_bench):
 
 def test_unknown_benchmark_is_rejected(fake_bench, capsys):
     assert runner.run_benches(["nope"], package="fakebench", doc=fake_bench / "d.md") == 2
-    assert "unknown benchmark(s) nope; available: broken, fast" in capsys.readouterr().err
+    assert "unknown benchmark(s) nope; available: broken, fast, noargv" in capsys.readouterr().err
     assert not (fake_bench / "d.md").exists()
 
 
