@@ -58,7 +58,7 @@ def run_demo(out_dir: str | os.PathLike[str] = "demo_out", seed: int = 0,
              progress: bool = True) -> list[dict[str, Any]]:
     """Run the four cases with both decoders; write results.json and demo.png; return rows.
 
-    ``steps``: optimization steps per run (default 2000, ``quick``: 150 with small data sets,
+    ``steps``: optimization steps per run (default 2000, ``quick``: 60 with small data sets,
     for tests). One row per (case, decoder) with the predicted verdict (exact analysis) and the
     measured sis, matched_r2, recon_mse, ood_recon_mse, ood_ratio, seconds.
     """
@@ -67,7 +67,7 @@ def run_demo(out_dir: str | os.PathLike[str] = "demo_out", seed: int = 0,
     from theory.report import analyze
 
     if steps is None:
-        steps = 150 if quick else 2000
+        steps = 60 if quick else 2000
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ConfigError(f"steps must be a positive integer, got {steps!r}")
     out = Path(out_dir)
@@ -81,7 +81,7 @@ def run_demo(out_dir: str | os.PathLike[str] = "demo_out", seed: int = 0,
                 order=case.order, decoder=decoder, generator="sympy",
                 sympy_generator=symbolic, support="lshape", steps=steps, seed=seed,
                 device=device, progress=progress,
-                n_train=1024 if quick else 4096, n_eval=300 if quick else 2000)
+                n_train=512 if quick else 4096, n_eval=200 if quick else 2000)
             result = train(config)
             predicted = (report.verdict if decoder == "structured"
                          else "no guarantee (unconstrained decoder)")

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder for results.json and demo.png (default demo_out)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=None,
-                        help="optimization steps per run (default 2000, --quick 150)")
+                        help="optimization steps per run (default 2000, --quick 60)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--quick", action="store_true",
                         help="tiny runs (a smoke test; numbers are not meaningful)")

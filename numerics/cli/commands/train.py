@@ -63,6 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cross-penalty", type=float, default=0.0,
                         help="weight of the order-(n+1) cross-derivative penalty (MLP)")
     parser.add_argument("--n-train", type=int, default=4096, help="training set size")
+    parser.add_argument("--n-eval", type=int, default=2000,
+                        help="held-out samples for SIS and the ID/OOD errors")
+    parser.add_argument("--hidden", type=int, default=None,
+                        help="decoder width (default 64 per slot structured, 128 MLP)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--checkpoint", default=None, metavar="PATH",
                         help="resumable checkpoint file (resumes when it exists)")
@@ -97,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
         latent_sizes=parse_slot_spec(args.latent_slots) if args.latent_slots else None,
         outputs=args.outputs, generator=args.generator, support=args.support,
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-        cross_penalty=args.cross_penalty, n_train=args.n_train, device=args.device,
+        cross_penalty=args.cross_penalty, n_train=args.n_train, n_eval=args.n_eval,
+        hidden=args.hidden, device=args.device,
         checkpoint=args.checkpoint, progress=not (args.no_progress or args.json))
     result = train(config)
     out = result.to_dict()
