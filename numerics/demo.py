@@ -54,7 +54,7 @@ def _symbolic(case: DemoCase, sizes: tuple[int, ...], outputs: int, seed: int) -
 
 def run_demo(out_dir: str | os.PathLike[str] = "demo_out", seed: int = 0,
              steps: int | None = None, device: str = "auto", quick: bool = False,
-             slot_sizes: Sequence[int] = (1, 1, 1), outputs: int = 20,
+             slot_sizes: Sequence[int] = (1, 1, 1), outputs: int = 40,
              progress: bool = True) -> list[dict[str, Any]]:
     """Run the four cases with both decoders; write results.json and demo.png; return rows.
 

@@ -37,7 +37,7 @@ def test_run_demo_rejects_bad_steps(tmp_path) -> None:
 def _run(family: str, order: int, sizes: tuple[int, ...], steps: int) -> object:
     from theory import generators
 
-    symbolic = getattr(generators, family)(sizes, 8 if len(sizes) == 2 else 20, 0)
+    symbolic = getattr(generators, family)(sizes, 8 if len(sizes) == 2 else 40, 0)
     return train(TrainConfig(order=order, generator="sympy", sympy_generator=symbolic,
                              steps=steps, n_train=2048, n_eval=500, progress=False,
                              device="cpu"))

@@ -87,7 +87,7 @@ def test_build_data_standardizes_training_images() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("order", [0, 1, 2])
 def test_structured_recovers_three_slots_mlp_does_not(order: int) -> None:
-    config = {"order": order, "slot_sizes": (1, 1, 1), "outputs": 20, "progress": False,
+    config = {"order": order, "slot_sizes": (1, 1, 1), "outputs": 40, "progress": False,
               "device": "cpu"}
     structured = train(TrainConfig(decoder="structured", **config))
     mlp = train(TrainConfig(decoder="mlp", **config))
