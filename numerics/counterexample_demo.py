@@ -51,7 +51,7 @@ Sampler = Callable[[int, torch.Generator], Tensor]
 
 FIT = 0.02
 MIXED = 0.8
-TIGHT = 1e-3
+TIGHT = 5e-3
 RATIO = 10.0
 OOD_RATIO = 10.0
 
