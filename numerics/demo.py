@@ -144,7 +144,7 @@ def plot_demo(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> N
     axes[1].set_ylabel("OOD / ID reconstruction error")
     predicted = {r["case"]: r["predicted"] for r in rows if r["decoder"] == "structured"}
     for i, c in enumerate(cases):
-        axes[0].annotate(f"theory: {predicted.get(c, '?')}", (i, 1.05), ha="center",
+        axes[0].annotate(f"theory:\n{predicted.get(c, '?')}", (i, 1.03), ha="center",
                          fontsize=7)
     for ax in axes:
         ax.set_xticks(x, cases, rotation=15, fontsize=8)
