@@ -149,6 +149,27 @@ class _ExactMatrix:
         return DomainMatrix([[QQ(int(v.p), int(v.q)) for v in row] for row in entries],
                             self.shape, QQ)
 
+    def constant_relations(self) -> DomainMatrix | None:
+        """Coefficient matrix C of a polynomial matrix: M(z) = sum_mu z^mu C_mu stacked.
+
+        Rows are (output, monomial) pairs, columns the derivative columns. A vector c with
+        C c = 0 is a relation M(z) c = 0 for every z, so rank C >= generic rank M >= rank M(z0)
+        at any point z0: when rank C equals a rank seen at a point, the generic rank is
+        certified exactly, without symbolic elimination. None for non-polynomial matrices.
+        """
+        if not self.polynomial:
+            return None
+        index: dict[tuple[int, tuple[int, ...]], int] = {}
+        data: dict[int, dict[int, object]] = {}
+        for i, row in enumerate(self.rows):
+            for j, entry in enumerate(row):
+                for mono, coeff in entry.terms():
+                    if coeff == 0:
+                        continue
+                    r = index.setdefault((i, mono), len(index))
+                    data.setdefault(r, {})[j] = QQ.from_sympy(coeff)
+        return DomainMatrix(data, (max(len(index), 1), self.shape[1]), QQ)
+
     def symbolic(self) -> DomainMatrix | None:
         """The matrix over the field of rational functions, None above MAX_SYMBOLIC_ENTRIES."""
         if self.shape[0] * self.shape[1] > MAX_SYMBOLIC_ENTRIES:
@@ -265,6 +286,17 @@ def _full_rank_result(f: sympy.Matrix, slots: Slots, order: int) -> Independence
             return IndependenceResult(True, order, rank, needed, "random-rational-points",
                                       labels, witness, (), "full column rank at a random point")
     shortage = f"d_x = {f.rows} < {needed} columns; " if f.rows < needed else ""
+    constant = exact.constant_relations()
+    if constant is not None:
+        # rank M(z0) = best <= generic rank <= min(rank C, d_x): equality certifies it
+        upper = min(constant.rank(), f.rows)
+        if upper == best or f.rows < needed:
+            dependent = tuple(labels[j] for j in sorted(_nullspace_support(constant)))
+            bound = (f"generic rank {best}" if upper == best
+                     else f"generic rank <= {upper} (rank {best} seen at random points)")
+            return IndependenceResult(False, order, best, needed, "symbolic", labels, None,
+                                      dependent, shortage + f"{bound} < {needed}, certified by"
+                                      " the coefficient matrix of the polynomial columns")
     dm = exact.symbolic()
     if dm is None:
         zero_cols = exact.zero_columns()

@@ -3,7 +3,7 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory import AnalysisError
+from theory import AnalysisError, Slots
 from theory import generators as gen
 from theory.independence import IndependenceResult, derivative_label, sufficient_independence
 from theory.parsing import parse_generator, parse_slots
@@ -108,3 +108,29 @@ def test_slotwise_affine_maps_keep_sufficient_independence(data):
     h = data.draw(slotwise_reparametrizations(g.slots, affine_only=True, permute=True))
     r = sufficient_independence(g.f.xreplace(h).applyfunc(sympy.expand), g.slots, 1)
     assert r.holds is True and r.rank == r.needed
+
+
+def test_rank_deficiency_is_certified_by_constant_relations_quickly():
+    # low-degree generator (quadratic per slot) at n = 2: third derivatives vanish identically
+    # and d_x < columns; certified from the coefficient matrix without symbolic elimination
+    g = gen.low_degree((2, 2, 1), 18, seed=0)
+    result = sufficient_independence(g.f, g.slots, order=2)
+    assert result.holds is False and result.method == "symbolic"
+    assert result.rank == 18 and result.needed == 29
+    assert "d3f/dz1_1^3" in result.dependent_columns
+    assert "coefficient matrix" in result.note
+
+
+def test_constant_relation_certificate_with_enough_outputs():
+    # a linear generator with many outputs: rank d_z at every point, the second derivative
+    # columns vanish identically, so the generic rank d_z is certified exactly
+    slots = Slots.from_sizes(2, 2)
+    z = slots.symbols
+    rows = [sum((i + j * 3 + 1) ** k * s for k, s in enumerate(z)) for i in range(6)
+            for j in range(2)]
+    result = sufficient_independence(rows, slots, order=1)
+    assert result.holds is False
+    assert result.rank == 4 and result.needed == 10
+    assert set(result.dependent_columns) == {
+        "d2f/dz1_1^2", "d2f/dz1_1dz1_2", "d2f/dz1_2^2", "d2f/dz2_1^2", "d2f/dz2_1dz2_2",
+        "d2f/dz2_2^2"}
