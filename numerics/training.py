@@ -58,6 +58,8 @@ class TrainConfig:
 
     ``sympy_generator``: for ``generator="sympy"``, a ``theory.generators.Generator`` (or any
     object with ``.f`` and ``.slots``); then ``slot_sizes`` and ``outputs`` are taken from it.
+    ``order`` is the generator's interaction order; ``decoder_order`` the structured decoder's
+    (default: the same, the matched case; set it to study mismatched model and generator).
     ``latent_sizes``: inferred slot sizes (default ``slot_sizes``). ``hidden``: decoder width
     (per slot for structured decoders; default 64 structured, 128 MLP). ``assignment_penalty``:
     alpha of the order-0 structured decoder. ``cross_penalty``: weight of the order-(n+1)
@@ -67,6 +69,7 @@ class TrainConfig:
 
     order: int = 1
     decoder: str = "structured"
+    decoder_order: int | None = None
     slot_sizes: tuple[int, ...] = (1, 1, 1)
     outputs: int = 40
     generator: str = "sympy"
@@ -98,10 +101,18 @@ class TrainConfig:
     checkpoint_every: int = 500
     progress: bool = True
 
+    def model_order(self) -> int:
+        """Interaction order of the structured decoder: ``decoder_order`` or ``order``."""
+        return self.order if self.decoder_order is None else self.decoder_order
+
     def validate(self) -> None:
         """Raise :class:`ConfigError` for any value that cannot be trained with."""
         if not _is_int(self.order) or self.order < 0:
             raise ConfigError(f"order must be a non-negative integer, got {self.order!r}")
+        if self.decoder_order is not None and (
+                not _is_int(self.decoder_order) or self.decoder_order < 0):
+            raise ConfigError(
+                f"decoder_order must be a non-negative integer or None, got {self.decoder_order!r}")
         if self.decoder not in ("structured", "mlp"):
             raise ConfigError(f"decoder must be 'structured' or 'mlp', got {self.decoder!r}")
         if self.generator not in GENERATOR_KINDS:
@@ -310,7 +321,7 @@ def build_model(config: TrainConfig) -> nn.Module:
     latent = config.inferred_sizes()
     encoder = MLPEncoder(config.d_x(), sum(latent), hidden=config.encoder_hidden,
                          depth=config.depth, seed=config.seed)
-    decoder = make_decoder(config.decoder, config.order, latent, config.d_x(),
+    decoder = make_decoder(config.decoder, config.model_order(), latent, config.d_x(),
                            hidden=config.hidden, seed=config.seed, depth=config.depth)
     return Autoencoder(encoder, decoder)
 
@@ -326,7 +337,7 @@ def _loss_fn(config: TrainConfig):
         mse = (x_hat.float() - x).square().mean()
         loss = mse
         logs = {"mse": float(mse.detach())}
-        order0 = config.decoder == "structured" and config.order == 0
+        order0 = config.decoder == "structured" and config.model_order() == 0
         if order0 and step >= config.harden_at * config.steps:
             model.decoder.harden()
         if order0 and config.assignment_penalty and not bool(model.decoder.hard):
@@ -336,7 +347,7 @@ def _loss_fn(config: TrainConfig):
             logs["assignment"] = float(penalty.detach())
         if config.cross_penalty:
             p = cross_penalty(model.decoder, z[:config.penalty_batch].float(), latent,
-                              config.order)
+                              config.model_order())
             loss = loss + config.cross_penalty * p
             logs["cross"] = float(p.detach())
         return loss, logs
@@ -386,7 +397,7 @@ def train(config: TrainConfig) -> TrainResult:
 
     fitted = fit(model, _loss_fn(config), sample_batch, config.engine_config(),
                  evaluate=evaluate if config.eval_every else None,
-                 description=f"{config.decoder} n={config.order}")
+                 description=f"{config.decoder} n={config.model_order()}")
     if hasattr(model.decoder, "harden"):
         model.decoder.harden()
     score, _ = _identifiability(model, data, config, data.z_test)

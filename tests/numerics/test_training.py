@@ -94,3 +94,16 @@ def test_structured_recovers_three_slots_mlp_does_not(order: int) -> None:
     assert structured.sis >= 0.9
     assert mlp.sis < structured.sis - 0.2
     assert structured.ood_recon_mse < 10 * structured.recon_mse
+
+
+def test_decoder_order_builds_a_mismatched_structured_decoder():
+    from numerics.training import build_model
+
+    config = TrainConfig(order=2, decoder_order=1, slot_sizes=(1, 1, 1), outputs=12,
+                         steps=1, progress=False, device="cpu")
+    config.validate()
+    assert config.model_order() == 1
+    assert build_model(config).decoder.order == 1
+    assert TrainConfig(order=2).model_order() == 2
+    with pytest.raises(ConfigError, match="decoder_order"):
+        TrainConfig(decoder_order=-1).validate()
