@@ -124,7 +124,8 @@ def _support(out: Path, quick: bool, cache: dict) -> list[Path]:
         z_ood = data.support.sample_ood(400, torch.Generator().manual_seed(1))
         with torch.no_grad():
             x = data.render(z_ood)
-            err = ((run.model(x.to(next(run.model.parameters()).device)).cpu() - x) ** 2)
+            _, x_hat = run.model(x.to(next(run.model.parameters()).device))
+            err = (x_hat.cpu() - x) ** 2
         plotted = results.support_figure(
             data.z_train[:1500, :2].numpy(), z_ood[:, :2].numpy(), err.mean(1).numpy(),
             labels=("$z_{B_1}$", "$z_{B_2}$"),
