@@ -4,54 +4,56 @@ Answers, exactly, the questions a theorist asks of a generator f : z -> x whose 
 split into slots: its interaction order across slots, whether it is sufficiently independent
 within slots, which reparametrizations keep it in its class, and what the theorems of
 Brady et al. (ICLR 2025) then predict.
+
+Public names are loaded lazily (PEP 562), so that ``import theory.errors`` (done by every
+process of a sweep and by the command line) does not import the whole symbolic stack.
 """
 
-from theory import counterexamples, generators
-from theory.ambiguity import AmbiguityResult, Counterexample, ambiguities
-from theory.conjecture import ConjectureReport, run_conjecture
-from theory.errors import (
-    AnalysisError,
-    GeneratorError,
-    InteractionAsymmetryError,
-    ParseError,
-    SlotError,
-)
-from theory.generators import Generator
-from theory.independence import IndependenceResult, sufficient_independence
-from theory.order import (
-    CrossDerivative,
-    cross_derivatives,
-    has_order_at_most,
-    interaction_order,
-)
-from theory.parsing import parse_expression, parse_generator, parse_slots
-from theory.report import Report, analyze
-from theory.slots import Slots
+from __future__ import annotations
 
-__all__ = [
-    "AmbiguityResult",
-    "AnalysisError",
-    "ConjectureReport",
-    "Counterexample",
-    "CrossDerivative",
-    "Generator",
-    "GeneratorError",
-    "IndependenceResult",
-    "InteractionAsymmetryError",
-    "ParseError",
-    "Report",
-    "SlotError",
-    "Slots",
-    "ambiguities",
-    "analyze",
-    "counterexamples",
-    "cross_derivatives",
-    "generators",
-    "has_order_at_most",
-    "interaction_order",
-    "parse_expression",
-    "parse_generator",
-    "parse_slots",
-    "run_conjecture",
-    "sufficient_independence",
-]
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "AmbiguityResult": "theory.ambiguity",
+    "Counterexample": "theory.ambiguity",
+    "ambiguities": "theory.ambiguity",
+    "ConjectureReport": "theory.conjecture",
+    "run_conjecture": "theory.conjecture",
+    "AnalysisError": "theory.errors",
+    "GeneratorError": "theory.errors",
+    "InteractionAsymmetryError": "theory.errors",
+    "ParseError": "theory.errors",
+    "SlotError": "theory.errors",
+    "Generator": "theory.generators",
+    "IndependenceResult": "theory.independence",
+    "sufficient_independence": "theory.independence",
+    "CrossDerivative": "theory.order",
+    "cross_derivatives": "theory.order",
+    "has_order_at_most": "theory.order",
+    "interaction_order": "theory.order",
+    "parse_expression": "theory.parsing",
+    "parse_generator": "theory.parsing",
+    "parse_slots": "theory.parsing",
+    "Report": "theory.report",
+    "analyze": "theory.report",
+    "Slots": "theory.slots",
+}
+_MODULES = ("counterexamples", "generators", "strategies")  # strategies needs hypothesis
+
+__all__ = sorted([*_EXPORTS, "counterexamples", "generators"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f"theory.{name}")
+    else:
+        raise AttributeError(f"module 'theory' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
