@@ -157,8 +157,9 @@ def _fit_kernel(x_train: Tensor, y_train: Tensor, x_test: Tensor, seed: int, alp
         return _rbf(x, landmarks, scale)
 
     lam, vec = torch.linalg.eigh(kernel(landmarks))
-    keep = lam > 1e-10 * lam[:, -1:]
-    transform = vec * torch.where(keep, lam.clamp_min(1e-300).rsqrt(), torch.zeros_like(lam))[
+    info = torch.finfo(lam.dtype)
+    keep = lam > max(1e-10, 100 * info.eps) * lam[:, -1:]
+    transform = vec * torch.where(keep, lam.clamp_min(info.tiny).rsqrt(), torch.zeros_like(lam))[
         :, None, :]
     gram = x_train.new_zeros(x_train.shape[0], m, m)
     rhs = x_train.new_zeros(x_train.shape[0], m, y_train.shape[1])
