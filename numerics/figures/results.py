@@ -19,7 +19,7 @@ from numerics.figures.style import DIVERGING, SEQUENTIAL, new_figure
 def _annotate(ax, data: np.ndarray, fmt: str = "{:.2f}") -> None:
     for (i, j), v in np.ndenumerate(data):
         ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=8,
-                color="white" if v > 0.6 else "black")
+                color="black" if v > 0.5 else "white")
 
 
 def r2_matrices_figure(matrices: Mapping[str, np.ndarray],
@@ -73,7 +73,7 @@ def support_figure(train: np.ndarray, ood: np.ndarray, ood_error: np.ndarray,
     sc = ax.scatter(ood[:, 0], ood[:, 1], s=6, c=err, cmap=SEQUENTIAL,
                     norm=matplotlib.colors.LogNorm(vmin=max(err.min(), 1e-8), vmax=err.max()),
                     label="$Z_{CPE}$ \\ support")
-    fig.colorbar(sc, ax=ax, label="OOD reconstruction error")
+    fig.colorbar(sc, ax=ax, label="OOD error per point (encode, then decode)")
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
     ax.legend(loc="upper left", markerscale=3)
