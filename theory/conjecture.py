@@ -28,6 +28,7 @@ from pathlib import Path
 
 import sympy
 
+from theory import parsing
 from theory.ambiguity import ambiguities
 from theory.counterexamples import certify_reparametrization, matrix_to_exact, slots_summary
 from theory.errors import AnalysisError
@@ -314,20 +315,8 @@ def run_conjecture(order: int, trials: int, slot_sizes: Sequence[int], degree: i
 
 
 def parse_slot_sizes(text: str) -> tuple[int, ...]:
-    """'KxM' -> K slots of M latents ('3x2' -> (2, 2, 2)); '2,3' -> slot sizes (2, 3).
+    """Slot sizes of a conjecture run ('KxM' or '2,3', at least two slots).
 
-    Raises :class:`AnalysisError` for anything else or fewer than two slots."""
-    text = text.strip().lower()
-    try:
-        if "x" in text:
-            k, m = (int(p) for p in text.split("x"))
-            sizes = (m,) * k
-        else:
-            sizes = tuple(int(p) for p in text.split(","))
-    except ValueError:
-        raise AnalysisError(f"slot sizes {text!r}: write KxM (K slots of M latents, e.g. 2x2)"
-                            " or a list of sizes (e.g. 2,3)") from None
-    if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise AnalysisError(f"slot sizes {text!r}: need >= 2 slots of size >= 1")
-    return sizes
+    See :func:`theory.parsing.parse_slot_sizes`; raises :class:`ParseError` otherwise."""
+    return parsing.parse_slot_sizes(text, min_slots=2)
 

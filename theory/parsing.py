@@ -256,3 +256,25 @@ def read_expression_file(path: str | Path) -> list[str]:
     if not lines:
         raise ParseError(f"expression file {p} contains no expressions")
     return lines
+
+
+def parse_slot_sizes(text: str, min_slots: int = 1) -> tuple[int, ...]:
+    """Slot sizes from ``"KxM"`` (K slots of M latents: ``"3x2"`` -> (2, 2, 2)) or a
+    comma-separated list (``"2,1,3"`` -> (2, 1, 3)).
+
+    Raises :class:`ParseError` for anything else, for sizes < 1 and for fewer than
+    ``min_slots`` slots.
+    """
+    spec = text.strip().lower()
+    try:
+        if "x" in spec:
+            count, size = (int(p) for p in spec.split("x"))
+            sizes = (size,) * count
+        else:
+            sizes = tuple(int(p) for p in spec.split(","))
+    except ValueError:
+        raise ParseError(f"slot sizes {text!r}: write KxM (K slots of M latents, e.g. 3x2) or a"
+                         " comma-separated list of sizes (e.g. 2,1,3)") from None
+    if len(sizes) < min_slots or any(s < 1 for s in sizes):
+        raise ParseError(f"slot sizes {text!r}: need >= {min_slots} slot(s) of size >= 1")
+    return sizes

@@ -7,19 +7,19 @@ import json
 import pytest
 
 from numerics.cli import main
-from numerics.cli.commands.train import parse_slot_spec
-from numerics.errors import ConfigError
+from theory.errors import ParseError
+from theory.parsing import parse_slot_sizes
 
 TINY = ["--generator", "neural", "--slots", "2x1", "--outputs", "6", "--steps", "15",
         "--n-train", "128", "--n-eval", "60", "--hidden", "8", "--device", "cpu"]
 
 
-def test_parse_slot_spec() -> None:
-    assert parse_slot_spec("3x2") == (2, 2, 2)
-    assert parse_slot_spec(" 2,1,3 ") == (2, 1, 3)
+def test_parse_slot_sizes() -> None:
+    assert parse_slot_sizes("3x2") == (2, 2, 2)
+    assert parse_slot_sizes(" 2,1,3 ") == (2, 1, 3)
     for bad in ("3x", "x2", "a,b", "3x0", "0", ""):
-        with pytest.raises(ConfigError):
-            parse_slot_spec(bad)
+        with pytest.raises(ParseError):
+            parse_slot_sizes(bad)
 
 
 def test_json_is_one_object_with_required_keys(capsys) -> None:

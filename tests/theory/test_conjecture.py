@@ -10,7 +10,7 @@ import sympy
 from theory import counterexamples as C
 from theory.ambiguity import slotwise_field_count
 from theory.conjecture import check_generator, parse_slot_sizes, run_conjecture
-from theory.errors import AnalysisError
+from theory.errors import AnalysisError, ParseError
 from theory.slots import Slots
 
 
@@ -89,7 +89,7 @@ def test_parse_slot_sizes():
     assert parse_slot_sizes("3x2") == (2, 2, 2)
     assert parse_slot_sizes("2,3") == (2, 3)
     for bad in ("a", "2", "0x2", "2x"):
-        with pytest.raises(AnalysisError):
+        with pytest.raises(ParseError):
             parse_slot_sizes(bad)
 
 

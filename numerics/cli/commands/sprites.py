@@ -17,22 +17,14 @@ from __future__ import annotations
 
 import argparse
 
+from numerics.cli.types import positive_int
+
 NAME = "sprites"
 HELP = ("multi-object sprites: render scenes, train/evaluate the regularized Transformer slot "
         "VAE and baselines, run the alpha/beta/decoder comparison (JIS, J-ARI, SIS)")
 
 PRESETS = ("smoke", "cpu", "paper")
 VARIANTS = ("full", "alpha=0", "beta=0", "spatial-broadcast", "slot-attention")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _non_negative_float(text: str) -> float:
@@ -55,9 +47,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=PRESETS, default="cpu",
                    help="base sizes and weights (default cpu; paper = science.md sizes)")
-    p.add_argument("--steps", type=_positive_int, default=None, help="optimisation steps")
-    p.add_argument("--batch-size", type=_positive_int, default=None)
-    p.add_argument("--n-train", type=_positive_int, default=None, help="training scenes")
+    p.add_argument("--steps", type=positive_int, default=None, help="optimisation steps")
+    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--n-train", type=positive_int, default=None, help="training scenes")
     p.add_argument("--alpha", type=_non_negative_float, default=None,
                    help="interaction penalty weight")
     p.add_argument("--beta", type=_non_negative_float, default=None, help="KL weight")
@@ -78,10 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     sub.required = True
     p = sub.add_parser("render", help="render scenes to an .npz cache")
-    p.add_argument("--n", type=_positive_int, default=10_000)
-    p.add_argument("--size", type=_positive_int, default=64)
-    p.add_argument("--min-objects", type=_positive_int, default=1)
-    p.add_argument("--max-objects", type=_positive_int, default=4)
+    p.add_argument("--n", type=positive_int, default=10_000)
+    p.add_argument("--size", type=positive_int, default=64)
+    p.add_argument("--min-objects", type=positive_int, default=1)
+    p.add_argument("--max-objects", type=positive_int, default=4)
     p.add_argument("--mode", choices=("occlusion", "additive", "shadow"), default="occlusion")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, metavar="PATH.npz")
@@ -92,8 +84,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _common(p)
     p = sub.add_parser("eval", help="evaluate a trained run on held-out scenes")
     p.add_argument("run_dir", metavar="DIR", help="folder written by 'iasym sprites train'")
-    p.add_argument("--n", type=_positive_int, default=256, help="held-out scenes")
-    p.add_argument("--n-jacobian", type=_positive_int, default=32,
+    p.add_argument("--n", type=positive_int, default=256, help="held-out scenes")
+    p.add_argument("--n-jacobian", type=positive_int, default=32,
                    help="scenes for the decoder Jacobian (JIS, J-ARI)")
     p.add_argument("--regressor", choices=("kernel", "linear", "mlp"), default="kernel")
     p.add_argument("--eval-seed", type=int, default=12345)
@@ -101,8 +93,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("experiment", help="the alpha/beta/decoder comparison table + figure")
     _overrides(p)
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS[:4]))
-    p.add_argument("--n-eval", type=_positive_int, default=256)
-    p.add_argument("--n-jacobian", type=_positive_int, default=32)
+    p.add_argument("--n-eval", type=positive_int, default=256)
+    p.add_argument("--n-jacobian", type=positive_int, default=32)
     p.add_argument("--regressor", choices=("kernel", "linear", "mlp"), default="kernel")
     p.add_argument("--out", required=True, metavar="DIR")
     _common(p)

@@ -14,19 +14,11 @@ from __future__ import annotations
 
 import argparse
 
+from numerics.cli.types import positive_int
+
 NAME = "sweep"
 HELP = ("run a grid of trials (orders x decoders x seeds x supports ...) from a YAML spec,"
         " resumably, locally on all cores or on a Ray cluster")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "else <name>.results.jsonl in the working directory")
     parser.add_argument("--backend", choices=("local", "ray"), default="local",
                         help="local process pool (default) or Ray tasks")
-    parser.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
                         help="local: worker processes (default: all cores; 1 runs in-process);"
                              " ray: CPUs of a newly started local Ray instance")
     parser.add_argument("--ray-address", default=None, metavar="ADDRESS",

@@ -19,28 +19,6 @@ HELP = ("train an autoencoder (structured order-n or MLP decoder) on a generator
         " report slot identifiability and ID/OOD reconstruction errors")
 
 
-def parse_slot_spec(text: str) -> tuple[int, ...]:
-    """``"3x2"`` -> (2, 2, 2) (K slots of d latents); ``"2,1,3"`` -> (2, 1, 3).
-
-    Raises :class:`numerics.errors.ConfigError` for anything else.
-    """
-    from numerics.errors import ConfigError
-
-    spec = text.strip().lower()
-    try:
-        if "x" in spec:
-            count, size = (int(p) for p in spec.split("x"))
-            sizes = (size,) * count
-        else:
-            sizes = tuple(int(p) for p in spec.split(","))
-    except ValueError:
-        raise ConfigError(f"--slots {text!r}: use KxD (K slots of D latents, e.g. 3x2) or a "
-                          "comma-separated list of slot sizes (e.g. 2,1,3)") from None
-    if not sizes or any(s < 1 for s in sizes):
-        raise ConfigError(f"--slots {text!r}: need at least one slot and positive sizes")
-    return sizes
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``iasym train`` (defaults are TrainConfig's)."""
     parser.add_argument("--order", type=int, default=1, help="interaction order n (default 1)")
@@ -94,11 +72,12 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from numerics.training import TrainConfig, train
+    from theory.parsing import parse_slot_sizes
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     config = TrainConfig(
-        order=args.order, decoder=args.decoder, slot_sizes=parse_slot_spec(args.slots),
-        latent_sizes=parse_slot_spec(args.latent_slots) if args.latent_slots else None,
+        order=args.order, decoder=args.decoder, slot_sizes=parse_slot_sizes(args.slots),
+        latent_sizes=parse_slot_sizes(args.latent_slots) if args.latent_slots else None,
         outputs=args.outputs, generator=args.generator, support=args.support,
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         cross_penalty=args.cross_penalty, n_train=args.n_train, n_eval=args.n_eval,
