@@ -138,7 +138,7 @@ def plot_demo(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> N
         axes[0].bar(x + offset, sis, 0.4, label=decoder, color=color)
         axes[1].bar(x + offset, ratio, 0.4, label=decoder, color=color)
     axes[0].axhline(SIS_THRESHOLD, color="k", lw=0.8, ls="--")
-    axes[0].set_ylim(0, 1.15)
+    axes[0].set_ylim(0, 1.3)
     axes[0].set_ylabel("slot identifiability score (SIS)")
     axes[1].set_yscale("log")
     axes[1].set_ylabel("OOD / ID reconstruction error")
@@ -148,7 +148,7 @@ def plot_demo(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> N
                          fontsize=7)
     for ax in axes:
         ax.set_xticks(x, cases, rotation=15, fontsize=8)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", ncol=2)
     fig.suptitle("interaction asymmetry: predicted verdict vs trained decoders")
     fig.tight_layout()
     path = Path(path)
