@@ -460,8 +460,8 @@ def _breakpoints_smooth(decoder: sympy.Matrix, m: int) -> tuple[bool, str]:
                          for b in _condition_set(c, t).boundary if b.is_finite})
         for p, (a, b) in zip(points, itertools.pairwise(branches), strict=False):
             for j in range(m + 1):
-                da = sympy.diff(sympy.sympify(a), t, j).subs(t, p)
-                db = sympy.diff(sympy.sympify(b), t, j).subs(t, p)
+                da = sympy.diff(a, t, j).subs(t, p)
+                db = sympy.diff(b, t, j).subs(t, p)
                 if sympy.expand(da - db) != 0 and sympy.simplify(da - db) != 0:
                     ok = False
                     details.append(f"derivative {j} of {pw} jumps at {t} = {p}")
