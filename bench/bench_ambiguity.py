@@ -14,34 +14,10 @@ from __future__ import annotations
 import argparse
 import math
 
-import sympy
-
 from bench.common import print_table, timeit, write_results
-from theory.ambiguity import ambiguities, linear_system
+from theory.ambiguity import ambiguities, dense_reference_dimension, linear_system
 from theory.generators import random_polynomial
 from theory.linalg import available_backends, nullspace
-
-
-def dense_reference(f: sympy.Matrix, slots, order: int, degree: int) -> int:
-    """Solution dimension of the ambiguity system by the dense sympy route (n >= 1)."""
-    symbols = slots.symbols
-    monomials = sorted(sympy.itermonomials(symbols, degree), key=sympy.default_sort_key)
-    coeffs, v = [], []
-    for i in range(len(symbols)):
-        cs = sympy.symbols(f"c{i}_0:{len(monomials)}")
-        coeffs.extend(cs)
-        v.append(sum(c * m for c, m in zip(cs, monomials, strict=True)))
-    g = f.jacobian(symbols) * sympy.Matrix(v)
-    equations = []
-    for expr in g:
-        poly = sympy.Poly(sympy.expand(expr), *symbols)
-        for exps, coeff in poly.terms():
-            touched = {slots.slot_of[j] for j, e in enumerate(exps) if e}
-            if len(touched) >= 2 and sum(exps) > order:
-                equations.append(coeff)
-    A, _ = sympy.linear_eq_to_matrix(equations, coeffs)
-    return len(A.nullspace())
-
 
 CASES = [
     # (sizes, outputs, order, degree, run the dense reference)
@@ -76,8 +52,9 @@ def main(argv: list[str] | None = None) -> None:
             "ratio": math.nan,
         }
         if with_reference:
-            assert dense_reference(gen.f, gen.slots, order, degree) == result.dimension
-            ref = timeit(lambda g=gen, o=order, d=degree: dense_reference(g.f, g.slots, o, d),
+            assert dense_reference_dimension(gen.f, gen.slots, order, degree) == result.dimension
+            ref = timeit(lambda g=gen, o=order, d=degree:
+                         dense_reference_dimension(g.f, g.slots, o, d),
                          repeat=repeat, warmup=0)
             row["dense_sympy_s"] = ref["median_s"]
             row["ratio"] = ref["median_s"] / ours["median_s"]

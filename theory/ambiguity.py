@@ -56,6 +56,7 @@ __all__ = [
     "Counterexample",
     "SlotFields",
     "ambiguities",
+    "dense_reference_dimension",
     "is_slotwise_map",
     "linear_system",
     "slotwise_field_count",
@@ -566,3 +567,35 @@ def _restricted_rank(rows: list[dict[int, object]], cols: list[int]) -> int:
         if part:
             sub.append(part)
     return rank(sub, len(cols))
+
+
+def dense_reference_dimension(f: object, slots: Slots, order: int, degree: int = 1) -> int:
+    """Solution dimension of the ambiguity system by the dense sympy route (slow reference).
+
+    Straight from the definition, for polynomial f, for tests and benches: v has symbolic
+    coefficients on every monomial of degree <= ``degree``; Df . v is expanded; for n >= 1 every
+    coefficient of a monomial touching >= 2 slots with degree > n must vanish, for n = 0 every
+    coefficient of a monomial touching a slot other than those of its output; then
+    ``linear_eq_to_matrix`` and a dense ``nullspace``.
+    """
+    f = slots.check_generator(f)
+    symbols = slots.symbols
+    monomials = sorted(sympy.itermonomials(symbols, degree), key=sympy.default_sort_key)
+    coeffs, v = [], []
+    for i in range(len(symbols)):
+        cs = sympy.symbols(f"c{i}_0:{len(monomials)}")
+        coeffs.extend(cs)
+        v.append(sum(c * m for c, m in zip(cs, monomials, strict=True)))
+    equations = []
+    for expr, out in zip(f.jacobian(symbols) * sympy.Matrix(v), f, strict=True):
+        home = {slots.slot(s) for s in out.free_symbols}
+        for exps, coeff in sympy.Poly(sympy.expand(expr), *symbols).terms():
+            touched = {slots.slot_of[j] for j, e in enumerate(exps) if e}
+            violates = (touched - home) if order == 0 else (
+                len(touched) >= 2 and sum(exps) > order)
+            if violates:
+                equations.append(coeff)
+    if not equations:
+        return len(coeffs)
+    matrix, _ = sympy.linear_eq_to_matrix(equations, coeffs)
+    return len(matrix.nullspace())
