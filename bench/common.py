@@ -11,11 +11,12 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from numerics.io import atomic_write
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -80,11 +81,7 @@ def write_results(name: str, rows: Sequence[dict[str, Any]], out: str | Path | N
                   **extra: Any) -> Path:
     """Write ``{"bench": name, "machine": ..., "rows": rows, **extra}`` atomically as JSON."""
     path = Path(out) if out else RESULTS_DIR / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"bench": name, "machine": machine_info(), "rows": list(rows), **extra}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(payload, handle, indent=2, default=str)
-    os.replace(tmp, path)
+    atomic_write(path, lambda h: json.dump(payload, h, indent=2, default=str))
     print(f"wrote {path}")
     return path

@@ -120,9 +120,11 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
 def plot_demo(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> None:
     """Two panels: SIS per case and decoder (threshold 0.9), and OOD/ID error ratio (log).
 
-    Written atomically (temporary file in the same folder, then ``os.replace``).
+    Written atomically (numerics.io.atomic_write).
     """
     import matplotlib
+
+    from numerics.io import atomic_write
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -151,13 +153,7 @@ def plot_demo(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> N
         ax.legend(fontsize=8, loc="upper left", ncol=2)
     fig.suptitle("interaction asymmetry: predicted verdict vs trained decoders")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        fig.savefig(tmp, format="png", dpi=120)
-        os.replace(tmp, path)
+        atomic_write(path, lambda h: fig.savefig(h, format="png", dpi=120), "wb")
     finally:
         plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()

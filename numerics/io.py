@@ -5,15 +5,23 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
 from numerics.errors import CheckpointError
 
 
-def _atomic_replace(path: Path, write: Any, mode: str) -> None:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[Any]], object],
+                 mode: str = "w") -> None:
+    """Call ``write(handle)`` on a temporary file beside ``path``, then ``os.replace`` it.
+
+    A crash or an exception mid-write leaves any previous ``path`` intact and no temporary
+    file behind. ``mode``: ``"w"`` (text) or ``"wb"`` (binary, e.g. savefig, np.savez).
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -30,7 +38,7 @@ def _atomic_replace(path: Path, write: Any, mode: str) -> None:
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    _atomic_replace(Path(path), lambda h: h.write(text), "w")
+    atomic_write(path, lambda h: h.write(text), "w")
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
@@ -40,7 +48,7 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
 
 def atomic_torch_save(path: str | os.PathLike[str], obj: Any) -> None:
     """``torch.save`` atomically: a crash mid-write leaves the previous checkpoint intact."""
-    _atomic_replace(Path(path), lambda h: torch.save(obj, h), "wb")
+    atomic_write(path, lambda h: torch.save(obj, h), "wb")
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> Any:

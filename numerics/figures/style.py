@@ -11,6 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from numerics.io import atomic_write
+
 SEQUENTIAL = "magma_r"
 DIVERGING = "RdBu_r"
 SLOT_LINE = {"color": "#1f77b4", "linewidth": 1.6}
@@ -58,9 +60,8 @@ def save(fig: Figure, out_dir: str | Path, name: str) -> list[Path]:
     paths = []
     for ext in ("png", "pdf"):
         path = out / f"{name}.{ext}"
-        tmp = out / f".{name}.tmp.{ext}"
-        fig.savefig(tmp, format=ext, bbox_inches="tight")
-        tmp.replace(path)
+        atomic_write(path, lambda h, ext=ext: fig.savefig(h, format=ext, bbox_inches="tight"),
+                     "wb")
         paths.append(path)
     plt.close(fig)
     return paths

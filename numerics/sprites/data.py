@@ -37,6 +37,7 @@ import torch
 from tqdm.auto import tqdm
 
 from numerics.errors import ConfigError, DataError
+from numerics.io import atomic_write
 
 MODES = ("occlusion", "additive", "shadow")
 LATENT_NAMES = ("x", "y", "scale", "hue", "shape")
@@ -207,9 +208,6 @@ def load_or_render(path: str | os.PathLike[str], config: SpritesConfig, n: int, 
         except (OSError, KeyError, ValueError) as err:
             raise DataError(f"cannot read sprites cache {path}: {err}") from err
     scenes = render(config, n, seed, progress=progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez_compressed(tmp, key=key, **{f.name: getattr(scenes, f.name).numpy()
-                                         for f in fields(Scenes)})
-    os.replace(tmp, path)
+    arrays = {f.name: getattr(scenes, f.name).numpy() for f in fields(Scenes)}
+    atomic_write(path, lambda h: np.savez_compressed(h, key=key, **arrays), "wb")
     return scenes
