@@ -12,6 +12,10 @@ Methods, timed side by side in one run:
   prefixes, per output; run on ``--loop-samples`` samples and scaled linearly to the batch
   (always flagged ``loop_scaled``).
 * ``forward``: one forward pass of the batch, for scale.
+* ``needed``: the forward passes the method needs: one forward pass on
+  ``numerics.derivatives.forward_passes(SIZES, order)`` stacked copies of the batch (the number
+  of Taylor terms the nested jvp carries per sample). ``ours_over_needed`` is the overhead of
+  the derivative machinery over plain forward passes on the same amount of work.
 
 ``ours`` and ``forward`` are medians of repeated runs (after a warm-up); the slow references
 are timed once.
@@ -33,6 +37,7 @@ from numerics.derivatives import (
     cross_derivatives,
     cross_tuples,
     derivative_tensor,
+    forward_passes,
     jacobian,
     select_cross,
 )
@@ -109,6 +114,10 @@ def main() -> None:
         with torch.no_grad():
             ours_values = cross_derivatives(f, z, SIZES, order).values
             ours = timeit(lambda o=order: cross_derivatives(f, z, SIZES, o), repeat=3)["median_s"]
+            passes = forward_passes(SIZES, order)
+            stacked = z.repeat(passes, 1)
+            needed = timeit(lambda s=stacked: f(s), repeat=3)["median_s"]
+            del stacked
             scaled_full = order >= args.full_subset_from
             zf = z[:args.full_subset] if scaled_full else z
             full_values, full = _once(lambda o=order, zf=zf: _full(f, zf, o))
@@ -119,15 +128,15 @@ def main() -> None:
         err_loop = float((ours_values[:zl.shape[0]] - loop_values).abs().max())
         rows.append({
             "order": order, "tuples": len(cross_tuples(SIZES, order)),
-            "forward_s": forward, "ours_s": ours, "full_s": full, "loop_s": loop,
+            "forward_s": forward, "passes": passes, "needed_s": needed, "ours_s": ours, "full_s": full, "loop_s": loop,
             "full_over_ours": full / ours, "loop_over_ours": loop / ours,
-            "ours_over_forward": ours / forward, "max_abs_diff_full": err_full,
+            "ours_over_forward": ours / forward, "ours_over_needed": ours / needed, "max_abs_diff_full": err_full,
             "max_abs_diff_loop": err_loop, "full_scaled": scaled_full, "loop_scaled": True,
         })
         print_table(rows[-1:])
     print()
-    print_table(rows, ["order", "tuples", "forward_s", "ours_s", "full_s", "loop_s",
-                       "full_over_ours", "loop_over_ours", "ours_over_forward"])
+    print_table(rows, ["order", "tuples", "passes", "forward_s", "needed_s", "ours_s", "full_s",
+                       "loop_s", "full_over_ours", "loop_over_ours", "ours_over_needed"])
     write_results("bench_derivatives", rows, args.out, batch=args.batch, slot_sizes=SIZES,
                   model="MLP 6-256-256-64 tanh float64",
                   note="loop (and full for orders >= full_subset_from) measured on a subset "

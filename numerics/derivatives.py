@@ -42,12 +42,17 @@ def _validate(z: Tensor, slot_sizes: Sequence[int]) -> tuple[int, ...]:
         raise DataError(f"z must have shape (batch, d_z) with batch >= 1, got {tuple(z.shape)}")
     if not z.is_floating_point():
         raise DataError(f"z must be floating point (float64 for checks), got {z.dtype}")
+    sizes = _check_sizes(slot_sizes)
+    if sum(sizes) != z.shape[1]:
+        raise DataError(f"slot sizes {sizes} sum to {sum(sizes)} but z has {z.shape[1]} latents")
+    return sizes
+
+
+def _check_sizes(slot_sizes: Sequence[int]) -> tuple[int, ...]:
     sizes = tuple(slot_sizes)
     if not sizes or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1
                         for s in sizes):
         raise DataError(f"slot_sizes must be positive integers, got {slot_sizes!r}")
-    if sum(sizes) != z.shape[1]:
-        raise DataError(f"slot sizes {sizes} sum to {sum(sizes)} but z has {z.shape[1]} latents")
     return tuple(int(s) for s in sizes)
 
 
@@ -251,6 +256,25 @@ def select_cross(full: Tensor, tuples: Sequence[tuple[int, ...]]) -> Tensor:
     flat = full.reshape(*full.shape[:2], d_z**order)
     index = [int(np.ravel_multi_index(t, (d_z,) * order)) for t in tuples]
     return flat[:, :, torch.tensor(index, dtype=torch.long, device=full.device)]
+
+
+def forward_passes(slot_sizes: Sequence[int], order: int) -> int:
+    """Forward-pass equivalents per sample that :func:`cross_derivatives` evaluates.
+
+    Order 1: 1 + d_z (primal and one tangent per latent, forward-mode Jacobian). Order m >= 2:
+    sum over the K - 1 boxes of prod_l (1 + |S_l|), the number of Taylor terms (primal, and one
+    per non-empty choice of directions from a subset of the levels) that the nested vmapped jvp
+    carries through every layer. This is the work the method needs; the bench compares its time
+    with one forward pass on that many copies of the batch.
+    """
+    sizes = tuple(_check_sizes(slot_sizes))
+    order = _check_order(order)
+    if order == 1:
+        return 1 + sum(sizes)
+    tuples = cross_tuples(sizes, order)
+    if not tuples:
+        return 0
+    return sum(math.prod(1 + len(s) for s in box.sets) for box in _boxes(sizes, tuples))
 
 
 def tuple_count(slot_sizes: Sequence[int], order: int) -> int:

@@ -18,6 +18,7 @@ from numerics.derivatives import (
     cross_derivatives,
     cross_tuples,
     derivative_tensor,
+    forward_passes,
     jacobian,
     select_cross,
     tuple_count,
@@ -161,6 +162,16 @@ def test_tuple_counts() -> None:
     assert tuple_count((2, 2, 2), 2) == 12 and tuple_count((2, 2, 2), 1) == 12
     assert tuple_count((3,), 2) == 0
     assert math.comb(9, 4) - 3 * math.comb(5, 4) == tuple_count((2, 2, 2), 4)
+
+
+def test_forward_passes_count_the_box_terms() -> None:
+    # order 2: boxes S = ({0,1}, {2..5}) and ({2,3}, {4,5}): 3 * 5 + 3 * 3
+    assert forward_passes((2, 2, 2), 2) == 24
+    # order 3: the third level ranges over the slots from a on: 3 * 5 * 7 + 3 * 3 * 5
+    assert forward_passes((2, 2, 2), 3) == 150
+    assert forward_passes((2, 2, 2), 1) == 7 and forward_passes((3,), 2) == 0
+    with pytest.raises(DataError, match="slot_sizes"):
+        forward_passes((2, 0), 2)
 
 
 @settings(max_examples=6, deadline=None)

@@ -22,13 +22,15 @@ HELP = ("print and exactly re-verify a certified counterexample (one assumption 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options: NAME (positional), --list, --train, --steps, --seeds, --seed, --device, --json."""
+    """Options: NAME (positional), --list, --train, --steps, --lr, --seeds, --seed, --device,
+    --json."""
     parser.add_argument("name", nargs="?", default=None, metavar="NAME",
                         help="catalogue entry (see --list)")
     parser.add_argument("--list", action="store_true", help="list the catalogue entries")
     parser.add_argument("--train", action="store_true",
                         help="also run the numerical demonstration (trains small models)")
-    parser.add_argument("--steps", type=int, default=1500, help="training steps per model")
+    parser.add_argument("--steps", type=int, default=3000, help="training steps per model")
+    parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate")
     parser.add_argument("--seeds", type=int, default=3, help="training seeds per model")
     parser.add_argument("--seed", type=int, default=0, help="first training seed")
     parser.add_argument("--device", default="auto", help="torch device (default auto)")
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if args.train:
         from numerics.counterexample_demo import DemoConfig, demonstrate
 
-        demo = demonstrate(entry.name, DemoConfig(steps=args.steps, seeds=args.seeds,
+        demo = demonstrate(entry.name, DemoConfig(steps=args.steps, lr=args.lr, seeds=args.seeds,
                                                   seed=args.seed, device=args.device,
                                                   progress=not args.json))
     ok = certificate.valid and (demo is None or demo.shown)
