@@ -2,7 +2,7 @@
 
 Every module ``bench/bench_<name>.py`` with a ``main(argv)`` is one benchmark. Each is run in
 turn in this process (``--quick`` is passed to those whose source declares that option); the
-JSON files it writes into ``bench/results/`` are collected. A manifest
+JSON files it writes with ``bench.common.write_results`` during its run are collected. A manifest
 (``bench/results/index.json``) keeps, per benchmark, the exact command, its status and result
 files, so that ``--only`` re-runs one benchmark without dropping the others from the report.
 ``docs/benchmarks.md`` is then rewritten atomically from the manifest: per benchmark the command
@@ -46,12 +46,6 @@ def _supports_quick(module: ModuleType) -> bool:
         return False
 
 
-def _results_files(results_dir: Path) -> dict[Path, int]:
-    if not results_dir.is_dir():
-        return {}
-    return {p: p.stat().st_mtime_ns for p in results_dir.glob("*.json") if p.name != "index.json"}
-
-
 def _call_main(main: Any, module_name: str, argv: list[str]) -> None:
     """``main(argv)``; a ``main()`` without parameters reads ``sys.argv``, set for the call."""
     if inspect.signature(main).parameters:
@@ -71,9 +65,8 @@ def run_one(name: str, quick: bool, package: str = "bench") -> dict[str, Any]:
     Entry: ``command`` (the equivalent shell command), ``status`` ("ok" | "failed"),
     ``error``, ``results`` (paths of the JSON files it wrote), ``seconds``, ``finished``.
     """
-    results_dir = Path(common.RESULTS_DIR)
     module_name = f"{package}.{PREFIX}{name}"
-    before = _results_files(results_dir)
+    mark = len(common.WRITTEN)
     start = time.perf_counter()
     argv: list[str] = []
     error = None
@@ -91,8 +84,7 @@ def run_one(name: str, quick: bool, package: str = "bench") -> dict[str, Any]:
     except Exception as err:
         traceback.print_exc()
         error = f"{type(err).__name__}: {' '.join(str(err).split())}"
-    after = _results_files(results_dir)
-    written = sorted(str(p) for p, mtime in after.items() if before.get(p) != mtime)
+    written = list(dict.fromkeys(str(p) for p in common.WRITTEN[mark:]))
     return {
         "command": " ".join(["python", "-m", module_name, *argv]),
         "status": "ok" if error is None else "failed",

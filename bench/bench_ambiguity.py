@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
             row[f"nullspace_{backend}_s"] = t["median_s"]
         rows.append(row)
     print_table(rows)
-    write_results("ambiguity", rows, out=args.out,
+    write_results("bench_ambiguity", rows, out=args.out,
                   note="ratio = dense sympy reference time / ours, measured in the same run")
 
 

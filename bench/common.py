@@ -19,6 +19,10 @@ from typing import Any
 from numerics.io import atomic_write
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+WRITTEN: list[Path] = []
+"""Every path :func:`write_results` wrote in this process, in order (the runner attributes a
+benchmark's result files by the entries added during its run, not by file times, so files that
+another process writes meanwhile are never mixed in)."""
 
 
 def machine_info() -> dict[str, Any]:
@@ -83,5 +87,6 @@ def write_results(name: str, rows: Sequence[dict[str, Any]], out: str | Path | N
     path = Path(out) if out else RESULTS_DIR / f"{name}.json"
     payload = {"bench": name, "machine": machine_info(), "rows": list(rows), **extra}
     atomic_write(path, lambda h: json.dump(payload, h, indent=2, default=str))
+    WRITTEN.append(path)
     print(f"wrote {path}")
     return path

@@ -39,6 +39,18 @@ NO_ARGV = textwrap.dedent('''
         write_results("noargv", [{"seen": "ok"}])
 ''')
 
+STRAY = textwrap.dedent('''
+    """A benchmark during whose run another process writes a JSON file into the results dir."""
+    from bench import common
+    from bench.common import write_results
+
+
+    def main(argv=None):
+        common.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        (common.RESULTS_DIR / "other.json").write_text("{}")
+        write_results("stray", [{"x": 1}])
+''')
+
 BROKEN = textwrap.dedent('''
     def main(argv=None):
         assert not argv, "no options expected"
@@ -54,6 +66,7 @@ def fake_bench(tmp_path, monkeypatch):
     (package / "bench_fast.py").write_text(FAST)
     (package / "bench_broken.py").write_text(BROKEN)
     (package / "bench_noargv.py").write_text(NO_ARGV)
+    (package / "bench_stray.py").write_text(STRAY)
     (package / "helpers.py").write_text("")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(common, "RESULTS_DIR", tmp_path / "results")
@@ -64,7 +77,7 @@ def fake_bench(tmp_path, monkeypatch):
 
 def test_runner_runs_all_and_writes_the_report(fake_bench):
     doc = fake_bench / "benchmarks.md"
-    assert runner.discover("fakebench") == ["broken", "fast", "noargv"]
+    assert runner.discover("fakebench") == ["broken", "fast", "noargv", "stray"]
     status = runner.run_benches(quick=True, package="fakebench", doc=doc)
     assert status == 1  # one benchmark failed
     manifest = json.loads((fake_bench / "results" / "index.json").read_text())
@@ -81,6 +94,9 @@ def test_runner_runs_all_and_writes_the_report(fake_bench):
     assert "**Failed**: RuntimeError: reference diverged" in text
     assert manifest["noargv"]["status"] == "ok"
     assert "| seen |" in text and "| ok |" in text
+    # a file written meanwhile by someone else is not attributed to the benchmark
+    assert manifest["stray"]["results"] == [str(fake_bench / "results" / "stray.json")]
+    assert "other.json" not in text
 
 
 def test_only_reruns_one_benchmark_and_keeps_the_others(fake_bench):
@@ -97,7 +113,7 @@ def test_only_reruns_one_benchmark_and_keeps_the_others(fake_bench):
 
 def test_unknown_benchmark_is_rejected(fake_bench, capsys):
     assert runner.run_benches(["nope"], package="fakebench", doc=fake_bench / "d.md") == 2
-    assert "unknown benchmark(s) nope; available: broken, fast, noargv" in capsys.readouterr().err
+    assert "unknown benchmark(s) nope; available: broken, fast, noargv, stray" in capsys.readouterr().err
     assert not (fake_bench / "d.md").exists()
 
 
