@@ -128,9 +128,10 @@ def main() -> None:
         err_loop = float((ours_values[:zl.shape[0]] - loop_values).abs().max())
         rows.append({
             "order": order, "tuples": len(cross_tuples(SIZES, order)),
-            "forward_s": forward, "passes": passes, "needed_s": needed, "ours_s": ours, "full_s": full, "loop_s": loop,
-            "full_over_ours": full / ours, "loop_over_ours": loop / ours,
-            "ours_over_forward": ours / forward, "ours_over_needed": ours / needed, "max_abs_diff_full": err_full,
+            "forward_s": forward, "passes": passes, "needed_s": needed, "ours_s": ours,
+            "full_s": full, "loop_s": loop, "full_over_ours": full / ours,
+            "loop_over_ours": loop / ours, "ours_over_forward": ours / forward,
+            "ours_over_needed": ours / needed, "max_abs_diff_full": err_full,
             "max_abs_diff_loop": err_loop, "full_scaled": scaled_full, "loop_scaled": True,
         })
         print_table(rows[-1:])

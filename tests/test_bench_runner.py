@@ -113,7 +113,8 @@ def test_only_reruns_one_benchmark_and_keeps_the_others(fake_bench):
 
 def test_unknown_benchmark_is_rejected(fake_bench, capsys):
     assert runner.run_benches(["nope"], package="fakebench", doc=fake_bench / "d.md") == 2
-    assert "unknown benchmark(s) nope; available: broken, fast, noargv, stray" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown benchmark(s) nope; available: broken, fast, noargv, stray" in err
     assert not (fake_bench / "d.md").exists()
 
 
