@@ -70,13 +70,16 @@ class Counterexample:
     ``h``: (d_z, 1) map z -> h(z), invertible and not slot-wise up to a permutation of slots;
     ``f_h``: (d_x, 1) the generator f o h, verified exactly to have interaction order
     ``order_of_f_h`` <= n. So f and f o h generate the same data and are both in the class,
-    while their latents differ by a map that mixes slots.
+    while their latents differ by a map that mixes slots. ``inverse``: the exact polynomial
+    inverse of h when h is not affine (h o inverse = inverse o h = id, checked); None for affine
+    h (inverted by linear algebra).
     """
 
     h: sympy.Matrix
     f_h: sympy.Matrix
     order_of_f_h: int | float
     note: str
+    inverse: sympy.Matrix | None = None
 
 
 @dataclass(frozen=True)
@@ -415,16 +418,71 @@ def _affine_candidates(v: sympy.Matrix, symbols) -> list[tuple[sympy.Matrix, str
     return out
 
 
+def polynomial_flow(v: sympy.Matrix, symbols: tuple[sympy.Symbol, ...], t: sympy.Expr,
+                    max_terms: int | None = None) -> sympy.Matrix | None:
+    """Exact time-t flow of a polynomial vector field whose Lie series terminates, else None.
+
+    phi_t(z) = sum_{j >= 0} t^j / j! L_v^j z with L_v g = (Dg) v. When L_v^k z = 0 for some k
+    (e.g. triangular fields such as v = (z_2^2, 0)) the series is a polynomial identity and
+    phi_t is the flow (d/dt phi_t = v(phi_t), phi_0 = id), with inverse phi_{-t}. ``max_terms``
+    (default 2 d_z + 2) bounds the search; a field whose series has not ended by then (e.g. a
+    rotation, or v = z^2 which blows up in finite time) gives None.
+    """
+    z = sympy.Matrix(symbols)
+    limit = max_terms if max_terms is not None else 2 * len(symbols) + 2
+    term, flow = z, z
+    for j in range(1, limit + 1):
+        term = (term.jacobian(symbols) * v).applyfunc(sympy.expand)
+        if term.is_zero_matrix:
+            return flow.applyfunc(sympy.expand)
+        flow = flow + t**j / math.factorial(j) * term
+    return None
+
+
+def _candidate_maps(v: sympy.Matrix, symbols) -> list[tuple[sympy.Matrix, sympy.Matrix | None,
+                                                             str]]:
+    """(h, exact inverse or None for affine h, how) built from the field v."""
+    affine = all(sympy.Poly(e, *symbols).total_degree() <= 1 for e in v if e != 0)
+    if affine:
+        return [(h, None, how) for h, how in _affine_candidates(v, symbols)]
+    flow = polynomial_flow(v, symbols, sympy.Integer(1))
+    if flow is None:
+        return []
+    back = polynomial_flow(v, symbols, sympy.Integer(-1))
+    return [(flow, back, "time-1 flow sum_j L_v^j z / j! of the polynomial field v (its Lie"
+                         " series terminates), inverse the time -1 flow")]
+
+
+def _is_inverse(h: sympy.Matrix, inverse: sympy.Matrix, symbols) -> bool:
+    """h o inverse = inverse o h = id, exactly."""
+    z = sympy.Matrix(symbols)
+    for a, b in ((h, inverse), (inverse, h)):
+        composed = a.xreplace(dict(zip(symbols, b, strict=True))).applyfunc(sympy.expand)
+        if composed != z:
+            return False
+    return True
+
+
 def _certify(f: sympy.Matrix, slots: Slots, order: int,
              basis: list[sympy.Matrix]) -> tuple[Counterexample | None, str]:
+    """Integrate non-slot-wise basis fields into maps h and keep the first certified one.
+
+    Affine fields: exp flow (nilpotent part) and id + v. Polynomial fields: the time-1 flow when
+    its Lie series terminates (:func:`polynomial_flow`), with its exact inverse. Each h must be
+    invertible (constant non-zero Jacobian determinant for affine h; h o h^-1 = h^-1 o h = id
+    otherwise), mix slots, and keep f o h of order <= n, all checked exactly.
+    """
     symbols = slots.symbols
     tried = 0
     for v in basis:
-        if any(sympy.Poly(e, *symbols).total_degree() > 1 for e in v if e != 0):
-            continue
-        for h, how in _affine_candidates(v, symbols):
+        for h, inverse, how in _candidate_maps(v, symbols):
             tried += 1
-            if h.jacobian(symbols).det() == 0 or is_slotwise_map(h, slots):
+            if is_slotwise_map(h, slots):
+                continue
+            if inverse is None:
+                if h.jacobian(symbols).det() == 0:
+                    continue
+            elif not _is_inverse(h, inverse, symbols):
                 continue
             f_h = sympy.Matrix([sympy.expand(e) for e in
                                 f.xreplace(dict(zip(symbols, h, strict=True)))])
@@ -432,14 +490,16 @@ def _certify(f: sympy.Matrix, slots: Slots, order: int,
                 n_h = interaction_order(f_h, slots)
                 note = (f"certified: {how}, with v = {list(v)}; h is invertible and mixes slots,"
                         f" and f o h has interaction order {n_h} <= {order} (checked exactly)")
-                return Counterexample(h, f_h, n_h, note), note
+                return Counterexample(h, f_h, n_h, note, inverse), note
     if not basis:
         return None, "every solution is slot-wise: first-order identifiable at this degree"
     if tried == 0:
-        return None, ("first-order ambiguity only: the non-slot-wise directions are not affine,"
-                      " so none was integrated into a certified counterexample")
-    return None, ("first-order ambiguity only: the affine non-slot-wise directions do not"
-                  " integrate (flow at t = 1, or id + v) to maps keeping f in the class")
+        return None, ("first-order ambiguity only: no non-slot-wise direction is affine or has a"
+                      " terminating Lie series, so none was integrated into a certified"
+                      " counterexample")
+    return None, ("first-order ambiguity only: the integrable non-slot-wise directions (affine,"
+                  " or polynomial with a terminating Lie series) do not integrate (flow at"
+                  " t = 1, or id + v) to maps keeping f in the class")
 
 
 # --- public entry point ------------------------------------------------------------------------

@@ -213,7 +213,8 @@ def check_generator(f: object, slots: Slots, order: int, degree: int, *, seed: i
         t = time.perf_counter()
         note = amb.note
         if amb.counterexample is not None:
-            cert = certify_reparametrization(f, slots, order, amb.counterexample.h)
+            cert = certify_reparametrization(f, slots, order, amb.counterexample.h,
+                                            amb.counterexample.inverse)
             certified = cert.valid
             note = ("certified: " if certified else "re-check FAILED: ") + cert.claim
         if candidate_dir is not None:
@@ -274,6 +275,9 @@ def _candidate_payload(f: sympy.Matrix, slots: Slots, order: int, degree: int,
         "non_slotwise_fields_text": [[str(e) for e in v] for v in amb.non_slotwise_basis],
         "counterexample_h": None if amb.counterexample is None
         else matrix_to_exact(amb.counterexample.h, symbols),
+        "counterexample_h_inverse": None if amb.counterexample is None
+        or amb.counterexample.inverse is None
+        else matrix_to_exact(amb.counterexample.inverse, symbols),
         "certified": certified,
         "note": note,
     }

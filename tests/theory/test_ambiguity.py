@@ -11,13 +11,16 @@ from hypothesis import strategies as st
 
 from theory.ambiguity import (
     AmbiguityResult,
+    _certify,
     _exp_components,
     _partial,
     ambiguities,
     dense_reference_dimension,
     is_slotwise_map,
+    polynomial_flow,
     slotwise_field_count,
 )
+from theory.counterexamples import certify_reparametrization
 from theory.errors import AnalysisError
 from theory.order import has_order_at_most, interaction_order
 from theory.slots import Slots
@@ -235,3 +238,67 @@ def test_internal_partials_match_torch_func_at_random_points():
         auto = torch.func.jacrev(f_torch)(z)
         exact = torch.tensor(jac_fn(z.tolist()), dtype=torch.float64)
         assert torch.allclose(auto, exact, rtol=1e-12, atol=1e-12)
+
+
+# --- polynomial (non-affine) fields: exact flows ------------------------------------------------
+
+S111 = Slots.from_sizes(1, 1, 1)
+U1, U2, U3 = S111.symbols
+T = sympy.Symbol("t")
+
+
+def test_polynomial_flow_of_a_triangular_field_by_hand():
+    # v = (u2^2, u3, 0): u3 fixed, u2(t) = u2 + t u3, u1' = u2(t)^2
+    v = sympy.Matrix([U2**2, U3, 0])
+    flow = polynomial_flow(v, S111.symbols, T)
+    assert flow == sympy.Matrix([U1 + T * U2**2 + T**2 * U2 * U3 + T**3 * U3**2 / 3,
+                                 U2 + T * U3, U3])
+    # and it solves d/dt phi = v(phi), phi_0 = id
+    assert (flow.diff(T) - v.xreplace(dict(zip(S111.symbols, flow, strict=True)))).expand() \
+        == sympy.zeros(3, 1)
+    assert flow.subs(T, 0) == sympy.Matrix(S111.symbols)
+
+
+def test_polynomial_flow_is_none_when_the_lie_series_does_not_end():
+    assert polynomial_flow(sympy.Matrix([U2, -U1, 0]), S111.symbols, T) is None  # rotation
+    assert polynomial_flow(sympy.Matrix([U1**2, 0, 0]), S111.symbols, T) is None  # blow-up
+
+
+@settings(max_examples=15, deadline=None)
+@given(coeffs=st.lists(st.integers(-3, 3), min_size=6, max_size=6))
+def test_property_triangular_fields_integrate_to_exact_inverse_pairs(coeffs):
+    # v_i depends on later latents only (nilpotent): the flow exists, phi_1 o phi_-1 = id
+    a, b, c, d, e, g = (sympy.Integer(x) for x in coeffs)
+    v = sympy.Matrix([a * U2**2 + b * U2 * U3 + c * U3**2, d * U3**2 + e * U3 + g, 0])
+    forward = polynomial_flow(v, S111.symbols, sympy.Integer(1))
+    back = polynomial_flow(v, S111.symbols, sympy.Integer(-1))
+    assert forward is not None and back is not None
+    composed = forward.xreplace(dict(zip(S111.symbols, back, strict=True))).applyfunc(
+        sympy.expand)
+    assert composed == sympy.Matrix(S111.symbols)
+    flow = polynomial_flow(v, S111.symbols, T)
+    residual = flow.diff(T) - v.xreplace(dict(zip(S111.symbols, flow, strict=True)))
+    assert residual.applyfunc(sympy.expand) == sympy.zeros(3, 1)
+
+
+def test_a_quadratic_field_is_certified_with_its_exact_inverse():
+    # f is additive and linear in z1, so h = (z1 + z2^2, z2) keeps it additive
+    slots = Slots.from_sizes(1, 1)
+    z1, z2 = slots.symbols
+    f = sympy.Matrix([z1, z2, z2**2, z2**3])
+    ce, note = _certify(f, slots, 1, [sympy.Matrix([z2**2, 0])])
+    assert ce is not None and "Lie series" in note
+    assert ce.h == sympy.Matrix([z1 + z2**2, z2])
+    assert ce.inverse == sympy.Matrix([z1 - z2**2, z2])
+    assert ce.f_h == sympy.Matrix([z1 + z2**2, z2, z2**2, z2**3]) and ce.order_of_f_h == 1
+    assert certify_reparametrization(f, slots, 1, ce.h, ce.inverse).valid
+    # without the inverse the re-check cannot prove invertibility of a non-affine h
+    assert not certify_reparametrization(f, slots, 1, ce.h).valid
+
+
+def test_a_field_without_terminating_flow_is_not_certified():
+    slots = Slots.from_sizes(1, 1)
+    z1, z2 = slots.symbols
+    f = sympy.Matrix([z1, z2, z2**2, z2**3])
+    ce, note = _certify(f, slots, 1, [sympy.Matrix([z2**2, z1**2])])
+    assert ce is None and "terminating Lie series" in note
