@@ -8,8 +8,11 @@ Two workloads, each run with ``workers=1`` (serial, in this process, all torch t
 * ``noop``: trials that return at once, so the wall time is the per-trial overhead (the fsynced
   append, bookkeeping) plus, for the pool, worker start-up (spawn + imports).
 
-``speedup`` = serial wall / pool wall. The pool cannot beat the number of cores; the ``noop``
-rows show how much of a short sweep goes to starting workers.
+``speedup`` = serial wall / pool wall. The serial run is also timed with one torch thread
+(``serial_1t_s``, what each pool worker gets): ``pool_efficiency`` = serial_1t / (W * pool) is
+the parallel efficiency of the pool itself, while ``speedup`` also counts what torch's own
+intra-op threads already gave the serial run. The ``noop`` rows show how much of a short sweep
+goes to starting workers (spawn + importing torch).
 
 Run: ``.venv/bin/python -m bench.bench_sweep [--quick] [--workers W] [--out PATH]``.
 """
@@ -22,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from bench.common import print_table, write_results
 from numerics.sweep import parse_spec, run_sweep
@@ -63,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="4 training trials, 100 steps")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--trials", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--noop-trials", type=int, default=200)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
@@ -74,11 +79,19 @@ def main(argv: list[str] | None = None) -> None:
         for label, spec, fn in (("train", _train_spec(trials, steps), None),
                                 ("noop", _noop_spec(args.noop_trials), noop_trial)):
             serial, n = _timed(spec, 1, folder, fn)
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                (folder / f"{spec['name']}-1.jsonl").unlink()
+                serial_1t, _ = _timed(spec, 1, folder, fn)
+            finally:
+                torch.set_num_threads(threads)
             pooled, _ = _timed(spec, args.workers, folder, fn)
             rows.append({"workload": label, "trials": n, "workers": args.workers,
-                         "serial_s": serial, "pool_s": pooled,
-                         "serial_per_trial_s": serial / n, "pool_per_trial_s": pooled / n,
-                         "speedup": serial / pooled})
+                         "serial_threads": threads, "serial_s": serial,
+                         "serial_1t_s": serial_1t, "pool_s": pooled,
+                         "pool_per_trial_s": pooled / n, "speedup": serial / pooled,
+                         "pool_efficiency": serial_1t / (args.workers * pooled)})
             print_table(rows[-1:])
     print()
     print_table(rows)
