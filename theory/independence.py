@@ -56,6 +56,7 @@ MAX_SYMBOLIC_ENTRIES = 1500
 _POINTS = 3
 _SEED = 20250407
 _DIGITS = 50
+_PRIME = 2**61 - 1
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,52 @@ class _ExactMatrix:
             return DomainMatrix.from_Matrix(sympy.Matrix(*self.shape, flat)).to_field()
         return DomainMatrix([[QQ(int(v.p), int(v.q)) for v in row] for row in entries],
                             self.shape, QQ)
+
+    def rank_mod_prime(self, point: dict) -> int | None:
+        """Rank of the polynomial matrix at a rational point, computed modulo ``_PRIME``.
+
+        Each entry sum_mu c_mu z^mu is evaluated in GF(p) (c = a/b -> a b^-1 mod p). This is a
+        certificate, not an approximation: scaling row i by the lcm D_i of its denominators
+        gives an integer matrix M' of the same rank over Q, and M' = diag(D) M mod p; when p
+        divides no denominator, any non-zero minor of M mod p is a non-zero integer minor of
+        M', so rank_p(M) <= rank_Q(M), and rank_p = (number of columns) proves full column
+        rank exactly. None for non-polynomial matrices or when p divides a denominator.
+        """
+        if not self.polynomial:
+            return None
+        p = _PRIME
+        values = []
+        for s in self.point_symbols:
+            v = point[s]
+            if int(v.q) % p == 0:
+                return None
+            values.append(int(v.p) * pow(int(v.q), -1, p) % p)
+        powers: list[dict[int, int]] = [{0: 1} for _ in values]
+
+        def power(k: int, e: int) -> int:
+            cache = powers[k]
+            if e not in cache:
+                cache[e] = pow(values[k], e, p)
+            return cache[e]
+
+        data: dict[int, dict[int, int]] = {}
+        for i, row in enumerate(self.rows):
+            for j, entry in enumerate(row):
+                total = 0
+                for mono, coeff in entry.terms():
+                    num, den = int(coeff.p), int(coeff.q)
+                    if den % p == 0:
+                        return None
+                    term = num * pow(den, -1, p)
+                    for k, e in enumerate(mono):
+                        if e:
+                            term = term * power(k, e) % p
+                    total += term
+                if total % p:
+                    data.setdefault(i, {})[j] = total % p
+        field = sympy.GF(p)
+        converted = {i: {j: field(v) for j, v in row.items()} for i, row in data.items()}
+        return DomainMatrix(converted, self.shape, field).rank()
 
     def constant_relations(self) -> DomainMatrix | None:
         """Coefficient matrix C of a polynomial matrix: M(z) = sum_mu z^mu C_mu stacked.
@@ -276,6 +323,11 @@ def _full_rank_result(f: sympy.Matrix, slots: Slots, order: int) -> Independence
                                   " of certified full rank at random points: undecided")
     best = 0
     for point in _random_points(exact.point_symbols):
+        if exact.rank_mod_prime(point) == needed:
+            return IndependenceResult(True, order, needed, needed, "random-rational-points",
+                                      labels, _latent_point(point, slots), (),
+                                      "full column rank at a random point (certified exactly:"
+                                      f" rank modulo the prime {_PRIME} is a lower bound)")
         dm = exact.at_point(point)
         if dm is None:
             continue
