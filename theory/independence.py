@@ -45,6 +45,7 @@ import sympy
 from sympy import QQ
 from sympy.polys.matrices import DomainMatrix
 
+import theory.modular as modular
 from theory.errors import AnalysisError
 from theory.order import _Undecided, as_polynomial, exp_rational_forms, interaction_order
 from theory.slots import Slots
@@ -56,7 +57,6 @@ MAX_SYMBOLIC_ENTRIES = 1500
 _POINTS = 3
 _SEED = 20250407
 _DIGITS = 50
-_PRIME = 2**61 - 1
 
 
 @dataclass(frozen=True)
@@ -149,52 +149,6 @@ class _ExactMatrix:
             return DomainMatrix.from_Matrix(sympy.Matrix(*self.shape, flat)).to_field()
         return DomainMatrix([[QQ(int(v.p), int(v.q)) for v in row] for row in entries],
                             self.shape, QQ)
-
-    def rank_mod_prime(self, point: dict) -> int | None:
-        """Rank of the polynomial matrix at a rational point, computed modulo ``_PRIME``.
-
-        Each entry sum_mu c_mu z^mu is evaluated in GF(p) (c = a/b -> a b^-1 mod p). This is a
-        certificate, not an approximation: scaling row i by the lcm D_i of its denominators
-        gives an integer matrix M' of the same rank over Q, and M' = diag(D) M mod p; when p
-        divides no denominator, any non-zero minor of M mod p is a non-zero integer minor of
-        M', so rank_p(M) <= rank_Q(M), and rank_p = (number of columns) proves full column
-        rank exactly. None for non-polynomial matrices or when p divides a denominator.
-        """
-        if not self.polynomial:
-            return None
-        p = _PRIME
-        values = []
-        for s in self.point_symbols:
-            v = point[s]
-            if int(v.q) % p == 0:
-                return None
-            values.append(int(v.p) * pow(int(v.q), -1, p) % p)
-        powers: list[dict[int, int]] = [{0: 1} for _ in values]
-
-        def power(k: int, e: int) -> int:
-            cache = powers[k]
-            if e not in cache:
-                cache[e] = pow(values[k], e, p)
-            return cache[e]
-
-        data: dict[int, dict[int, int]] = {}
-        for i, row in enumerate(self.rows):
-            for j, entry in enumerate(row):
-                total = 0
-                for mono, coeff in entry.terms():
-                    num, den = int(coeff.p), int(coeff.q)
-                    if den % p == 0:
-                        return None
-                    term = num * pow(den, -1, p)
-                    for k, e in enumerate(mono):
-                        if e:
-                            term = term * power(k, e) % p
-                    total += term
-                if total % p:
-                    data.setdefault(i, {})[j] = total % p
-        field = sympy.GF(p)
-        converted = {i: {j: field(v) for j, v in row.items()} for i, row in data.items()}
-        return DomainMatrix(converted, self.shape, field).rank()
 
     def constant_relations(self) -> DomainMatrix | None:
         """Coefficient matrix C of a polynomial matrix: M(z) = sum_mu z^mu C_mu stacked.
@@ -303,10 +257,43 @@ def _latent_point(point: dict, slots: Slots) -> dict[sympy.Symbol, sympy.Rationa
     return {s: point[s] for s in slots.symbols}
 
 
+def _modular_full_rank(f: sympy.Matrix, slots: Slots, indices: list[tuple[sympy.Symbol, ...]]
+                       ) -> dict[sympy.Symbol, sympy.Rational] | None:
+    """A random point where [D_alpha f_l] has full column rank modulo a prime, else None.
+
+    Only for polynomial outputs: the rank is computed from the coefficient matrix and the
+    derivatives of the monomials (:func:`theory.modular.derivative_matrix_rank`), without
+    symbolic differentiation. Full rank modulo p implies full rank over Q; when the rank modulo
+    p is short (or p divides a denominator) the caller decides exactly over Q instead.
+    """
+    latents = slots.symbols
+    polys = [as_polynomial(e, latents) for e in f]
+    if any(p is None for p in polys) or f.rows < len(indices):
+        return None
+    position = {s: i for i, s in enumerate(latents)}
+    exponents = []
+    for v in indices:
+        e = [0] * len(latents)
+        for s in v:
+            e[position[s]] += 1
+        exponents.append(tuple(e))
+    for point in _random_points(latents):
+        rank = modular.derivative_matrix_rank(polys, exponents, [point[s] for s in latents])
+        if rank == len(indices):
+            return point
+    return None
+
+
 def _full_rank_result(f: sympy.Matrix, slots: Slots, order: int) -> IndependenceResult:
     indices = derivative_multi_indices(slots, order)
     labels = tuple(derivative_label(v) for v in indices)
     needed = len(indices)
+    certified = _modular_full_rank(f, slots, indices)
+    if certified is not None:
+        return IndependenceResult(True, order, needed, needed, "random-rational-points", labels,
+                                  certified, (), "full column rank at a random point, certified"
+                                  f" exactly modulo the prime {modular.PRIME} (a lower bound of"
+                                  " the rank over Q)")
     rows, polynomial = _derivative_rows(f, slots, indices)
     exact = _exact_derivatives(rows, polynomial, slots)
     if exact is None:
@@ -323,11 +310,6 @@ def _full_rank_result(f: sympy.Matrix, slots: Slots, order: int) -> Independence
                                   " of certified full rank at random points: undecided")
     best = 0
     for point in _random_points(exact.point_symbols):
-        if exact.rank_mod_prime(point) == needed:
-            return IndependenceResult(True, order, needed, needed, "random-rational-points",
-                                      labels, _latent_point(point, slots), (),
-                                      "full column rank at a random point (certified exactly:"
-                                      f" rank modulo the prime {_PRIME} is a lower bound)")
         dm = exact.at_point(point)
         if dm is None:
             continue

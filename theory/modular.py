@@ -1,0 +1,112 @@
+"""Exact rank certificates modulo a word-size prime (numpy ``int64``, no floating point).
+
+Reduction modulo a prime p is a ring map from the rationals whose denominators p does not
+divide onto GF(p), so for such a rational matrix A, rank_p(A mod p) <= rank_Q(A): a non-zero
+minor mod p comes from a non-zero minor over Q. A full rank modulo p therefore *certifies* full
+rank over Q exactly; a smaller rank modulo p proves nothing (the caller falls back to exact
+rational arithmetic).
+
+``PRIME`` = 33554393, the largest prime below 2^25: residues are < 2^25, products < 2^50, and
+sums of up to 2^13 products stay below 2^63, so every int64 operation below is exact (matrix
+products are accumulated over blocks of ``_BLOCK`` = 2^12 terms and reduced between blocks).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy
+
+PRIME = 33554393
+_BLOCK = 4096
+
+__all__ = ["PRIME", "derivative_matrix_rank", "matmul_mod", "rank_mod", "residue"]
+
+
+def residue(q: sympy.Rational | int) -> int | None:
+    """a/b -> a * b^-1 mod PRIME, or None when PRIME divides b."""
+    r = sympy.Rational(q)
+    den = int(r.q) % PRIME
+    if den == 0:
+        return None
+    return int(r.p) * pow(den, -1, PRIME) % PRIME
+
+
+def matmul_mod(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(a @ b) mod PRIME for int64 residue matrices ``a: (m, k)``, ``b: (k, n)``: ``(m, n)``."""
+    out = np.zeros((a.shape[0], b.shape[1]), dtype=np.int64)
+    for start in range(0, a.shape[1], _BLOCK):
+        out = (out + a[:, start:start + _BLOCK] @ b[start:start + _BLOCK]) % PRIME
+    return out
+
+
+def rank_mod(a: np.ndarray) -> int:
+    """Rank over GF(PRIME) of an int64 matrix of residues ``(m, n)`` (Gaussian elimination)."""
+    a = np.array(a, dtype=np.int64) % PRIME
+    rank = 0
+    rows = a.shape[0]
+    for col in range(a.shape[1]):
+        if rank == rows:
+            break
+        nonzero = np.flatnonzero(a[rank:, col])
+        if nonzero.size == 0:
+            continue
+        pivot = rank + int(nonzero[0])
+        if pivot != rank:
+            a[[rank, pivot]] = a[[pivot, rank]]
+        a[rank] = a[rank] * pow(int(a[rank, col]), -1, PRIME) % PRIME
+        below = a[rank + 1:, col].copy()
+        hit = np.flatnonzero(below)
+        if hit.size:
+            idx = rank + 1 + hit
+            a[idx] = (a[idx] - below[hit, None] * a[rank]) % PRIME
+        rank += 1
+    return rank
+
+
+def derivative_matrix_rank(polys: list[sympy.Poly], exponents: list[tuple[int, ...]],
+                           point: list[sympy.Rational]) -> int | None:
+    """Rank modulo PRIME of M[l, j] = (d^{alpha_j} f_l)(point) for polynomials f_l.
+
+    ``polys``: the outputs f_l as ``sympy.Poly`` in the d latents (over QQ or ZZ);
+    ``exponents``: the derivative multi-indices alpha_j as exponent vectors of length d;
+    ``point``: rational coordinates. M = C E with C[l, mu] the coefficient of z^mu in f_l and
+    E[mu, j] = d^{alpha_j} z^mu (point) = prod_i mu_i! / (mu_i - a_i)! z_i^(mu_i - a_i) (zero
+    unless mu >= alpha_j), so no symbolic derivative is taken. None when PRIME divides a
+    denominator of a coefficient or of the point.
+    """
+    values = [residue(v) for v in point]
+    if any(v is None for v in values):
+        return None
+    monomials: dict[tuple[int, ...], int] = {}
+    entries: list[tuple[int, int, int]] = []
+    for l, poly in enumerate(polys):
+        for mono, coeff in poly.terms():
+            c = residue(coeff)
+            if c is None:
+                return None
+            if c:
+                entries.append((l, monomials.setdefault(mono, len(monomials)), c))
+    d = len(point)
+    n_cols = len(exponents)
+    if not monomials:
+        return 0
+    c_mat = np.zeros((len(polys), len(monomials)), dtype=np.int64)
+    for l, m, c in entries:
+        c_mat[l, m] = c
+    mu = np.array(list(monomials), dtype=np.int64).reshape(len(monomials), d)
+    alpha = np.array(exponents, dtype=np.int64).reshape(n_cols, d)
+    top = int(mu.max(initial=0))
+    powers = np.ones((d, top + 1), dtype=np.int64)
+    falling = np.ones((top + 1, top + 1), dtype=np.int64)  # falling[m, a] = m! / (m - a)!
+    for e in range(1, top + 1):
+        powers[:, e] = powers[:, e - 1] * np.array(values, dtype=np.int64) % PRIME
+        falling[e, 1:] = falling[e - 1, :-1] * e % PRIME
+    falling = np.tril(falling)
+    rest = mu[:, None, :] - alpha[None, :, :]  # (monomials, columns, d)
+    valid = (rest >= 0).all(axis=2)
+    safe = np.where(rest >= 0, rest, 0)
+    e_mat = valid.astype(np.int64)
+    for i in range(d):
+        e_mat = e_mat * falling[mu[:, None, i], np.minimum(alpha[None, :, i], top)] % PRIME
+        e_mat = e_mat * powers[i][safe[:, :, i]] % PRIME
+    return rank_mod(matmul_mod(c_mat, e_mat))
