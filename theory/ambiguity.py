@@ -59,6 +59,7 @@ __all__ = [
     "dense_reference_dimension",
     "is_slotwise_map",
     "linear_system",
+    "polynomial_flow",
     "slotwise_field_count",
 ]
 
