@@ -200,3 +200,21 @@ def test_errors() -> None:
         cross_derivative_norms(f, _points(4), (2, 2), 0)
     with pytest.raises(DataError, match="positive integers"):
         compositional_contrast(f, _points(4), (4, 0))
+
+
+def test_default_chunks_follow_the_taylor_terms_and_change_nothing() -> None:
+    from numerics.derivatives import CHUNK_TERMS, _box_chunk, _boxes
+
+    sizes = (2, 2, 2)
+    boxes = _boxes(sizes, cross_tuples(sizes, 4))
+    # box a = 0 carries 3 * 5 * 7 * 7 = 735 terms per sample, box a = 1 carries 3 * 3 * 5 * 5
+    assert [_box_chunk(b, 512, None) for b in boxes] == [CHUNK_TERMS // 735, CHUNK_TERMS // 225]
+    assert _box_chunk(boxes[0], 10, None) is None and _box_chunk(boxes[0], 512, 7) == 7
+    torch.manual_seed(0)
+    f = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(),
+                            torch.nn.Linear(16, 3)).double()
+    z = torch.randn(60, 6, dtype=torch.float64)
+    with torch.no_grad():
+        auto = cross_derivatives(f, z, sizes, 4).values
+        whole = cross_derivatives(f, z, sizes, 4, chunk_size=60).values
+    torch.testing.assert_close(auto, whole, rtol=1e-13, atol=1e-13)
