@@ -50,9 +50,9 @@ def _noop_spec(trials: int) -> dict[str, Any]:
     return {"name": "bench_noop", "base": {}, "grid": {"seed": list(range(trials))}}
 
 
-def _timed(spec: dict[str, Any], workers: int, folder: Path, trial_fn: Any = None
+def _timed(spec: dict[str, Any], workers: int, path: Path, trial_fn: Any = None
            ) -> tuple[float, int]:
-    path = folder / f"{spec['name']}-{workers}.jsonl"
+    """Wall seconds and trial count of the whole sweep into the fresh results file ``path``."""
     start = time.perf_counter()
     result = run_sweep(parse_spec(spec), path, workers=workers, trial_fn=trial_fn,
                        progress=False)
@@ -78,15 +78,14 @@ def main(argv: list[str] | None = None) -> None:
         folder = Path(tmp)
         for label, spec, fn in (("train", _train_spec(trials, steps), None),
                                 ("noop", _noop_spec(args.noop_trials), noop_trial)):
-            serial, n = _timed(spec, 1, folder, fn)
+            serial, n = _timed(spec, 1, folder / f"{label}-serial.jsonl", fn)
             threads = torch.get_num_threads()
             torch.set_num_threads(1)
             try:
-                (folder / f"{spec['name']}-1.jsonl").unlink()
-                serial_1t, _ = _timed(spec, 1, folder, fn)
+                serial_1t, _ = _timed(spec, 1, folder / f"{label}-serial-1t.jsonl", fn)
             finally:
                 torch.set_num_threads(threads)
-            pooled, _ = _timed(spec, args.workers, folder, fn)
+            pooled, _ = _timed(spec, args.workers, folder / f"{label}-pool.jsonl", fn)
             rows.append({"workload": label, "trials": n, "workers": args.workers,
                          "serial_threads": threads, "serial_s": serial,
                          "serial_1t_s": serial_1t, "pool_s": pooled,

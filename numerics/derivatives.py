@@ -281,7 +281,7 @@ def forward_passes(slot_sizes: Sequence[int], order: int) -> int:
     carries through every layer. This is the work the method needs; the bench compares its time
     with one forward pass on that many copies of the batch.
     """
-    sizes = tuple(_check_sizes(slot_sizes))
+    sizes = _check_sizes(slot_sizes)
     order = _check_order(order)
     if order == 1:
         return 1 + sum(sizes)

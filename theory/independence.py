@@ -180,11 +180,13 @@ class _ExactMatrix:
         return DomainMatrix.from_Matrix(m).to_field()
 
 
-def _derivative_rows(f: sympy.Matrix, slots: Slots, indices: list[tuple[sympy.Symbol, ...]]
+def _derivative_rows(f: sympy.Matrix, slots: Slots, indices: list[tuple[sympy.Symbol, ...]],
+                     polys: list[sympy.Poly | None] | None = None
                      ) -> tuple[list[list[object]], bool]:
-    """[D_alpha f_l] (Poly entries when every output is a polynomial) and that flag."""
-    latents = slots.symbols
-    polys = [as_polynomial(e, latents) for e in f]
+    """[D_alpha f_l] (Poly entries when every output is a polynomial) and that flag; ``polys``:
+    the outputs as polynomials when the caller already has them."""
+    if polys is None:
+        polys = [as_polynomial(e, slots.symbols) for e in f]
     polynomial = all(p is not None for p in polys)
     rows = []
     for e, p in zip(f, polys, strict=True):
@@ -257,18 +259,19 @@ def _latent_point(point: dict, slots: Slots) -> dict[sympy.Symbol, sympy.Rationa
     return {s: point[s] for s in slots.symbols}
 
 
-def _modular_full_rank(f: sympy.Matrix, slots: Slots, indices: list[tuple[sympy.Symbol, ...]]
+def _modular_full_rank(polys: list[sympy.Poly | None], slots: Slots,
+                       indices: list[tuple[sympy.Symbol, ...]]
                        ) -> dict[sympy.Symbol, sympy.Rational] | None:
     """A random point where [D_alpha f_l] has full column rank modulo a prime, else None.
 
-    Only for polynomial outputs: the rank is computed from the coefficient matrix and the
+    ``polys``: the outputs as ``sympy.Poly`` (None for a non-polynomial output). Only for
+    polynomial outputs: the rank is computed from the coefficient matrix and the
     derivatives of the monomials (:func:`theory.modular.derivative_matrix_rank`), without
     symbolic differentiation. Full rank modulo p implies full rank over Q; when the rank modulo
     p is short (or p divides a denominator) the caller decides exactly over Q instead.
     """
     latents = slots.symbols
-    polys = [as_polynomial(e, latents) for e in f]
-    if any(p is None for p in polys) or f.rows < len(indices):
+    if any(p is None for p in polys) or len(polys) < len(indices):
         return None
     position = {s: i for i, s in enumerate(latents)}
     exponents = []
@@ -288,13 +291,14 @@ def _full_rank_result(f: sympy.Matrix, slots: Slots, order: int) -> Independence
     indices = derivative_multi_indices(slots, order)
     labels = tuple(derivative_label(v) for v in indices)
     needed = len(indices)
-    certified = _modular_full_rank(f, slots, indices)
+    polys = [as_polynomial(e, slots.symbols) for e in f]
+    certified = _modular_full_rank(polys, slots, indices)
     if certified is not None:
         return IndependenceResult(True, order, needed, needed, "random-rational-points", labels,
                                   certified, (), "full column rank at a random point, certified"
                                   f" exactly modulo the prime {modular.PRIME} (a lower bound of"
                                   " the rank over Q)")
-    rows, polynomial = _derivative_rows(f, slots, indices)
+    rows, polynomial = _derivative_rows(f, slots, indices, polys)
     exact = _exact_derivatives(rows, polynomial, slots)
     if exact is None:
         if f.rows >= needed:
