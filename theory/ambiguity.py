@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import sympy
 from sympy.polys.domains import QQ
 
+import theory.modular as modular
 from theory.errors import AnalysisError
 from theory.linalg import nullspace, rank
 from theory.order import has_order_at_most, interaction_order
@@ -464,6 +465,9 @@ def _is_inverse(h: sympy.Matrix, inverse: sympy.Matrix, symbols) -> bool:
     return True
 
 
+_ALL_SLOTWISE = "every solution is slot-wise: first-order identifiable at this degree"
+
+
 def _certify(f: sympy.Matrix, slots: Slots, order: int,
              basis: list[sympy.Matrix]) -> tuple[Counterexample | None, str]:
     """Integrate non-slot-wise basis fields into maps h and keep the first certified one.
@@ -493,7 +497,7 @@ def _certify(f: sympy.Matrix, slots: Slots, order: int,
                         f" and f o h has interaction order {n_h} <= {order} (checked exactly)")
                 return Counterexample(h, f_h, n_h, note, inverse), note
     if not basis:
-        return None, "every solution is slot-wise: first-order identifiable at this degree"
+        return None, _ALL_SLOTWISE
     if tried == 0:
         return None, ("first-order ambiguity only: no non-slot-wise direction is affine or has a"
                       " terminating Lie series, so none was integrated into a certified"
@@ -553,6 +557,19 @@ def ambiguities(f: object, slots: Slots, order: int, degree: int = 1) -> Ambigui
         )
     system = _System(f, slots, order, degree)
     n_cols = len(system.columns)
+    slot_fields = tuple(_slot_fields(system, k, rows)
+                        for k, rows in enumerate(_rows_by_slot(system)))
+    # fields supported on one slot are exact solutions, so their total dimension is a lower
+    # bound; n - rank modulo a prime is an upper bound: equal, every solution is slot-wise
+    supported = sum(s.dimension for s in slot_fields)
+    lower_rank = modular.projected_rank(system.rows, n_cols)
+    if lower_rank is not None and n_cols - lower_rank == supported:
+        return AmbiguityResult(
+            order=order, degree=degree, unknowns=n_cols, slotwise_unknowns=system.n_slotwise,
+            equations=len(system.rows), dimension=supported, slotwise_dimension=supported,
+            non_slotwise_basis=[], counterexample=None, slot_fields=slot_fields,
+            note=f"{_ALL_SLOTWISE} (dimension {supported} = the slot-supported solutions, an"
+                 " upper bound by the rank modulo a prime meets that lower bound)")
     basis = nullspace(system.rows, n_cols)
     free = [max(j for j, x in enumerate(vec) if x) for vec in basis]
     slotwise_dim = sum(1 for j in free if system.slotwise[j])
@@ -560,8 +577,6 @@ def ambiguities(f: object, slots: Slots, order: int, degree: int = 1) -> Ambigui
     non_slotwise = [_field(vec, system.columns, symbols)
                     for vec, j in zip(basis, free, strict=True) if not system.slotwise[j]]
     counterexample, note = _certify(f, slots, order, non_slotwise)
-    slot_fields = tuple(_slot_fields(system, k, rows)
-                        for k, rows in enumerate(_rows_by_slot(system)))
     return AmbiguityResult(
         order=order,
         degree=degree,

@@ -302,3 +302,43 @@ def test_a_field_without_terminating_flow_is_not_certified():
     f = sympy.Matrix([z1, z2, z2**2, z2**3])
     ce, note = _certify(f, slots, 1, [sympy.Matrix([z2**2, z1**2])])
     assert ce is None and "terminating Lie series" in note
+
+
+# --- the modular shortcut for slot-wise systems agrees with the exact nullspace ------------------
+
+
+def _both_paths(monkeypatch, f, slots, order, degree):
+    import theory.modular
+
+    fast = ambiguities(f, slots, order, degree)
+    with monkeypatch.context() as m:
+        m.setattr(theory.modular, "projected_rank", lambda *args, **kwargs: None)
+        exact = ambiguities(f, slots, order, degree)
+    return fast, exact
+
+
+@pytest.mark.parametrize("case", ["additive", "order3", "linear", "order2-degree2"])
+def test_modular_shortcut_and_exact_nullspace_agree(monkeypatch, case):
+    slots3 = Slots.from_sizes(2, 2, 1)
+    a1, a2, b1, b2, c = slots3.symbols
+    f, slots, order, degree = {
+        "additive": (additive_rich(), S22, 1, 1),
+        "order3": (sympy.Matrix([A1**3 + A1 * B1 * B2 + A2, B1**2 * A2 + B2**3,
+                                 A1**2 * B2 + A2**4, A1 * A2 * B1 + B1**4, A1 + B2**2 * A2,
+                                 A2 * B1]), S22, 3, 2),
+        "linear": (sympy.Matrix([[1, 2, 0, -1], [0, 1, 3, 1], [2, 0, 1, 1]])
+                   * sympy.Matrix(S22.symbols), S22, 1, 1),
+        "order2-degree2": (sympy.Matrix([a1 + a2**3, a2 + a1**3, a1**2 + a1 * a2**2,
+                                         b1 + b2**3, b2 + b1**3, b1**2 + b1 * b2**2,
+                                         c + c**3, c**2 + c**4, c**5 + a1 * b1]),
+                           slots3, 2, 2),
+    }[case]
+    fast, exact = _both_paths(monkeypatch, f, slots, order, degree)
+    assert (fast.dimension, fast.slotwise_dimension, fast.is_slotwise, fast.slot_fields) == (
+        exact.dimension, exact.slotwise_dimension, exact.is_slotwise, exact.slot_fields)
+    assert len(fast.non_slotwise_basis) == len(exact.non_slotwise_basis)
+    assert (fast.counterexample is None) == (exact.counterexample is None)
+    if fast.is_slotwise:
+        assert "rank modulo a prime" in fast.note
+    else:  # a non-slot-wise system never takes the shortcut
+        assert fast.note == exact.note

@@ -10,12 +10,46 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory.modular import _BLOCK, PRIME, derivative_matrix_rank, matmul_mod, rank_mod, residue
+from theory.linalg import rank
+from theory.modular import (
+    _BLOCK,
+    PRIME,
+    derivative_matrix_rank,
+    matmul_mod,
+    projected_rank,
+    rank_mod,
+    residue,
+)
 
 
 def test_prime_is_the_largest_below_2_to_the_25():
     assert sympy.isprime(PRIME) and PRIME == sympy.prevprime(2**25)
     assert PRIME**2 * 2**13 < 2**63  # the int64 bound the module relies on
+
+
+def test_projected_rank_by_hand():
+    from fractions import Fraction
+
+    rows = [{0: sympy.Rational(1, 2), 1: 1}, {0: Fraction(1, 1), 1: 2}, {2: 3}]
+    assert projected_rank(rows, 4) == 2  # row 1 = 2 * row 0
+    assert projected_rank([], 3) == 0
+    assert projected_rank([{0: sympy.Rational(1, PRIME)}], 1) is None
+    # more rows than one accumulation block: e_0 repeated, then e_1 once at the end
+    many = [{0: 1}] * (_BLOCK + 5) + [{1: sympy.Rational(-7, 3)}]
+    assert projected_rank(many, 2) == 2
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10**6), n_rows=st.integers(1, 12), n_cols=st.integers(1, 6))
+def test_property_projected_rank_equals_the_exact_rank(seed, n_rows, n_cols):
+    rng = random.Random(seed)
+    rows = [{j: sympy.Rational(rng.randint(-5, 5), rng.randint(1, 6))
+             for j in rng.sample(range(n_cols), rng.randint(1, n_cols))} for _ in range(n_rows)]
+    if n_rows > 2:  # a dependent row
+        rows[-1] = {j: 2 * v for j, v in rows[0].items()}
+    got = projected_rank(rows, n_cols, seed=seed)
+    # rank_p(R A) <= rank_Q(A) always; equality fails with probability ~ n_cols / PRIME
+    assert got == rank(rows, n_cols)
 
 
 def test_residue_by_hand():
