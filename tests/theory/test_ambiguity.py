@@ -308,9 +308,12 @@ def test_a_field_without_terminating_flow_is_not_certified():
 
 
 def _both_paths(monkeypatch, f, slots, order, degree):
+    import theory.ambiguity
     import theory.modular
 
-    fast = ambiguities(f, slots, order, degree)
+    with monkeypatch.context() as m:  # the shortcut on every system size
+        m.setattr(theory.ambiguity, "MODULAR_MIN_UNKNOWNS", 0)
+        fast = ambiguities(f, slots, order, degree)
     with monkeypatch.context() as m:
         m.setattr(theory.modular, "projected_rank", lambda *args, **kwargs: None)
         exact = ambiguities(f, slots, order, degree)
@@ -342,3 +345,14 @@ def test_modular_shortcut_and_exact_nullspace_agree(monkeypatch, case):
         assert "rank modulo a prime" in fast.note
     else:  # a non-slot-wise system never takes the shortcut
         assert fast.note == exact.note
+
+
+def test_small_systems_skip_the_modular_shortcut(monkeypatch):
+    import theory.modular
+
+    def fail(*args, **kwargs):
+        raise AssertionError("projected_rank called on a small system")
+
+    monkeypatch.setattr(theory.modular, "projected_rank", fail)
+    result = ambiguities(additive_rich(), S22, order=1, degree=1)  # 20 unknowns
+    assert result.unknowns < 50 and result.is_slotwise and "modulo" not in result.note
