@@ -467,8 +467,9 @@ def _is_inverse(h: sympy.Matrix, inverse: sympy.Matrix, symbols) -> bool:
 
 MODULAR_MIN_UNKNOWNS = 50
 """Systems with at least this many unknowns try the modular slot-wise certificate first.
-Measured on 2 x 2 slots at N = 6 (ambiguity step, CPU s, exact vs with the certificate):
-D = 1 (20 unknowns) 2.0 vs 3.4; D = 2 (60) 7.7 vs 5.1; D = 3 (140) 22.1 vs 14.9."""
+Two consecutive conjecture benches, 2 x 2 slots, N = 6 (ambiguity step, CPU s, without vs
+with the certificate): D = 1 (20 unknowns) 2.0 vs 3.4; D = 2 (60) 7.7 vs 5.1; D = 3 (140)
+22.1 vs 14.9."""
 
 _ALL_SLOTWISE = "every solution is slot-wise: first-order identifiable at this degree"
 
