@@ -172,6 +172,12 @@ class _Standardized(nn.Module):
         return ((self.f(z) - self.mean) / self.std).float()
 
 
+def _engine_config(cfg: DemoConfig) -> EngineConfig:
+    """The training settings of every model of a demonstration (warm-up: 10% up to 100)."""
+    return EngineConfig(steps=cfg.steps, lr=cfg.lr, seed=cfg.seed, device=cfg.device,
+                        progress=cfg.progress, warmup_steps=min(100, cfg.steps // 10))
+
+
 def fit_autoencoder(f: nn.Module, sample: Sampler, d_x: int, model_order: int,
                     model_sizes: tuple[int, ...], cfg: DemoConfig, description: str
                     ) -> Autoencoder:
@@ -191,10 +197,7 @@ def fit_autoencoder(f: nn.Module, sample: Sampler, d_x: int, model_order: int,
         mse = ((x_hat - x) ** 2).mean()
         return mse, {"mse": float(mse.detach())}
 
-    fit(model, loss, batch, EngineConfig(steps=cfg.steps, lr=cfg.lr, seed=cfg.seed,
-                                         device=cfg.device, progress=cfg.progress,
-                                         warmup_steps=min(100, cfg.steps // 10)),
-        description=description)
+    fit(model, loss, batch, _engine_config(cfg), description=description)
     return model.cpu()
 
 
@@ -347,10 +350,7 @@ def _fit_decoder(f: nn.Module, sample: Sampler, sizes: tuple[int, ...], order: i
         mse = ((m(b[0]) - b[1]) ** 2).mean()
         return mse, {"mse": float(mse.detach())}
 
-    fit(decoder, loss, batch, EngineConfig(steps=cfg.steps, lr=cfg.lr, seed=cfg.seed,
-                                           device=cfg.device, progress=cfg.progress,
-                                           warmup_steps=min(100, cfg.steps // 10)),
-        description=description)
+    fit(decoder, loss, batch, _engine_config(cfg), description=description)
     return decoder.cpu()
 
 
