@@ -44,7 +44,7 @@ from numerics.errors import ConfigError
 from numerics.generators import from_sympy
 from numerics.metrics import slot_identifiability
 from numerics.models import Autoencoder, MLPEncoder, StructuredDecoder
-from theory.counterexamples import CatalogueError
+from theory.counterexamples import CatalogueError, additive_quadratic
 
 Tensor = torch.Tensor
 Sampler = Callable[[int, torch.Generator], Tensor]
@@ -259,7 +259,7 @@ def _controls(entry) -> tuple[sympy.Matrix, int, str]:
     """(control generator, control model order, what it restores) for the mixed-latent fit."""
     z1, z2 = entry.slots.symbols
     if entry.name == "linear":
-        return (sympy.Matrix([z1, z2, z1**2 + z2, z2**2 + z1]), entry.model_order,
+        return (additive_quadratic(z1, z2), entry.model_order,
                 "a sufficiently nonlinear additive generator")
     if entry.name == "low_degree":
         return (sympy.Matrix([*entry.f, z1**3, z2**3]), entry.model_order,

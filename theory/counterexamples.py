@@ -53,6 +53,7 @@ __all__ = [
     "LargerDecoder",
     "Reparametrization",
     "SupportWitness",
+    "additive_quadratic",
     "certify_reparametrization",
     "get",
     "matrix_from_exact",
@@ -536,6 +537,13 @@ def _two_scalar_slots() -> tuple[Slots, sympy.Symbol, sympy.Symbol]:
     return slots, z1, z2
 
 
+def additive_quadratic(z1: sympy.Symbol, z2: sympy.Symbol) -> sympy.Matrix:
+    """f = (z1, z2, z1^2 + z2, z2^2 + z1): additive (order 1) and sufficiently nonlinear at
+    order 1, but with zero third derivatives. The base generator of several catalogue entries
+    and the restored-assumption control of the ``linear`` demonstration."""
+    return sympy.Matrix([z1, z2, z1**2 + z2, z2**2 + z1])
+
+
 def _linear() -> CounterexampleEntry:
     slots, z1, z2 = _two_scalar_slots()
     f = sympy.Matrix([z1 + 2 * z2, 3 * z1 - z2, z1 - z2, 2 * z1 + z2])
@@ -607,7 +615,7 @@ def _higher_order_interaction() -> CounterexampleEntry:
 
 def _model_order_too_high() -> CounterexampleEntry:
     slots, z1, z2 = _two_scalar_slots()
-    f = sympy.Matrix([z1, z2, z1**2 + z2, z2**2 + z1])
+    f = additive_quadratic(z1, z2)
     return CounterexampleEntry(
         name="model_order_too_high",
         assumption="model order equal to the generator's (additive f, order-2 model)",
@@ -627,7 +635,7 @@ def _model_order_too_high() -> CounterexampleEntry:
 
 def _latent_dim_too_large() -> CounterexampleEntry:
     slots, z1, z2 = _two_scalar_slots()
-    f = sympy.Matrix([z1, z2, z1**2 + z2, z2**2 + z1])
+    f = additive_quadratic(z1, z2)
     model = Slots.from_sizes(2, 1, prefix="w")
     (w1, w2), (w3,) = model.blocks
     decoder = sympy.Matrix([w1 + (w2 - w3), w3, w1**2 + w3, w3**2 + w1])
@@ -652,7 +660,7 @@ def _latent_dim_too_large() -> CounterexampleEntry:
 
 def _support_not_aligned_connected() -> CounterexampleEntry:
     slots, z1, z2 = _two_scalar_slots()
-    f = sympy.Matrix([z1, z2, z1**2 + z2, z2**2 + z1])
+    f = additive_quadratic(z1, z2)
     one, two, three = sympy.Integer(1), sympy.Integer(2), sympy.Integer(3)
     zero = sympy.Integer(0)
     step1, step2 = smoothstep(z1, one, two, 2), smoothstep(z2, one, two, 2)
