@@ -38,7 +38,9 @@ class EngineConfig:
 
     lr(t) = lr * t / warmup for t < warmup, then lr * (r + (1 - r) * (1 + cos(pi * s)) / 2)
     with s the fraction of post-warm-up steps done and r = ``min_lr_ratio`` (cosine), or lr
-    (constant).
+    (constant). ``first_step`` and ``last_step`` select a segment [first_step, last_step) of
+    that schedule (default: all of it), so that a run can be trained in stages, each with its
+    own checkpoint, on one schedule of ``steps`` steps.
     """
 
     steps: int = 2000
@@ -56,6 +58,12 @@ class EngineConfig:
     checkpoint: str | None = None
     checkpoint_every: int = 500
     progress: bool = True
+    first_step: int = 0
+    last_step: int | None = None
+
+    def end(self) -> int:
+        """The step this segment stops at: ``last_step`` or ``steps``."""
+        return self.steps if self.last_step is None else self.last_step
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for values that cannot be trained with."""
@@ -77,6 +85,9 @@ class EngineConfig:
             raise ConfigError(f"log_every must be >= 1, got {self.log_every!r}")
         if self.eval_every < 0 or self.checkpoint_every < 0:
             raise ConfigError("eval_every and checkpoint_every must be >= 0")
+        if not 0 <= self.first_step <= self.end() <= self.steps:
+            raise ConfigError(f"need 0 <= first_step <= last_step <= steps, got "
+                              f"{self.first_step}, {self.last_step}, {self.steps}")
 
     def lr_at(self, step: int) -> float:
         """Learning rate used for optimisation step ``step`` (0-based)."""
@@ -141,11 +152,15 @@ def fit(
     *,
     evaluate: EvalFn | None = None,
     description: str = "train",
+    clip_gradients: Callable[[nn.Module, float], object] | None = None,
 ) -> FitResult:
-    """Train ``model`` in place for ``config.steps`` optimisation steps and return a summary.
+    """Train ``model`` in place for the steps [first_step, last_step) of the schedule.
 
     Resumes from ``config.checkpoint`` when that file exists (model, optimiser, step, data
     generator and torch RNG state), so that an interrupted run continues exactly.
+    ``clip_gradients(model, max_norm)`` replaces the global-norm clipping
+    (``torch.nn.utils.clip_grad_norm_`` over all parameters), e.g. by the per-member clipping
+    of :class:`numerics.population.Population`.
     """
     config.validate()
     device = resolve_device(config.device)
@@ -154,7 +169,8 @@ def fit(
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     history: list[dict[str, float]] = []
     evals: list[dict[str, float]] = []
-    start = 0
+    start = config.first_step
+    end = config.end()
     ckpt = Path(config.checkpoint) if config.checkpoint else None
     if ckpt is not None and ckpt.exists():
         state = load_checkpoint(ckpt, map_location=device)
@@ -173,8 +189,8 @@ def fit(
     running: dict[str, float] = {}
     count = 0
     t0 = time.perf_counter()
-    bar = tqdm(range(start, config.steps), desc=description, disable=not config.progress,
-               initial=start, total=config.steps, leave=False, dynamic_ncols=True)
+    bar = tqdm(range(start, end), desc=description, disable=not config.progress,
+               initial=start, total=end, leave=False, dynamic_ncols=True)
     for step in bar:
         for group in opt.param_groups:
             group["lr"] = config.lr_at(step)
@@ -185,7 +201,9 @@ def fit(
             raise FloatingPointError(f"loss became {loss.item()} at step {step}")
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        if config.grad_clip is not None:
+        if config.grad_clip is not None and clip_gradients is not None:
+            clip_gradients(model, config.grad_clip)
+        elif config.grad_clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         opt.step()
         running["loss"] = running.get("loss", 0.0) + float(loss.detach())
@@ -193,7 +211,7 @@ def fit(
             running[k] = running.get(k, 0.0) + float(v)
         count += 1
         done = step + 1
-        if done % config.log_every == 0 or done == config.steps:
+        if done % config.log_every == 0 or done == end:
             entry = {"step": float(done), **{k: v / count for k, v in running.items()}}
             history.append(entry)
             bar.set_postfix(loss=f"{entry['loss']:.4g}")
@@ -203,7 +221,7 @@ def fit(
             evals.append({"step": float(done), **dict(evaluate(model))})
             model.train()
         if ckpt is not None and config.checkpoint_every and (
-            done % config.checkpoint_every == 0 or done == config.steps
+            done % config.checkpoint_every == 0 or done == end
         ):
             _save(ckpt, model, opt, done, gen, config, history, evals)
     bar.close()
@@ -211,6 +229,6 @@ def fit(
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - t0
     model.eval()
-    return FitResult(steps=config.steps, seconds=seconds, device=str(device),
-                     steps_run=config.steps - start, resumed_from=start,
+    return FitResult(steps=end, seconds=seconds, device=str(device),
+                     steps_run=max(0, end - start), resumed_from=start,
                      history=history, evaluations=evals)

@@ -201,10 +201,11 @@ class StructuredDecoder(nn.Module):
         """Slot assignment weights w: ``(K, d_x)``, columns sum to 1 (one-hot once hardened)."""
         if self.order != 0:
             raise ConfigError("only order-0 decoders have a slot assignment")
-        if bool(self.hard):
-            return nn.functional.one_hot(self.assignment_logits.argmax(0),
-                                         len(self.slot_sizes)).T.to(self.assignment_logits.dtype)
-        return torch.softmax(self.assignment_logits, dim=0)
+        soft = torch.softmax(self.assignment_logits, dim=0)
+        hard = nn.functional.one_hot(self.assignment_logits.argmax(0),
+                                     len(self.slot_sizes)).T.to(soft.dtype)
+        # branch-free (no Python bool of a tensor), so that populations can vmap it
+        return torch.where(self.hard, hard, soft)
 
     def harden(self) -> None:
         """Order 0: use the one-hot argmax assignment from now on (exact interaction order 0)."""

@@ -34,7 +34,7 @@ import copy
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,8 @@ import torch
 from torch import nn
 
 from numerics.errors import ConfigError
+from numerics.population import Population
+from numerics.selection import SelectionSettings
 
 Tensor = torch.Tensor
 GENERATOR_KINDS = ("neural", "sympy")
@@ -100,6 +102,8 @@ class TrainConfig:
     checkpoint: str | None = None
     checkpoint_every: int = 500
     progress: bool = True
+    selection: SelectionSettings = field(default_factory=SelectionSettings)
+    n_val: int = 1024
 
     def model_order(self) -> int:
         """Interaction order of the structured decoder: ``decoder_order`` or ``order``."""
@@ -168,6 +172,11 @@ class TrainConfig:
             raise ConfigError(f"seed must be an integer, got {self.seed!r}")
         if not _is_int(self.eval_every) or self.eval_every < 0:
             raise ConfigError(f"eval_every must be an integer >= 0, got {self.eval_every!r}")
+        if not isinstance(self.selection, SelectionSettings):
+            raise ConfigError(f"selection must be a SelectionSettings, got {self.selection!r}")
+        self.selection.validate()
+        if not _is_int(self.n_val) or self.n_val < 16:
+            raise ConfigError(f"n_val must be an integer >= 16, got {self.n_val!r}")
         self.engine_config().validate()
 
     def true_sizes(self) -> tuple[int, ...]:
@@ -208,12 +217,21 @@ class TrainConfig:
         out["slot_sizes"] = list(self.true_sizes())
         out["latent_sizes"] = list(self.inferred_sizes())
         out["outputs"] = self.d_x()
+        out["selection"] = asdict(self.selection)
         return out
 
 
 @dataclass
 class TrainResult:
-    """Metrics of a finished run; ``model`` (the trained autoencoder) is not serialized."""
+    """Metrics of a finished run; ``model`` (the trained autoencoder) is not serialized.
+
+    ``verdict``: :class:`numerics.verdict.RunVerdict` as a dict (``verdict``, thresholds, the
+    theory's prediction, ``candidate_counterexample``, ``message``); ``off_block`` and
+    ``block_norms``: the Jacobian block structure of h = ghat o f (numerics.slotwise);
+    ``val_recon``: held-out reconstruction error on ``n_val`` training-support samples (what
+    the initialization was chosen by); ``selection``: the rounds of the search
+    (numerics.selection); ``restarts``: rounds after the first.
+    """
 
     sis: float
     matched_r2: float
@@ -229,6 +247,12 @@ class TrainResult:
     seconds: float
     steps_per_second: float
     config: dict[str, Any]
+    verdict: dict[str, Any] = field(default_factory=dict)
+    off_block: float = float("nan")
+    block_norms: list[list[float]] = field(default_factory=list)
+    val_recon: float = float("nan")
+    restarts: int = 0
+    selection: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)
     evaluations: list[dict[str, float]] = field(default_factory=list)
     model: nn.Module | None = field(default=None, repr=False)
@@ -253,6 +277,8 @@ class Data:
     z_test: Tensor
     mean: Tensor
     std: Tensor
+    x_val: Tensor
+    symbolic: Any = None
 
     @torch.no_grad()
     def render(self, z: Tensor) -> Tensor:
@@ -291,6 +317,7 @@ def build_data(config: TrainConfig) -> Data:
     from numerics.supports import make_support
 
     sizes = config.true_sizes()
+    symbolic = None
     if config.generator == "sympy":
         symbolic = config.sympy_generator or sympy_generator_for(
             config.order, sizes, config.outputs, config.seed)
@@ -302,6 +329,7 @@ def build_data(config: TrainConfig) -> Data:
     gen = torch.Generator().manual_seed(config.seed + 1)
     z_train = support.sample_train(config.n_train, gen, dtype=torch.float64)
     z_test = support.sample_train(config.n_eval, gen, dtype=torch.float64)
+    z_val = support.sample_train(config.n_val, gen, dtype=torch.float64)
     with torch.no_grad():
         dtype = getattr(generator, "dtype", torch.float64)
         x_raw = generator(z_train.to(dtype)).double()
@@ -309,47 +337,55 @@ def build_data(config: TrainConfig) -> Data:
         raise ConfigError("the generator returns NaN or infinite values on the support")
     mean = x_raw.mean(0)
     std = x_raw.std(0).clamp_min(1e-8)
-    data = Data(generator, support, z_train, torch.empty(0), z_test, mean, std)
+    data = Data(generator, support, z_train, torch.empty(0), z_test, mean, std, torch.empty(0),
+                symbolic)
     data.x_train = ((x_raw - mean) / std).float()
+    data.x_val = data.render(z_val)
     return data
 
 
-def build_model(config: TrainConfig) -> nn.Module:
-    """Encoder + decoder of ``config`` (seeded)."""
+def build_model(config: TrainConfig, seed: int | None = None) -> nn.Module:
+    """Encoder + decoder of ``config``, initialized from ``seed`` (default ``config.seed``)."""
     from numerics.models import Autoencoder, MLPEncoder, make_decoder
 
+    seed = config.seed if seed is None else seed
     latent = config.inferred_sizes()
     encoder = MLPEncoder(config.d_x(), sum(latent), hidden=config.encoder_hidden,
-                         depth=config.depth, seed=config.seed)
+                         depth=config.depth, seed=seed)
     decoder = make_decoder(config.decoder, config.model_order(), latent, config.d_x(),
-                           hidden=config.hidden, seed=config.seed, depth=config.depth)
+                           hidden=config.hidden, seed=seed, depth=config.depth)
     return Autoencoder(encoder, decoder)
 
 
 def _loss_fn(config: TrainConfig):
+    """Loss of a population of autoencoders: the sum over members of the member losses."""
     from numerics.models import cross_penalty
 
     latent = config.inferred_sizes()
     ramp = max(1, config.steps // 4)
+    order0 = config.decoder == "structured" and config.model_order() == 0
 
-    def loss_fn(model: nn.Module, x: Tensor, step: int) -> tuple[Tensor, Mapping[str, float]]:
-        z, x_hat = model(x)
-        mse = (x_hat.float() - x).square().mean()
-        loss = mse
-        logs = {"mse": float(mse.detach())}
-        order0 = config.decoder == "structured" and config.model_order() == 0
-        if order0 and step >= config.harden_at * config.steps:
-            model.decoder.harden()
-        if order0 and config.assignment_penalty and not bool(model.decoder.hard):
+    def harden(member: nn.Module) -> None:
+        member.decoder.harden()
+
+    def loss_fn(pop: Population, x: Tensor, step: int) -> tuple[Tensor, Mapping[str, float]]:
+        z, x_hat = pop(x)
+        mse = (x_hat.float() - x).square().mean((1, 2))
+        loss = mse.sum()
+        logs = {"mse": float(mse.detach().mean()), "mse_best": float(mse.detach().min())}
+        if order0 and step >= config.harden_at * config.steps and not bool(
+                pop.buffer("decoder.hard").all()):
+            pop.update_members(harden)
+        if order0 and config.assignment_penalty:
             alpha = config.assignment_penalty * min(1.0, (step + 1) / ramp)
-            penalty = model.decoder.penalty()
-            loss = loss + alpha * penalty
-            logs["assignment"] = float(penalty.detach())
+            penalty = pop.call(lambda m: m.decoder.penalty())
+            loss = loss + alpha * penalty.sum()
+            logs["assignment"] = float(penalty.detach().mean())
         if config.cross_penalty:
-            p = cross_penalty(model.decoder, z[:config.penalty_batch].float(), latent,
-                              config.model_order())
-            loss = loss + config.cross_penalty * p
-            logs["cross"] = float(p.detach())
+            p = pop.call(lambda m, zz: cross_penalty(m.decoder, zz, latent, config.model_order()),
+                         z[:, :config.penalty_batch].float(), in_dims=(0,))
+            loss = loss + config.cross_penalty * p.sum()
+            logs["cross"] = float(p.detach().mean())
         return loss, logs
 
     return loss_fn
@@ -369,19 +405,36 @@ def _identifiability(model: nn.Module, data: Data, config: TrainConfig, z: Tenso
     return score, recon
 
 
-def train(config: TrainConfig) -> TrainResult:
-    """Train an autoencoder as ``config`` says and measure identifiability (module docstring).
+def _val_recon(data: Data) -> Any:
+    """Held-out reconstruction error of every member of a population: ``(R,)``."""
+    def val_recon(pop: Population) -> Tensor:
+        device = next(pop.parameters()).device
+        x = data.x_val.to(device)
+        with torch.no_grad():
+            _, x_hat = pop(x)
+        return (x_hat.float() - x).square().mean((1, 2)).cpu()
+    return val_recon
 
-    Returns a :class:`TrainResult` (SIS, matched R^2, ID/OOD errors, device, seconds, steps/s).
-    Same config on the CPU -> same numbers. Raises :class:`ConfigError` for invalid configs.
+
+def train(config: TrainConfig) -> TrainResult:
+    """Train an autoencoder as ``config`` says, measure it and give the run its verdict.
+
+    Initializations are searched by held-out reconstruction (numerics.selection, no ground
+    truth); the chosen model is scored by SIS, the Jacobian block structure of
+    h = ghat o f (numerics.slotwise), ID/OOD errors (numerics.compgen) and judged by
+    numerics.verdict against the theory's prediction. Returns a :class:`TrainResult`.
+    Same config on the CPU -> same numbers (given the same number of search rounds, which the
+    result lists). Raises :class:`ConfigError` for invalid configs.
     """
     from numerics.compgen import compositional_generalization
-    from numerics.engine import fit
+    from numerics.models import StructuredDecoder
+    from numerics.selection import select_model
+    from numerics.slotwise import block_jacobian
+    from numerics.verdict import judge, predict
 
     config.validate()
     t0 = time.perf_counter()
     data = build_data(config)
-    model = build_model(config)
     n_train = data.x_train.shape[0]
     x_train = data.x_train
 
@@ -389,28 +442,56 @@ def train(config: TrainConfig) -> TrainResult:
         return x_train[torch.randint(n_train, (config.batch_size,), generator=gen)]
 
     z_periodic = data.z_test[:min(500, config.n_eval)]
+    val_recon = _val_recon(data)
 
-    def evaluate(m: nn.Module) -> dict[str, float]:
-        score, recon = _identifiability(m, data, config, z_periodic)
+    def evaluate(pop: Population) -> dict[str, float]:
+        best = int(val_recon(pop).argmin())
+        score, recon = _identifiability(pop.member(best), data, config, z_periodic)
         return {"recon_mse": recon, "sis": float(score.sis),
                 "matched_r2": float(score.matched_r2)}
 
-    fitted = fit(model, _loss_fn(config), sample_batch, config.engine_config(),
-                 evaluate=evaluate if config.eval_every else None,
-                 description=f"{config.decoder} n={config.model_order()}")
-    if hasattr(model.decoder, "harden"):
+    chosen = select_model(lambda seed: build_model(config, seed), _loss_fn(config),
+                          sample_batch, config.engine_config(), val_recon, config.selection,
+                          description=f"{config.decoder} n={config.model_order()}",
+                          evaluate=evaluate if config.eval_every else None)
+    model = chosen.model
+    if isinstance(model.decoder, StructuredDecoder):
         model.decoder.harden()
+    model.eval()
     score, _ = _identifiability(model, data, config, data.z_test)
     comp = compositional_generalization(
         model, data.render, data.support, data.z_train, config.true_sizes(), score.permutation,
         latent_sizes=config.inferred_sizes(), z_test=data.z_test, n=config.n_eval,
         seed=config.seed)
+    blocks = block_jacobian(_h(model, data), data.z_test[:min(500, config.n_eval)],
+                            config.true_sizes(), config.inferred_sizes())
+    prediction, reason = predict(data.symbolic, config.decoder, config.model_order(),
+                                 config.order)
+    verdict = judge(chosen.val_recon, blocks.off_block, prediction, reason,
+                    recon_threshold=config.selection.threshold)
+    steps_per_second = (chosen.steps_run / chosen.fit_seconds if chosen.fit_seconds > 0
+                        else float("nan"))
     return TrainResult(
         sis=float(score.sis), matched_r2=float(score.matched_r2),
         r2=np.asarray(score.r2).round(6).tolist(), permutation=list(score.permutation),
         recon_mse=comp.recon_mse, ood_recon_mse=comp.ood_recon_mse,
         id_recombination_mse=comp.id_recombination_mse,
         ood_autoencode_mse=comp.ood_autoencode_mse, ood_sis=comp.ood_sis,
-        ood_ratio=comp.ood_ratio, device=fitted.device, seconds=time.perf_counter() - t0,
-        steps_per_second=fitted.steps_per_second, config=config.to_dict(),
-        history=fitted.history, evaluations=fitted.evaluations, model=model)
+        ood_ratio=comp.ood_ratio, device=chosen.device, seconds=time.perf_counter() - t0,
+        steps_per_second=steps_per_second, config=config.to_dict(),
+        verdict=verdict.to_dict(), off_block=blocks.off_block,
+        block_norms=blocks.norms.round(6).tolist(), val_recon=chosen.val_recon,
+        restarts=chosen.restarts, selection=chosen.to_dict(),
+        history=chosen.history, evaluations=chosen.evaluations, model=model)
+
+
+def _h(model: nn.Module, data: Data) -> Any:
+    """h = ghat o f on float64 copies: ``(b, d_z) -> (b, d_zhat)``, standardized as in
+    training (an affine map of x, which does not change which latents h depends on)."""
+    encoder = copy.deepcopy(model.encoder).to("cpu", torch.float64)
+    dtype = getattr(data.generator, "dtype", torch.float64)
+
+    def h(z: Tensor) -> Tensor:
+        x = data.generator(z.to(dtype)).double()
+        return encoder((x - data.mean) / data.std)
+    return h

@@ -1,0 +1,212 @@
+"""Choosing among initializations without ground truth: populations, halving and restarts.
+
+A run that stops in a slot-mixing local minimum is an optimization failure: its held-out
+reconstruction error is far above that of a slot-wise solution. :func:`select_model` therefore
+trains several initializations and keeps the best by **held-out reconstruction error only**
+(the true latents are never looked at, so the procedure is what a user without ground truth
+can run). One *round*:
+
+1. exploration: ``candidates`` members (seeds ``seed + SEED_STRIDE * i``) are trained together
+   as a :class:`numerics.population.Population` for the first ``explore_fraction`` of the
+   schedule;
+2. halving: the ``keep`` members with the lowest held-out error go on, the others stop;
+3. the kept members finish the schedule (the same learning-rate schedule, fresh optimizer
+   state) and the one with the lowest held-out error is the round's choice.
+
+Whenever the round's choice does not reconstruct (held-out error above ``threshold``), another
+round with new seeds is run, at most ``restarts`` times and only while the time of one more
+round (predicted from the rounds so far) fits into ``time_budget`` seconds. The result lists
+every round: seeds, held-out errors after exploration and at the end, which members were kept,
+seconds, and why the search stopped.
+
+Reproducibility: given the number of rounds, every number is a function of the config (the
+same on the CPU on every run; the number of rounds only depends on the machine when the time
+budget binds, and the result says so with ``stopped = "time budget"``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from numerics.engine import EngineConfig, FitResult, LossFn, SampleFn, fit
+from numerics.errors import ConfigError
+from numerics.population import Population
+
+Tensor = torch.Tensor
+#: Seed offset between consecutive initializations (member 0 of round 0 uses the run's seed).
+SEED_STRIDE = 1_000_003
+STOP_REASONS = ("reconstructs", "restarts exhausted", "time budget")
+
+__all__ = ["Round", "SEED_STRIDE", "Selection", "SelectionSettings", "select_model"]
+
+
+@dataclass(frozen=True)
+class SelectionSettings:
+    """How many initializations are tried (see the module docstring)."""
+
+    candidates: int = 8
+    keep: int = 2
+    explore_fraction: float = 0.25
+    restarts: int = 2
+    time_budget: float | None = 25.0
+    threshold: float = 5e-3
+
+    def validate(self) -> None:
+        """:class:`ConfigError` for values that cannot be searched with."""
+        for name, low in (("candidates", 1), ("keep", 1), ("restarts", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.keep > self.candidates:
+            raise ConfigError(f"keep ({self.keep}) cannot exceed candidates "
+                              f"({self.candidates})")
+        fraction = self.explore_fraction
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not (
+                0.0 < fraction < 1.0):
+            raise ConfigError(f"explore_fraction must lie in (0, 1), got {fraction!r}")
+        budget = self.time_budget
+        if budget is not None and (isinstance(budget, bool) or not isinstance(
+                budget, (int, float)) or not budget > 0 or budget == float("inf")):
+            raise ConfigError(f"time_budget must be a positive number of seconds or None, "
+                              f"got {budget!r}")
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or \
+                not 0 < self.threshold < float("inf"):
+            raise ConfigError(f"threshold must be a positive finite number, got "
+                              f"{self.threshold!r}")
+
+
+@dataclass
+class Round:
+    """One round of the search: its seeds and held-out errors (see the module docstring)."""
+
+    seeds: list[int]
+    explore_recon: list[float]
+    kept: list[int]
+    final_recon: list[float]
+    seconds: float
+
+
+@dataclass
+class Selection:
+    """The chosen model and how it was found.
+
+    ``model``: the chosen member (a standalone module); ``seed``: its initialization seed;
+    ``round``: the round it comes from; ``val_recon``: its held-out reconstruction error;
+    ``stopped``: one of :data:`STOP_REASONS`; ``history``: the loss log of the chosen
+    population (exploration, then the kept members), ``steps_run`` / ``fit_seconds``: all
+    optimization steps of all rounds and the seconds they took.
+    """
+
+    model: nn.Module
+    seed: int
+    round: int
+    val_recon: float
+    stopped: str
+    rounds: list[Round] = field(default_factory=list)
+    history: list[dict[str, float]] = field(default_factory=list)
+    evaluations: list[dict[str, float]] = field(default_factory=list)
+    steps_run: int = 0
+    fit_seconds: float = 0.0
+    device: str = "cpu"
+
+    @property
+    def restarts(self) -> int:
+        """Rounds after the first."""
+        return len(self.rounds) - 1
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready summary (no model)."""
+        return {"seed": self.seed, "round": self.round, "val_recon": self.val_recon,
+                "stopped": self.stopped, "restarts": self.restarts,
+                "rounds": [asdict(r) for r in self.rounds]}
+
+
+def _stage_path(checkpoint: str | None, round_index: int, stage: str) -> str | None:
+    """``run.pt`` -> ``run.pt`` (round 0's last stage), ``run.r0-explore.pt``, ``run.r1.pt``."""
+    if checkpoint is None:
+        return None
+    path = Path(checkpoint)
+    if round_index == 0 and stage == "final":
+        return str(path)
+    tag = f"r{round_index}" + ("-explore" if stage == "explore" else "")
+    return str(path.with_name(f"{path.stem}.{tag}{path.suffix}"))
+
+
+def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batch: SampleFn,
+                 engine: EngineConfig, val_recon: Callable[[Population], Tensor],
+                 settings: SelectionSettings, *, description: str = "train",
+                 evaluate: Callable[[Population], dict[str, float]] | None = None
+                 ) -> Selection:
+    """Train initializations of ``build(seed)`` and keep the best by held-out error.
+
+    ``loss_fn(population, batch, step)`` must return the *sum* of the member losses (so that
+    members stay independent) and logs; ``val_recon(population)``: the members' held-out
+    reconstruction errors, shape ``(R,)``. ``engine``: the schedule of one run (its seed is the
+    run's seed and seeds the data stream). See the module docstring for the procedure.
+    """
+    settings.validate()
+    engine.validate()
+    t_start = time.perf_counter()
+    explore_end = 0
+    if settings.candidates > settings.keep and engine.steps >= 2:
+        explore_end = min(engine.steps - 1,
+                          max(1, round(engine.steps * settings.explore_fraction)))
+    rounds: list[Round] = []
+    best: tuple[float, int, int, nn.Module] | None = None
+    best_log: tuple[list, list] = ([], [])
+    steps_run, fit_seconds, device = 0, 0.0, "cpu"
+    stopped = "restarts exhausted"
+
+    def run(pop: Population, first: int, last: int, q: int, stage: str) -> FitResult:
+        stage_engine = replace(engine, first_step=first, last_step=last,
+                               checkpoint=_stage_path(engine.checkpoint, q, stage))
+        return fit(pop, loss_fn, sample_batch, stage_engine, description=description,
+                   evaluate=evaluate if stage == "final" else None,
+                   clip_gradients=lambda m, c: m.clip_grad_norm_(c))
+
+    for q in range(settings.restarts + 1):
+        t_round = time.perf_counter()
+        seeds = [engine.seed + SEED_STRIDE * (q * settings.candidates + r)
+                 for r in range(settings.candidates)]
+        population = Population([build(s) for s in seeds])
+        explore_recon: list[float] = []
+        history: list[dict[str, float]] = []
+        kept = list(range(settings.candidates))
+        if explore_end:
+            done = run(population, 0, explore_end, q, "explore")
+            steps_run, fit_seconds = steps_run + done.steps_run, fit_seconds + done.seconds
+            history = list(done.history)
+            explore_recon = [float(v) for v in val_recon(population)]
+            order = sorted(range(settings.candidates), key=lambda r: explore_recon[r])
+            kept = sorted(order[:settings.keep])
+            population = population.subset(kept)
+        done = run(population, explore_end, engine.steps, q, "final")
+        steps_run, fit_seconds, device = (steps_run + done.steps_run,
+                                          fit_seconds + done.seconds, done.device)
+        final_recon = [float(v) for v in val_recon(population)]
+        rounds.append(Round(seeds=seeds, explore_recon=explore_recon, kept=kept,
+                            final_recon=final_recon, seconds=time.perf_counter() - t_round))
+        r_best = min(range(len(kept)), key=lambda r: final_recon[r])
+        if best is None or final_recon[r_best] < best[0]:
+            best = (final_recon[r_best], q, seeds[kept[r_best]], population.member(r_best))
+            best_log = (history + list(done.history), list(done.evaluations))
+        if best[0] <= settings.threshold:
+            stopped = "reconstructs"
+            break
+        elapsed = time.perf_counter() - t_start
+        per_round = elapsed / len(rounds)
+        if q < settings.restarts and settings.time_budget is not None and (
+                elapsed + per_round > settings.time_budget):
+            stopped = "time budget"
+            break
+    assert best is not None
+    return Selection(model=best[3], seed=best[2], round=best[1], val_recon=best[0],
+                     stopped=stopped, rounds=rounds, history=best_log[0],
+                     evaluations=best_log[1], steps_run=steps_run, fit_seconds=fit_seconds,
+                     device=device)

@@ -1,0 +1,135 @@
+"""The verdict of a training run: identified, an optimization failure, or a candidate
+counterexample.
+
+A trained autoencoder (encoder ghat, decoder fhat) is judged by two numbers:
+
+* ``recon``: held-out reconstruction error mean |fhat(ghat(x)) - x|^2 on standardized outputs
+  (1 = predicting the mean), on samples from the training support that no gradient step saw;
+* ``off_block``: the off-block fraction of dh/dz for h = ghat o f (numerics.slotwise): 0 when
+  h is slot-wise up to permutation.
+
+The theorems are about decoders that **reconstruct** the data: a run whose error is above
+:data:`RECON_THRESHOLD` did not (it stopped in a local minimum or ran out of steps), so it is an
+optimization failure and says nothing about the theorem. The verdicts:
+
+* ``identified``: recon <= RECON_THRESHOLD and off_block <= OFF_BLOCK_THRESHOLD;
+* ``not-converged``: recon > RECON_THRESHOLD (an optimization failure, not evidence);
+* ``mixed-but-reconstructs``: recon <= RECON_THRESHOLD yet off_block > OFF_BLOCK_THRESHOLD.
+  Where the theory predicts identifiability (a structured decoder of order n, a generator of
+  order <= n that is sufficiently independent at order n: ``identifiable`` for n <= 2,
+  ``conjectured`` for n >= 3) this contradicts the theorem (or the conjecture) numerically: it
+  is a **candidate counterexample**, to be reproduced from its saved config, seed, checkpoint
+  and generator. Elsewhere (an MLP decoder, a generator that is not sufficiently independent)
+  it is what the theory allows.
+
+Thresholds, measured on the synthetic benchmark (2-core CPU, defaults of ``iasym train``):
+slot-wise runs reach held-out errors 3e-4 to 3e-3 and off-block fractions below 0.03; runs in
+slot-mixing local minima stay at 1e-2 to 2e-1 with off-block fractions 0.2-0.6. The thresholds
+sit in the gaps: 5e-3 and 0.1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+__all__ = ["OFF_BLOCK_THRESHOLD", "RECON_THRESHOLD", "RUN_VERDICTS", "RunVerdict", "judge", "predict"]
+
+RECON_THRESHOLD = 5e-3
+OFF_BLOCK_THRESHOLD = 0.1
+RUN_VERDICTS = ("identified", "not-converged", "mixed-but-reconstructs")
+#: Theory predictions under which a mixed run that reconstructs contradicts a theorem.
+PREDICTS_IDENTIFIABLE = ("identifiable", "conjectured")
+
+
+@dataclass(frozen=True)
+class RunVerdict:
+    """A run's verdict (module docstring) and what it is compared with.
+
+    ``prediction``: what the theory says for this generator and decoder (``identifiable``,
+    ``conjectured``, ``no-theorem`` or ``cannot-reconstruct``, with ``reason``);
+    ``candidate_counterexample``: ``mixed-but-reconstructs`` where the prediction is
+    ``identifiable`` or ``conjectured``.
+    """
+
+    verdict: str
+    recon: float
+    off_block: float
+    recon_threshold: float
+    off_block_threshold: float
+    prediction: str
+    reason: str
+    candidate_counterexample: bool
+
+    def message(self) -> str:
+        """One line saying what the verdict means."""
+        if self.verdict == "not-converged":
+            return (f"not converged: held-out reconstruction {self.recon:.3g} > "
+                    f"{self.recon_threshold:g}, an optimization failure (no evidence about the "
+                    f"theorem)")
+        if self.verdict == "identified":
+            return (f"identified: reconstructs ({self.recon:.3g} <= {self.recon_threshold:g}) "
+                    f"and h = ghat o f is slot-wise (off-block {self.off_block:.3g} <= "
+                    f"{self.off_block_threshold:g}); theory: {self.prediction}")
+        line = (f"mixed but reconstructs: reconstruction {self.recon:.3g} <= "
+                f"{self.recon_threshold:g} while h mixes slots (off-block {self.off_block:.3g})")
+        if self.candidate_counterexample:
+            return (f"CANDIDATE COUNTEREXAMPLE: {line}, although the theory predicts "
+                    f"{self.prediction} ({self.reason})")
+        return f"{line}; allowed by the theory: {self.prediction} ({self.reason})"
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready copy (with the message)."""
+        return {**asdict(self), "message": self.message()}
+
+
+def judge(recon: float, off_block: float, prediction: str, reason: str = "",
+          recon_threshold: float = RECON_THRESHOLD,
+          off_block_threshold: float = OFF_BLOCK_THRESHOLD) -> RunVerdict:
+    """The verdict of a run with held-out error ``recon`` and off-block fraction ``off_block``.
+
+    A NaN error counts as not reconstructing.
+    """
+    if not recon <= recon_threshold:
+        verdict = "not-converged"
+    elif off_block <= off_block_threshold:
+        verdict = "identified"
+    else:
+        verdict = "mixed-but-reconstructs"
+    candidate = verdict == "mixed-but-reconstructs" and prediction in PREDICTS_IDENTIFIABLE
+    return RunVerdict(verdict, float(recon), float(off_block), float(recon_threshold),
+                      float(off_block_threshold), prediction, reason, candidate)
+
+
+def predict(generator: object | None, decoder: str, decoder_order: int,
+            generator_order: int) -> tuple[str, str]:
+    """What the theory predicts for a run: ``(prediction, reason)``.
+
+    ``generator``: the exact sympy generator (an object with ``.f`` and ``.slots``) or None for
+    a neural generator (its order is known by construction, its sufficient independence is
+    not certified). Rules: an MLP decoder is unconstrained (``no-theorem``); a structured
+    decoder of order n < the generator's order cannot reproduce f (``cannot-reconstruct``);
+    otherwise f has at most n-th order interaction and the prediction is ``identifiable``
+    (n <= 2) or ``conjectured`` (n >= 3) when f is sufficiently independent at order n
+    (decided exactly by theory.independence), else ``no-theorem``.
+    """
+    if decoder != "structured":
+        return "no-theorem", f"a {decoder} decoder has no interaction constraint"
+    if decoder_order < generator_order:
+        return ("cannot-reconstruct", f"a decoder of order {decoder_order} cannot represent a "
+                                      f"generator of order {generator_order}")
+    if generator is None:
+        return "no-theorem", "sufficient independence of a neural generator is not certified"
+    from theory.errors import AnalysisError
+    from theory.independence import sufficient_independence
+
+    try:
+        holds = sufficient_independence(generator.f, generator.slots, order=decoder_order).holds
+    except AnalysisError as err:
+        return "no-theorem", f"sufficient independence undecided: {err}"
+    if holds is not True:
+        return "no-theorem", f"f is not sufficiently independent at order {decoder_order}"
+    if decoder_order <= 2:
+        return "identifiable", (f"order {generator_order} <= {decoder_order}, sufficiently "
+                                f"independent at order {decoder_order} (Theorem 4.3)")
+    return "conjectured", (f"order {generator_order} <= {decoder_order}, sufficiently "
+                           f"independent at order {decoder_order} (the paper's conjecture)")
