@@ -37,6 +37,7 @@ from torch import nn
 from numerics.engine import EngineConfig, FitResult, LossFn, SampleFn, fit
 from numerics.errors import ConfigError
 from numerics.population import Population
+from numerics.verdict import RECON_THRESHOLD
 
 Tensor = torch.Tensor
 #: Seed offset between consecutive initializations (member 0 of round 0 uses the run's seed).
@@ -50,12 +51,12 @@ __all__ = ["Round", "SEED_STRIDE", "Selection", "SelectionSettings", "select_mod
 class SelectionSettings:
     """How many initializations are tried (see the module docstring)."""
 
-    candidates: int = 8
+    candidates: int = 16
     keep: int = 2
-    explore_fraction: float = 0.25
-    restarts: int = 2
-    time_budget: float | None = 25.0
-    threshold: float = 5e-3
+    explore_fraction: float = 0.15
+    restarts: int = 1
+    time_budget: float | None = 24.0
+    threshold: float = RECON_THRESHOLD
 
     def validate(self) -> None:
         """:class:`ConfigError` for values that cannot be searched with."""

@@ -48,6 +48,8 @@ from numerics.selection import SelectionSettings
 Tensor = torch.Tensor
 GENERATOR_KINDS = ("neural", "sympy")
 SUPPORT_KINDS = ("full", "correlated", "band", "lshape")
+#: Outputs of a run that does not set them, unless the order needs more (TrainConfig.d_x).
+DEFAULT_OUTPUTS = 40
 
 
 def _is_int(value: object) -> bool:
@@ -73,7 +75,7 @@ class TrainConfig:
     decoder: str = "structured"
     decoder_order: int | None = None
     slot_sizes: tuple[int, ...] = (1, 1, 1)
-    outputs: int = 40
+    outputs: int | None = None
     generator: str = "sympy"
     sympy_generator: Any = field(default=None, repr=False)
     latent_sizes: tuple[int, ...] | None = None
@@ -81,7 +83,7 @@ class TrainConfig:
     generator_depth: int = 1
     steps: int = 2000
     batch_size: int = 256
-    lr: float = 5e-3
+    lr: float = 1e-2
     weight_decay: float = 1e-4
     warmup_steps: int = 100
     seed: int = 0
@@ -190,9 +192,20 @@ class TrainConfig:
         return tuple(self.latent_sizes) if self.latent_sizes is not None else self.true_sizes()
 
     def d_x(self) -> int:
-        """Number of outputs (from the sympy generator when there is one)."""
+        """Number of outputs: from the sympy generator when there is one, else ``outputs``, or by
+        default the larger of 40 and the fewest a sufficiently independent generator of this
+        order and layout can have (theory.generators.minimum_outputs; 98 for order 3 on 3x2)."""
         if self.generator == "sympy" and self.sympy_generator is not None:
             return len(tuple(self.sympy_generator.f))
+        if self.outputs is None:
+            from theory.generators import minimum_outputs
+
+            if not _is_int(self.order) or self.order < 0:
+                return DEFAULT_OUTPUTS
+            try:
+                return max(DEFAULT_OUTPUTS, minimum_outputs(self.order, self.true_sizes()))
+            except ValueError:
+                return DEFAULT_OUTPUTS
         return self.outputs
 
     def engine_config(self) -> Any:
@@ -256,11 +269,12 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     evaluations: list[dict[str, float]] = field(default_factory=list)
     model: nn.Module | None = field(default=None, repr=False)
+    symbolic: Any = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """All fields except the model, as plain Python values."""
+        """All fields except the model and the sympy generator, as plain Python values."""
         return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)
-                if f.name != "model"}
+                if f.name not in ("model", "symbolic")}
 
 
 @dataclass
@@ -320,10 +334,10 @@ def build_data(config: TrainConfig) -> Data:
     symbolic = None
     if config.generator == "sympy":
         symbolic = config.sympy_generator or sympy_generator_for(
-            config.order, sizes, config.outputs, config.seed)
+            config.order, sizes, config.d_x(), config.seed)
         generator = from_sympy(symbolic)
     else:
-        generator = make_generator(config.order, sizes, config.outputs, seed=config.seed,
+        generator = make_generator(config.order, sizes, config.d_x(), seed=config.seed,
                                    hidden=config.generator_hidden, depth=config.generator_depth)
     support = make_support(config.support, sizes, **config.support_options)
     gen = torch.Generator().manual_seed(config.seed + 1)
@@ -369,13 +383,13 @@ def _loss_fn(config: TrainConfig):
         member.decoder.harden()
 
     def loss_fn(pop: Population, x: Tensor, step: int) -> tuple[Tensor, Mapping[str, float]]:
+        if order0 and step >= config.harden_at * config.steps and not bool(
+                pop.buffer("decoder.hard").all()):
+            pop.update_members(harden)  # before the forward pass that the gradient goes through
         z, x_hat = pop(x)
         mse = (x_hat.float() - x).square().mean((1, 2))
         loss = mse.sum()
         logs = {"mse": float(mse.detach().mean()), "mse_best": float(mse.detach().min())}
-        if order0 and step >= config.harden_at * config.steps and not bool(
-                pop.buffer("decoder.hard").all()):
-            pop.update_members(harden)
         if order0 and config.assignment_penalty:
             alpha = config.assignment_penalty * min(1.0, (step + 1) / ramp)
             penalty = pop.call(lambda m: m.decoder.penalty())
@@ -482,7 +496,8 @@ def train(config: TrainConfig) -> TrainResult:
         verdict=verdict.to_dict(), off_block=blocks.off_block,
         block_norms=blocks.norms.round(6).tolist(), val_recon=chosen.val_recon,
         restarts=chosen.restarts, selection=chosen.to_dict(),
-        history=chosen.history, evaluations=chosen.evaluations, model=model)
+        history=chosen.history, evaluations=chosen.evaluations, model=model,
+        symbolic=data.symbolic)
 
 
 def _h(model: nn.Module, data: Data) -> Any:
@@ -495,3 +510,42 @@ def _h(model: nn.Module, data: Data) -> Any:
         x = data.generator(z.to(dtype)).double()
         return encoder((x - data.mean) / data.std)
     return h
+
+
+def save_candidate(result: TrainResult, directory: str) -> str:
+    """Save what reproduces a candidate counterexample run; returns the folder written.
+
+    ``directory/<layout>-n<order>-d<decoder order>-seed<seed>/`` gets ``result.json`` (the
+    verdict, every metric and the config, including the chosen initialization seed),
+    ``generator.json`` (the exact generator: output expressions and slot symbols, loadable
+    with ``theory.parsing``) and ``model.pt`` (the trained autoencoder's state dict; load with
+    ``torch.load(..., weights_only=True)`` into ``build_model(config, seed)``). Writes are
+    atomic. Rerun with ``iasym train`` and the same options to reproduce it.
+    """
+    from pathlib import Path
+
+    from numerics.io import atomic_torch_save, atomic_write_json
+
+    config = result.config
+    layout = "x".join(str(s) for s in config["slot_sizes"])
+    order = config["order"]
+    decoder_order = config["decoder_order"] if config["decoder_order"] is not None else order
+    folder = Path(directory) / f"{layout}-n{order}-d{decoder_order}-seed{config['seed']}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot create {folder}: {err}") from err
+    out = result.to_dict()
+    atomic_write_json(folder / "result.json", out)
+    symbolic = getattr(result, "symbolic", None)
+    if symbolic is not None:
+        atomic_write_json(folder / "generator.json", {
+            "outputs": [str(e) for e in symbolic.f],
+            "slots": [[str(v) for v in block] for block in symbolic.slots.blocks],
+            "order": str(getattr(symbolic, "order", config["order"])),
+            "name": getattr(symbolic, "name", "sympy")})
+    if result.model is not None:
+        atomic_torch_save(folder / "model.pt", {"model": result.model.state_dict(),
+                                                 "config": out["config"],
+                                                 "seed": out["selection"].get("seed")})
+    return str(folder)

@@ -1,53 +1,128 @@
-"""``iasym train``: train a structured or MLP decoder on a generator of order n and measure it.
+"""``iasym train``: train a structured or MLP decoder on a generator of order n and judge it.
 
 Examples::
 
-    iasym train --order 1 --decoder structured --slots 3x1 --outputs 40 --steps 1500
-    iasym train --order 2 --decoder mlp --slots 3x2 --outputs 40 --support band --json
+    iasym train --order 1 --decoder structured --slots 3x2 --outputs 24
+    iasym train --order 2 --decoder mlp --slots 2,3,1 --support band --json
 
 The run is :func:`numerics.training.train` with a :class:`numerics.training.TrainConfig` built
-from the options; ``--json`` prints ``TrainResult.to_dict()`` (sis, matched_r2, recon_mse,
-ood_recon_mse, ood_sis, device, seconds, ...) as one JSON object.
+from the options (every default is the config's own). ``--json`` prints
+``TrainResult.to_dict()`` without the loss history as one JSON object: ``verdict`` (identified /
+not-converged / mixed-but-reconstructs, with its thresholds, the theory's prediction and a
+message), ``off_block`` and ``block_norms`` (Jacobian block structure of h = ghat o f),
+``restarts`` and ``selection`` (the initializations tried), ``sis``, ``recon_mse``, ... . A run
+that mixes slots while reconstructing where the theory predicts identifiability is a candidate
+counterexample: it is flagged on stderr and saved under ``--candidates-dir``.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
+
+from numerics.cli.types import positive_int
 
 NAME = "train"
-HELP = ("train an autoencoder (structured order-n or MLP decoder) on a generator of order n and"
-        " report slot identifiability and ID/OOD reconstruction errors")
+HELP = ("train an autoencoder (structured order-n or MLP decoder) on a generator of order n, "
+        "report slot identifiability, ID/OOD errors and the run's verdict")
+
+#: option -> TrainConfig field, for the options whose default is the config's.
+_FIELDS = {"order": "order", "decoder": "decoder", "decoder_order": "decoder_order",
+           "outputs": "outputs", "generator": "generator", "support": "support",
+           "steps": "steps", "batch_size": "batch_size", "lr": "lr", "seed": "seed",
+           "cross_penalty": "cross_penalty", "n_train": "n_train", "n_eval": "n_eval",
+           "hidden": "hidden", "device": "device", "checkpoint": "checkpoint"}
+_SELECTION = {"candidates": "candidates", "keep": "keep", "restarts": "restarts",
+              "time_budget": "time_budget"}
+
+
+def _defaults() -> tuple[dict, dict]:
+    from numerics.selection import SelectionSettings
+    from numerics.training import TrainConfig
+
+    config = {f.name: f.default for f in fields(TrainConfig)}
+    selection = {f.name: f.default for f in fields(SelectionSettings)}
+    return config, selection
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float | None:
+    if text.lower() in ("none", "inf"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0 or 'none', got {text!r}"
+                                         ) from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds > 0 or 'none', got {text!r}")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``iasym train`` (defaults are TrainConfig's)."""
-    parser.add_argument("--order", type=int, default=1, help="interaction order n (default 1)")
-    parser.add_argument("--decoder", choices=("structured", "mlp"), default="structured",
+    """Options of ``iasym train`` (defaults are TrainConfig's and SelectionSettings')."""
+    from numerics.models import DECODER_KINDS
+    from numerics.training import DEFAULT_OUTPUTS, GENERATOR_KINDS, SUPPORT_KINDS
+
+    d, sel = _defaults()
+    parser.add_argument("--order", type=int, default=d["order"],
+                        help=f"generator interaction order n (default {d['order']})")
+    parser.add_argument("--decoder", choices=DECODER_KINDS, default=d["decoder"],
                         help="structured order-n decoder or unconstrained MLP baseline")
+    parser.add_argument("--decoder-order", type=int, default=d["decoder_order"],
+                        help="order of the structured decoder (default: the generator's)")
     parser.add_argument("--slots", default="3x1",
                         help="true slots: KxD (e.g. 3x2) or sizes 2,1,3 (default 3x1)")
     parser.add_argument("--latent-slots", default=None,
                         help="inferred slots (default: the true ones, minimal capacity)")
-    parser.add_argument("--outputs", type=int, default=40, help="d_x (default 40)")
-    parser.add_argument("--generator", choices=("sympy", "neural"), default="sympy",
+    parser.add_argument("--outputs", type=int, default=d["outputs"],
+                        help=f"d_x (default: {DEFAULT_OUTPUTS}, or the fewest outputs a "
+                             f"sufficiently independent generator of the order needs)")
+    parser.add_argument("--generator", choices=GENERATOR_KINDS, default=d["generator"],
                         help="sympy: exact polynomial generator of theory.generators (default);"
                              " neural: seeded neural generator of numerics.generators")
-    parser.add_argument("--support", choices=("full", "correlated", "band", "lshape"),
-                        default="lshape", help="training support (default lshape)")
-    parser.add_argument("--steps", type=int, default=2000, help="optimization steps")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--lr", type=float, default=5e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cross-penalty", type=float, default=0.0,
+    parser.add_argument("--support", choices=SUPPORT_KINDS, default=d["support"],
+                        help=f"training support (default {d['support']})")
+    parser.add_argument("--steps", type=int, default=d["steps"],
+                        help=f"optimization steps (default {d['steps']})")
+    parser.add_argument("--batch-size", type=int, default=d["batch_size"])
+    parser.add_argument("--lr", type=float, default=d["lr"],
+                        help=f"peak learning rate (default {d['lr']:g})")
+    parser.add_argument("--seed", type=int, default=d["seed"])
+    parser.add_argument("--cross-penalty", type=float, default=d["cross_penalty"],
                         help="weight of the order-(n+1) cross-derivative penalty (MLP)")
-    parser.add_argument("--n-train", type=int, default=4096, help="training set size")
-    parser.add_argument("--n-eval", type=int, default=2000,
+    parser.add_argument("--n-train", type=int, default=d["n_train"], help="training set size")
+    parser.add_argument("--n-eval", type=int, default=d["n_eval"],
                         help="held-out samples for SIS and the ID/OOD errors")
-    parser.add_argument("--hidden", type=int, default=None,
+    parser.add_argument("--hidden", type=int, default=d["hidden"],
                         help="decoder width (default 64 per slot structured, 128 MLP)")
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--checkpoint", default=None, metavar="PATH",
+    parser.add_argument("--candidates", type=positive_int, default=sel["candidates"],
+                        help=f"initializations trained together, chosen by held-out "
+                             f"reconstruction (default {sel['candidates']})")
+    parser.add_argument("--keep", type=positive_int, default=sel["keep"],
+                        help=f"candidates trained to the end (default {sel['keep']})")
+    parser.add_argument("--restarts", type=_non_negative_int, default=sel["restarts"],
+                        help=f"extra rounds when the chosen model does not reconstruct "
+                             f"(default {sel['restarts']})")
+    parser.add_argument("--time-budget", type=_seconds, default=sel["time_budget"],
+                        metavar="SECONDS", help=f"no restart round starts past this many "
+                                                f"seconds of training (default "
+                                                f"{sel['time_budget']:g}; 'none': no limit)")
+    parser.add_argument("--device", default=d["device"], help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--checkpoint", default=d["checkpoint"], metavar="PATH",
                         help="resumable checkpoint file (resumes when it exists)")
+    parser.add_argument("--candidates-dir", default="candidate_counterexamples", metavar="DIR",
+                        help="where a candidate counterexample run is saved (default "
+                             "candidate_counterexamples)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -68,30 +143,39 @@ def _finite(obj: object) -> object:
 def run(args: argparse.Namespace) -> int:
     """Build the TrainConfig, train, print a summary (or JSON); exit code 0."""
     import json
+    import sys
 
     import torch
 
-    from numerics.training import TrainConfig, train
+    from numerics.selection import SelectionSettings
+    from numerics.training import TrainConfig, save_candidate, train
     from theory.parsing import parse_slot_sizes
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
+    selection = SelectionSettings(**{f: getattr(args, o) for o, f in _SELECTION.items()})
     config = TrainConfig(
-        order=args.order, decoder=args.decoder, slot_sizes=parse_slot_sizes(args.slots),
+        **{f: getattr(args, o) for o, f in _FIELDS.items()},
+        slot_sizes=parse_slot_sizes(args.slots),
         latent_sizes=parse_slot_sizes(args.latent_slots) if args.latent_slots else None,
-        outputs=args.outputs, generator=args.generator, support=args.support,
-        steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-        cross_penalty=args.cross_penalty, n_train=args.n_train, n_eval=args.n_eval,
-        hidden=args.hidden, device=args.device,
-        checkpoint=args.checkpoint, progress=not (args.no_progress or args.json))
+        selection=selection, progress=not (args.no_progress or args.json))
     result = train(config)
     out = result.to_dict()
+    verdict = result.verdict
+    if verdict["candidate_counterexample"]:
+        where = save_candidate(result, args.candidates_dir)
+        print(f"iasym train: {verdict['message']}; saved to {where}", file=sys.stderr)
     if args.json:
         out.pop("history")
         print(json.dumps(_finite(out)))
         return 0
-    print(f"{config.decoder} decoder, order {config.order}, slots {config.true_sizes()}, "
-          f"{config.support} support, device {result.device}")
-    for key in ("sis", "matched_r2", "recon_mse", "id_recombination_mse", "ood_recon_mse",
-                "ood_autoencode_mse", "ood_sis", "ood_ratio", "seconds", "steps_per_second"):
+    print(f"{config.decoder} decoder, order {config.model_order()}, generator order "
+          f"{config.order}, slots {config.true_sizes()}, {config.support} support, device "
+          f"{result.device}")
+    print(f"  verdict: {verdict['message']}")
+    print(f"  initializations: {len(out['selection']['rounds'])} round(s), restarts "
+          f"{result.restarts}, stopped: {out['selection']['stopped']}")
+    for key in ("sis", "off_block", "val_recon", "matched_r2", "recon_mse",
+                "id_recombination_mse", "ood_recon_mse", "ood_autoencode_mse", "ood_sis",
+                "ood_ratio", "seconds", "steps_per_second"):
         print(f"  {key:22s} {out[key]:.4g}")
     return 0
