@@ -103,6 +103,35 @@ def recovery_grid_figure(sis: np.ndarray, generator_orders: Sequence[int],
     return PlottedFigure(fig, {"sis": sis})
 
 
+def block_grid_figure(fraction: Sequence[Sequence[float]], text: Sequence[Sequence[str]],
+                      generator_orders: Sequence[int], columns: Sequence[str], layout: str
+                      ) -> PlottedFigure:
+    """Fraction of runs identified per (generator order, decoder) cell of the block grid.
+
+    ``fraction``: (len(generator_orders), len(columns)) in [0, 1] (NaN: no runs); ``text``:
+    the annotation of each cell (counts and the theory's prediction).
+    """
+    data = np.asarray(fraction, dtype=float)
+    if data.shape != (len(generator_orders), len(columns)):
+        raise DataError(f"fraction has shape {data.shape}, expected "
+                        f"({len(generator_orders)}, {len(columns)})")
+    fig, axes = new_figure(ncols=1, width=1.3 * len(columns) + 1.6,
+                           height=0.9 * len(generator_orders) + 1.2)
+    ax = axes[0]
+    ax.imshow(data, vmin=0, vmax=1, cmap="Greens")
+    for i, row in enumerate(text):
+        for j, label in enumerate(row):
+            shade = data[i, j] if data[i, j] == data[i, j] else 0.0
+            ax.text(j, i, label, ha="center", va="center", fontsize=7,
+                    color="white" if shade > 0.6 else "black")
+    ax.set_xticks(range(len(columns)), list(columns), rotation=20)
+    ax.set_yticks(range(len(generator_orders)), [str(n) for n in generator_orders])
+    ax.set_xlabel("decoder")
+    ax.set_ylabel("generator interaction order $n$")
+    ax.set_title(f"runs identified (reconstructs and h slot-wise), {layout} slots")
+    return PlottedFigure(fig, {"fraction": data})
+
+
 def conjecture_figure(orders: Sequence[int], slotwise_fraction: Sequence[float],
                       trials: Sequence[int], seconds: Sequence[float]) -> PlottedFigure:
     """Conjecture runner: fraction of trials whose ambiguity space is slot-wise, per order N."""

@@ -1,0 +1,232 @@
+"""The recovery grid on block slots: generator order x decoder order, many seeds per cell.
+
+For every generator order n (rows) and decoder (columns: structured decoders of orders
+0..3 and the unconstrained MLP) :func:`run_grid` trains ``seeds`` runs of
+:func:`numerics.training.train` on the same slot layout (default 3 slots of 2 latents) and an
+L-shaped training support, and records per cell
+
+* the theory's prediction (numerics.verdict.predict: ``identifiable`` / ``conjectured`` /
+  ``no-theorem`` / ``cannot-reconstruct``),
+* counts of the run verdicts ``identified`` / ``not-converged`` / ``mixed-but-reconstructs``
+  and of candidate counterexamples,
+* median SIS, median off-block fraction of dh/dz, median OOD/ID error ratio (recombination
+  protocol of numerics.compgen) and median seconds per run.
+
+Generator seeds are the run seeds, so a row's cells see the same generators. Every finished
+run is appended to ``runs.jsonl`` in the output folder at once, and a rerun with the same
+folder skips the runs already there (a killed grid resumes without repeating work). The
+summary goes to ``grid.json``, ``grid.md`` and ``grid.png``/``grid.pdf``.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from numerics.errors import ConfigError
+from numerics.verdict import RUN_VERDICTS
+
+__all__ = ["GridConfig", "cell_summary", "format_markdown", "parse_orders", "run_grid",
+           "write_summary"]
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """Which cells and how many seeds (see the module docstring).
+
+    ``steps``: None means TrainConfig's default. ``options``: further TrainConfig fields for
+    every run (e.g. ``{"n_train": 1024}``); outputs default to what sufficient independence
+    of the generator order needs (at least 40).
+    """
+
+    slot_sizes: tuple[int, ...] = (2, 2, 2)
+    generator_orders: tuple[int, ...] = (0, 1, 2, 3)
+    decoder_orders: tuple[int, ...] = (0, 1, 2, 3)
+    mlp: bool = True
+    seeds: int = 10
+    first_seed: int = 0
+    steps: int | None = None
+    support: str = "lshape"
+    device: str = "auto"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """:class:`ConfigError` for an empty or malformed grid."""
+        for name in ("generator_orders", "decoder_orders"):
+            values = getattr(self, name)
+            if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 0
+                                 for v in values):
+                raise ConfigError(f"{name} must be non-empty non-negative integers, got "
+                                  f"{values!r}")
+        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
+            raise ConfigError(f"seeds must be a positive integer, got {self.seeds!r}")
+
+    def columns(self) -> list[tuple[str, str, int | None]]:
+        """(label, decoder kind, decoder order) of every column."""
+        cols: list[tuple[str, str, int | None]] = [
+            (f"structured {d}", "structured", d) for d in self.decoder_orders]
+        if self.mlp:
+            cols.append(("mlp", "mlp", None))
+        return cols
+
+
+def _key(order: int, label: str, seed: int) -> str:
+    return f"{order}|{label}|{seed}"
+
+
+def _load(path: Path) -> dict[str, dict[str, Any]]:
+    done: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return done
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+            done[_key(row["generator_order"], row["column"], row["seed"])] = row
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue  # a line cut by a kill: that run is simply redone
+    return done
+
+
+def _row(order: int, label: str, seed: int, result: Any) -> dict[str, Any]:
+    v = result.verdict
+    return {"generator_order": order, "column": label, "seed": seed,
+            "verdict": v["verdict"], "prediction": v["prediction"], "reason": v["reason"],
+            "candidate_counterexample": v["candidate_counterexample"], "sis": result.sis,
+            "off_block": result.off_block, "val_recon": result.val_recon,
+            "recon_mse": result.recon_mse, "ood_ratio": result.ood_ratio,
+            "restarts": result.restarts, "seconds": result.seconds}
+
+
+def _median(values: Sequence[float]) -> float:
+    finite = [v for v in values if v == v]
+    return float(statistics.median(finite)) if finite else float("nan")
+
+
+def cell_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Counts and medians of one cell's runs (module docstring)."""
+    predictions = [r["prediction"] for r in rows]
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in RUN_VERDICTS}
+    return {"runs": len(rows),
+            "prediction": max(set(predictions), key=predictions.count) if rows else "",
+            "predictions": sorted(set(predictions)),
+            **counts,
+            "candidates": sum(bool(r["candidate_counterexample"]) for r in rows),
+            "identified_fraction": counts["identified"] / len(rows) if rows else float("nan"),
+            "median_sis": _median([r["sis"] for r in rows]),
+            "median_off_block": _median([r["off_block"] for r in rows]),
+            "median_ood_ratio": _median([r["ood_ratio"] for r in rows]),
+            "median_seconds": _median([r["seconds"] for r in rows])}
+
+
+def run_grid(config: GridConfig, out_dir: str | Path, progress: bool = True
+             ) -> dict[str, Any]:
+    """Train every cell's seeds (resuming from ``out_dir/runs.jsonl``), write the summary."""
+    from numerics.training import TrainConfig, train
+
+    config.validate()
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "runs.jsonl"
+    done = _load(log)
+    if log.exists():  # drop a line cut by a kill, so that appended runs start on a new line
+        from numerics.io import atomic_write_text
+
+        atomic_write_text(log, "".join(json.dumps(row) + "\n" for row in done.values()))
+    todo = [(n, col, s) for n in config.generator_orders for col in config.columns()
+            for s in range(config.first_seed, config.first_seed + config.seeds)]
+    t0 = time.perf_counter()
+    with log.open("a") as handle:
+        for i, (n, (label, decoder, d_order), seed) in enumerate(todo):
+            if _key(n, label, seed) in done:
+                continue
+            kw: dict[str, Any] = dict(config.options)
+            if config.steps is not None:
+                kw["steps"] = config.steps
+            result = train(TrainConfig(
+                order=n, decoder=decoder, decoder_order=d_order, slot_sizes=config.slot_sizes,
+                support=config.support, seed=seed, device=config.device, progress=False,
+                **kw))
+            row = _row(n, label, seed, result)
+            handle.write(json.dumps(row) + "\n")
+            handle.flush()
+            done[_key(n, label, seed)] = row
+            if progress:
+                print(f"[{i + 1}/{len(todo)}] n={n} {label} seed {seed}: {row['verdict']} "
+                      f"(SIS {row['sis']:.3f}, off-block {row['off_block']:.3f}, "
+                      f"{row['seconds']:.0f} s)", flush=True)
+    summary = write_summary(config, done, out)
+    summary["seconds"] = time.perf_counter() - t0
+    return summary
+
+
+def write_summary(config: GridConfig, rows: dict[str, dict[str, Any]], out: Path
+                  ) -> dict[str, Any]:
+    """grid.json, grid.md and the figure from the runs of ``config``'s cells."""
+    from numerics.figures.results import block_grid_figure
+    from numerics.figures.style import save
+    from numerics.io import atomic_write_json, atomic_write_text
+
+    seeds = range(config.first_seed, config.first_seed + config.seeds)
+    cells: list[dict[str, Any]] = []
+    for n in config.generator_orders:
+        for label, _, d_order in config.columns():
+            runs = [rows[k] for s in seeds if (k := _key(n, label, s)) in rows]
+            cells.append({"generator_order": n, "column": label, "decoder_order": d_order,
+                          **cell_summary(runs)})
+    summary = {"config": {**asdict(config), "slot_sizes": list(config.slot_sizes)},
+               "cells": cells}
+    atomic_write_json(out / "grid.json", summary)
+    atomic_write_text(out / "grid.md", format_markdown(summary))
+    labels = [c[0] for c in config.columns()]
+    fraction = [[c["identified_fraction"] for c in cells if c["generator_order"] == n]
+                for n in config.generator_orders]
+    text = [[f"{c['identified']}/{c['runs']}\n{_short(c['prediction'])}" for c in cells
+             if c["generator_order"] == n] for n in config.generator_orders]
+    plotted = block_grid_figure(fraction, text, list(config.generator_orders), labels,
+                                "x".join(map(str, config.slot_sizes))
+                                if len(set(config.slot_sizes)) > 1 else
+                                f"{len(config.slot_sizes)}x{config.slot_sizes[0]}")
+    save(plotted.figure, out, "grid")
+    return summary
+
+
+_SHORT = {"identifiable": "thm: ident.", "conjectured": "conjectured",
+          "no-theorem": "no theorem", "cannot-reconstruct": "cannot fit"}
+
+
+def _short(prediction: str) -> str:
+    return _SHORT.get(prediction, prediction)
+
+
+def format_markdown(summary: dict[str, Any]) -> str:
+    """The grid as a markdown table, one row per cell."""
+    lines = ["| generator order | decoder | theory predicts | identified | not-converged | "
+             "mixed | candidates | median SIS | median off-block | median OOD/ID | "
+             "median s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for c in summary["cells"]:
+        lines.append(
+            f"| {c['generator_order']} | {c['column']} | {', '.join(c['predictions'])} | "
+            f"{c['identified']}/{c['runs']} | {c['not-converged']} | "
+            f"{c['mixed-but-reconstructs']} | {c['candidates']} | {c['median_sis']:.3f} | "
+            f"{c['median_off_block']:.3f} | {c['median_ood_ratio']:.3g} | "
+            f"{c['median_seconds']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def parse_orders(text: str) -> tuple[int, ...]:
+    """``"0,1,2"`` -> (0, 1, 2); ConfigError for anything else."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ConfigError(f"orders must be comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 0 or max(values) > 6:
+        raise ConfigError(f"orders must lie in 0..6, got {text!r}")
+    return values
+
