@@ -44,7 +44,7 @@ Tensor = torch.Tensor
 SEED_STRIDE = 1_000_003
 STOP_REASONS = ("reconstructs", "restarts exhausted", "time budget")
 
-__all__ = ["Round", "SEED_STRIDE", "Selection", "SelectionSettings", "select_model"]
+__all__ = ["SEED_STRIDE", "Round", "Selection", "SelectionSettings", "select_model"]
 
 
 @dataclass(frozen=True)

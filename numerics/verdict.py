@@ -32,7 +32,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-__all__ = ["OFF_BLOCK_THRESHOLD", "RECON_THRESHOLD", "RUN_VERDICTS", "RunVerdict", "judge", "predict"]
+__all__ = ["OFF_BLOCK_THRESHOLD", "RECON_THRESHOLD", "RUN_VERDICTS", "RunVerdict", "judge",
+           "predict"]
 
 RECON_THRESHOLD = 5e-3
 OFF_BLOCK_THRESHOLD = 0.1

@@ -52,7 +52,7 @@ class TrialResult:
     D); ``candidate``: not slot-wise; ``certified``: a candidate whose integrated map passed the
     exact re-check; ``refutes_conjecture``: certified while f is sufficiently independent of
     exact order N. ``seconds`` / ``cpu_seconds``: wall-clock and process CPU time;
-    ``timings``: wall-clock seconds per stage. ``train``: filled by the numerical runner.
+    ``timings``: wall-clock seconds per stage.
     """
 
     trial: int
@@ -75,7 +75,6 @@ class TrialResult:
     cpu_seconds: float
     timings: dict[str, float]
     candidate_file: str | None = None
-    train: dict[str, object] | None = None
 
 
 @dataclass

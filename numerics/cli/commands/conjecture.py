@@ -69,12 +69,12 @@ def run(args: argparse.Namespace) -> int:
 
     report = run_conjecture(args.order, args.trials, sizes, args.degree, outputs=args.outputs,
                             seed=args.seed, candidate_dir=candidates, progress=progress)
-    if args.train:
-        from numerics.conjecture_train import TrainTrialConfig, attach_training
-
-        attach_training(report, TrainTrialConfig(steps=args.steps, device=args.device,
-                                                 progress=not args.json))
     data = report.to_dict()
+    if args.train:
+        from numerics.conjecture_train import TrainTrialConfig, training_results
+
+        data["training"] = training_results(report, TrainTrialConfig(
+            steps=args.steps, device=args.device, progress=not args.json))
     if args.out is not None:
         from numerics.io import atomic_write_json
 
@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(data))
     else:
         print(report.format_table())
-        if args.train:
-            for t in report.trials:
-                print(f"trial {t.trial}: training {t.train}")
+        for t in data.get("training", []):
+            print(f"trial {t['trial']}: training {t['verdict']}, SIS {t['sis']:.3f}, "
+                  f"off-block {t['off_block']:.3f}, recon {t['recon_rel']:.3g}, OOD recon "
+                  f"{t['ood_recon_rel']:.3g}")
     return 0 if report.consistent_with_conjecture else 1
