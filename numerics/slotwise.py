@@ -20,13 +20,13 @@ Slots are matched by the Hungarian algorithm maximizing sum_i P_{i,pi(i)}, and t
 
 over the inferred slots A whose Jacobian is not identically 0 at the points (energies rather
 than norms: an encoder that only approximates a slot-wise inverse leaves off-block entries a
-few per cent of the on-block ones, which squared norms keep far below a mixing solution's;
-an unmatched inferred slot counts with share 0). It is exactly 0 when h is slot-wise up to a
-permutation (every column of N has one non-zero entry, in distinct rows), invariant under permutations of
-the true and of the inferred slots and under rescaling any inferred block, unchanged (still 0)
-under any slot-wise diffeomorphism of a slot-wise h, and positive as soon as an inferred slot
-depends on two true slots. It needs the true generator, so it scores a run; it is never used
-to choose one.
+few per cent of the on-block ones, which squared norms keep far below a mixing solution's; an
+unmatched inferred slot counts with share 0). It is exactly 0 when h is slot-wise up to a
+permutation (every column of N has one non-zero entry, in distinct rows), invariant under
+permutations of the true and of the inferred slots and under rescaling any inferred block,
+unchanged (still 0) under any slot-wise diffeomorphism of a slot-wise h, and positive as soon
+as an inferred slot depends on two true slots. It needs the true generator, so it scores a run;
+it is never used to choose one.
 """
 
 from __future__ import annotations
