@@ -16,17 +16,33 @@ is *measured*:
   latents z (higher_order_interaction: the order-1 class fits u = A z but not z). For
   latent_dim_too_large the witness latents put a true slot in two model slots (its block R^2 on
   the second model slot is reported).
-* the same entries, autoencoders from random initializations (MLP encoder + structured decoder,
-  ``cfg.seeds`` seeds): relative reconstruction error and SIS
-  (:func:`numerics.metrics.slot_identifiability`) of the fitting seed with the lowest SIS are
-  reported as ``ae_*`` (not part of the criterion: at these budgets an autoencoder may also
-  stall at an approximate, mixed fit in identifiable cases).
+* the same entries, autoencoders from random initializations, ``cfg.seeds`` seeds: each is one
+  run of the package's one synthetic pipeline :func:`numerics.training.train` (data -> fit ->
+  score -> verdict) on the entry's exact f, z ~ U[-1, 1]^{d_z} (support ``full``), an MLP
+  encoder and a structured decoder of the entry's model order and model slots, one
+  initialization per seed (``SelectionSettings(candidates=1, keep=1, restarts=0)``: no search).
+  Per seed: ``recon_rel`` (the run's held-out ``recon_mse`` on per-output standardized outputs,
+  i.e. relative to the output variance), ``sis``, ``matched_r2``, ``second_r2`` (from the run's
+  R^2 matrix), ``off_block`` and, for higher_order_interaction, ``sis_mixed`` /
+  ``matched_r2_mixed`` of the trained encoder against the witness's mixed latents h^{-1}(z) on
+  the run's held-out latents (:func:`numerics.training.build_data`); the run's verdict goes to
+  ``DemoResult.verdicts``. The fitting seed with the lowest SIS (the one closest to the mixed
+  latents where those are scored) is reported as ``ae_*`` (not part of the criterion: at these
+  budgets an autoencoder may also stall at an approximate, mixed fit in identifiable cases).
 * support_not_aligned_connected: a structured additive decoder is regressed on (z, f(z)) for z
-  in the disconnected support S = [0,1]^2 u [2,3]^2 (h = id, so identifiability is given) and on
-  a connected control support with the same two unseen squares ([0,3]^2 minus [0,1]x[2,3] and
-  [2,3]x[0,1]); measured: relative error on S and on the unseen squares of Z_CPE. The failure is
-  shown when the decoder fits S but its error on the unseen squares is more than ``OOD_RATIO``
-  times larger than on S and than the control's.
+  uniform on the disconnected support S = [0,1]^2 u [2,3]^2 (h = id, so identifiability is
+  given) and on a connected control support with the same two unseen squares (the 7 unit
+  squares of [0,3]^2 other than [0,1]x[2,3] and [2,3]x[0,1]); both are
+  :func:`numerics.supports.box_support` supports, whose Z_CPE and unseen squares come from the
+  exact :func:`theory.counterexamples.cpe_boxes`. Measured: relative error (in units of the
+  output variance on [0,3]^2) on the training support and on the unseen squares of Z_CPE
+  (``sample_ood`` of S). The failure is shown when the decoder fits S but its error on the
+  unseen squares is more than ``OOD_RATIO`` times larger than on S and than the control's.
+
+The witness and control regressions standardize f per output with the statistics of 4096
+samples; the autoencoders use the pipeline's standardization (training-set statistics). Theory
+objects are read, never changed: the measurements are returned in a :class:`DemoResult` beside
+the entry's certificate.
 """
 
 from __future__ import annotations
@@ -43,8 +59,12 @@ from numerics.engine import EngineConfig, fit
 from numerics.errors import ConfigError
 from numerics.generators import from_sympy
 from numerics.metrics import slot_identifiability
-from numerics.models import Autoencoder, MLPEncoder, StructuredDecoder
+from numerics.models import StructuredDecoder
+from numerics.selection import SelectionSettings
+from numerics.supports import BoxSupport, Support, box_support, make_support
+from numerics.training import TrainConfig, build_data, train
 from theory.counterexamples import CatalogueError, additive_quadratic
+from theory.generators import Generator
 
 Tensor = torch.Tensor
 Sampler = Callable[[int, torch.Generator], Tensor]
@@ -54,8 +74,12 @@ MIXED = 0.8
 TIGHT = 5e-3
 RATIO = 10.0
 OOD_RATIO = 10.0
+#: The connected control of support_not_aligned_connected: the 7 unit squares of [0,3]^2 other
+#: than the unseen [0,1]x[2,3] and [2,3]x[0,1] (the Z_CPE of both supports is [0,3]^2).
+CONNECTED_CONTROL = tuple(((float(a), a + 1.0), (float(b), b + 1.0)) for a in range(3)
+                          for b in range(3) if (a, b) not in ((0, 2), (2, 0)))
 
-__all__ = ["DemoConfig", "DemoResult", "demonstrate", "fit_autoencoder", "identifiability_scores"]
+__all__ = ["DemoConfig", "DemoResult", "demonstrate"]
 
 
 @dataclass(frozen=True)
@@ -63,10 +87,14 @@ class DemoConfig:
     """Training settings of a demonstration (about 10 s per model on one CPU core).
 
     ``seeds``: autoencoders trained from random initializations per model (0: none, only the
-    witness and control fits). ``lr``: Adam's steps move a parameter by about ``lr``, and the
-    cross-slot coefficients of an order-2 decoder must reach O(1 / std(z_i z_j)) ~ 5-10 on
-    standardized outputs, so at 3e-3 and 1500 steps they cannot get there (witness and control
-    both end near 0.15 relative error); 1e-2 and 3000 steps fit the witnesses to <= 1e-4.
+    witness and control fits), each one :func:`numerics.training.train` run (``steps``,
+    ``batch``, ``lr``, ``hidden``, ``n_eval``, ``device``, ``progress`` passed on, the rest the
+    pipeline's defaults). ``regressor``: of the witness R^2 and of the autoencoders' SIS
+    against the mixed latents (their SIS against the true slots is the pipeline's). ``lr``:
+    Adam's steps move a parameter by about ``lr``, and the cross-slot coefficients of an
+    order-2 decoder must reach O(1 / std(z_i z_j)) ~ 5-10 on standardized outputs, so at 3e-3
+    and 1500 steps they cannot get there (witness and control both end near 0.15 relative
+    error); 1e-2 and 3000 steps fit the witnesses to <= 1e-4.
     """
 
     steps: int = 3000
@@ -99,7 +127,9 @@ class DemoResult:
     """What was measured: ``shown`` says whether the claimed failure is visible, by
     ``criterion``; ``metrics`` for the model in question (for identifiability entries: the
     fitting seed with the lowest SIS, the witness), ``control`` for the control run (its worst
-    seed), ``per_seed`` the metrics of every training seed."""
+    seed), ``per_seed`` the metrics of every autoencoder seed and ``verdicts`` their
+    :class:`numerics.verdict.RunVerdict` dicts (with ``seed``), in the same order: the
+    training results stand beside the catalogue entry, which is not changed."""
 
     name: str
     failure: str
@@ -109,6 +139,7 @@ class DemoResult:
     control: dict[str, float] | None
     seconds: float
     per_seed: list[dict[str, float]] | None = None
+    verdicts: list[dict[str, object]] | None = None
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able copy."""
@@ -121,128 +152,102 @@ class DemoResult:
                  f"  model:   {fmt(self.metrics)}"]
         if self.control is not None:
             lines.append(f"  control: {fmt(self.control)}")
+        if self.verdicts:
+            lines.append("  autoencoders: " + ", ".join(
+                f"seed {v['seed']} {v['verdict']}"
+                + (" (CANDIDATE COUNTEREXAMPLE)" if v.get("candidate_counterexample") else "")
+                for v in self.verdicts))
         lines.append(f"  criterion: {self.criterion}")
         lines.append(f"  {'SHOWN' if self.shown else 'NOT SHOWN'} ({self.seconds:.1f} s)")
         return "\n".join(lines)
 
 
-def _uniform(d: int, low: float = -1.0, high: float = 1.0) -> Sampler:
-    def sample(n: int, gen: torch.Generator) -> Tensor:
-        return low + (high - low) * torch.rand(n, d, generator=gen, dtype=torch.float64)
-    return sample
+def _train_sampler(support: Support | BoxSupport) -> Sampler:
+    """z ~ the support's training distribution, float64: ``(n, d_z)``."""
+    return lambda n, gen: support.sample_train(n, gen, dtype=torch.float64)
 
 
-def _boxes(boxes: list[tuple[tuple[float, float], ...]]) -> Sampler:
-    """Uniform on a union of equal-volume disjoint boxes (each box equally likely)."""
-    lo = torch.tensor([[a for a, _ in b] for b in boxes], dtype=torch.float64)
-    hi = torch.tensor([[c for _, c in b] for b in boxes], dtype=torch.float64)
-
-    def sample(n: int, gen: torch.Generator) -> Tensor:
-        which = torch.randint(len(boxes), (n,), generator=gen)
-        u = torch.rand(n, lo.shape[1], generator=gen, dtype=torch.float64)
-        return lo[which] + (hi[which] - lo[which]) * u
-    return sample
+def _ood_sampler(support: BoxSupport) -> Sampler:
+    """z ~ U(Z_CPE minus Z), float64: ``(n, d_z)``."""
+    return lambda n, gen: support.sample_ood(n, gen, dtype=torch.float64)
 
 
-def _rejection(low: float, high: float, d: int, keep: Callable[[Tensor], Tensor]) -> Sampler:
-    def sample(n: int, gen: torch.Generator) -> Tensor:
-        out = []
-        count = 0
-        while count < n:
-            z = low + (high - low) * torch.rand(2 * n, d, generator=gen, dtype=torch.float64)
-            z = z[keep(z)]
-            out.append(z)
-            count += len(z)
-        return torch.cat(out)[:n]
-    return sample
+def _full(sizes: tuple[int, ...], low: float = -1.0, high: float = 1.0) -> Sampler:
+    """z ~ U[low, high]^{d_z} (the ``full`` support of numerics.supports)."""
+    return _train_sampler(make_support("full", sizes, low=low, high=high))
 
 
-class _Standardized(nn.Module):
-    """x -> (f(z) - mean) / std with statistics of a fixed sample: an affine map of the outputs,
-    which keeps the interaction order of f."""
-
-    def __init__(self, f: nn.Module, sample: Sampler, seed: int) -> None:
-        super().__init__()
-        self.f = f
+def _standardize(f: nn.Module, sample: Sampler, seed: int) -> Callable[[Tensor], Tensor]:
+    """z -> (f(z) - mean) / std in float32, per output, with the statistics of 4096 samples of
+    ``sample``: an affine map of the outputs, which keeps the interaction order of f."""
+    with torch.no_grad():
         x = f(sample(4096, torch.Generator().manual_seed(seed + 104729)))
-        self.register_buffer("mean", x.mean(0))
-        self.register_buffer("std", x.std(0).clamp_min(1e-8))
-
-    def forward(self, z: Tensor) -> Tensor:
-        return ((self.f(z) - self.mean) / self.std).float()
+    mean, std = x.mean(0), x.std(0).clamp_min(1e-8)
+    return lambda z: ((f(z) - mean) / std).float()
 
 
 def _engine_config(cfg: DemoConfig) -> EngineConfig:
-    """The training settings of every model of a demonstration (warm-up: 10% up to 100)."""
+    """The training settings of the witness and control regressions (warm-up: 10% up to 100)."""
     return EngineConfig(steps=cfg.steps, lr=cfg.lr, seed=cfg.seed, device=cfg.device,
                         progress=cfg.progress, warmup_steps=min(100, cfg.steps // 10))
 
 
-def fit_autoencoder(f: nn.Module, sample: Sampler, d_x: int, model_order: int,
-                    model_sizes: tuple[int, ...], cfg: DemoConfig, description: str
-                    ) -> Autoencoder:
-    """Train encoder + structured decoder of order ``model_order`` on x = f(z), z ~ sample.
-
-    f: ``z: (batch, d_z) -> (batch, d_x)`` (float32 outputs); loss mean |fhat(ghat(x)) - x|^2.
-    """
-    encoder = MLPEncoder(d_x, sum(model_sizes), hidden=4 * cfg.hidden, seed=cfg.seed)
-    decoder = StructuredDecoder(model_order, model_sizes, d_x, hidden=cfg.hidden, seed=cfg.seed)
-    model = Autoencoder(encoder, decoder)
-
-    def batch(step: int, gen: torch.Generator) -> Tensor:
-        return f(sample(cfg.batch, gen))
-
-    def loss(m: nn.Module, x: Tensor, step: int):
-        _, x_hat = m(x)
-        mse = ((x_hat - x) ** 2).mean()
-        return mse, {"mse": float(mse.detach())}
-
-    fit(model, loss, batch, _engine_config(cfg), description=description)
-    return model.cpu()
+def _train_config(entry, model_order: int, model_sizes: tuple[int, ...], cfg: DemoConfig,
+                  seed: int) -> TrainConfig:
+    """The :func:`numerics.training.train` run of one autoencoder seed: the entry's exact f on
+    z ~ U[-1, 1]^{d_z}, a structured decoder of ``model_order`` with slots ``model_sizes``, one
+    random initialization (no search over initializations)."""
+    generator = Generator(entry.f, entry.slots, entry.generator_order, entry.name,
+                          f"catalogue entry {entry.name} (violates {entry.assumption})")
+    return TrainConfig(
+        order=entry.generator_order, decoder="structured", decoder_order=model_order,
+        generator="sympy", sympy_generator=generator, latent_sizes=tuple(model_sizes),
+        support="full", steps=cfg.steps, batch_size=cfg.batch, lr=cfg.lr, hidden=cfg.hidden,
+        n_eval=cfg.n_eval, seed=seed, device=cfg.device, progress=cfg.progress,
+        selection=SelectionSettings(candidates=1, keep=1, restarts=0))
 
 
-def identifiability_scores(model: Autoencoder, f: nn.Module, sample: Sampler,
-                           true_sizes: tuple[int, ...], model_sizes: tuple[int, ...],
-                           cfg: DemoConfig, mixed_latents: Callable[[Tensor], Tensor] | None = None
-                           ) -> dict[str, float]:
-    """Relative reconstruction error and SIS of ``model`` on ``cfg.n_eval`` fresh samples.
-
-    Returns ``recon_rel`` = mean|xhat - x|^2 / mean|x - mean x|^2, ``sis`` and ``matched_r2``
-    against the true slots, and ``sis_mixed`` against ``mixed_latents(z)`` when given.
-    """
-    gen = torch.Generator().manual_seed(cfg.seed + 1)
-    z = sample(cfg.n_eval, gen)
+def _mixed_scores(result, config: TrainConfig, mixed: nn.Module, cfg: DemoConfig
+                  ) -> dict[str, float]:
+    """SIS and matched R^2 of the trained encoder against the witness's mixed latents
+    zbar = mixed(z), on the run's held-out latents ``data.z_test: (n_eval, d_z)``."""
+    data = build_data(config)
+    device = next(result.model.parameters()).device
     with torch.no_grad():
-        x = f(z)
-        z_hat, x_hat = model(x)
-    out = {"recon_rel": float(((x_hat - x) ** 2).mean() / ((x - x.mean(0)) ** 2).mean())}
-    score = slot_identifiability(z.double(), z_hat.double(), true_sizes, model_sizes,
-                                 seed=cfg.seed, regressor=cfg.regressor, device="cpu")
-    out["sis"], out["matched_r2"] = score.sis, score.matched_r2
-    out["second_r2"] = float(max(sorted(row)[-2] for row in score.r2))
-    if mixed_latents is not None:
-        mixed = slot_identifiability(mixed_latents(z).double(), z_hat.double(), true_sizes,
-                                     model_sizes, seed=cfg.seed, regressor=cfg.regressor,
-                                     device="cpu")
-        out["sis_mixed"], out["matched_r2_mixed"] = mixed.sis, mixed.matched_r2
-    return out
+        z_hat = result.model.encoder(data.render(data.z_test).to(device))
+        zbar = mixed(data.z_test)
+    score = slot_identifiability(zbar.double(), z_hat.double().cpu(), config.true_sizes(),
+                                 config.inferred_sizes(), seed=config.seed,
+                                 regressor=cfg.regressor, device="cpu")
+    return {"sis_mixed": float(score.sis), "matched_r2_mixed": float(score.matched_r2)}
 
 
-def _entry_generator(entry, sample: Sampler, seed: int) -> nn.Module:
-    return _Standardized(from_sympy(entry.f, entry.slots), sample, seed)
+def _over_seeds(entry, model_order: int, model_sizes: tuple[int, ...], cfg: DemoConfig,
+                mixed: nn.Module | None = None
+                ) -> tuple[list[dict[str, float]], list[dict[str, object]]]:
+    """One :func:`numerics.training.train` run per seed cfg.seed .. cfg.seed + cfg.seeds - 1.
 
-
-def _over_seeds(f: nn.Module, sample: Sampler, d_x: int, order: int, true_sizes, model_sizes,
-                cfg: DemoConfig, description: str,
-                mixed: Callable[[Tensor], Tensor] | None = None) -> list[dict[str, float]]:
-    """Train one autoencoder per seed cfg.seed .. cfg.seed + cfg.seeds - 1 and score each."""
-    out = []
+    Returns (per-seed metrics, per-seed verdicts). Metrics: ``recon_rel`` (the run's held-out
+    ``recon_mse`` on per-output standardized outputs, i.e. relative to the output variance),
+    ``sis``, ``matched_r2``, ``second_r2`` (the largest second-best R^2 of a true slot over the
+    inferred slots, from ``r2``: true x inferred), ``off_block`` (of dh/dz), and with ``mixed``
+    ``sis_mixed``, ``matched_r2_mixed`` against zbar = mixed(z). Verdicts: the run's
+    :class:`numerics.verdict.RunVerdict` dict with its ``seed``.
+    """
+    runs, verdicts = [], []
     for s in range(cfg.seed, cfg.seed + cfg.seeds):
-        c = replace(cfg, seed=s)
-        model = fit_autoencoder(f, sample, d_x, order, model_sizes, c, f"{description}-{s}")
-        scores = identifiability_scores(model, f, sample, true_sizes, model_sizes, c, mixed)
-        out.append({"seed": float(s), "model_order": float(order), **scores})
-    return out
+        config = _train_config(entry, model_order, model_sizes, cfg, s)
+        result = train(config)
+        row = {"seed": float(s), "model_order": float(model_order),
+               "recon_rel": float(result.recon_mse), "sis": float(result.sis),
+               "matched_r2": float(result.matched_r2),
+               "second_r2": float(max(sorted(r)[-2] for r in result.r2)),
+               "off_block": float(result.off_block)}
+        if mixed is not None:
+            row.update(_mixed_scores(result, config, mixed, cfg))
+        runs.append(row)
+        verdicts.append({"seed": s, **result.verdict})
+    return runs, verdicts
 
 
 def _witness(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -291,11 +296,7 @@ def _mixing_demo(entry, cfg: DemoConfig) -> DemoResult:
         control = _witness_fit(control_f, entry.slots, w.inverse, entry.slots, control_order, cfg,
                                f"{entry.name}-control")
         mixed = None
-    sample = _uniform(entry.slots.dim)
-    f = _entry_generator(entry, sample, cfg.seed)
-    sizes = entry.slots.sizes
-    runs = _over_seeds(f, sample, len(entry.f), entry.model_order, sizes, sizes, cfg, entry.name,
-                       mixed)
+    runs, verdicts = _over_seeds(entry, entry.model_order, entry.slots.sizes, cfg, mixed)
     metrics = {"witness_fit_rel": witness, "model_order": float(entry.model_order),
                **_autoencoder_summary(runs)}
     shown = witness < TIGHT and control > RATIO * witness
@@ -306,7 +307,8 @@ def _mixing_demo(entry, cfg: DemoConfig) -> DemoResult:
         f"witness_fit_rel < {TIGHT} and the control ({restored}, order {control_order})"
         f" fit_rel > {RATIO} x witness_fit_rel; autoencoders from random init reported (ae_*:"
         " the fitting seed with the lowest sis)",
-        shown, metrics, {"fit_rel": control, "model_order": float(control_order)}, 0.0, runs)
+        shown, metrics, {"fit_rel": control, "model_order": float(control_order)}, 0.0, runs,
+        verdicts)
 
 
 def _latent_dim_demo(entry, cfg: DemoConfig) -> DemoResult:
@@ -315,12 +317,9 @@ def _latent_dim_demo(entry, cfg: DemoConfig) -> DemoResult:
     model_sizes = w.model_slots.sizes
     witness = _witness_fit(entry.f, entry.slots, w.embedding, w.model_slots, entry.model_order,
                            cfg, f"{entry.name}-witness")
-    sample = _uniform(entry.slots.dim)
-    f = _entry_generator(entry, sample, cfg.seed)
-    runs = _over_seeds(f, sample, len(entry.f), entry.model_order, sizes, model_sizes, cfg,
-                       entry.name)
+    runs, verdicts = _over_seeds(entry, entry.model_order, model_sizes, cfg)
     embedding = from_sympy(w.embedding, entry.slots)
-    z = sample(cfg.n_eval, torch.Generator().manual_seed(cfg.seed + 9))
+    z = _full(sizes)(cfg.n_eval, torch.Generator().manual_seed(cfg.seed + 9))
     r2 = slot_identifiability(z, embedding(z), sizes, model_sizes, seed=cfg.seed,
                               regressor=cfg.regressor, device="cpu")
     metrics = {"witness_fit_rel": witness, "witness_second_r2": float(
@@ -332,7 +331,7 @@ def _latent_dim_demo(entry, cfg: DemoConfig) -> DemoResult:
         " phi(z) in which a true slot appears in two model slots",
         f"witness_fit_rel < {TIGHT} and witness_second_r2 (R^2 of a true slot on its second"
         " model slot) > 0.9; autoencoders from random init reported (ae_*)",
-        shown, metrics, None, 0.0, runs)
+        shown, metrics, None, 0.0, runs, verdicts)
 
 
 def _fit_decoder(f: nn.Module, sample: Sampler, sizes: tuple[int, ...], order: int, d_x: int,
@@ -366,8 +365,8 @@ def _witness_fit(f_sym: sympy.Matrix, slots, latents_sym: sympy.Matrix | None, m
                  order: int, cfg: DemoConfig, description: str) -> float:
     """Relative error mean|fhat(zhat) - x|^2 / mean|x - mean x|^2 of a structured decoder of
     ``order`` (slots ``model_slots``) regressed on zhat = latents(z), x = f(z), z ~ U[-1, 1]."""
-    sample = _uniform(slots.dim)
-    f = _Standardized(from_sympy(f_sym, slots), sample, cfg.seed)
+    sample = _full(slots.sizes)
+    f = _standardize(from_sympy(f_sym, slots), sample, cfg.seed)
     latents = None if latents_sym is None else from_sympy(latents_sym, slots)
     decoder = _fit_decoder(f, sample, model_slots.sizes, order, len(f_sym), cfg, description,
                            latents)
@@ -376,24 +375,23 @@ def _witness_fit(f_sym: sympy.Matrix, slots, latents_sym: sympy.Matrix | None, m
 
 
 def _support_demo(entry, cfg: DemoConfig) -> DemoResult:
-    boxes = [tuple((float(a), float(b)) for a, b in box) for box in entry.witness.train_boxes]
-    train = _boxes(boxes)
-    ood = _boxes([((0.0, 1.0), (2.0, 3.0)), ((2.0, 3.0), (0.0, 1.0))])
-
-    def connected_keep(z: Tensor) -> Tensor:
-        off = ((z[:, 0] < 1) & (z[:, 1] > 2)) | ((z[:, 0] > 2) & (z[:, 1] < 1))
-        return ~off
-
-    control_support = _rejection(0.0, 3.0, 2, connected_keep)
-    full = _uniform(2, 0.0, 3.0)
-    f = _entry_generator(entry, full, cfg.seed)
-    scale = float(f(full(4096, torch.Generator().manual_seed(cfg.seed))).var(0).mean())
     sizes, d_x = entry.slots.sizes, len(entry.f)
+    support = box_support(entry.witness.train_boxes, sizes)
+    control = box_support(CONNECTED_CONTROL, sizes)
+    if control.ood_boxes != support.ood_boxes:
+        raise CatalogueError(f"{entry.name}: the connected control must leave out the unseen "
+                             f"squares {support.ood_boxes} of Z_CPE, it leaves out "
+                             f"{control.ood_boxes}")
+    ood = _ood_sampler(support)
+    full = _full(sizes, 0.0, 3.0)
+    f = _standardize(from_sympy(entry.f, entry.slots), full, cfg.seed)
+    scale = float(f(full(4096, torch.Generator().manual_seed(cfg.seed))).var(0).mean())
     out = {}
-    for label, support in (("model", train), ("control", control_support)):
-        dec = _fit_decoder(f, support, sizes, entry.model_order, d_x, cfg, f"{entry.name}-{label}")
+    for label, on in (("model", support), ("control", control)):
+        sample = _train_sampler(on)
+        dec = _fit_decoder(f, sample, sizes, entry.model_order, d_x, cfg, f"{entry.name}-{label}")
         out[label] = {
-            "train_rel": _relative_error(dec, f, support, cfg.n_eval, cfg.seed + 1, scale),
+            "train_rel": _relative_error(dec, f, sample, cfg.n_eval, cfg.seed + 1, scale),
             "ood_rel": _relative_error(dec, f, ood, cfg.n_eval, cfg.seed + 2, scale),
         }
     m, c = out["model"], out["control"]

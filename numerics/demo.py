@@ -5,9 +5,12 @@ polynomials, certified order and sufficient independence), analyzed exactly by
 :func:`theory.report.analyze` (predicted verdict) and then the *same* generator, translated to
 torch by :func:`numerics.generators.from_sympy`, is learned by two autoencoders
 (:func:`numerics.training.train`): the structured decoder of the generator's order and the
-unconstrained MLP baseline. Measured: slot identifiability (SIS), in-distribution reconstruction
-error and the compositional generalization error on out-of-support slot combinations
-(numerics.compgen, recombination protocol) relative to the ID error.
+unconstrained MLP baseline. Slots are blocks of 2 latents (3 slots) by default. Measured: the
+run's verdict (``identified`` / ``not-converged`` / ``mixed-but-reconstructs``,
+numerics.verdict), slot identifiability (SIS), the off-block fraction of dh/dz
+(numerics.slotwise), in-distribution reconstruction error and the compositional
+generalization error on out-of-support slot combinations (numerics.compgen, recombination
+protocol) relative to the ID error.
 
 Cases: order 0 (``order0``), order 1 (``additive``), order 2 (``bilinear``) - predicted
 identifiable - and the linear generator f(z) = A z (additive but not sufficiently independent:
@@ -27,6 +30,8 @@ from typing import Any
 from numerics.errors import ConfigError
 
 SIS_THRESHOLD = 0.9
+_SHORT_VERDICT = {"identified": "identified", "not-converged": "not conv.",
+                  "mixed-but-reconstructs": "mixed"}
 
 
 @dataclass(frozen=True)
@@ -54,13 +59,13 @@ def _symbolic(case: DemoCase, sizes: tuple[int, ...], outputs: int, seed: int) -
 
 def run_demo(out_dir: str | os.PathLike[str] = "demo_out", seed: int = 0,
              steps: int | None = None, device: str = "auto", quick: bool = False,
-             slot_sizes: Sequence[int] = (1, 1, 1), outputs: int = 40,
+             slot_sizes: Sequence[int] = (2, 2, 2), outputs: int = 40,
              progress: bool = True) -> list[dict[str, Any]]:
     """Run the four cases with both decoders; write results.json and demo.png; return rows.
 
     ``steps``: optimization steps per run (default 2000, ``quick``: 60 with small data sets,
     for tests). One row per (case, decoder) with the predicted verdict (exact analysis) and the
-    measured sis, matched_r2, recon_mse, ood_recon_mse, ood_ratio, seconds.
+    measured verdict, off_block, sis, matched_r2, recon_mse, ood_recon_mse, ood_ratio, seconds.
     """
     from numerics.io import atomic_write_json
     from numerics.training import TrainConfig, train
@@ -94,7 +99,11 @@ def run_demo(out_dir: str | os.PathLike[str] = "demo_out", seed: int = 0,
                 "recon_mse": result.recon_mse, "ood_recon_mse": result.ood_recon_mse,
                 "id_recombination_mse": result.id_recombination_mse,
                 "ood_ratio": result.ood_ratio, "ood_sis": result.ood_sis,
-                "identified": result.sis >= SIS_THRESHOLD, "seconds": result.seconds,
+                "verdict": result.verdict["verdict"], "off_block": result.off_block,
+                "candidate_counterexample": result.verdict["candidate_counterexample"],
+                "restarts": result.restarts,
+                "identified": result.verdict["verdict"] == "identified",
+                "seconds": result.seconds,
                 "steps": steps, "device": result.device,
             })
     atomic_write_json(out / "results.json", {"seed": seed, "slot_sizes": list(sizes),
@@ -105,11 +114,13 @@ def run_demo(out_dir: str | os.PathLike[str] = "demo_out", seed: int = 0,
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """Plain-text table: predicted verdict versus measured SIS and ID/OOD errors."""
-    header = ("case", "decoder", "predicted", "SIS", "ID mse", "OOD mse", "OOD/ID", "s")
+    header = ("case", "decoder", "predicted", "verdict", "SIS", "off-block", "ID mse", "OOD mse",
+              "OOD/ID", "s")
     lines = [tuple(header)]
     for r in rows:
         lines.append((r["case"], r["decoder"], str(r["predicted"]).split(" (")[0],
-                      f"{r['sis']:.3f}", f"{r['recon_mse']:.2e}", f"{r['ood_recon_mse']:.2e}",
+                      r["verdict"], f"{r['sis']:.3f}", f"{r['off_block']:.3f}",
+                      f"{r['recon_mse']:.2e}", f"{r['ood_recon_mse']:.2e}",
                       f"{r['ood_ratio']:.3g}", f"{r['seconds']:.1f}"))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     text = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
@@ -118,7 +129,8 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def plot_demo(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> None:
-    """Two panels: SIS per case and decoder (threshold 0.9), and OOD/ID error ratio (log).
+    """Two panels: SIS per case and decoder (threshold 0.9, each bar labelled with the run's
+    verdict), and OOD/ID error ratio (log).
 
     Written atomically (numerics.io.atomic_write).
     """
@@ -138,15 +150,20 @@ def plot_demo(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> N
         sis = [by_case[c]["sis"] if c in by_case else math.nan for c in cases]
         ratio = [by_case[c]["ood_ratio"] if c in by_case else math.nan for c in cases]
         axes[0].bar(x + offset, sis, 0.4, label=decoder, color=color)
+        for i, c in enumerate(cases):
+            if c in by_case:
+                axes[0].annotate(_SHORT_VERDICT.get(by_case[c]["verdict"], "?"),
+                                 (i + offset, max(0.0, sis[i]) + 0.01), ha="center",
+                                 fontsize=6, rotation=90, va="bottom")
         axes[1].bar(x + offset, ratio, 0.4, label=decoder, color=color)
     axes[0].axhline(SIS_THRESHOLD, color="k", lw=0.8, ls="--")
-    axes[0].set_ylim(0, 1.3)
+    axes[0].set_ylim(0, 1.45)
     axes[0].set_ylabel("slot identifiability score (SIS)")
     axes[1].set_yscale("log")
     axes[1].set_ylabel("OOD / ID reconstruction error")
     predicted = {r["case"]: r["predicted"] for r in rows if r["decoder"] == "structured"}
     for i, c in enumerate(cases):
-        axes[0].annotate(f"theory:\n{predicted.get(c, '?')}", (i, 1.03), ha="center",
+        axes[0].annotate(f"theory:\n{predicted.get(c, '?')}", (i, 1.22), ha="center",
                          fontsize=7)
     for ax in axes:
         ax.set_xticks(x, cases, rotation=15, fontsize=8)

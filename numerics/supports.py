@@ -17,6 +17,12 @@ coordinate, rescaled to [0, 1]; the kinds differ in which combinations of positi
 
 Sampling is vectorized rejection from the box, deterministic given a ``torch.Generator`` (or an
 int seed); ``sample_ood`` draws uniformly from Z_CPE minus Z.
+
+:class:`BoxSupport` (built by :func:`box_support`) is the other kind: Z a finite union of
+closed, axis-aligned boxes with pairwise disjoint interiors (the supports of the counterexample
+catalogue's witnesses, e.g. S = [0,1]^2 u [2,3]^2). It is not slot-supported in the sense above:
+its Z_CPE is the union of the products of the boxes' slot projections, taken from the exact
+:func:`theory.counterexamples.cpe_boxes`, and sampling is direct (no rejection).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import torch
@@ -32,6 +39,7 @@ from numerics.errors import ConfigError, DataError
 
 Tensor = torch.Tensor
 KINDS = ("full", "correlated", "band", "lshape")
+__all__ = ["KINDS", "BoxSupport", "Support", "box_support", "make_support"]
 _MAX_ROUNDS = 200
 _MAX_CHUNK = 1_000_000
 
@@ -186,11 +194,7 @@ def make_support(kind: str, slot_sizes: Sequence[int], **kw: float) -> Support:
     """
     if kind not in KINDS:
         raise ConfigError(f"unknown support kind {kind!r}: choose one of {', '.join(KINDS)}")
-    sizes = tuple(slot_sizes) if isinstance(slot_sizes, (list, tuple)) else None
-    if not sizes or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1
-                        for s in sizes):
-        raise ConfigError(f"slot_sizes must be a non-empty list of positive integers, "
-                          f"got {slot_sizes!r}")
+    sizes = _check_sizes(slot_sizes)
     allowed = {"low", "high", "width", "fraction", "rho"}
     unknown = set(kw) - allowed
     if unknown:
@@ -199,7 +203,7 @@ def make_support(kind: str, slot_sizes: Sequence[int], **kw: float) -> Support:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
                 value):
             raise ConfigError(f"support option {key} must be a finite number, got {value!r}")
-    support = Support(kind, tuple(int(s) for s in sizes), **{k: float(v) for k, v in kw.items()})
+    support = Support(kind, sizes, **{k: float(v) for k, v in kw.items()})
     if not support.low < support.high:
         raise ConfigError(f"need low < high, got low={support.low}, high={support.high}")
     if kind in ("band", "lshape") and len(sizes) < 2:
@@ -215,3 +219,192 @@ def make_support(kind: str, slot_sizes: Sequence[int], **kw: float) -> Support:
                               f"slots so that the copula covariance is positive definite, "
                               f"got {support.rho}")
     return support
+
+
+
+Bounds = tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class BoxSupport:
+    """Z = B_1 u ... u B_m: closed axis-aligned boxes B_j = prod_i [lo_ji, hi_ji] in R^{d_z}
+    with pairwise disjoint interiors; build it with :func:`box_support`.
+
+    Every box is a tuple of ``(lo, hi)`` per latent coordinate (flat slot order, slot k owns
+    coordinates ``offsets[k]:offsets[k+1]``). With P_k the distinct projections of the boxes
+    onto slot k (pairwise equal or with disjoint interiors),
+
+        Z_CPE = Z_1 x ... x Z_K = union over (p_1, ..., p_K) in P_1 x ... x P_K of
+                p_1 x ... x p_K,
+
+    ``cpe_boxes`` lists those product boxes and ``ood_boxes`` the ones that are not training
+    boxes (each meets Z at most on its boundary, so they tile Z_CPE minus Z up to a null set);
+    both come from :func:`theory.counterexamples.cpe_boxes`, with its exact bounds converted to
+    floats. The distributions: uniform on Z (``sample_train``), on Z_CPE (``sample_cpe``) and
+    on Z_CPE minus Z (``sample_ood``); each picks a box B with probability vol(B) / (sum of the
+    volumes) and then a point uniformly inside it: z = lo_B + (hi_B - lo_B) * u,
+    u ~ U[0, 1)^{d_z}. Samples are ``(n, d_z)`` tensors of ``dtype`` on the CPU (computed in
+    float64), deterministic given the generator (a ``torch.Generator`` or an int seed).
+    """
+
+    boxes: tuple[Bounds, ...]
+    slot_sizes: tuple[int, ...]
+    cpe_boxes: tuple[Bounds, ...]
+    ood_boxes: tuple[Bounds, ...]
+    #: vol(Z) / vol(Z_CPE), computed exactly from the bounds (then rounded to a float).
+    train_fraction_of_box: float
+    kind: str = "boxes"
+
+    @property
+    def dim(self) -> int:
+        """Latent dimension d_z."""
+        return sum(self.slot_sizes)
+
+    @property
+    def has_ood(self) -> bool:
+        """Whether Z_CPE minus Z has positive volume (some product box is not a training box)."""
+        return bool(self.ood_boxes)
+
+    def contains(self, z: Tensor) -> Tensor:
+        """Boolean mask ``(n,)``: which rows of ``z: (n, d_z)`` lie in some closed box of Z.
+
+        Points on a face that a training box shares with an out-of-support box count as in Z
+        (a null set; float32 rounding can move samples of either region onto such a face).
+        """
+        if not isinstance(z, Tensor):
+            z = torch.as_tensor(np.asarray(z, dtype=np.float64))
+        if z.ndim != 2 or z.shape[1] != self.dim:
+            raise DataError(f"z must have shape (n, {self.dim}), got {tuple(z.shape)}")
+        lo, hi = _bounds(self.boxes)  # (m, d_z) each
+        z = z.double()
+        inside = (z[:, None, :] >= lo) & (z[:, None, :] <= hi)  # (n, m, d_z)
+        return inside.all(dim=2).any(dim=1)
+
+    def sample_train(self, n: int, generator: torch.Generator | int,
+                     dtype: torch.dtype = torch.float32) -> Tensor:
+        """``n`` uniform samples of Z: ``(n, d_z)``."""
+        return _sample_boxes(self.boxes, _count(n), _generator(generator)).to(dtype)
+
+    def sample_cpe(self, n: int, generator: torch.Generator | int,
+                   dtype: torch.dtype = torch.float32) -> Tensor:
+        """``n`` uniform samples of Z_CPE: ``(n, d_z)``."""
+        return _sample_boxes(self.cpe_boxes, _count(n), _generator(generator)).to(dtype)
+
+    def sample_ood(self, n: int, generator: torch.Generator | int,
+                   dtype: torch.dtype = torch.float32) -> Tensor:
+        """``n`` uniform samples of Z_CPE minus Z: ``(n, d_z)``.
+
+        Raises :class:`ConfigError` when Z_CPE = Z (``has_ood`` is False).
+        """
+        n = _count(n)
+        if not self.has_ood:
+            raise ConfigError("this box support is its own Cartesian-product extension: there "
+                              "are no out-of-support samples")
+        return _sample_boxes(self.ood_boxes, n, _generator(generator)).to(dtype)
+
+
+def _bounds(boxes: tuple[Bounds, ...]) -> tuple[Tensor, Tensor]:
+    """``(lo, hi)``, each ``(m, d_z)`` float64, of ``m`` boxes."""
+    lo = torch.tensor([[a for a, _ in b] for b in boxes], dtype=torch.float64)
+    hi = torch.tensor([[c for _, c in b] for b in boxes], dtype=torch.float64)
+    return lo, hi
+
+
+def _sample_boxes(boxes: tuple[Bounds, ...], n: int, gen: torch.Generator) -> Tensor:
+    """Uniform on the union of ``boxes`` (disjoint interiors): box j with probability
+    vol_j / sum vol, then lo_j + (hi_j - lo_j) * u, u ~ U[0, 1)^{d_z}. ``(n, d_z)`` float64."""
+    lo, hi = _bounds(boxes)
+    width = hi - lo
+    volume = width.prod(dim=1)
+    cumulative = torch.cumsum(volume / volume.sum(), dim=0)
+    pick = torch.rand(n, generator=gen, dtype=torch.float64)
+    which = torch.searchsorted(cumulative, pick, right=True).clamp_max(len(boxes) - 1)
+    u = torch.rand(n, lo.shape[1], generator=gen, dtype=torch.float64)
+    return lo[which] + width[which] * u
+
+
+def _rational(value: object, where: str) -> object:
+    """A finite real bound as an exact ``sympy.Rational`` (a float by its exact binary value)."""
+    import sympy
+
+    if isinstance(value, bool):
+        raise ConfigError(f"{where} must be a finite number, got {value!r}")
+    if isinstance(value, sympy.Rational):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return sympy.Integer(int(value))
+    if isinstance(value, Fraction):
+        return sympy.Rational(value.numerator, value.denominator)
+    if isinstance(value, (float, np.floating)) and math.isfinite(value):
+        return sympy.Rational(float(value))
+    raise ConfigError(f"{where} must be a finite number (int, float, Fraction or "
+                      f"sympy.Rational), got {value!r}")
+
+
+def _check_sizes(slot_sizes: Sequence[int]) -> tuple[int, ...]:
+    sizes = tuple(slot_sizes) if isinstance(slot_sizes, (list, tuple)) else None
+    if not sizes or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1
+                        for s in sizes):
+        raise ConfigError(f"slot_sizes must be a non-empty list of positive integers, "
+                          f"got {slot_sizes!r}")
+    return tuple(int(s) for s in sizes)
+
+
+def box_support(boxes: Sequence[Sequence[Sequence[object]]], slot_sizes: Sequence[int]
+                ) -> BoxSupport:
+    """Build and validate a :class:`BoxSupport`: Z = the union of ``boxes``.
+
+    ``boxes``: a non-empty sequence of boxes, each ``d_z = sum(slot_sizes)`` pairs
+    ``(lo, hi)`` with lo < hi (ints, floats, ``fractions.Fraction`` or ``sympy.Rational``; e.g.
+    ``entry.witness.train_boxes`` of the catalogue), pairwise disjoint up to their boundaries
+    (no two interiors intersect: for some coordinate max(lo) >= min(hi)). Z_CPE is
+    :func:`theory.counterexamples.cpe_boxes` of the exact bounds, and
+    ``train_fraction_of_box`` = sum_j vol(B_j) / sum_{C in Z_CPE} vol(C), in exact arithmetic.
+    Raises :class:`ConfigError` for bad boxes and for boxes whose slot projections overlap
+    without being equal (then Z_CPE is not a union of the product boxes).
+    """
+    import itertools
+
+    from theory.counterexamples import CatalogueError, cpe_boxes
+    from theory.slots import Slots
+
+    sizes = _check_sizes(slot_sizes)
+    d = sum(sizes)
+    if not isinstance(boxes, (list, tuple)) or not boxes:
+        raise ConfigError(f"a box support needs a non-empty list of boxes, got {boxes!r}")
+    exact = []
+    for j, box in enumerate(boxes):
+        if not isinstance(box, (list, tuple)) or len(box) != d:
+            raise ConfigError(f"box {j} must give (lo, hi) for each of the d_z = {d} latent "
+                              f"coordinates, got {box!r}")
+        pairs = []
+        for i, pair in enumerate(box):
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                raise ConfigError(f"box {j}, coordinate {i}: need a pair (lo, hi), got {pair!r}")
+            lo = _rational(pair[0], f"box {j}, coordinate {i}: lo")
+            hi = _rational(pair[1], f"box {j}, coordinate {i}: hi")
+            if not lo < hi:
+                raise ConfigError(f"box {j}, coordinate {i}: need lo < hi, got ({pair[0]!r}, "
+                                  f"{pair[1]!r})")
+            pairs.append((lo, hi))
+        exact.append(tuple(pairs))
+    for (a, p), (b, q) in itertools.combinations(enumerate(exact), 2):
+        if all(max(lo1, lo2) < min(hi1, hi2) for (lo1, hi1), (lo2, hi2) in zip(p, q,
+                                                                             strict=True)):
+            raise ConfigError(f"boxes {a} and {b} overlap (their interiors intersect): the "
+                              "boxes of a support must be disjoint up to their boundaries")
+    try:
+        cpe, ood = cpe_boxes(tuple(exact), Slots.from_sizes(*sizes))
+    except CatalogueError as err:
+        raise ConfigError(f"Z_CPE of these boxes is not a union of product boxes: {err}"
+                          ) from err
+
+    def volume(box: tuple) -> object:
+        return math.prod((hi - lo for lo, hi in box), start=1)
+
+    fraction = sum(volume(b) for b in exact) / sum(volume(b) for b in cpe)
+
+    def floats(bs: list) -> tuple[Bounds, ...]:
+        return tuple(tuple((float(lo), float(hi)) for lo, hi in b) for b in bs)
+
+    return BoxSupport(floats(exact), sizes, floats(cpe), floats(ood), float(fraction))

@@ -31,6 +31,25 @@ def test_json_is_one_object_with_required_keys(capsys) -> None:
         assert key in data
     assert data["device"] == "cpu" and data["config"]["decoder"] == "mlp"
     assert data["config"]["support"] == "band" and data["config"]["slot_sizes"] == [1, 1]
+    assert data["verdict"]["verdict"] in ("identified", "not-converged",
+                                          "mixed-but-reconstructs")
+    assert data["verdict"]["prediction"] == "no-theorem"
+    assert 0.0 <= data["off_block"] <= 1.0 and data["restarts"] == len(
+        data["selection"]["rounds"]) - 1
+    assert data["config"]["selection"]["candidates"] == 16
+
+
+def test_search_options_reach_the_config(capsys) -> None:
+    assert main(["train", *TINY, "--json", "--candidates", "3", "--keep", "1", "--restarts",
+                 "1", "--time-budget", "none"]) == 0
+    data = json.loads(capsys.readouterr().out.strip())
+    assert data["config"]["selection"]["candidates"] == 3
+    assert data["config"]["selection"]["time_budget"] is None
+    rounds = data["selection"]["rounds"]
+    assert len(rounds[0]["seeds"]) == 3 and len(rounds[0]["kept"]) == 1
+    # the tiny run cannot reconstruct: the one restart allowed runs, and is reported
+    assert data["verdict"]["verdict"] == "not-converged" and data["restarts"] == 1
+    assert data["selection"]["stopped"] == "restarts exhausted"
 
 
 def test_text_output(capsys) -> None:
@@ -42,6 +61,8 @@ def test_text_output(capsys) -> None:
 @pytest.mark.parametrize("args", [
     ["--slots", "3x0"], ["--order", "-1"], ["--steps", "-5"], ["--lr", "0"],
     ["--device", "tpu"], ["--latent-slots", "1"], ["--support", "band", "--slots", "1x2"],
+    ["--candidates", "0"], ["--keep", "5", "--candidates", "2"], ["--restarts", "-1"],
+    ["--time-budget", "0"], ["--decoder-order", "-2"],
 ])
 def test_bad_input_exits_2_with_one_line(args: list[str], capsys) -> None:
     assert main(["train", *TINY, *args]) == 2

@@ -107,3 +107,33 @@ def test_decoder_order_builds_a_mismatched_structured_decoder():
     assert TrainConfig(order=2).model_order() == 2
     with pytest.raises(ConfigError, match="decoder_order"):
         TrainConfig(decoder_order=-1).validate()
+
+
+def test_result_carries_verdict_block_norms_and_search() -> None:
+    result = train(_tiny(generator="sympy", slot_sizes=(1, 1), outputs=8, steps=20))
+    assert result.verdict["prediction"] == "identifiable"
+    assert result.verdict["verdict"] in ("identified", "not-converged",
+                                         "mixed-but-reconstructs")
+    assert len(result.block_norms) == 2 and len(result.block_norms[0]) == 2
+    assert 0.0 <= result.off_block <= 1.0
+    assert result.val_recon == result.selection["val_recon"] == result.verdict["recon"]
+    assert result.selection["rounds"][0]["kept"] and result.restarts >= 0
+
+
+def test_save_candidate_writes_what_reproduces_the_run(tmp_path) -> None:
+    from numerics.training import build_model, save_candidate
+
+    config = _tiny(generator="sympy", slot_sizes=(1, 1), outputs=8, steps=10, seed=5)
+    result = train(config)
+    folder = save_candidate(result, str(tmp_path / "cands"))
+    saved = json.loads((tmp_path / "cands" / "1x1-n1-d1-seed5" / "result.json").read_text())
+    assert folder.endswith("1x1-n1-d1-seed5") and saved["config"]["seed"] == 5
+    generator = json.loads((tmp_path / "cands" / "1x1-n1-d1-seed5" / "generator.json")
+                           .read_text())
+    assert generator["slots"] == [["z1_1"], ["z2_1"]] and len(generator["outputs"]) == 8
+    state = torch.load(tmp_path / "cands" / "1x1-n1-d1-seed5" / "model.pt",
+                       weights_only=True)
+    model = build_model(config, state["seed"])
+    model.load_state_dict(state["model"])
+    x = torch.randn(4, 8)
+    assert torch.equal(model(x)[1], result.model(x)[1])

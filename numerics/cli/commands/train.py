@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 from dataclasses import fields
 
-from numerics.cli.types import positive_int
-
 NAME = "train"
 HELP = ("train an autoencoder (structured order-n or MLP decoder) on a generator of order n, "
         "report slot identifiability, ID/OOD errors and the run's verdict")
@@ -32,8 +30,6 @@ _FIELDS = {"order": "order", "decoder": "decoder", "decoder_order": "decoder_ord
            "steps": "steps", "batch_size": "batch_size", "lr": "lr", "seed": "seed",
            "cross_penalty": "cross_penalty", "n_train": "n_train", "n_eval": "n_eval",
            "hidden": "hidden", "device": "device", "checkpoint": "checkpoint"}
-_SELECTION = {"candidates": "candidates", "keep": "keep", "restarts": "restarts",
-              "time_budget": "time_budget"}
 
 
 def _defaults() -> tuple[dict, dict]:
@@ -45,26 +41,19 @@ def _defaults() -> tuple[dict, dict]:
     return config, selection
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+def _seconds(text: str | None) -> float | None:
+    """``--time-budget``: seconds > 0, or 'none' for no limit (ConfigError otherwise)."""
+    from numerics.errors import ConfigError
 
-
-def _seconds(text: str) -> float | None:
-    if text.lower() in ("none", "inf"):
+    if text is None or text.lower() == "none":
         return None
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0 or 'none', got {text!r}"
-                                         ) from None
+        raise ConfigError(f"--time-budget must be seconds > 0 or 'none', got {text!r}"
+                          ) from None
     if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected seconds > 0 or 'none', got {text!r}")
+        raise ConfigError(f"--time-budget must be seconds > 0 or 'none', got {text!r}")
     return value
 
 
@@ -105,15 +94,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="held-out samples for SIS and the ID/OOD errors")
     parser.add_argument("--hidden", type=int, default=d["hidden"],
                         help="decoder width (default 64 per slot structured, 128 MLP)")
-    parser.add_argument("--candidates", type=positive_int, default=sel["candidates"],
+    parser.add_argument("--candidates", type=int, default=sel["candidates"],
                         help=f"initializations trained together, chosen by held-out "
                              f"reconstruction (default {sel['candidates']})")
-    parser.add_argument("--keep", type=positive_int, default=sel["keep"],
+    parser.add_argument("--keep", type=int, default=sel["keep"],
                         help=f"candidates trained to the end (default {sel['keep']})")
-    parser.add_argument("--restarts", type=_non_negative_int, default=sel["restarts"],
+    parser.add_argument("--restarts", type=int, default=sel["restarts"],
                         help=f"extra rounds when the chosen model does not reconstruct "
                              f"(default {sel['restarts']})")
-    parser.add_argument("--time-budget", type=_seconds, default=sel["time_budget"],
+    parser.add_argument("--time-budget", default=str(sel["time_budget"]),
                         metavar="SECONDS", help=f"no restart round starts past this many "
                                                 f"seconds of training (default "
                                                 f"{sel['time_budget']:g}; 'none': no limit)")
@@ -152,7 +141,9 @@ def run(args: argparse.Namespace) -> int:
     from theory.parsing import parse_slot_sizes
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    selection = SelectionSettings(**{f: getattr(args, o) for o, f in _SELECTION.items()})
+    selection = SelectionSettings(candidates=args.candidates, keep=args.keep,
+                                  restarts=args.restarts,
+                                  time_budget=_seconds(args.time_budget))
     config = TrainConfig(
         **{f: getattr(args, o) for o, f in _FIELDS.items()},
         slot_sizes=parse_slot_sizes(args.slots),
