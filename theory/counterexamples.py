@@ -55,6 +55,7 @@ __all__ = [
     "SupportWitness",
     "additive_quadratic",
     "certify_reparametrization",
+    "cpe_boxes",
     "get",
     "matrix_from_exact",
     "matrix_to_exact",
@@ -422,20 +423,35 @@ def _restrict(expr: sympy.Expr, box: dict[sympy.Symbol, sympy.Interval]) -> symp
     return sympy.expand(expr.replace(sympy.Piecewise, pick))
 
 
-def _cpe_boxes(boxes: tuple[Box, ...], slots: Slots) -> tuple[list[Box], list[Box]]:
-    """(all boxes of Z_CPE, those not in the support): per slot the distinct projections of the
-    training boxes (which must be pairwise equal or disjoint), combined in every way."""
+def cpe_boxes(boxes: tuple[Box, ...], slots: Slots) -> tuple[list[Box], list[Box]]:
+    """(all boxes of Z_CPE, those not in the support), exact (the bounds of ``boxes``).
+
+    ``boxes``: the support S as a union of closed boxes, each a tuple of (lo, hi) per latent
+    coordinate (flat slot order). Per slot k the distinct projections P_k of the training boxes
+    onto the slot's coordinates (which must be pairwise equal or meet at most on their
+    boundary, i.e. have disjoint interiors) are combined in every way:
+    Z_CPE = union over (p_1, ..., p_K) in P_1 x ... x P_K of p_1 x ... x p_K, in
+    ``itertools.product`` order. A box of Z_CPE is either a training box or meets S at most on
+    its boundary; the second list holds those, Z_CPE minus S up to a null set. Raises
+    :class:`CatalogueError` for projections whose interiors overlap without being equal.
+    """
     per_slot = []
     for k in range(slots.K):
         lo, hi = slots.offsets[k], slots.offsets[k + 1]
         projections = list(dict.fromkeys(b[lo:hi] for b in boxes))
         for p, q in itertools.combinations(projections, 2):
-            if _box_set(p).intersect(_box_set(q)) != sympy.S.EmptySet:
+            if _interiors_overlap(p, q):
                 raise CatalogueError(f"slot {k} projections {p} and {q} overlap without being"
                                      " equal: Z_CPE is not a union of product boxes here")
         per_slot.append(projections)
     cpe = [tuple(c for part in combo for c in part) for combo in itertools.product(*per_slot)]
     return cpe, [b for b in cpe if b not in boxes]
+
+
+def _interiors_overlap(p: Box, q: Box) -> bool:
+    """Whether the open boxes of ``p`` and ``q`` intersect: max(lo) < min(hi) in every
+    coordinate (closed boxes that only share boundary points do not)."""
+    return all(sympy.Max(a, c) < sympy.Min(b, d) for (a, b), (c, d) in zip(p, q, strict=True))
 
 
 def _box_set(box: Box) -> sympy.Set:
@@ -472,7 +488,7 @@ def _breakpoints_smooth(decoder: sympy.Matrix, m: int) -> tuple[bool, str]:
 
 def _verify_support(entry: CounterexampleEntry, w: SupportWitness) -> list[Check]:
     slots, z = entry.slots, entry.slots.symbols
-    cpe, ood = _cpe_boxes(w.train_boxes, slots)
+    cpe, ood = cpe_boxes(w.train_boxes, slots)
     disjoint = all(_box_set(a).intersect(_box_set(b)) == sympy.S.EmptySet
                    for a, b in itertools.combinations(w.train_boxes, 2))
     polynomial_part = entry.f

@@ -10,9 +10,11 @@ import sympy
 import torch
 
 from numerics.cli import main
-from numerics.counterexample_demo import DemoConfig, demonstrate
+from numerics.counterexample_demo import CONNECTED_CONTROL, DemoConfig, demonstrate
 from numerics.errors import ConfigError
 from numerics.generators import from_sympy
+from numerics.supports import box_support
+from numerics.verdict import RUN_VERDICTS
 from theory import counterexamples as C
 from theory.slots import Slots
 
@@ -46,8 +48,35 @@ def test_full_demonstration_shows_the_failure(name):
 def test_demonstration_is_deterministic():
     cfg = DemoConfig(steps=60, batch=64, hidden=8, n_eval=200, seeds=1, regressor="linear",
                      device="cpu")
+    entry = C.get("linear")
+    f_before, witness_before = entry.f.copy(), entry.witness
     a, b = demonstrate("linear", cfg), demonstrate("linear", cfg)
     assert a.metrics == b.metrics
+    # one numerics.training.train run per seed: float metrics and the run's verdict beside them
+    assert [r["seed"] for r in a.per_seed] == [0.0] and a.per_seed == b.per_seed
+    row = a.per_seed[0]
+    assert {"recon_rel", "sis", "matched_r2", "second_r2", "off_block", "seed",
+            "model_order"} <= set(row)
+    assert all(isinstance(v, float) for v in row.values())
+    assert [v["seed"] for v in a.verdicts] == [0]
+    assert a.verdicts[0]["verdict"] in RUN_VERDICTS
+    assert a.verdicts[0]["prediction"] == "no-theorem"  # f is linear: not sufficiently independent
+    assert a.verdicts[0]["off_block"] == row["off_block"]
+    assert a.metrics["ae_recon_rel"] == row["recon_rel"]
+    assert "autoencoders: seed 0" in a.format()
+    assert json.loads(json.dumps(a.to_dict()))["verdicts"][0]["seed"] == 0
+    # the catalogue entry is read, not changed
+    assert entry.f == f_before and entry.witness is witness_before
+
+
+def test_support_demo_uses_box_supports_with_the_same_unseen_squares():
+    entry = C.get("support_not_aligned_connected")
+    support = box_support(entry.witness.train_boxes, entry.slots.sizes)
+    control = box_support(CONNECTED_CONTROL, entry.slots.sizes)
+    unseen = (((0.0, 1.0), (2.0, 3.0)), ((2.0, 3.0), (0.0, 1.0)))
+    assert support.ood_boxes == control.ood_boxes == unseen
+    assert len(CONNECTED_CONTROL) == 7 and control.train_fraction_of_box == pytest.approx(7 / 9)
+    assert support.cpe_boxes != control.cpe_boxes and len(control.cpe_boxes) == 9
 
 
 def test_bad_config_and_name():

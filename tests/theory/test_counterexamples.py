@@ -114,6 +114,31 @@ def test_support_witness_values_on_each_box():
         C._restrict(diff[2], box)
 
 
+def test_cpe_boxes_of_the_support_witness_are_exact():
+    entry = C.get("support_not_aligned_connected")
+    cpe, ood = C.cpe_boxes(entry.witness.train_boxes, entry.slots)
+    zero, one, two, three = (sympy.Integer(k) for k in range(4))
+    assert cpe == [((zero, one), (zero, one)), ((zero, one), (two, three)),
+                   ((two, three), (zero, one)), ((two, three), (two, three))]
+    assert ood == [((zero, one), (two, three)), ((two, three), (zero, one))]
+    assert all(isinstance(v, sympy.Rational) for box in cpe for pair in box for v in pair)
+    assert "cpe_boxes" in C.__all__
+
+
+def test_cpe_boxes_allow_touching_and_reject_overlapping_projections():
+    slots = Slots.from_sizes(1, 1)
+    half = sympy.Rational(1, 2)
+    one = sympy.Integer(1)
+    # projections [0, 1/2] and [1/2, 1] of slot 1 meet only at 1/2: Z_CPE = 2 x 1 boxes
+    touching = (((0, half), (0, one)), ((half, one), (0, one)))
+    cpe, ood = C.cpe_boxes(touching, slots)
+    assert cpe == list(touching) and ood == []
+    # [0, 1] and [1/2, 2] overlap on [1/2, 1] without being equal
+    overlapping = (((0, one), (0, one)), ((half, 2 * one), (2 * one, 3 * one)))
+    with pytest.raises(C.CatalogueError, match="overlap without being equal"):
+        C.cpe_boxes(overlapping, slots)
+
+
 @settings(max_examples=6, deadline=None)
 @given(m=st.integers(min_value=1, max_value=5))
 def test_smoothstep_is_a_Cm_step(m):
