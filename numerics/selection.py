@@ -9,9 +9,13 @@ can run). One *round*:
 1. exploration: ``candidates`` members (seeds ``seed + SEED_STRIDE * i``) are trained together
    as a :class:`numerics.population.Population` for the first ``explore_fraction`` of the
    schedule;
-2. halving: the ``keep`` members with the lowest held-out error go on, the others stop;
+2. halving: the ``keep`` members with the lowest held-out error go on (default 1: on the
+   synthetic benchmark the member that ends best was the best or an equally good second after
+   exploration in every run we looked at), the others stop;
 3. the kept members finish the schedule (the same learning-rate schedule, fresh optimizer
-   state) and the one with the lowest held-out error is the round's choice.
+   state; a single kept member is trained as a plain module,
+   :class:`numerics.population.SingleMember`) and the one with the lowest held-out error is
+   the round's choice.
 
 Whenever the round's choice does not reconstruct (held-out error above ``threshold``), another
 round with new seeds is run, at most ``restarts`` times and only while the time of one more
@@ -36,10 +40,11 @@ from torch import nn
 
 from numerics.engine import EngineConfig, FitResult, LossFn, SampleFn, fit
 from numerics.errors import ConfigError
-from numerics.population import Population
+from numerics.population import Population, SingleMember
 from numerics.verdict import RECON_THRESHOLD
 
 Tensor = torch.Tensor
+Members = Population | SingleMember
 #: Seed offset between consecutive initializations (member 0 of round 0 uses the run's seed).
 SEED_STRIDE = 1_000_003
 STOP_REASONS = ("reconstructs", "restarts exhausted", "time budget")
@@ -52,7 +57,7 @@ class SelectionSettings:
     """How many initializations are tried (see the module docstring)."""
 
     candidates: int = 16
-    keep: int = 2
+    keep: int = 1
     explore_fraction: float = 0.15
     restarts: int = 1
     time_budget: float | None = 24.0
@@ -140,9 +145,9 @@ def _stage_path(checkpoint: str | None, round_index: int, stage: str) -> str | N
 
 
 def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batch: SampleFn,
-                 engine: EngineConfig, val_recon: Callable[[Population], Tensor],
+                 engine: EngineConfig, val_recon: Callable[[Members], Tensor],
                  settings: SelectionSettings, *, description: str = "train",
-                 evaluate: Callable[[Population], dict[str, float]] | None = None
+                 evaluate: Callable[[Members], dict[str, float]] | None = None
                  ) -> Selection:
     """Train initializations of ``build(seed)`` and keep the best by held-out error.
 
@@ -164,7 +169,7 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
     steps_run, fit_seconds, device = 0, 0.0, "cpu"
     stopped = "restarts exhausted"
 
-    def run(pop: Population, first: int, last: int, q: int, stage: str) -> FitResult:
+    def run(pop: Members, first: int, last: int, q: int, stage: str) -> FitResult:
         stage_engine = replace(engine, first_step=first, last_step=last,
                                checkpoint=_stage_path(engine.checkpoint, q, stage))
         return fit(pop, loss_fn, sample_batch, stage_engine, description=description,
@@ -175,7 +180,8 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
         t_round = time.perf_counter()
         seeds = [engine.seed + SEED_STRIDE * (q * settings.candidates + r)
                  for r in range(settings.candidates)]
-        population = Population([build(s) for s in seeds])
+        population: Members = (Population([build(s) for s in seeds])
+                               if settings.candidates > 1 else SingleMember(build(seeds[0])))
         explore_recon: list[float] = []
         history: list[dict[str, float]] = []
         kept = list(range(settings.candidates))

@@ -42,8 +42,7 @@ import torch
 from torch import nn
 
 from numerics.errors import ConfigError
-from numerics.population import Population
-from numerics.selection import SelectionSettings
+from numerics.selection import Members, SelectionSettings
 
 Tensor = torch.Tensor
 GENERATOR_KINDS = ("neural", "sympy")
@@ -382,7 +381,7 @@ def _loss_fn(config: TrainConfig):
     def harden(member: nn.Module) -> None:
         member.decoder.harden()
 
-    def loss_fn(pop: Population, x: Tensor, step: int) -> tuple[Tensor, Mapping[str, float]]:
+    def loss_fn(pop: Members, x: Tensor, step: int) -> tuple[Tensor, Mapping[str, float]]:
         if order0 and step >= config.harden_at * config.steps and not bool(
                 pop.buffer("decoder.hard").all()):
             pop.update_members(harden)  # before the forward pass that the gradient goes through
@@ -421,7 +420,7 @@ def _identifiability(model: nn.Module, data: Data, config: TrainConfig, z: Tenso
 
 def _val_recon(data: Data) -> Any:
     """Held-out reconstruction error of every member of a population: ``(R,)``."""
-    def val_recon(pop: Population) -> Tensor:
+    def val_recon(pop: Members) -> Tensor:
         device = next(pop.parameters()).device
         x = data.x_val.to(device)
         with torch.no_grad():
@@ -458,7 +457,7 @@ def train(config: TrainConfig) -> TrainResult:
     z_periodic = data.z_test[:min(500, config.n_eval)]
     val_recon = _val_recon(data)
 
-    def evaluate(pop: Population) -> dict[str, float]:
+    def evaluate(pop: Members) -> dict[str, float]:
         best = int(val_recon(pop).argmin())
         score, recon = _identifiability(pop.member(best), data, config, z_periodic)
         return {"recon_mse": recon, "sis": float(score.sis),

@@ -168,7 +168,9 @@ def test_judge_verdicts_and_candidate_flag() -> None:
     allowed = judge(1e-3, 0.5, "no-theorem")
     assert allowed.verdict == "mixed-but-reconstructs" and not allowed.candidate_counterexample
     assert judge(float("nan"), 0.0, "identifiable").verdict == "not-converged"
-    assert judge(0.004, 0.1, "conjectured").verdict == "identified"
+    assert judge(0.003, 0.05, "conjectured").verdict == "identified"
+    assert judge(0.0031, 0.0, "conjectured").verdict == "not-converged"
+    assert judge(0.001, 0.051, "conjectured").candidate_counterexample
     assert judge(0.006, 0.0, "identifiable", recon_threshold=0.01).verdict == "identified"
 
 
@@ -181,3 +183,22 @@ def test_predict_follows_the_theorems() -> None:
     assert predict(bilinear((2, 2), 40, 0), "structured", 1, 2)[0] == "cannot-reconstruct"
     assert predict(linear((2, 2), 8, 0), "structured", 1, 1)[0] == "no-theorem"
     assert predict(None, "structured", 1, 1)[0] == "no-theorem"
+
+
+def test_single_member_has_the_population_interface() -> None:
+    from numerics.population import SingleMember
+
+    net = _net(0)
+    single = Population([net, _net(1)]).subset([0])
+    assert isinstance(single, SingleMember) and single.size == 1
+    x = torch.randn(5, 3)
+    torch.testing.assert_close(single(x)[0], net(x), rtol=0, atol=1e-6)
+    out = single.call(lambda m, xx: m(xx).sum(), x[None], in_dims=(0,))
+    assert out.shape == (1,)
+    loss = single(x).square().sum()
+    loss.backward()
+    norm = single.clip_grad_norm_(1e-3)
+    total = torch.cat([p.grad.flatten() for p in single.parameters()]).norm()
+    assert norm.shape == (1,) and float(total) <= 1e-3 * (1 + 1e-5)
+    with pytest.raises(ConfigError):
+        single.member(1)
