@@ -12,7 +12,9 @@ L-shaped training support, and records per cell
 * median SIS, median off-block fraction of dh/dz, median OOD/ID error ratio (recombination
   protocol of numerics.compgen) and median seconds per run.
 
-Generator seeds are the run seeds, so a row's cells see the same generators. Every finished
+Generator seeds are the run seeds, so a row's cells see the same generators. Runs go seed by
+seed over all cells, so a grid stopped early (or extended with more ``seeds`` later) has about
+the same number of runs in every cell. Every finished
 run is appended to ``runs.jsonl`` in the output folder at once, and a rerun with the same
 folder skips the runs already there (a killed grid resumes without repeating work). The
 summary goes to ``grid.json``, ``grid.md`` and ``grid.png``/``grid.pdf``.
@@ -139,8 +141,9 @@ def run_grid(config: GridConfig, out_dir: str | Path, progress: bool = True
         from numerics.io import atomic_write_text
 
         atomic_write_text(log, "".join(json.dumps(row) + "\n" for row in done.values()))
-    todo = [(n, col, s) for n in config.generator_orders for col in config.columns()
-            for s in range(config.first_seed, config.first_seed + config.seeds)]
+    # seeds outermost: a grid stopped early has about the same number of runs in every cell
+    todo = [(n, col, s) for s in range(config.first_seed, config.first_seed + config.seeds)
+            for n in config.generator_orders for col in config.columns()]
     t0 = time.perf_counter()
     with log.open("a") as handle:
         for i, (n, (label, decoder, d_order), seed) in enumerate(todo):
