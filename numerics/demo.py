@@ -165,9 +165,9 @@ def plot_demo(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> N
     for i, c in enumerate(cases):
         axes[0].annotate(f"theory:\n{predicted.get(c, '?')}", (i, 1.22), ha="center",
                          fontsize=7)
-    for ax in axes:
+    for ax, where in zip(axes, ("center right", "upper left"), strict=True):
         ax.set_xticks(x, cases, rotation=15, fontsize=8)
-        ax.legend(fontsize=8, loc="upper left", ncol=2)
+        ax.legend(fontsize=8, loc=where, ncol=2)  # where no bar or label is
     fig.suptitle("interaction asymmetry: predicted verdict vs trained decoders")
     fig.tight_layout()
     try:
