@@ -1,6 +1,6 @@
 """Compositional generalization: does the trained decoder render unseen slot combinations?
 
-Setting (science.md sections 1 and 4.2): the training support Z is slot-supported, Z_k is its
+Setting (docs/theory.md sections 1 and 4.2): the training support Z is slot-supported, Z_k is its
 projection on slot k and Z_CPE = Z_1 x ... x Z_K. If the decoder fhat identified the slots
 (h = fhat^{-1} o f slot-wise, h(z)_{C_{pi(k)}} = h_k(z_{B_k})) and has the generator's
 interaction order, theory predicts fhat(h(z*)) = f(z*) on all of Z_CPE, including

@@ -4,7 +4,7 @@ For f : R^{d_z} -> R^{d_x} with slots B_1, ..., B_K and order m >= 2, the cross-
 
     d^m f_l / dz_{i_1} ... dz_{i_m}  over sorted tuples i_1 <= ... <= i_m touching >= 2 slots,
 
-whose vanishing for m = n + 1 defines "at most n-th order interaction" (science.md section 2).
+whose vanishing for m = n + 1 defines "at most n-th order interaction" (docs/theory.md section 2).
 For m = 1 the cross entries are the products d_i f_l * d_j f_l (i < j in different slots), whose
 vanishing defines n = 0.
 

@@ -6,7 +6,7 @@ Two families cross the bridge from the theory side to training:
   symbols) into a batched torch module, node by node over the expression tree (after common
   subexpression elimination). What the theory proves about f is what the numerics trains on.
 * :func:`make_generator` builds seeded neural generators of a prescribed interaction order n
-  across slots (science.md section 2): n = 0 (each output depends on one slot), n = 1 (additive,
+  across slots (docs/theory.md section 2): n = 0 (each output depends on one slot), n = 1 (additive,
   f = sum_k f_k(z_{B_k})), n = 2 (additive + bilinear cross-slot terms in the latents) and any
   n >= 2 (additive + cross-slot monomials of degree <= n, at least one of degree n).
 

@@ -1,6 +1,6 @@
 """Identifiability metrics: block R^2 matrix, slot identifiability score (SIS), MCC.
 
-Slot identifiability (Brady et al. 2023; Lachapelle et al. 2023; science.md section 6). For true
+Slot identifiability (Brady et al. 2023; Lachapelle et al. 2023; docs/theory.md section 6). For true
 slots z_{B_1..B_K} and inferred slots zhat_{C_1..C_Khat}, R^2_{k,j} is the held-out coefficient
 of determination of a regression of z_{B_k} (all its coordinates) on zhat_{C_j}:
 

@@ -1,6 +1,6 @@
 """Encoders and decoders: structured decoders of interaction order n and an MLP baseline.
 
-The theory (science.md sections 2 and 4) says: a decoder that reconstructs the data *and* has at
+The theory (docs/theory.md sections 2 and 4) says: a decoder that reconstructs the data *and* has at
 most n-th order interaction across its latent slots identifies the slots of a generator with
 interaction asymmetry of order n. The decoder families here make that constraint architectural:
 

@@ -1,4 +1,4 @@
-"""Training supports Z and their Cartesian-product extension Z_CPE (science.md section 1).
+"""Training supports Z and their Cartesian-product extension Z_CPE (docs/theory.md section 1).
 
 All supports live in the box [low, high]^{d_z} and are "slot-supported": every slot's marginal
 support is the full box [low, high]^{d_k}, so Z_CPE = Z_1 x ... x Z_K is the whole box and the

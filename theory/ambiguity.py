@@ -1,6 +1,6 @@
 """Ambiguities: which reparametrizations h of the latents keep f o h in the order-n class.
 
-Infinitesimal check (science reference, section 4). If h_t = id + t v + O(t^2) is a family of
+Infinitesimal check (docs/theory.md section 4). If h_t = id + t v + O(t^2) is a family of
 reparametrizations with f o h_t in the class of at most n-th order interaction across slots,
 then the derivative at t = 0,
 

@@ -1,6 +1,6 @@
 """Catalogue of certified counterexamples: drop one assumption of the theorems, watch them fail.
 
-The theorems (science reference, section 4) need: (i) a generator f with at most n-th order
+The theorems (docs/theory.md section 4) need: (i) a generator f with at most n-th order
 interaction across slots, (ii) sufficient independence within slots, (iii) a model of the same
 order n and (iv) the same latent dimension, and for compositional generalization (v) an
 aligned-connected training support. Each entry of :data:`CATALOGUE` keeps every assumption but

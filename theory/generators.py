@@ -281,7 +281,7 @@ def low_degree(sizes: Sequence[int], outputs: int, seed: int, order: int = 2) ->
 
 def gaussian_bump(grid: int = 3, sigma: int | str | sympy.Rational = 1, log: bool = False
                   ) -> Generator:
-    """The 2D Gaussian bump of science.md section 7 on a ``grid`` x ``grid`` pixel lattice.
+    """The 2D Gaussian bump of docs/theory.md section 7 on a ``grid`` x ``grid`` pixel lattice.
 
     Slots (x | y); pixel (u, v) for u, v in 0..grid-1 renders
     exp(-(u - x)^2 / 2 sigma^2) * exp(-(v - y)^2 / 2 sigma^2): no finite interaction order.
@@ -316,7 +316,7 @@ def product_interaction(sizes: Sequence[int] = (1, 1), outputs: int = 4, seed: i
     """Counterexample: outputs g_l(z_{B_1}) * h_l(z_{B_2}) plus slot-wise terms.
 
     g, h are random non-affine quadratics (order exactly 4: a product of two non-affine
-    factors is outside the order-2 class of science.md section 2), or with ``transcendental``
+    factors is outside the order-2 class of docs/theory.md section 2), or with ``transcendental``
     g = exp(linear form) (no finite order).
     """
     slots = _slots(sizes)

@@ -1,19 +1,19 @@
-"""Sufficient independence (interaction within slots, science.md section 3), decided exactly.
+"""Sufficient independence (interaction within slots, docs/theory.md section 3), decided exactly.
 
 Order n >= 1. The columns are the derivative vectors D_alpha f in R^{d_x} for every multi-index
 alpha of order 1..n (cross-slot ones included) and every *within-slot* multi-index of order
 n + 1. f is sufficiently independent iff this d_x x m matrix has full column rank m (n = 1:
-Lachapelle's sufficient nonlinearity; n >= 2: the general pattern of science.md, unverified
-there). It needs d_x >= m.
+Lachapelle's sufficient nonlinearity; n >= 2: the general pattern of docs/theory.md section 3,
+the package's reconstruction there). It needs d_x >= m.
 
-Order 0 (Brady's irreducibility; science.md marks the form unverified, this is the version
-implemented). For each slot k let S_k be the outputs that depend on slot k and J_k the
-|S_k| x |B_k| Jacobian block D_{B_k} f_{S_k}. Slot k passes iff (a) rank J_k = |B_k| and (b) no
-partition S_k = S u S' (both non-empty) has rank J_S + rank J_S' = rank J_{S_k}. Condition (b)
-says that the vector matroid of the rows of J_k is connected; it is decided without visiting
-the 2^|S_k| partitions: with a basis of rows, the connected components of the matroid are
-those of the union of the fundamental circuits (non-basis row plus the basis rows in its
-representation), a standard fact of matroid theory.
+Order 0 (Brady's irreducibility; docs/theory.md section 3 marks the form a reconstruction, this
+is the version implemented). For each slot k let S_k be the outputs that depend on slot k and
+J_k the |S_k| x |B_k| Jacobian block D_{B_k} f_{S_k}. Slot k passes iff (a) rank J_k = |B_k|
+and (b) no partition S_k = S u S' (both non-empty) has rank J_S + rank J_S' = rank J_{S_k}.
+Condition (b) says that the vector matroid of the rows of J_k is connected; it is decided
+without visiting the 2^|S_k| partitions: with a basis of rows, the connected components of the
+matroid are those of the union of the fundamental circuits (non-basis row plus the basis rows
+in its representation), a standard fact of matroid theory.
 
 How the rank is decided (``method``):
 

@@ -1,4 +1,4 @@
-"""Exact interaction order of a generator across slots (science.md section 2).
+"""Exact interaction order of a generator across slots (docs/theory.md section 2).
 
 Definition. An output f_l has *at most n-th order interaction* (n >= 1) iff every partial
 derivative of order n + 1 whose variables come from >= 2 slots vanishes identically; n = 0 means

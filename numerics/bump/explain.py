@@ -15,7 +15,7 @@ partial of f_uv is the translate of the same partial of f_00 and vanishes identi
 does for f_00. The order of an image (the maximum over its pixels) therefore equals the order
 of any one pixel, and the column identity of point 3 holds for every pixel.
 
-Predictions (Brady et al., section 4.2; science.md sections 4 and 7): a decoder class of order
+Predictions (Brady et al., section 4.2; docs/theory.md sections 4 and 7): a decoder class of order
 <= n is determined on the Cartesian-product extension by its values on an aligned-connected
 training support (the donut is connected and its projections cover every x and every y). An
 unrestricted MLP or CNN lies in no finite-order class, so its values on held-out combinations

@@ -2,7 +2,7 @@
 
 * ID / OOD MSE: mean squared pixel error over the integer centres of the training donut / of the
   held-out square; ratio = OOD / ID (large: memorization, close to 1: composition).
-* Pullback-metric factorization score (Liang et al.; science.md section 7): a representation
+* Pullback-metric factorization score (Liang et al.; docs/theory.md section 7): a representation
   h(x, y) in R^D induces the metric g_ij = sum_d d_i h_d d_j h_d on the centre plane; the score
   is 1 - mean|g_xy| / mean(|g_xx| + |g_yy|) over the evaluation centres. It is exactly 1 when
   h = (a(x), b(y)) and drops when coordinates mix, e.g. h = x + y gives 1 - 1/2 = 1/2.

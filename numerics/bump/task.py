@@ -1,4 +1,4 @@
-"""The 2D Gaussian bump task of Liang et al. (ICML 2025; science.md section 7).
+"""The 2D Gaussian bump task of Liang et al. (ICML 2025; docs/theory.md section 7).
 
 An image of size N x N shows one Gaussian bump centred at (x, y):
 
@@ -12,7 +12,7 @@ Centres on the integer grid (or continuous in [0, N - 1]^2) inside the held-out 
 lo <= x, y <= hi are out of distribution (OOD); training uses the "square donut" around it.
 Every x value (and every y value) still occurs in training, paired with a border value of the
 other coordinate, so the OOD centres are new *combinations* of seen slot values: the
-Cartesian-product extension of the training support (science.md section 1).
+Cartesian-product extension of the training support (docs/theory.md section 1).
 
 Inputs (two slots, x then y): ``raw`` scalars rescaled to [-1, 1], ``onehot`` codes of length N
 (integer centres only) or ``bump`` codes g(x), g(y) of length N each.

@@ -44,7 +44,7 @@ COLUMNS = ("variant", "decoder", "encoder", "alpha", "beta", "recon_mse", "jis",
 
 def preset(name: str) -> SpritesRun:
     """Base run of the ``full`` variant: ``smoke`` (seconds, tests), ``cpu`` (minutes) or
-    ``paper`` (science.md §5 sizes and weights, for a GPU).
+    ``paper`` (the paper's sizes and weights, docs/theory.md section 5, for a GPU).
 
     ``cpu`` trains only a few hundred steps, so it raises alpha from the paper's 0.05 to 10: with
     the per-image squared error (about 10^2 early on) as reconstruction term, alpha = 0.05 would

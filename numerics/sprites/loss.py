@@ -1,4 +1,4 @@
-"""Training objective of the regularized slot VAE (science.md §5).
+"""Training objective of the regularized slot VAE (docs/theory.md section 5).
 
     L = sigma * recon + beta * KL + alpha(t) * L_int,
 

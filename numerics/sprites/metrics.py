@@ -1,7 +1,7 @@
 """Object-centric metrics: decoder Jacobian per pixel and slot, JIS, J-ARI, FG-ARI, ARI, SIS.
 
-Decoder Jacobian (science.md §5): for slots z (K blocks B_k of d coordinates) and a decoder
-x_hat(z) with pixels p and channels c,
+Decoder Jacobian (docs/theory.md section 5): for slots z (K blocks B_k of d coordinates) and a
+decoder x_hat(z) with pixels p and channels c,
 
     J_{p,k} = sum_c sum_{i in B_k} |d x_hat_{p,c} / d z_i|,   Jn_{p,k} = J_{p,k} / sum_k' J_{p,k'}.
 

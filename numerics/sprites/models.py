@@ -1,4 +1,6 @@
-"""Slot VAEs for sprites: the paper's Transformer encoder/decoder and the baselines (science.md §5).
+"""Slot VAEs for sprites: the paper's Transformer encoder/decoder and the baselines.
+
+Architecture and loss: docs/theory.md section 5.
 
 Encoders map images (B, 3, H, W) to a diagonal Gaussian posterior over K slots,
 ``mu, logvar: (B, K, d_slot)``:

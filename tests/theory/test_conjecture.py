@@ -33,7 +33,7 @@ def test_order_one_quadratic_fields_keep_every_slotwise_field():
 
 
 def test_order_two_interacting_slots_only_affine():
-    # Theorem (n = 2) plus science.md section 2: with bilinear cross terms a slot can only be
+    # Theorem (n = 2) plus docs/theory.md section 2: with bilinear cross terms a slot can only be
     # reparametrized affinely, so quadratic slot-wise fields drop out: 4 of 6 remain.
     report = run_conjecture(2, 2, (1, 1), 2, seed=0)
     for t in report.trials:

@@ -46,7 +46,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=PRESETS, default="cpu",
-                   help="base sizes and weights (default cpu; paper = science.md sizes)")
+                   help="base sizes and weights (default cpu; paper = the paper's sizes)")
     p.add_argument("--steps", type=positive_int, default=None, help="optimisation steps")
     p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--n-train", type=positive_int, default=None, help="training scenes")
