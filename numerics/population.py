@@ -33,6 +33,15 @@ Tensor = torch.Tensor
 __all__ = ["Population", "SingleMember"]
 
 
+def _in_dims(args: Sequence[object], in_dims: Sequence[int | None] | None
+             ) -> tuple[int | None, ...]:
+    """Per argument: None (shared by all members, the default) or its member axis."""
+    dims = tuple(in_dims) if in_dims is not None else (None,) * len(args)
+    if len(dims) != len(args):
+        raise ConfigError(f"in_dims has {len(dims)} entries for {len(args)} arguments")
+    return dims
+
+
 class _Apply(nn.Module):
     """Adapter: ``forward(*args) = fn(inner, *args)``, so any function of a member can be
     vmapped through ``functional_call`` (which only calls ``forward``)."""
@@ -103,9 +112,7 @@ class Population(nn.Module):
             return functional_call(adapter, dict(zip(names, values, strict=True)), a,
                                    strict=True)
 
-        dims = tuple(in_dims) if in_dims is not None else (None,) * len(args)
-        if len(dims) != len(args):
-            raise ConfigError(f"in_dims has {len(dims)} entries for {len(args)} arguments")
+        dims = _in_dims(args, in_dims)
         return vmap(one, in_dims=(0, *dims), randomness="different")(
             tuple(self._state().values()), *args)
 
@@ -182,9 +189,7 @@ class SingleMember(nn.Module):
              in_dims: Sequence[int | None] | None = None) -> object:
         """``fn(module, *args)`` with a leading axis of size 1 added to every output tensor
         (per-member arguments, ``in_dims`` not None, have that axis removed first)."""
-        dims = tuple(in_dims) if in_dims is not None else (None,) * len(args)
-        if len(dims) != len(args):
-            raise ConfigError(f"in_dims has {len(dims)} entries for {len(args)} arguments")
+        dims = _in_dims(args, in_dims)
         inputs = [a if d is None else a.select(d, 0) for a, d in zip(args, dims, strict=True)]
         return torch.utils._pytree.tree_map(
             lambda t: t.unsqueeze(0) if isinstance(t, Tensor) else t, fn(self.module, *inputs))
