@@ -289,6 +289,18 @@ class MLPEncoder(nn.Module):
         """``x: (batch, d_x) -> (batch, d_z)``."""
         return self.net(x)
 
+    @torch.no_grad()
+    def permute_outputs(self, perm: Sequence[int]) -> None:
+        """In place: new output i is old output ``perm[i]`` (permutes the last layer's columns
+        and bias), so zhat_new = zhat_old[..., perm] exactly."""
+        order = [int(p) for p in perm]
+        if sorted(order) != list(range(self.d_z)):
+            raise ConfigError(f"perm must be a permutation of range({self.d_z}), got {perm!r}")
+        index = torch.tensor(order)
+        weight, bias = self.net.weights[-1], self.net.biases[-1]
+        weight.copy_(weight[:, index].clone())
+        bias.copy_(bias[index].clone())
+
 
 class Autoencoder(nn.Module):
     """ghat (encoder) and fhat (decoder): ``x -> (zhat, xhat)`` with xhat = fhat(ghat(x))."""

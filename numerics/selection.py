@@ -9,10 +9,17 @@ can run). One *round*:
 1. exploration: ``candidates`` members (seeds ``seed + SEED_STRIDE * i``) are trained together
    as a :class:`numerics.population.Population` for the first ``explore_fraction`` of the
    schedule;
-2. halving: the ``keep`` members with the lowest held-out error go on (default 1: on the
-   synthetic benchmark the member that ends best was the best or an equally good second after
-   exploration in every run we looked at), the others stop;
-3. the kept members finish the schedule (the same learning-rate schedule, fresh optimizer
+2. halving: the ``keep`` members with the lowest held-out error go on, the others stop;
+3. regrouping (when the caller gives ``assignments`` with more than one entry,
+   numerics.block_assignment): every kept member is copied once per assignment of its encoder
+   coordinates to the decoder's blocks (``regroup(member, perm, seed)``: the member's encoder
+   with permuted outputs and a fresh decoder), the copies are trained together for the next
+   ``regroup_fraction`` of the schedule, and again the ``keep`` lowest held-out errors go on.
+   The stage is repeated from the new grouping (a local search, at most ``regroup_stages``
+   times) until keeping the current grouping wins. This is the discrete step that gradient
+   descent does not take: a slot-mixing minimum of block slots is mostly coordinates of the
+   right slots handed to the wrong decoder blocks;
+4. the kept members finish the schedule (the same learning-rate schedule, fresh optimizer
    state; a single kept member is trained as a plain module,
    :class:`numerics.population.SingleMember`) and the one with the lowest held-out error is
    the round's choice.
@@ -31,7 +38,7 @@ budget binds, and the result says so with ``stopped = "time budget"``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -56,26 +63,31 @@ __all__ = ["SEED_STRIDE", "Round", "Selection", "SelectionSettings", "select_mod
 class SelectionSettings:
     """How many initializations are tried (see the module docstring)."""
 
-    candidates: int = 16
+    candidates: int = 8
     keep: int = 1
-    explore_fraction: float = 0.15
+    explore_fraction: float = 0.1
     restarts: int = 1
     time_budget: float | None = 24.0
+    regroup_fraction: float = 0.1
+    regroup_stages: int = 2
+    max_assignments: int = 16
     threshold: float = RECON_THRESHOLD
 
     def validate(self) -> None:
         """:class:`ConfigError` for values that cannot be searched with."""
-        for name, low in (("candidates", 1), ("keep", 1), ("restarts", 0)):
+        for name, low in (("candidates", 1), ("keep", 1), ("restarts", 0),
+                          ("max_assignments", 1), ("regroup_stages", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
         if self.keep > self.candidates:
             raise ConfigError(f"keep ({self.keep}) cannot exceed candidates "
                               f"({self.candidates})")
-        fraction = self.explore_fraction
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not (
-                0.0 < fraction < 1.0):
-            raise ConfigError(f"explore_fraction must lie in (0, 1), got {fraction!r}")
+        for name in ("explore_fraction", "regroup_fraction"):
+            fraction = getattr(self, name)
+            if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not (
+                    0.0 < fraction < 1.0):
+                raise ConfigError(f"{name} must lie in (0, 1), got {fraction!r}")
         budget = self.time_budget
         if budget is not None and (isinstance(budget, bool) or not isinstance(
                 budget, (int, float)) or not budget > 0 or budget == float("inf")):
@@ -89,13 +101,23 @@ class SelectionSettings:
 
 @dataclass
 class Round:
-    """One round of the search: its seeds and held-out errors (see the module docstring)."""
+    """One round of the search: its seeds and held-out errors (see the module docstring).
+
+    ``assignments``: the encoder-coordinate permutations tried per kept member in every
+    regrouping stage (empty: no regrouping), ``regroup_recon``: per stage, their held-out
+    errors (member-major), ``assignment``: per member that finished the schedule, the
+    composition of the stages' choices (decoder block k reads the explored encoder's outputs
+    ``assignment[o_k:o_k + d_k]``).
+    """
 
     seeds: list[int]
     explore_recon: list[float]
     kept: list[int]
     final_recon: list[float]
     seconds: float
+    assignments: list[list[int]] = field(default_factory=list)
+    regroup_recon: list[list[float]] = field(default_factory=list)
+    assignment: list[list[int]] = field(default_factory=list)
 
 
 @dataclass
@@ -104,6 +126,9 @@ class Selection:
 
     ``model``: the chosen member (a standalone module); ``seed``: its initialization seed;
     ``round``: the round it comes from; ``val_recon``: its held-out reconstruction error;
+    ``assignment``: the permutation of its encoder coordinates chosen by regrouping (decoder
+    block k reads the explored encoder's outputs ``assignment[o_k:o_k + d_k]``; empty when
+    there was no regrouping stage);
     ``stopped``: one of :data:`STOP_REASONS`; ``history``: the loss log of the chosen
     population (exploration, then the kept members), ``steps_run`` / ``fit_seconds``: all
     optimization steps of all rounds and the seconds they took.
@@ -120,6 +145,7 @@ class Selection:
     steps_run: int = 0
     fit_seconds: float = 0.0
     device: str = "cpu"
+    assignment: list[int] = field(default_factory=list)
 
     @property
     def restarts(self) -> int:
@@ -130,6 +156,7 @@ class Selection:
         """JSON-ready summary (no model)."""
         return {"seed": self.seed, "round": self.round, "val_recon": self.val_recon,
                 "stopped": self.stopped, "restarts": self.restarts,
+                "assignment": self.assignment,
                 "rounds": [asdict(r) for r in self.rounds]}
 
 
@@ -140,22 +167,28 @@ def _stage_path(checkpoint: str | None, round_index: int, stage: str) -> str | N
     path = Path(checkpoint)
     if round_index == 0 and stage == "final":
         return str(path)
-    tag = f"r{round_index}" + ("-explore" if stage == "explore" else "")
+    tag = f"r{round_index}" + ("" if stage == "final" else f"-{stage}")
     return str(path.with_name(f"{path.stem}.{tag}{path.suffix}"))
 
 
 def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batch: SampleFn,
                  engine: EngineConfig, val_recon: Callable[[Members], Tensor],
                  settings: SelectionSettings, *, description: str = "train",
-                 evaluate: Callable[[Members], dict[str, float]] | None = None
+                 evaluate: Callable[[Members], dict[str, float]] | None = None,
+                 assignments: Sequence[Sequence[int]] = (),
+                 regroup: Callable[[nn.Module, Sequence[int], int], nn.Module] | None = None
                  ) -> Selection:
     """Train initializations of ``build(seed)`` and keep the best by held-out error.
 
     ``loss_fn(population, batch, step)`` must return the *sum* of the member losses (so that
     members stay independent) and logs; ``val_recon(population)``: the members' held-out
     reconstruction errors, shape ``(R,)``. ``engine``: the schedule of one run (its seed is the
-    run's seed and seeds the data stream). See the module docstring for the procedure.
+    run's seed and seeds the data stream). ``assignments`` and ``regroup``: the regrouping stage
+    (both or neither; skipped with fewer than 2 assignments or without exploration). See the
+    module docstring for the procedure.
     """
+    if (regroup is None) != (not assignments):
+        raise ConfigError("select_model needs both assignments and regroup, or neither")
     settings.validate()
     engine.validate()
     t_start = time.perf_counter()
@@ -163,8 +196,11 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
     if settings.candidates > settings.keep and engine.steps >= 2:
         explore_end = min(engine.steps - 1,
                           max(1, round(engine.steps * settings.explore_fraction)))
+    perms = [list(p) for p in assignments]
+    stage_steps = max(1, round(engine.steps * settings.regroup_fraction))
+    regroups = settings.regroup_stages if len(perms) > 1 and explore_end else 0
     rounds: list[Round] = []
-    best: tuple[float, int, int, nn.Module] | None = None
+    best: tuple[float, int, int, nn.Module, list[int]] | None = None
     best_log: tuple[list, list] = ([], [])
     steps_run, fit_seconds, device = 0, 0.0, "cpu"
     stopped = "restarts exhausted"
@@ -193,15 +229,44 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
             order = sorted(range(settings.candidates), key=lambda r: explore_recon[r])
             kept = sorted(order[:settings.keep])
             population = population.subset(kept)
-        done = run(population, explore_end, engine.steps, q, "final")
+        regroup_recon: list[list[float]] = []
+        chosen_perms = [list(range(len(perms[0])))] * len(kept) if perms else []
+        first = explore_end
+        for stage in range(regroups):
+            if first + stage_steps >= engine.steps:
+                break
+            assert regroup is not None
+            bases = [population.member(r) for r in range(len(kept))]
+            pairs = [(r, j) for r in range(len(kept)) for j in range(len(perms))]
+            population = Population([regroup(bases[r], perms[j],
+                                             seeds[kept[r]] + 1 + stage * len(perms) + j)
+                                     for r, j in pairs])
+            done = run(population, first, first + stage_steps, q, f"regroup{stage}")
+            first += stage_steps
+            steps_run, fit_seconds = steps_run + done.steps_run, fit_seconds + done.seconds
+            history += list(done.history)
+            recon = [float(v) for v in val_recon(population)]
+            regroup_recon.append(recon)
+            best_pairs = sorted(sorted(range(len(pairs)), key=lambda i: recon[i])[:len(kept)])
+            # compose: the new encoder's output i is the previous one's perms[j][i]
+            chosen_perms = [[chosen_perms[pairs[i][0]][c] for c in perms[pairs[i][1]]]
+                            for i in best_pairs]
+            kept = [kept[pairs[i][0]] for i in best_pairs]
+            population = population.subset(best_pairs)
+            if pairs[min(best_pairs, key=lambda i: recon[i])][1] == 0:
+                break  # the current grouping is the best one: a local optimum
+        done = run(population, first, engine.steps, q, "final")
         steps_run, fit_seconds, device = (steps_run + done.steps_run,
                                           fit_seconds + done.seconds, done.device)
         final_recon = [float(v) for v in val_recon(population)]
         rounds.append(Round(seeds=seeds, explore_recon=explore_recon, kept=kept,
-                            final_recon=final_recon, seconds=time.perf_counter() - t_round))
+                            final_recon=final_recon, seconds=time.perf_counter() - t_round,
+                            assignments=perms if regroup_recon else [],
+                            regroup_recon=regroup_recon, assignment=chosen_perms))
         r_best = min(range(len(kept)), key=lambda r: final_recon[r])
         if best is None or final_recon[r_best] < best[0]:
-            best = (final_recon[r_best], q, seeds[kept[r_best]], population.member(r_best))
+            best = (final_recon[r_best], q, seeds[kept[r_best]], population.member(r_best),
+                    chosen_perms[r_best] if chosen_perms else [])
             best_log = (history + list(done.history), list(done.evaluations))
         if best[0] <= settings.threshold:
             stopped = "reconstructs"
@@ -216,4 +281,4 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
     return Selection(model=best[3], seed=best[2], round=best[1], val_recon=best[0],
                      stopped=stopped, rounds=rounds, history=best_log[0],
                      evaluations=best_log[1], steps_run=steps_run, fit_seconds=fit_seconds,
-                     device=device)
+                     device=device, assignment=best[4])

@@ -35,7 +35,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -372,6 +372,28 @@ def build_model(config: TrainConfig, seed: int | None = None) -> nn.Module:
     return Autoencoder(encoder, decoder)
 
 
+def regroup_model(config: TrainConfig, member: nn.Module, perm: Sequence[int], seed: int
+                  ) -> nn.Module:
+    """``member``'s encoder with outputs permuted by ``perm`` and a fresh decoder from ``seed``:
+    decoder block k then reads the encoder coordinates ``perm[o_k:o_k + d_k]``
+    (numerics.block_assignment)."""
+    model = build_model(config, seed)
+    model.encoder.load_state_dict(member.encoder.state_dict())
+    model.encoder.permute_outputs(perm)
+    return model
+
+
+def _assignments(config: TrainConfig) -> list[tuple[int, ...]]:
+    """Groupings of the encoder coordinates tried by the regrouping stage: none for the MLP
+    decoder (it has no blocks) or when there is only one grouping (scalar slots)."""
+    from numerics.block_assignment import assignments, is_trivial
+
+    sizes = config.inferred_sizes()
+    if config.decoder != "structured" or is_trivial(sizes):
+        return []
+    return assignments(sizes, config.selection.max_assignments, seed=config.seed)
+
+
 def _loss_fn(config: TrainConfig):
     """Loss of a population of autoencoders: the sum over members of the member losses."""
     from numerics.models import cross_penalty
@@ -465,10 +487,14 @@ def train(config: TrainConfig) -> TrainResult:
         return {"recon_mse": recon, "sis": float(score.sis),
                 "matched_r2": float(score.matched_r2)}
 
+    perms = _assignments(config)
     chosen = select_model(lambda seed: build_model(config, seed), _loss_fn(config),
                           sample_batch, config.engine_config(), val_recon, config.selection,
                           description=f"{config.decoder} n={config.model_order()}",
-                          evaluate=evaluate if config.eval_every else None)
+                          evaluate=evaluate if config.eval_every else None,
+                          assignments=perms,
+                          regroup=(lambda m, p, s: regroup_model(config, m, p, s)) if perms
+                          else None)
     model = chosen.model
     if isinstance(model.decoder, StructuredDecoder):
         model.decoder.harden()

@@ -10,7 +10,7 @@ from the options (every default is the config's own). ``--json`` prints
 ``TrainResult.to_dict()`` without the loss history as one JSON object: ``verdict`` (identified /
 not-converged / mixed-but-reconstructs, with its thresholds, the theory's prediction and a
 message), ``off_block`` and ``block_norms`` (Jacobian block structure of h = ghat o f),
-``restarts`` and ``selection`` (the initializations tried), ``sis``, ``recon_mse``, ... . A run
+``restarts`` and ``selection`` (the initializations and coordinate groupings tried), ``sis``, ``recon_mse``, ... . A run
 that mixes slots while reconstructing where the theory predicts identifiability is a candidate
 counterexample: it is flagged on stderr and saved under ``--candidates-dir``.
 """
@@ -102,6 +102,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--restarts", type=int, default=sel["restarts"],
                         help=f"extra rounds when the chosen model does not reconstruct "
                              f"(default {sel['restarts']})")
+    parser.add_argument("--assignments", type=int, default=sel["max_assignments"],
+                        help=f"most groupings of the encoder coordinates into the decoder's "
+                             f"blocks tried after exploration (default "
+                             f"{sel['max_assignments']}; 1: no regrouping)")
     parser.add_argument("--time-budget", default=str(sel["time_budget"]),
                         metavar="SECONDS", help=f"no restart round starts past this many "
                                                 f"seconds of training (default "
@@ -143,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(min(2, torch.get_num_threads()))
     selection = SelectionSettings(candidates=args.candidates, keep=args.keep,
                                   restarts=args.restarts,
+                                  max_assignments=args.assignments,
                                   time_budget=_seconds(args.time_budget))
     config = TrainConfig(
         **{f: getattr(args, o) for o, f in _FIELDS.items()},
@@ -165,6 +170,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"  verdict: {verdict['message']}")
     print(f"  initializations: {len(out['selection']['rounds'])} round(s), restarts "
           f"{result.restarts}, stopped: {out['selection']['stopped']}")
+    tried = [len(r["assignments"]) for r in out["selection"]["rounds"]]
+    if any(tried):
+        print(f"  coordinate grouping: {out['selection']['assignment']} (best of "
+              f"{'+'.join(str(t) for t in tried)} tried)")
     for key in ("sis", "off_block", "val_recon", "matched_r2", "recon_mse",
                 "id_recombination_mse", "ood_recon_mse", "ood_autoencode_mse", "ood_sis",
                 "ood_ratio", "seconds", "steps_per_second"):
