@@ -24,6 +24,9 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
         device = torch.device(name)
     except RuntimeError as err:
         raise ConfigError(f"unknown device {spec!r}: use auto, cpu, cuda or cuda:N") from err
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"device {spec!r} cannot train or evaluate: use auto, cpu, cuda or "
+                          f"cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {spec!r} requested but CUDA is not available; use --device cpu")
     if device.type == "cuda" and device.index is not None:

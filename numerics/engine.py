@@ -23,7 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from numerics.device import resolve_device
-from numerics.errors import CheckpointError, ConfigError
+from numerics.errors import CheckpointError, ConfigError, DivergenceError
 from numerics.io import atomic_torch_save, load_checkpoint
 
 Batch = Any
@@ -40,7 +40,10 @@ class EngineConfig:
     with s the fraction of post-warm-up steps done and r = ``min_lr_ratio`` (cosine), or lr
     (constant). ``first_step`` and ``last_step`` select a segment [first_step, last_step) of
     that schedule (default: all of it), so that a run can be trained in stages, each with its
-    own checkpoint, on one schedule of ``steps`` steps.
+    own checkpoint, on one schedule of ``steps`` steps. ``fingerprint``: a JSON-like dict of
+    everything else that defines the run (the task's config, generator, package version);
+    it is written into every checkpoint and a checkpoint whose fingerprint or schedule differs
+    is refused on resume (:class:`CheckpointError` naming the differing fields).
     """
 
     steps: int = 2000
@@ -60,6 +63,7 @@ class EngineConfig:
     progress: bool = True
     first_step: int = 0
     last_step: int | None = None
+    fingerprint: dict[str, Any] | None = None
 
     def end(self) -> int:
         """The step this segment stops at: ``last_step`` or ``steps``."""
@@ -130,9 +134,69 @@ def to_device(batch: Batch, device: torch.device) -> Batch:
     return batch
 
 
+#: EngineConfig fields that determine the numbers of a segment (a resume must match them).
+SCHEDULE_FIELDS = ("steps", "lr", "weight_decay", "warmup_steps", "schedule", "min_lr_ratio",
+                   "grad_clip", "seed", "amp", "first_step", "last_step")
+
+
+def _schedule(config: EngineConfig) -> dict[str, Any]:
+    return {name: getattr(config, name) for name in SCHEDULE_FIELDS} | {"last_step": config.end()}
+
+
+def _differences(saved: Any, wanted: Any, prefix: str = "") -> list[str]:
+    """Dotted names of the entries where two nested dicts differ (at most a few levels)."""
+    if isinstance(saved, dict) and isinstance(wanted, dict):
+        out: list[str] = []
+        for key in sorted(set(saved) | set(wanted), key=str):
+            out += _differences(saved.get(key, "<missing>"), wanted.get(key, "<missing>"),
+                                f"{prefix}{key}.")
+        return out
+    return [] if saved == wanted else [prefix.rstrip(".") or "fingerprint"]
+
+
+def _resume_state(state: Any, ckpt: Path, config: EngineConfig) -> dict[str, Any]:
+    """Validate a loaded checkpoint against ``config`` before anything of it is used."""
+    required = {"model": dict, "optimizer": dict, "step": int, "generator": torch.Tensor,
+                "torch_rng": torch.Tensor}
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {ckpt} is not a training checkpoint (it holds a "
+                              f"{type(state).__name__}); delete it or choose another path")
+    for key, kind in required.items():
+        value = state.get(key)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise CheckpointError(f"checkpoint {ckpt} is not a training checkpoint: entry "
+                                  f"{key!r} is missing or not a {kind.__name__}")
+    for key in ("generator", "torch_rng"):
+        if state[key].dtype != torch.uint8 or state[key].ndim != 1:
+            raise CheckpointError(f"checkpoint {ckpt}: {key!r} is not an RNG state")
+    differing = _differences(state.get("fingerprint", "<missing>"),
+                             config.fingerprint if config.fingerprint is not None
+                             else state.get("fingerprint", "<missing>"))
+    saved, wanted = dict(state.get("schedule", {})), _schedule(config)
+    if saved.get("schedule") == wanted["schedule"] == "constant":
+        for name in ("steps", "last_step"):  # a constant schedule may be extended
+            saved.pop(name, None)
+            wanted.pop(name)
+    differing += [f"schedule.{name}" for name in _differences(saved, wanted)]
+    if differing:
+        shown = ", ".join(differing[:8]) + (" ..." if len(differing) > 8 else "")
+        raise CheckpointError(f"checkpoint {ckpt} does not match this run (differs in: {shown});"
+                              f" delete it or choose another --checkpoint")
+    step = state["step"]
+    if not config.first_step <= step <= config.end():
+        raise CheckpointError(f"checkpoint {ckpt} is at step {step}, outside this segment "
+                              f"[{config.first_step}, {config.end()}]")
+    for key in ("history", "evaluations"):
+        if not isinstance(state.get(key, []), list):
+            raise CheckpointError(f"checkpoint {ckpt}: {key!r} is not a list")
+    return state
+
+
 def _save(path: Path, model: nn.Module, opt: torch.optim.Optimizer, step: int,
           gen: torch.Generator, config: EngineConfig, history: list, evals: list) -> None:
     atomic_torch_save(path, {
+        "fingerprint": config.fingerprint,
+        "schedule": _schedule(config),
         "model": model.state_dict(),
         "optimizer": opt.state_dict(),
         "step": step,
@@ -173,15 +237,16 @@ def fit(
     end = config.end()
     ckpt = Path(config.checkpoint) if config.checkpoint else None
     if ckpt is not None and ckpt.exists():
-        state = load_checkpoint(ckpt, map_location=device)
+        state = _resume_state(load_checkpoint(ckpt, map_location="cpu"), ckpt, config)
         try:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
-        except (KeyError, RuntimeError, ValueError) as err:
-            raise CheckpointError(f"checkpoint {ckpt} does not match this model: {err}") from err
-        start = int(state["step"])
-        gen.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+            gen.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as err:
+            raise CheckpointError(f"checkpoint {ckpt} does not match this model: "
+                                  f"{' '.join(str(err).split())[:300]}") from err
+        start = state["step"]
         history = list(state.get("history", []))
         evals = list(state.get("evaluations", []))
     use_amp = bool(config.amp and device.type == "cuda")
@@ -198,7 +263,9 @@ def fit(
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
             loss, logs = loss_fn(model, batch, step)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss became {loss.item()} at step {step}")
+            raise DivergenceError(f"training diverged: the loss became {loss.item()} at step "
+                                  f"{step} (lower the learning rate, currently "
+                                  f"{config.lr_at(step):.3g} at that step)")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip is not None and clip_gradients is not None:

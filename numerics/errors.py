@@ -15,3 +15,7 @@ class CheckpointError(InteractionAsymmetryError, RuntimeError):
 
 class DataError(InteractionAsymmetryError, ValueError):
     """Arrays given to a metric or model have the wrong shape, dtype or contents."""
+
+
+class DivergenceError(InteractionAsymmetryError, FloatingPointError):
+    """Training produced a non-finite loss (learning rate too high, data out of range, ...)."""

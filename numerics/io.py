@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import torch
 
-from numerics.errors import CheckpointError
+from numerics.errors import CheckpointError, ConfigError
+
+_HELD: dict[str, int] = {}
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[Any]], object],
@@ -76,3 +79,90 @@ def _jsonable(obj: Any) -> Any:
     if hasattr(obj, "tolist") and hasattr(obj, "dtype"):  # numpy arrays
         return _jsonable(obj.tolist())
     return obj
+
+
+def package_version() -> str:
+    """The installed version of interaction-asymmetry ("unknown" when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("interaction-asymmetry")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def check_output_path(path: str | os.PathLike[str], what: str, directory: bool = False
+                      ) -> Path:
+    """Check, before any work, that ``path`` can be written: no existing ancestor is a regular
+    file, the nearest existing ancestor is a writable directory, and ``path`` itself is a
+    directory (``directory=True``) or not one. Raises :class:`ConfigError` naming ``what``."""
+    target = Path(path)
+    if target.exists() and target.is_dir() != directory:
+        kind = "a directory" if target.is_dir() else "a file"
+        raise ConfigError(f"{what} {str(target)[:200]} is {kind}; give a "
+                          f"{'directory' if directory else 'file'} path")
+    parent = target if directory and target.exists() else target.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{what} {str(target)[:200]}: {parent} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} {str(target)[:200]}: cannot write in {parent}")
+    return target
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def hold_lock(path: str | os.PathLike[str], what: str = "run") -> Iterator[Path]:
+    """Hold ``<path>.lock`` (a file with the holder's PID) for the duration of the block.
+
+    A lock held by a live process raises :class:`ConfigError` (two runs must not share a
+    checkpoint or an output folder); a lock left by a dead process is taken over. Re-entrant
+    within one process.
+    """
+    target = Path(str(path) + ".lock")
+    key = str(target.resolve()) if target.parent.exists() else str(target.absolute())
+    if _HELD.get(key):
+        _HELD[key] += 1
+        try:
+            yield target
+        finally:
+            _HELD[key] -= 1
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(3):
+        try:
+            fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = int(target.read_text().strip() or "0")
+            except (OSError, ValueError):
+                holder = 0
+            if holder and holder != os.getpid() and _alive(holder):
+                raise ConfigError(f"{what} {str(path)[:200]} is in use by process {holder} "
+                                  f"(lock {target}); wait for it or choose another path"
+                                  ) from None
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()  # stale: its process is gone
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(str(os.getpid()))
+        break
+    else:
+        raise ConfigError(f"cannot take the lock {target}")
+    _HELD[key] = 1
+    try:
+        yield target
+    finally:
+        _HELD.pop(key, None)
+        with contextlib.suppress(FileNotFoundError):
+            target.unlink()

@@ -45,12 +45,19 @@ from torch import nn
 
 from numerics.errors import ConfigError
 from numerics.selection import Members, SelectionSettings
+from theory.errors import BudgetError
 
 Tensor = torch.Tensor
 GENERATOR_KINDS = ("neural", "sympy")
 SUPPORT_KINDS = ("full", "correlated", "band", "lshape")
 #: Outputs of a run that does not set them, unless the order needs more (TrainConfig.d_x).
 DEFAULT_OUTPUTS = 40
+#: Most bytes of training, validation and test data a run may hold (8 GiB).
+MEMORY_LIMIT = 8 * 2**30
+#: Largest batch (drawn with replacement from the training set).
+MAX_BATCH = 65_536
+#: Seeds are non-negative and below 2**62, so that every derived seed fits torch's generator.
+MAX_SEED = 2**62
 
 
 def _is_int(value: object) -> bool:
@@ -156,6 +163,19 @@ class TrainConfig:
             low = 0 if name == "steps" else 1
             if not _is_int(value) or value < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.n_train < 2:
+            raise ConfigError(f"n_train must be >= 2 (outputs are standardized with training "
+                              f"statistics), got {self.n_train}")
+        floats = (self.n_train + self.n_eval + self.n_val) * (outputs + 2 * sum(sizes))
+        if floats * 8 > MEMORY_LIMIT:
+            raise BudgetError(f"n_train={self.n_train}, n_eval={self.n_eval} with {outputs} "
+                              f"outputs need about {floats * 8 / 2**30:.1f} GiB of data, above "
+                              f"the limit of {MEMORY_LIMIT / 2**30:.0f} GiB "
+                              f"(numerics.training.MEMORY_LIMIT)")
+        if self.batch_size > MAX_BATCH:
+            raise BudgetError(f"batch_size {self.batch_size} is above the limit of {MAX_BATCH} "
+                              f"(numerics.training.MAX_BATCH); batches are drawn with "
+                              f"replacement from the n_train={self.n_train} samples")
         if self.n_eval < 50:
             raise ConfigError(f"n_eval must be >= 50 for the slot identifiability score, "
                               f"got {self.n_eval}")
@@ -171,8 +191,12 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"lr must be a positive finite number, got {self.lr!r}")
-        if not _is_int(self.seed):
-            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        if not _is_int(self.seed) or not 0 <= self.seed < MAX_SEED:
+            raise ConfigError(f"seed must be an integer in [0, 2**62), got {self.seed!r}")
+        if self.checkpoint is not None:
+            from numerics.io import check_output_path
+
+            check_output_path(self.checkpoint, "checkpoint")
         if not _is_int(self.eval_every) or self.eval_every < 0:
             raise ConfigError(f"eval_every must be an integer >= 0, got {self.eval_every!r}")
         if not isinstance(self.selection, SelectionSettings):
@@ -220,7 +244,27 @@ class TrainConfig:
             amp=bool(self.amp and self.cross_penalty == 0),
             log_every=max(1, min(100, self.steps)), eval_every=self.eval_every,
             checkpoint=self.checkpoint, checkpoint_every=self.checkpoint_every,
-            progress=self.progress)
+            progress=self.progress,
+            fingerprint=self.fingerprint() if self.checkpoint is not None else None)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What a checkpoint of this run must match to be resumed: every field that changes
+        the numbers (not progress, checkpoint paths, evaluation cadence or device), the exact
+        generator (sha256 of its expressions and slots) and the package version."""
+        import hashlib
+        import json
+
+        from numerics.io import package_version
+
+        out = json.loads(json.dumps(self.to_dict(), default=str))
+        for name in ("progress", "checkpoint", "checkpoint_every", "eval_every", "device"):
+            out.pop(name, None)
+        symbolic = self.sympy_generator
+        if symbolic is not None:
+            text = repr((tuple(str(e) for e in symbolic.f),
+                         tuple(tuple(str(v) for v in b) for b in symbolic.slots.blocks)))
+            out["sympy_generator"] = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return {"config": out, "package": package_version()}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict (the sympy generator is given by its name)."""
@@ -461,15 +505,28 @@ def train(config: TrainConfig) -> TrainResult:
     h = ghat o f (numerics.slotwise), ID/OOD errors (numerics.compgen) and judged by
     numerics.verdict against the theory's prediction. Returns a :class:`TrainResult`.
     Same config on the CPU -> same numbers (given the same number of search rounds, which the
-    result lists). Raises :class:`ConfigError` for invalid configs.
+    result lists). Raises :class:`ConfigError` for invalid configs. A run with a checkpoint
+    holds ``<checkpoint>.lock`` while it trains: a second run on the same checkpoint is
+    refused, and resuming a checkpoint of another config raises :class:`CheckpointError`.
     """
+    import contextlib
+
+    from numerics.io import hold_lock
+
+    config.validate()
+    lock = (hold_lock(config.checkpoint, "checkpoint") if config.checkpoint is not None
+            else contextlib.nullcontext())
+    with lock:
+        return _train(config)
+
+
+def _train(config: TrainConfig) -> TrainResult:
     from numerics.compgen import compositional_generalization
     from numerics.models import StructuredDecoder
     from numerics.selection import select_model
     from numerics.slotwise import block_jacobian
     from numerics.verdict import judge, predict
 
-    config.validate()
     t0 = time.perf_counter()
     data = build_data(config)
     n_train = data.x_train.shape[0]

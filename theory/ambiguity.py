@@ -47,7 +47,7 @@ import sympy
 from sympy.polys.domains import QQ
 
 import theory.modular as modular
-from theory.errors import AnalysisError
+from theory.errors import AnalysisError, BudgetError
 from theory.linalg import nullspace, rank
 from theory.order import has_order_at_most, interaction_order
 from theory.slots import Slots
@@ -466,6 +466,9 @@ def _is_inverse(h: sympy.Matrix, inverse: sympy.Matrix, symbols) -> bool:
 
 
 MODULAR_MIN_UNKNOWNS = 50
+#: Budget of :func:`ambiguities`: the largest field degree and number of unknown coefficients.
+MAX_FIELD_DEGREE = 8
+MAX_UNKNOWNS = 20_000
 """Systems with at least this many unknowns try the modular slot-wise certificate first.
 Two consecutive conjecture benches, 2 x 2 slots, N = 6 (ambiguity step, CPU s, without vs
 with the certificate): D = 1 (20 unknowns) 2.0 vs 3.4; D = 2 (60) 7.7 vs 5.1; D = 3 (140)
@@ -561,6 +564,12 @@ def ambiguities(f: object, slots: Slots, order: int, degree: int = 1) -> Ambigui
             f"f has interaction order > {order}: the ambiguity system is set up at f's own order"
             " (use theory.order.interaction_order(f, slots))"
         )
+    unknowns = slots.dim * math.comb(slots.dim + degree, degree)
+    if degree > MAX_FIELD_DEGREE or unknowns > MAX_UNKNOWNS:
+        raise BudgetError(f"ambiguity fields of degree {degree} in {slots.dim} latents have "
+                          f"{unknowns} unknown coefficients; the budget is degree <= "
+                          f"{MAX_FIELD_DEGREE} and <= {MAX_UNKNOWNS} unknowns "
+                          f"(theory.ambiguity.MAX_FIELD_DEGREE / MAX_UNKNOWNS)")
     system = _System(f, slots, order, degree)
     n_cols = len(system.columns)
     slot_fields = tuple(_slot_fields(system, k, rows)

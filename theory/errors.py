@@ -27,3 +27,8 @@ class ParseError(InteractionAsymmetryError, ValueError):
 
 class AnalysisError(InteractionAsymmetryError, ValueError):
     """An analysis was asked for with parameters it cannot honour (negative order, ...)."""
+
+
+class BudgetError(InteractionAsymmetryError, RuntimeError):
+    """A computation would exceed, or has exceeded, its size or time budget; the message names
+    the limit and how to raise it."""

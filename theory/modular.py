@@ -16,11 +16,23 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
+from theory.errors import AnalysisError
+
 PRIME = 33554393
 _BLOCK = 4096
 
 __all__ = ["PRIME", "derivative_matrix_rank", "matmul_mod", "projected_rank", "rank_mod",
            "residue"]
+
+
+def _check_rational(q: object) -> None:
+    """:class:`AnalysisError` unless ``q`` is an exact rational (has numerator/denominator)."""
+    if isinstance(q, (bool, float)) or not (hasattr(q, "numerator")
+                                            and hasattr(q, "denominator")):
+        raise AnalysisError(
+            f"the certified rank needs exact rational values, got {str(q)[:80]} "
+            f"({type(q).__name__}); write irrational constants (pi, E, sqrt(2)) and floats "
+            f"as rationals, e.g. 22/7 or 1/10")
 
 
 def residue(q: object) -> int | None:
@@ -29,6 +41,7 @@ def residue(q: object) -> int | None:
     ``q``: an exact rational with ``numerator`` / ``denominator`` (int, ``fractions.Fraction``,
     ``sympy.Rational``, sympy's ``QQ`` elements, flint ``fmpq``).
     """
+    _check_rational(q)
     den = int(q.denominator) % PRIME
     if den == 0:
         return None
@@ -132,6 +145,7 @@ def projected_rank(rows: list[dict[int, object]], n_cols: int, seed: int = 0) ->
     r_idx, c_idx, vals = [], [], []
     for i, row in enumerate(rows):
         for j, q in row.items():
+            _check_rational(q)
             den = int(q.denominator) % PRIME
             if den == 0:
                 return None

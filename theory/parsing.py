@@ -20,6 +20,7 @@ exhaust memory, and a result that is infinite, undefined or complex is refused.
 from __future__ import annotations
 
 import ast
+import decimal
 import keyword
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -32,6 +33,7 @@ from theory.slots import Slots
 __all__ = [
     "CONSTANTS",
     "FUNCTIONS",
+    "MAX_DEGREE",
     "MAX_DIGITS",
     "MAX_EXPONENT",
     "MAX_LENGTH",
@@ -44,6 +46,10 @@ __all__ = [
 MAX_LENGTH = 20_000
 MAX_EXPONENT = 256
 MAX_DIGITS = 10_000
+#: Largest |e| of a decimal literal m*10^e (1e5000 would be a 5000-digit integer).
+MAX_LITERAL_EXPONENT = 300
+#: Largest polynomial degree an expression may reach (bounded without expanding it).
+MAX_DEGREE = 64
 
 
 def _sigmoid(x: sympy.Expr) -> sympy.Expr:
@@ -122,6 +128,13 @@ class _Builder:
             return sympy.Integer(value)
         literal = (ast.get_source_segment(self.text, node) or repr(value)).replace("_", "")
         try:
+            size = decimal.Decimal(literal).adjusted()
+        except (decimal.InvalidOperation, ValueError):
+            raise self.fail(node, "number that is not a finite decimal") from None
+        if abs(size) > MAX_LITERAL_EXPONENT:
+            raise self.fail(node, f"number of magnitude 10^{size}: decimal exponents are "
+                                  f"limited to +-{MAX_LITERAL_EXPONENT}")
+        try:
             return sympy.Rational(literal)
         except (TypeError, ValueError):
             raise self.fail(node, "number that is not a finite decimal") from None
@@ -187,17 +200,50 @@ def parse_expression(text: str, slots: Slots) -> sympy.Expr:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, MemoryError, RecursionError) as err:
-        raise ParseError(f"not a valid expression {text!r}: {err.__class__.__name__}") from None
+        raise ParseError(f"not a valid expression {_short(text)}: {err.__class__.__name__}"
+                         ) from None
     builder = _Builder(text.strip(), _names_of(slots))
     try:
         expr = builder.build(tree.body)
     except RecursionError:
         raise ParseError(f"expression nested too deeply: {text[:60]!r}") from None
     if expr.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
-        raise ParseError(f"expression is infinite or undefined (division by zero?): {text!r}")
+        raise ParseError(f"expression is infinite or undefined (division by zero?): "
+                         f"{_short(text)}")
     if expr.has(sympy.I):
-        raise ParseError(f"expression is complex-valued: {text!r} gives {expr}")
+        raise ParseError(f"expression is complex-valued: {_short(text)} gives "
+                         f"{_short(str(expr))}")
+    degree = _degree_bound(expr, {})
+    if degree > MAX_DEGREE:
+        raise ParseError(f"expression {_short(text)} reaches polynomial degree {degree}, above "
+                         f"the budget of {MAX_DEGREE} (theory.parsing.MAX_DEGREE)")
     return expr
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """``repr`` of ``text``, cut to ``limit`` characters (error lines stay short)."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f" ... ({len(text)} chars)"
+
+
+def _degree_bound(e: sympy.Basic, memo: dict[sympy.Basic, int]) -> int:
+    """An upper bound on the polynomial degree of ``e`` without expanding it: symbols 1,
+    numbers 0, sums the max, products the sum, integer powers n * degree; function
+    arguments count as their own degree."""
+    hit = memo.get(e)
+    if hit is not None:
+        return hit
+    if e.is_Symbol:
+        value = 1
+    elif not e.args:
+        value = 0
+    elif isinstance(e, sympy.Mul):
+        value = sum(_degree_bound(a, memo) for a in e.args)
+    elif isinstance(e, sympy.Pow) and e.exp.is_Integer and e.exp > 0:
+        value = int(e.exp) * _degree_bound(e.base, memo)
+    else:
+        value = max(_degree_bound(a, memo) for a in e.args)
+    memo[e] = value
+    return value
 
 
 def parse_generator(texts: Sequence[str], slots: Slots) -> sympy.Matrix:

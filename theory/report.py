@@ -219,6 +219,19 @@ def _theorem(order: int | float, si: bool | None, verdict: str,
             " inconclusive, so no result applies")
 
 
+def _check_exact(f: sympy.Matrix) -> None:
+    """:class:`AnalysisError` for constants the exact (rational) certificates cannot handle:
+    floats, pi, E, complex numbers and roots of rationals."""
+    for l, e in enumerate(f):
+        bad = [a for a in e.atoms(sympy.Float, sympy.NumberSymbol, type(sympy.I))]
+        bad += [p for p in e.atoms(sympy.Pow) if p.base.is_Rational and not p.exp.is_Integer]
+        if bad:
+            shown = ", ".join(sorted({str(b) for b in bad}))[:80]
+            raise AnalysisError(f"output {l} contains {shown}: the exact analysis needs rational "
+                                f"coefficients (write e.g. 314/100 for pi, or use a rational "
+                                f"approximation)")
+
+
 def analyze(f: object, slots: Slots, *, degree: int = 1) -> Report:
     """Exact identifiability analysis of a generator f (d_x, 1) with latents split by ``slots``.
 
@@ -233,6 +246,7 @@ def analyze(f: object, slots: Slots, *, degree: int = 1) -> Report:
     if isinstance(degree, bool) or not isinstance(degree, int) or degree < 0:
         raise AnalysisError(f"degree must be a non-negative integer, got {degree!r}")
     f = slots.check_generator(f)
+    _check_exact(f)
     order = interaction_order(f, slots)
     notes: list[str] = []
     if order == math.inf:

@@ -5,26 +5,55 @@ Every module in :mod:`numerics.cli.commands` is one sub-command and defines ``NA
 only argparse-level code at top level (heavy imports such as torch go inside ``run``), so that
 ``iasym analyze`` works, and starts fast, without a GPU stack.
 
-Errors the user caused (:class:`theory.errors.InteractionAsymmetryError`) end the program with
-exit code 2 and a one-line reason on stderr.
+Every failure ends the program with exit code 2 and one line on stderr: errors the user caused
+(:class:`theory.errors.InteractionAsymmetryError`, and argparse's usage errors) with their
+reason, anything else as an internal error naming its type (a bug to report, never a
+traceback). Every command takes ``--timeout SECONDS`` (a module's ``TIMEOUT`` is its default,
+e.g. 60 s for ``analyze``; ``none``: no limit): past it the command stops with
+:class:`theory.errors.BudgetError`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import pkgutil
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from typing import NoReturn
 
-from theory.errors import InteractionAsymmetryError
+from theory.errors import BudgetError, InteractionAsymmetryError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit 2), like every other failure."""
+
+    def error(self, message: str) -> NoReturn:
+        line = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {line[:500]} (see {self.prog} --help)\n")
+
+
+def _timeout(text: str) -> float | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0 or 'none', got {text!r}"
+                                         ) from None
+    if not 0 < value < 1e7:
+        raise argparse.ArgumentTypeError(f"expected seconds in (0, 1e7) or 'none', got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Parser with one sub-command per module of :mod:`numerics.cli.commands`."""
     from numerics.cli import commands
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="iasym",
         description="Interaction asymmetry: exact theory and numerical verification.",
     )
@@ -34,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
+        default = getattr(module, "TIMEOUT", None)
+        p.add_argument("--timeout", type=_timeout, default=default, metavar="SECONDS",
+                       help=f"stop with an error after this many seconds (default "
+                            f"{'none' if default is None else f'{default:g}'}; 'none': no "
+                            f"limit)")
         p.set_defaults(_run=module.run)
     return parser
 
@@ -43,14 +77,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args._run(args) or 0)
+        with _deadline(args.timeout):
+            return int(args._run(args) or 0)
     except InteractionAsymmetryError as err:
-        message = " ".join(str(err).split())
-        print(f"iasym {args.command}: error: {message}", file=sys.stderr)
+        print(f"iasym {args.command}: error: {_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"iasym {args.command}: interrupted", file=sys.stderr)
         return 130
+    except RecursionError:
+        print(f"iasym {args.command}: error: input nested too deeply to process",
+              file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"iasym {args.command}: error: out of memory (make the input or the run "
+              f"smaller)", file=sys.stderr)
+        return 2
+    except Exception as err:  # a bug: still one line, never a traceback
+        print(f"iasym {args.command}: internal error ({type(err).__name__}): {_line(err)} "
+              f"(please report this)", file=sys.stderr)
+        return 2
+
+
+def _line(err: BaseException, limit: int = 400) -> str:
+    """The error's message on one line, at most ``limit`` characters."""
+    text = " ".join(str(err).split())
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`BudgetError` in the main thread after ``seconds`` (SIGALRM, POSIX)."""
+    if seconds is None or not hasattr(signal, "setitimer") or (
+            threading.current_thread() is not threading.main_thread()):
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise BudgetError(f"stopped after the time budget of {seconds:g} s; raise it with "
+                          f"--timeout SECONDS (or --timeout none)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

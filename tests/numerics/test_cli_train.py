@@ -7,6 +7,7 @@ import json
 import pytest
 
 from numerics.cli import main
+from numerics.selection import SelectionSettings
 from theory.errors import ParseError
 from theory.parsing import parse_slot_sizes
 
@@ -36,7 +37,7 @@ def test_json_is_one_object_with_required_keys(capsys) -> None:
     assert data["verdict"]["prediction"] == "no-theorem"
     assert 0.0 <= data["off_block"] <= 1.0 and data["restarts"] == len(
         data["selection"]["rounds"]) - 1
-    assert data["config"]["selection"]["candidates"] == 16
+    assert data["config"]["selection"]["candidates"] == SelectionSettings().candidates
 
 
 def test_search_options_reach_the_config(capsys) -> None:

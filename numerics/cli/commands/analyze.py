@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 
 NAME = "analyze"
+#: Seconds an analysis may take unless --timeout says otherwise.
+TIMEOUT = 60.0
 HELP = ("exact analysis of a generator: interaction order, sufficient independence,"
         " ambiguities and the identifiability verdict")
 

@@ -10,9 +10,10 @@ from the options (every default is the config's own). ``--json`` prints
 ``TrainResult.to_dict()`` without the loss history as one JSON object: ``verdict`` (identified /
 not-converged / mixed-but-reconstructs, with its thresholds, the theory's prediction and a
 message), ``off_block`` and ``block_norms`` (Jacobian block structure of h = ghat o f),
-``restarts`` and ``selection`` (the initializations and coordinate groupings tried), ``sis``, ``recon_mse``, ... . A run
-that mixes slots while reconstructing where the theory predicts identifiability is a candidate
-counterexample: it is flagged on stderr and saved under ``--candidates-dir``.
+``restarts`` and ``selection`` (the initializations and coordinate groupings tried),
+``sis``, ``recon_mse``, ... . A run that mixes slots while reconstructing where the theory
+predicts identifiability is a candidate counterexample: it is flagged on stderr and saved
+under ``--candidates-dir``.
 """
 
 from __future__ import annotations

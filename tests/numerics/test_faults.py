@@ -1,0 +1,179 @@
+"""Faults a careless or hostile user causes: malformed checkpoints, mismatched resumes, shared
+checkpoints, bad paths, unbounded inputs. Every one must be a package error (CLI: exit 2 and one
+line), never a traceback or a hang."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from numerics.cli import main
+from numerics.engine import EngineConfig, fit
+from numerics.errors import CheckpointError, ConfigError, DivergenceError
+from numerics.io import check_output_path, hold_lock
+from theory.errors import BudgetError, InteractionAsymmetryError, ParseError
+
+TINY = ["--generator", "neural", "--slots", "2x1", "--outputs", "6", "--n-train", "128",
+        "--n-eval", "60", "--hidden", "8", "--steps", "12", "--batch-size", "16",
+        "--device", "cpu", "--no-progress", "--candidates", "2"]
+
+
+def _task():
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    data = torch.randn(32, 3)
+
+    def sample(step, gen):
+        return data[torch.randint(32, (8,), generator=gen)]
+
+    def loss_fn(m, x, step):
+        loss = m(x).square().mean()
+        return loss, {"mse": float(loss.detach())}
+
+    return model, sample, loss_fn
+
+
+@pytest.mark.parametrize("content", [
+    [1, 2, 3], {"model": {}}, {"model": {}, "optimizer": {}, "step": "3",
+                               "generator": torch.zeros(3), "torch_rng": torch.zeros(3)},
+    {"model": {}, "optimizer": {}, "step": 2, "generator": torch.zeros(3),
+     "torch_rng": torch.zeros(5, dtype=torch.uint8)}])
+def test_malformed_checkpoints_are_refused(tmp_path, content) -> None:
+    ckpt = tmp_path / "c.pt"
+    torch.save(content, ckpt)
+    model, sample, loss_fn = _task()
+    with pytest.raises(CheckpointError):
+        fit(model, loss_fn, sample, EngineConfig(steps=4, progress=False, device="cpu",
+                                                 checkpoint=str(ckpt)))
+
+
+def test_checkpoint_step_outside_the_segment_is_refused(tmp_path) -> None:
+    ckpt = tmp_path / "c.pt"
+    model, sample, loss_fn = _task()
+    config = EngineConfig(steps=6, schedule="constant", progress=False, device="cpu",
+                          checkpoint=str(ckpt), checkpoint_every=6)
+    fit(model, loss_fn, sample, config)
+    with pytest.raises(CheckpointError, match="outside this segment"):
+        fit(model, loss_fn, sample, EngineConfig(steps=3, schedule="constant", progress=False,
+                                                 device="cpu", checkpoint=str(ckpt)))
+    state = torch.load(ckpt, weights_only=True)
+    state["step"] = -100
+    torch.save(state, ckpt)
+    with pytest.raises(CheckpointError, match="outside"):
+        fit(model, loss_fn, sample, config)
+
+
+def test_fingerprint_mismatch_names_the_fields(tmp_path) -> None:
+    ckpt = tmp_path / "c.pt"
+    model, sample, loss_fn = _task()
+    base = EngineConfig(steps=4, progress=False, device="cpu", checkpoint=str(ckpt),
+                        fingerprint={"config": {"seed": 3, "order": 1}, "package": "x"})
+    fit(model, loss_fn, sample, base)
+    other = EngineConfig(**{**base.__dict__, "fingerprint": {"config": {"seed": 4, "order": 1},
+                                                             "package": "x"}})
+    with pytest.raises(CheckpointError, match=r"config\.seed"):
+        fit(model, loss_fn, sample, other)
+    fit(model, loss_fn, sample, base)  # the same run resumes (here: is already done)
+
+
+def test_resuming_another_seed_exits_2(tmp_path, capsys) -> None:
+    ckpt = str(tmp_path / "c.pt")
+    assert main(["train", *TINY, "--seed", "3", "--checkpoint", ckpt, "--json"]) == 0
+    capsys.readouterr()
+    assert main(["train", *TINY, "--seed", "4", "--checkpoint", ckpt, "--json"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "config.seed" in err and "does not match" in err
+    assert main(["train", *TINY, "--seed", "3", "--checkpoint", ckpt, "--json"]) == 0
+
+
+def test_a_live_lock_refuses_a_second_run(tmp_path) -> None:
+    path = tmp_path / "c.pt"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (tmp_path / "c.pt.lock").write_text(str(sleeper.pid))
+        with pytest.raises(ConfigError, match="in use by process"), hold_lock(path):
+            pass
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    with hold_lock(path):  # the holder is dead: the stale lock is taken over
+        assert (tmp_path / "c.pt.lock").read_text() == str(os.getpid())
+        with hold_lock(path):  # re-entrant in one process
+            pass
+        assert (tmp_path / "c.pt.lock").exists()
+    assert not (tmp_path / "c.pt.lock").exists()
+
+
+def test_output_paths_are_checked_before_work(tmp_path) -> None:
+    regular = tmp_path / "file.txt"
+    regular.write_text("x")
+    with pytest.raises(ConfigError, match="is a file"):
+        check_output_path(regular / "x.pt", "checkpoint")
+    with pytest.raises(ConfigError, match="is a directory"):
+        check_output_path(tmp_path, "checkpoint")
+    assert check_output_path(tmp_path / "new" / "x.pt", "checkpoint").name == "x.pt"
+    t0 = time.perf_counter()
+    assert main(["train", *TINY, "--checkpoint", str(regular / "x.pt")]) == 2
+    assert time.perf_counter() - t0 < 30  # refused before training, not after
+
+
+def test_divergence_is_a_package_error() -> None:
+    model, sample, _ = _task()
+
+    def loss_fn(m, x, step):
+        return m(x).sum() * float("inf"), {}
+
+    with pytest.raises(DivergenceError, match="lower the learning rate"):
+        fit(model, loss_fn, sample, EngineConfig(steps=2, progress=False, device="cpu"))
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--device", "meta"], ["train", "--seed", str(2**70)], ["train", "--n-train", "1"],
+    ["train", "--batch-size", "1000000000"], ["train", "--n-train", "10000000000"],
+    ["train", "--steps", "x"], ["train", "--timeout", "-1"],
+    ["analyze", "--slots", "x1|y1", "--", "x1+y1", "pi*x1**2+y1**3", "x1**3", "y1**2"],
+    ["analyze", "--slots", "x1|y1", "--", "E*x1*y1"],
+    ["analyze", "--slots", "x1|y1", "--", "1e5000*x1"],
+    ["analyze", "--slots", "x1|y1", "--", "1e99999999*x1"],
+    ["analyze", "--slots", "x1|y1", "--", "(x1+y1)**256"],
+    ["analyze", "--slots", "x1|y1", "--", "x1**(2**8)*y1"],
+    ["analyze", "--slots", "x1|y1", "--", "sqrt(2)*x1*y1", "x1", "y1"],
+    ["analyze", "--degree", "50", "--slots", "x1|y1", "--", "x1*y1", "x1**2", "y1**2"],
+])
+def test_cli_failures_are_one_line_and_exit_2(argv, capsys) -> None:
+    extra = ["--no-progress"] if argv[0] == "train" else []
+    try:
+        code = main([*argv, *extra])
+    except SystemExit as stop:  # argparse usage errors exit by themselves
+        code = stop.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err and "\n" not in err and "Traceback" not in err
+
+
+def test_timeout_stops_a_long_analysis(capsys) -> None:
+    t0 = time.perf_counter()
+    code = main(["analyze", "--timeout", "1", "--slots", "x1,x2,x3|y1,y2,y3", "--",
+                 "(x1+x2+x3+y1+y2+y3)**12"])
+    assert time.perf_counter() - t0 < 20
+    err = capsys.readouterr().err
+    assert code == 2 and ("time budget" in err or "budget" in err)
+
+
+def test_library_errors_are_in_the_package_tree() -> None:
+    from theory.parsing import parse_generator, parse_slots
+    from theory.report import analyze
+
+    slots = parse_slots("x1|y1")
+    x1, y1 = slots.symbols
+    with pytest.raises(InteractionAsymmetryError):
+        analyze([x1 * y1 * __import__("sympy").Float(1.5)], slots)
+    with pytest.raises(ParseError):
+        parse_generator(["1e400*x1"], slots)
+    with pytest.raises(BudgetError):
+        analyze(parse_generator(["x1*y1", "x1**2", "y1**2"], slots), slots, degree=50)
