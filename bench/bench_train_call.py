@@ -1,12 +1,12 @@
 """Wall time of whole ``iasym train`` calls: the default search against one initialization.
 
 Each cell (generator order, slot layout, outputs) is run twice as a separate process, side by
-side: ``single`` = ``--candidates 1 --keep 1 --restarts 0`` (one initialization trained for the
-whole schedule: the cost of the pre-search pipeline) and ``default`` (16 candidates explored
-together for 15 % of the schedule, the 2 best by held-out reconstruction finished, restarts
-within the time budget). Reported: wall seconds of the whole command (start-up, data,
-training, metrics), the training seconds inside it, the verdict and SIS of each, and the
-ratio default / single. Structured decoder of the generator's order, every other option at
+side: ``single`` = ``--candidates 1 --keep 1 --restarts 0 --assignments 1`` (one
+initialization trained for the whole schedule: the cost of the pre-search pipeline) and
+``default`` (8 candidates explored together for 10 % of the schedule, the best one regrouped by
+numerics.block_assignment and finished, restarts within the time budget). Reported: wall
+seconds of the whole command (start-up, data, training, metrics), the training seconds inside
+it, the verdict and SIS of each, and the ratio default / single. Structured decoder of the generator's order, every other option at
 its default; 2 torch threads (the CLI's cap).
 
 Run: ``.venv/bin/python -m bench.bench_train_call [--quick] [--seed 0]``.
@@ -27,7 +27,8 @@ CELLS = (
     (1, "4x2", None), (2, "2,3,1", None),
 )
 QUICK_CELLS = CELLS[1:3]
-MODES = {"single": ["--candidates", "1", "--keep", "1", "--restarts", "0"], "default": []}
+MODES = {"single": ["--candidates", "1", "--keep", "1", "--restarts", "0", "--assignments", "1"],
+         "default": []}
 
 
 def _call(order: int, slots: str, outputs: int | None, seed: int, extra: list[str]

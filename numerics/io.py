@@ -28,6 +28,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[Any]], object
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
         with os.fdopen(fd, mode) as handle:
             write(handle)
             handle.flush()
@@ -37,6 +38,12 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[Any]], object
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:

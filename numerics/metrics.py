@@ -80,6 +80,8 @@ def _as_matrix(x: object, name: str) -> Tensor:
 def _sizes(slot_sizes: Sequence[int] | None, d: int, name: str) -> tuple[int, ...]:
     if slot_sizes is None:
         raise DataError(f"{name} must be given")
+    if not isinstance(slot_sizes, (list, tuple, np.ndarray)):
+        raise DataError(f"{name} must be a list of positive integers, got {slot_sizes!r}")
     sizes = tuple(slot_sizes)
     if not sizes or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1
                         for s in sizes):
@@ -90,7 +92,13 @@ def _sizes(slot_sizes: Sequence[int] | None, d: int, name: str) -> tuple[int, ..
 
 
 def _standardize(train: Tensor, test: Tensor) -> tuple[Tensor, Tensor]:
-    """Standardize both splits with the training split's mean and std (constant -> std 1)."""
+    """Standardize both splits with the training split's mean and std (constant -> std 1).
+
+    Columns are first divided by their largest training magnitude (which standardization
+    undoes), so that values near the float range (e.g. 1e155) do not overflow the variance."""
+    magnitude = train.abs().amax(0)
+    magnitude = torch.where(magnitude > 0, magnitude, torch.ones_like(magnitude))
+    train, test = train / magnitude, test / magnitude
     mean = train.mean(0)
     std = train.std(0)
     std = torch.where(std > 0, std, torch.ones_like(std))
@@ -214,9 +222,17 @@ def _fit_callable(fn: Regressor, x_train: Tensor, y_train: Tensor, x_test: Tenso
                   sizes: tuple[int, ...]) -> Tensor:
     preds = []
     for j, s in enumerate(sizes):
-        out = fn(x_train[j, :, :s].cpu().numpy(), y_train.cpu().numpy(),
-                 x_test[j, :, :s].cpu().numpy())
-        out = np.asarray(out, dtype=np.float64).reshape(x_test.shape[1], -1)
+        try:
+            out = fn(x_train[j, :, :s].cpu().numpy(), y_train.cpu().numpy(),
+                     x_test[j, :, :s].cpu().numpy())
+            out = np.asarray(out, dtype=np.float64).reshape(x_test.shape[1], -1)
+        except Exception as err:  # a user's callable: any failure is a data error here
+            raise DataError(f"the regressor callable failed on inferred slot {j}: "
+                            f"{type(err).__name__}: {' '.join(str(err).split())[:200]} (it must "
+                            f"map (x_train, y_train, x_test) to an (n_test, d_z) array)"
+                            ) from err
+        if not np.isfinite(out).all():
+            raise DataError(f"the regressor callable returned non-finite values on slot {j}")
         if out.shape[1] != y_train.shape[1]:
             raise DataError(f"regressor returned {out.shape[1]} columns, expected "
                             f"{y_train.shape[1]}")
@@ -266,7 +282,9 @@ def slot_identifiability(z: object, z_hat: object, slot_sizes: Sequence[int],
     elif regressor == "linear":
         pred, name = _fit_linear(x_train, y_train, x_test), "linear"
     elif regressor == "kernel":
-        if alpha <= 0 or n_components < 1:
+        if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha > 0) or (
+                isinstance(n_components, bool) or not isinstance(n_components, int)
+                or n_components < 1):
             raise ConfigError(f"kernel regressor needs alpha > 0 and n_components >= 1, got "
                               f"alpha={alpha}, n_components={n_components}")
         pred = _fit_kernel(x_train, y_train, x_test, seed, float(alpha), int(n_components))

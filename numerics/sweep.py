@@ -595,9 +595,10 @@ def summarize(records: Sequence[Mapping[str, Any]], axes: Sequence[str],
         row: dict[str, Any] = {**group["axes"], "n": group["n"]}
         names = metrics if metrics is not None else sorted(group["values"])
         for name in names:
-            values = group["values"].get(name, [])
+            values = [v for v in group["values"].get(name, []) if math.isfinite(v)]
             row[name] = statistics.fmean(values) if values else math.nan
             row[f"{name}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            row[f"{name}_n"] = len(values)  # finite values (NaN: metric undefined there)
         rows.append(row)
     return rows
 

@@ -48,6 +48,8 @@ MAX_EXPONENT = 256
 MAX_DIGITS = 10_000
 #: Largest |e| of a decimal literal m*10^e (1e5000 would be a 5000-digit integer).
 MAX_LITERAL_EXPONENT = 300
+#: Largest expression file read (a BOM is allowed; /dev/zero is not read forever).
+MAX_FILE_BYTES = 4_000_000
 #: Largest polynomial degree an expression may reach (bounded without expanding it).
 MAX_DEGREE = 64
 
@@ -292,7 +294,12 @@ def read_expression_file(path: str | Path) -> list[str]:
     are skipped. Raises :class:`ParseError` if the file is missing, unreadable or empty."""
     p = Path(path)
     try:
-        content = p.read_text(encoding="utf-8")
+        with p.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise ParseError(f"expression file {p} is larger than {MAX_FILE_BYTES} bytes "
+                             f"(theory.parsing.MAX_FILE_BYTES)")
+        content = raw.decode("utf-8-sig")
     except FileNotFoundError:
         raise ParseError(f"expression file not found: {p}") from None
     except (OSError, UnicodeDecodeError) as err:

@@ -177,3 +177,61 @@ def test_library_errors_are_in_the_package_tree() -> None:
         parse_generator(["1e400*x1"], slots)
     with pytest.raises(BudgetError):
         analyze(parse_generator(["x1*y1", "x1**2", "y1**2"], slots), slots, degree=50)
+
+
+def test_metrics_refuse_bad_arguments_and_survive_huge_scales() -> None:
+    from numerics.errors import DataError
+    from numerics.metrics import slot_identifiability
+
+    gen = torch.Generator().manual_seed(0)
+    z = torch.rand(400, 2, generator=gen, dtype=torch.float64)
+    z_hat = torch.stack([z[:, 1] ** 3, torch.tanh(z[:, 0])], 1)
+    base = slot_identifiability(z, z_hat, (1, 1), regressor="linear").sis
+    huge = slot_identifiability(z, z_hat * 1e155, (1, 1), regressor="linear").sis
+    assert base > 0.8 and huge == pytest.approx(base, abs=1e-9)
+    with pytest.raises(DataError):
+        slot_identifiability(z, z_hat, 4)
+    with pytest.raises(ConfigError):
+        slot_identifiability(z, z_hat, (1, 1), alpha=float("nan"))
+
+    def broken(x_train, y_train, x_test):
+        raise ValueError("singular")
+
+    with pytest.raises(DataError, match="regressor callable failed"):
+        slot_identifiability(z, z_hat, (1, 1), regressor=broken)
+
+
+def test_expression_files_with_bom_and_endless_files(tmp_path) -> None:
+    from theory.parsing import read_expression_file
+
+    path = tmp_path / "f.txt"
+    path.write_bytes("\ufeffx1*y1\n# comment\ny1**2\n".encode())
+    assert read_expression_file(path) == ["x1*y1", "y1**2"]
+    t0 = time.perf_counter()
+    with pytest.raises(ParseError, match="larger than"):
+        read_expression_file("/dev/zero")
+    assert time.perf_counter() - t0 < 10
+
+
+def test_results_are_ordinary_files(tmp_path) -> None:
+    from numerics.io import atomic_write_json
+
+    atomic_write_json(tmp_path / "r.json", {"a": 1})
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_counterexample_train_without_seeds_is_refused(capsys) -> None:
+    assert main(["counterexample", "linear", "--train", "--seeds", "0"]) == 2
+    assert "--seeds" in capsys.readouterr().err
+
+
+def test_sweep_summary_ignores_undefined_metrics() -> None:
+    from numerics.sweep import summarize
+
+    records = [{"status": "ok", "axes": {"support": "full", "seed": s},
+                "result": {"sis": 0.9 + s / 100, "ood_ratio": float("nan")}} for s in range(3)]
+    (row,) = summarize(records, ["support", "seed"])
+    assert row["sis"] == pytest.approx(0.91) and row["sis_n"] == 3
+    assert row["ood_ratio"] != row["ood_ratio"] and row["ood_ratio_n"] == 0

@@ -53,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
     from theory.conjecture import parse_slot_sizes, run_conjecture
 
     sizes = parse_slot_sizes(args.slots)
+    if args.out is not None:
+        from numerics.io import check_output_path
+
+        check_output_path(args.out, "--out")
     if args.candidates is not None:
         candidates = Path(args.candidates)
     elif args.out is not None:

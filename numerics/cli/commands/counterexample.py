@@ -67,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.name is None:
         raise CatalogueError("give a catalogue entry NAME or --list")
+    if args.train and args.seeds < 1:
+        raise CatalogueError(f"--train needs --seeds >= 1 (got {args.seeds}): nothing would "
+                             f"be trained")
     entry = get(args.name)
     certificate = verify(entry)
     demo = None

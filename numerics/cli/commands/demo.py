@@ -39,10 +39,13 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from numerics.demo import format_table, run_demo
+    from numerics.io import check_output_path, hold_lock
 
+    check_output_path(args.out, "--out", directory=True)
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    rows = run_demo(args.out, seed=args.seed, steps=args.steps, device=args.device,
-                    quick=args.quick, progress=not args.json)
+    with hold_lock(args.out, "output folder"):  # two demos must not share one folder
+        rows = run_demo(args.out, seed=args.seed, steps=args.steps, device=args.device,
+                        quick=args.quick, progress=not args.json)
     if args.json:
         clean = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
                   for k, v in row.items()} for row in rows]

@@ -51,7 +51,11 @@ def run(args: argparse.Namespace) -> int:
                         decoder_orders=parse_orders(args.decoder_orders), mlp=not args.no_mlp,
                         seeds=args.seeds, first_seed=args.first_seed, steps=args.steps,
                         device=args.device)
-    summary = run_grid(config, args.out)
+    from numerics.io import check_output_path, hold_lock
+
+    check_output_path(args.out, "--out", directory=True)
+    with hold_lock(args.out, "output folder"):
+        summary = run_grid(config, args.out)
     print(format_markdown(summary))
     print(f"wrote {args.out}/grid.json, grid.md, grid.png")
     return 0
