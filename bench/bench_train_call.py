@@ -6,8 +6,8 @@ initialization trained for the whole schedule: the cost of the pre-search pipeli
 ``default`` (8 candidates explored together for 10 % of the schedule, the best one regrouped by
 numerics.block_assignment and finished, restarts within the time budget). Reported: wall
 seconds of the whole command (start-up, data, training, metrics), the training seconds inside
-it, the verdict and SIS of each, and the ratio default / single. Structured decoder of the generator's order, every other option at
-its default; 2 torch threads (the CLI's cap).
+it, the verdict and SIS of each, and the ratio default / single. Structured decoder of the
+generator's order, every other option at its default; 2 torch threads (the CLI's cap).
 
 Run: ``.venv/bin/python -m bench.bench_train_call [--quick] [--seed 0]``.
 """
