@@ -469,7 +469,21 @@ def execute_trial(trial_fn: TrialFn, trial: Trial) -> dict[str, Any]:
 
 
 def _init_worker() -> None:
-    """Pool worker set-up: one math thread per worker (torch, OpenMP, MKL)."""
+    """Pool worker set-up: one math thread per worker (torch, OpenMP, MKL); the worker dies
+    with the sweep process (Linux: PR_SET_PDEATHSIG), and ignores SIGINT so that Ctrl-C in the
+    terminal lets running trials finish and be saved instead of killing them."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+        if os.getppid() == 1:  # the parent died before the line above ran
+            os._exit(1)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"
     torch = sys.modules.get("torch")
@@ -482,8 +496,12 @@ def _run_serial(trials: Sequence[Trial], trial_fn: TrialFn) -> Iterator[dict[str
         yield execute_trial(trial_fn, trial)
 
 
-def _run_local(trials: Sequence[Trial], trial_fn: TrialFn,
-               workers: int) -> Iterator[dict[str, Any]]:
+def _run_local(trials: Sequence[Trial], trial_fn: TrialFn, workers: int,
+               salvage: Callable[[dict[str, Any]], None] | None = None
+               ) -> Iterator[dict[str, Any]]:
+    """Trials on a spawn process pool, records in completion order. When the consumer stops
+    early (Ctrl-C, an error), running trials finish and ``salvage(record)`` receives every
+    finished record that was not yielded, so nothing computed is lost."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
@@ -494,17 +512,26 @@ def _run_local(trials: Sequence[Trial], trial_fn: TrialFn,
                           "(define it at module level in an importable module)") from err
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker)
+    futures = []
+    delivered: set[int] = set()
     try:
         futures = [pool.submit(execute_trial, trial_fn, trial) for trial in trials]
         for future in as_completed(futures):
             try:
-                yield future.result()
+                record = future.result()
             except BrokenProcessPool as err:
                 raise SweepError("a worker process died (out of memory or killed) while "
                                  "running trials; finished trials are saved, re-run the sweep "
                                  "to resume") from err
+            delivered.add(id(future))
+            yield record
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        if salvage is not None:
+            for future in futures:
+                if id(future) not in delivered and future.done() and not future.cancelled() \
+                        and future.exception() is None:
+                    salvage(future.result())
 
 
 def ray_resources(config: Mapping[str, Any], cluster_gpus: float) -> dict[str, float]:
@@ -615,7 +642,8 @@ def format_summary(rows: Sequence[Mapping[str, Any]], axes: Sequence[str],
     if not rows:
         return "(no completed trials)"
     group_axes = [a for a in axes if a != SEED_AXIS]
-    present = [k for k in rows[0] if k not in group_axes and k != "n" and not k.endswith("_std")]
+    present = [k for k in rows[0] if k not in group_axes and k != "n"
+               and not k.endswith(("_std", "_n"))]
     if metrics is None:
         metrics = [k for k in KEY_METRICS if k in present] or present
     unknown = [m for m in metrics if m not in present]
@@ -702,7 +730,8 @@ def run_sweep(spec: SweepSpec, results_path: str | os.PathLike[str] | None = Non
         elif n_workers == 1 or len(pending) <= 1:
             records = _run_serial(pending, trial_fn)
         else:
-            records = _run_local(pending, trial_fn, min(n_workers, len(pending)))
+            records = _run_local(pending, trial_fn, min(n_workers, len(pending)),
+                                 salvage=results.append)
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(pending), desc=f"sweep {spec.name}", unit="trial",

@@ -235,3 +235,57 @@ def test_sweep_summary_ignores_undefined_metrics() -> None:
     (row,) = summarize(records, ["support", "seed"])
     assert row["sis"] == pytest.approx(0.91) and row["sis_n"] == 3
     assert row["ood_ratio"] != row["ood_ratio"] and row["ood_ratio_n"] == 0
+
+
+def test_sweep_workers_die_with_their_parent(tmp_path) -> None:
+    """kill -9 of a running sweep leaves no worker behind (PR_SET_PDEATHSIG)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("parent-death signal is Linux only")
+    script = tmp_path / "run.py"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: orphan\nbase:\n  sleep: 60\ngrid:\n  seed: [0, 1]\n"
+                    "  order: [1]\n  decoder: [mlp]\n")
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(os.getcwd())!r})\n"
+        "from numerics.sweep import load_spec, run_sweep\n"
+        "from tests.numerics.sweep_trials import quadratic\n"
+        "if __name__ == '__main__':\n"
+        f"    run_sweep(load_spec({str(spec)!r}), {str(tmp_path / 'r.jsonl')!r}, workers=2,\n"
+        "              trial_fn=quadratic, progress=False)\n")
+    parent = subprocess.Popen([sys.executable, str(script)])
+    children: set[int] = set()
+    deadline = time.time() + 60
+    while time.time() < deadline and len(children) < 2:
+        time.sleep(0.5)
+        children = {int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) ==
+                    parent.pid and "python" in _cmdline(int(p))}
+    assert children, "the sweep started no worker"
+    time.sleep(2)  # let the workers run their initializer
+    parent.kill()
+    parent.wait()
+    time.sleep(3)
+    alive = [pid for pid in children if os.path.exists(f"/proc/{pid}") and
+             _state(pid) != "Z"]
+    assert not alive, f"workers {alive} outlived the killed sweep"
+
+
+def _ppid(pid: int) -> int:
+    try:
+        return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def _state(pid: int) -> str:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "X"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return open(f"/proc/{pid}/cmdline").read()
+    except OSError:
+        return ""

@@ -52,6 +52,19 @@ def run(args: argparse.Namespace) -> int:
     from numerics.sweep import format_summary, load_spec, run_sweep
 
     spec = load_spec(args.spec)
+    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    if metrics is not None:  # checked before any trial runs
+        from dataclasses import fields
+
+        from numerics.errors import ConfigError
+        from numerics.training import TrainResult
+
+        known = {f.name for f in fields(TrainResult)} - {"model", "symbolic", "history",
+                                                         "evaluations", "config"}
+        unknown = [m for m in metrics if m not in known]
+        if unknown:
+            raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; available: "
+                              f"{', '.join(sorted(known))}")
     result = run_sweep(spec, args.results, backend=args.backend, workers=args.workers,
                        retry_failed=args.retry_failed, ray_address=args.ray_address,
                        progress=args.progress)
@@ -60,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"sweep {spec.name}: {result.total} trials, {result.ran} run now, "
               f"{result.skipped} already done, {result.failed} failed -> {result.results_path}")
-        metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
         print(format_summary(result.summary, spec.axes, metrics))
         if result.failed:
             print("failed trials are listed with their error in the results file; "
