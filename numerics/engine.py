@@ -254,7 +254,8 @@ def fit(
     running: dict[str, float] = {}
     count = 0
     t0 = time.perf_counter()
-    bar = tqdm(range(start, end), desc=description, disable=not config.progress,
+    bar = tqdm(range(start, end), desc=description,
+               disable=None if config.progress else True,  # None: only on a TTY
                initial=start, total=end, leave=False, dynamic_ncols=True)
     for step in bar:
         for group in opt.param_groups:

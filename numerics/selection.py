@@ -15,10 +15,11 @@ can run). One *round*:
    coordinates to the decoder's blocks (``regroup(member, perm, seed)``: the member's encoder
    with permuted outputs and a fresh decoder), the copies are trained together for the next
    ``regroup_fraction`` of the schedule, and again the ``keep`` lowest held-out errors go on.
-   The stage is repeated from the new grouping (a local search, at most ``regroup_stages``
-   times) until keeping the current grouping wins. This is the discrete step that gradient
-   descent does not take: a slot-mixing minimum of block slots is mostly coordinates of the
-   right slots handed to the wrong decoder blocks;
+   When the assignments are only a neighbourhood of the current grouping (too many groupings
+   to try them all), the stage is repeated from the new grouping (a local search, at most
+   ``regroup_stages`` stages) until keeping the current grouping wins. This is the discrete
+   step that gradient descent does not take: a slot-mixing minimum of block slots is mostly
+   coordinates of the right slots handed to the wrong decoder blocks;
 4. the kept members finish the schedule (the same learning-rate schedule, fresh optimizer
    state; a single kept member is trained as a plain module,
    :class:`numerics.population.SingleMember`) and the one with the lowest held-out error is
@@ -55,6 +56,9 @@ Members = Population | SingleMember
 #: Seed offset between consecutive initializations (member 0 of round 0 uses the run's seed).
 SEED_STRIDE = 1_000_003
 STOP_REASONS = ("reconstructs", "restarts exhausted", "time budget")
+#: A regrouping stage shorter than this cannot tell groupings apart (a fresh decoder needs a
+#: few dozen steps), so shorter schedules skip regrouping.
+MIN_REGROUP_STEPS = 50
 
 __all__ = ["SEED_STRIDE", "Round", "Selection", "SelectionSettings", "select_model"]
 
@@ -69,7 +73,7 @@ class SelectionSettings:
     restarts: int = 1
     time_budget: float | None = 24.0
     regroup_fraction: float = 0.1
-    regroup_stages: int = 2
+    regroup_stages: int = 3
     max_assignments: int = 16
     threshold: float = RECON_THRESHOLD
 
@@ -176,16 +180,17 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
                  settings: SelectionSettings, *, description: str = "train",
                  evaluate: Callable[[Members], dict[str, float]] | None = None,
                  assignments: Sequence[Sequence[int]] = (),
-                 regroup: Callable[[nn.Module, Sequence[int], int], nn.Module] | None = None
-                 ) -> Selection:
+                 regroup: Callable[[nn.Module, Sequence[int], int], nn.Module] | None = None,
+                 exhaustive: bool = False) -> Selection:
     """Train initializations of ``build(seed)`` and keep the best by held-out error.
 
     ``loss_fn(population, batch, step)`` must return the *sum* of the member losses (so that
     members stay independent) and logs; ``val_recon(population)``: the members' held-out
     reconstruction errors, shape ``(R,)``. ``engine``: the schedule of one run (its seed is the
     run's seed and seeds the data stream). ``assignments`` and ``regroup``: the regrouping stage
-    (both or neither; skipped with fewer than 2 assignments or without exploration). See the
-    module docstring for the procedure.
+    (both or neither; skipped with fewer than 2 assignments or without exploration);
+    ``exhaustive``: the assignments are every grouping there is, so one stage finds the best
+    and none is repeated. See the module docstring for the procedure.
     """
     if (regroup is None) != (not assignments):
         raise ConfigError("select_model needs both assignments and regroup, or neither")
@@ -198,7 +203,8 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
                           max(1, round(engine.steps * settings.explore_fraction)))
     perms = [list(p) for p in assignments]
     stage_steps = max(1, round(engine.steps * settings.regroup_fraction))
-    regroups = settings.regroup_stages if len(perms) > 1 and explore_end else 0
+    regroups = (settings.regroup_stages if len(perms) > 1 and explore_end
+                and stage_steps >= MIN_REGROUP_STEPS else 0)
     rounds: list[Round] = []
     best: tuple[float, int, int, nn.Module, list[int]] | None = None
     best_log: tuple[list, list] = ([], [])
@@ -253,8 +259,8 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
                             for i in best_pairs]
             kept = [kept[pairs[i][0]] for i in best_pairs]
             population = population.subset(best_pairs)
-            if pairs[min(best_pairs, key=lambda i: recon[i])][1] == 0:
-                break  # the current grouping is the best one: a local optimum
+            if exhaustive or pairs[min(best_pairs, key=lambda i: recon[i])][1] == 0:
+                break  # every grouping was tried, or the current one won: a local optimum
         done = run(population, first, engine.steps, q, "final")
         steps_run, fit_seconds, device = (steps_run + done.steps_run,
                                           fit_seconds + done.seconds, done.device)

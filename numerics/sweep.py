@@ -434,6 +434,23 @@ def train_trial(config: dict[str, Any]) -> dict[str, Any]:
     return train(train_config(config)).to_dict()
 
 
+_DEFAULT_TRIAL = train_trial
+
+
+def trial_metrics() -> set[str] | None:
+    """Names of the numeric metrics the default trial returns (the numeric fields of
+    :class:`numerics.training.TrainResult`), or None when ``train_trial`` was replaced."""
+    if train_trial is not _DEFAULT_TRIAL:
+        return None
+    import typing
+    from dataclasses import fields
+
+    from numerics.training import TrainResult
+
+    hints = typing.get_type_hints(TrainResult)
+    return {f.name for f in fields(TrainResult) if hints[f.name] in (float, int)}
+
+
 def execute_trial(trial_fn: TrialFn, trial: Trial) -> dict[str, Any]:
     """Run one trial and return its record (never raises for an error inside the trial).
 
@@ -625,7 +642,8 @@ def summarize(records: Sequence[Mapping[str, Any]], axes: Sequence[str],
             values = [v for v in group["values"].get(name, []) if math.isfinite(v)]
             row[name] = statistics.fmean(values) if values else math.nan
             row[f"{name}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
-            row[f"{name}_n"] = len(values)  # finite values (NaN: metric undefined there)
+            if len(values) < len(group["values"].get(name, [])):
+                row[f"{name}_n"] = len(values)  # some were NaN: the metric is undefined there
         rows.append(row)
     return rows
 
@@ -735,7 +753,7 @@ def run_sweep(spec: SweepSpec, results_path: str | os.PathLike[str] | None = Non
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(pending), desc=f"sweep {spec.name}", unit="trial",
-                   disable=not progress or not pending)
+                   disable=None if progress and pending else True)  # None: TTY only
         with contextlib.closing(records), bar:
             for record in records:
                 results.append(record)

@@ -288,7 +288,9 @@ class TrainResult:
     ``block_norms``: the Jacobian block structure of h = ghat o f (numerics.slotwise);
     ``val_recon``: held-out reconstruction error on ``n_val`` training-support samples (what
     the initialization was chosen by); ``selection``: the rounds of the search
-    (numerics.selection); ``restarts``: rounds after the first.
+    (numerics.selection); ``restarts``: rounds after the first; ``threads``: torch's intra-op
+    thread count during the run (numbers are bit-identical only for the same seed, config,
+    device and thread count: reductions are split by thread).
     """
 
     sis: float
@@ -311,6 +313,7 @@ class TrainResult:
     val_recon: float = float("nan")
     restarts: int = 0
     selection: dict[str, Any] = field(default_factory=dict)
+    threads: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     evaluations: list[dict[str, float]] = field(default_factory=list)
     model: nn.Module | None = field(default=None, repr=False)
@@ -521,6 +524,7 @@ def train(config: TrainConfig) -> TrainResult:
 
 
 def _train(config: TrainConfig) -> TrainResult:
+    from numerics.block_assignment import count_assignments
     from numerics.compgen import compositional_generalization
     from numerics.models import StructuredDecoder
     from numerics.selection import select_model
@@ -551,7 +555,9 @@ def _train(config: TrainConfig) -> TrainResult:
                           evaluate=evaluate if config.eval_every else None,
                           assignments=perms,
                           regroup=(lambda m, p, s: regroup_model(config, m, p, s)) if perms
-                          else None)
+                          else None,
+                          exhaustive=bool(perms) and len(perms) == count_assignments(
+                              config.inferred_sizes()))
     model = chosen.model
     if isinstance(model.decoder, StructuredDecoder):
         model.decoder.harden()
@@ -579,7 +585,7 @@ def _train(config: TrainConfig) -> TrainResult:
         steps_per_second=steps_per_second, config=config.to_dict(),
         verdict=verdict.to_dict(), off_block=blocks.off_block,
         block_norms=blocks.norms.round(6).tolist(), val_recon=chosen.val_recon,
-        restarts=chosen.restarts, selection=chosen.to_dict(),
+        restarts=chosen.restarts, selection=chosen.to_dict(), threads=torch.get_num_threads(),
         history=chosen.history, evaluations=chosen.evaluations, model=model,
         symbolic=data.symbolic)
 

@@ -192,6 +192,6 @@ def render(out_dir: str | Path, only: str | None = None, quick: bool = False) ->
     names = [only] if only else list(FIGURES)
     paths: list[Path] = []
     cache: dict = {}
-    for name in tqdm(names, desc="figures", disable=len(names) == 1):
+    for name in tqdm(names, desc="figures", disable=True if len(names) == 1 else None):
         paths.extend(FIGURES[name](Path(out_dir), quick, cache))
     return paths

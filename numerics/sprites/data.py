@@ -182,7 +182,8 @@ def render(config: SpritesConfig, n: int, seed: int = 0, *, chunk: int = 2048,
         raise ConfigError(f"number of scenes must be >= 1, got {n}")
     latents, present = sample_latents(config, n, torch.Generator().manual_seed(seed))
     parts = [compose(latents[i:i + chunk], present[i:i + chunk], config)
-             for i in tqdm(range(0, n, chunk), desc="render sprites", disable=not progress)]
+             for i in tqdm(range(0, n, chunk), desc="render sprites",
+                           disable=None if progress else True)]
     return Scenes(*(torch.cat([getattr(p, f.name) for p in parts]) for f in fields(Scenes)))
 
 

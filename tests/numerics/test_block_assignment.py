@@ -113,13 +113,13 @@ def test_regrouping_keeps_the_grouping_with_the_lowest_held_out_error() -> None:
         calls.append((tuple(perm), seed))
         return _Grouped(seed, [int(member.perm[c]) for c in perm])  # perms compose
 
-    engine = EngineConfig(steps=30, lr=0.1, progress=False, device="cpu", seed=3)
+    engine = EngineConfig(steps=600, lr=0.1, progress=False, device="cpu", seed=3)  # stages of 60
     chosen = select_model(_Grouped, loss, lambda s, g: torch.zeros(1), engine, val,
                           SelectionSettings(candidates=3, restarts=0, threshold=0.3),
                           assignments=perms, regroup=regroup)
     rnd = chosen.rounds[0]
     assert [tuple(p) for p in rnd.assignments] == perms
-    # stage 1 moves to the good grouping, stage 2 keeps it (identity best) and stops
+    # (not exhaustive) stage 1 moves to the good grouping, stage 2 keeps it and stops
     assert len(rnd.regroup_recon) == 2 and all(len(r) == 3 for r in rnd.regroup_recon)
     assert chosen.assignment == [0, 2, 1, 3] and rnd.assignment == [[0, 2, 1, 3]]
     first, second = rnd.regroup_recon
@@ -127,6 +127,10 @@ def test_regrouping_keeps_the_grouping_with_the_lowest_held_out_error() -> None:
     assert [p for p, _ in calls] == perms + perms
     assert len({s for _, s in calls}) == 6
     assert chosen.to_dict()["assignment"] == [0, 2, 1, 3]
+    once = select_model(_Grouped, loss, lambda s, g: torch.zeros(1), engine, val,
+                        SelectionSettings(candidates=3, restarts=0, threshold=0.3),
+                        assignments=perms, regroup=regroup, exhaustive=True)
+    assert len(once.rounds[0].regroup_recon) == 1 and once.assignment == [0, 2, 1, 3]
     with pytest.raises(ConfigError):
         select_model(_Grouped, loss, lambda s, g: torch.zeros(1), engine, val,
                      SelectionSettings(candidates=3), assignments=perms)

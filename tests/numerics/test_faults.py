@@ -233,7 +233,7 @@ def test_sweep_summary_ignores_undefined_metrics() -> None:
     records = [{"status": "ok", "axes": {"support": "full", "seed": s},
                 "result": {"sis": 0.9 + s / 100, "ood_ratio": float("nan")}} for s in range(3)]
     (row,) = summarize(records, ["support", "seed"])
-    assert row["sis"] == pytest.approx(0.91) and row["sis_n"] == 3
+    assert row["sis"] == pytest.approx(0.91) and "sis_n" not in row
     assert row["ood_ratio"] != row["ood_ratio"] and row["ood_ratio_n"] == 0
 
 
@@ -289,3 +289,12 @@ def _cmdline(pid: int) -> str:
         return open(f"/proc/{pid}/cmdline").read()
     except OSError:
         return ""
+
+
+def test_sweep_rejects_unknown_metrics_before_any_trial(tmp_path, capsys) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("grid: {order: [1], decoder: [mlp], seed: [0]}\n")
+    results = tmp_path / "r.jsonl"
+    assert main(["sweep", str(spec), "--results", str(results), "--metrics", "bogus",
+                 "--no-progress"]) == 2
+    assert "bogus" in capsys.readouterr().err and not results.exists()

@@ -49,18 +49,14 @@ def run(args: argparse.Namespace) -> int:
     """Load the spec, run the pending trials, print the summary; exit 1 if any trial failed."""
     import json
 
-    from numerics.sweep import format_summary, load_spec, run_sweep
+    from numerics.sweep import format_summary, load_spec, run_sweep, trial_metrics
 
     spec = load_spec(args.spec)
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
-    if metrics is not None:  # checked before any trial runs
-        from dataclasses import fields
-
+    known = trial_metrics() if metrics is not None else None
+    if known is not None:  # checked before any trial runs
         from numerics.errors import ConfigError
-        from numerics.training import TrainResult
 
-        known = {f.name for f in fields(TrainResult)} - {"model", "symbolic", "history",
-                                                         "evaluations", "config"}
         unknown = [m for m in metrics if m not in known]
         if unknown:
             raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; available: "
