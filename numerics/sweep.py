@@ -209,6 +209,10 @@ def parse_spec(data: Any, source: str = "spec") -> SweepSpec:
                      description=description, results=results)
 
 
+#: Largest sweep spec read (specs are a few hundred bytes; this bounds a wrong path).
+MAX_SPEC_BYTES = 1_000_000
+
+
 def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
     """Read a YAML sweep spec with ``yaml.safe_load`` and validate it (:func:`parse_spec`)."""
     import yaml
@@ -217,9 +221,18 @@ def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
     if not path.is_file():
         raise ConfigError(f"sweep spec {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_SPEC_BYTES + 1)
+        if len(raw) > MAX_SPEC_BYTES:
+            raise ConfigError(f"sweep spec {path} is larger than {MAX_SPEC_BYTES} bytes")
+        data = yaml.safe_load(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"sweep spec {path} is not UTF-8 text (a binary file?)") from None
+    except OSError as err:
+        raise ConfigError(f"cannot read sweep spec {path}: {err}") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from err
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(err).split())[:300]}"
+                          ) from err
     return parse_spec(data, source=str(path))
 
 
@@ -572,10 +585,15 @@ def _run_ray(trials: Sequence[Trial], trial_fn: TrialFn, workers: int | None,
                           "(or use --backend local)") from err
     started = False
     if not ray.is_initialized():
-        if address or os.environ.get("RAY_ADDRESS"):
-            ray.init(address=address, include_dashboard=False, log_to_driver=False)
-        else:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        try:
+            if address or os.environ.get("RAY_ADDRESS"):
+                ray.init(address=address, include_dashboard=False, log_to_driver=False)
+            else:
+                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        except (ConnectionError, TimeoutError, RuntimeError, ValueError) as err:
+            where = address or os.environ.get("RAY_ADDRESS") or "a new local cluster"
+            raise SweepError(f"cannot start or reach the Ray cluster at {where}: "
+                             f"{' '.join(str(err).split())[:200]}") from err
         started = True
     try:
         gpus = ray.cluster_resources().get("GPU", 0)
@@ -727,6 +745,9 @@ def run_sweep(spec: SweepSpec, results_path: str | os.PathLike[str] | None = Non
     else:
         trials = expand(spec)
     path = Path(results_path) if results_path is not None else default_results_path(spec)
+    from numerics.io import check_output_path
+
+    check_output_path(path, "results file")
     start = time.perf_counter()
     results = _ResultsFile(path)
     try:

@@ -298,3 +298,18 @@ def test_sweep_rejects_unknown_metrics_before_any_trial(tmp_path, capsys) -> Non
     assert main(["sweep", str(spec), "--results", str(results), "--metrics", "bogus",
                  "--no-progress"]) == 2
     assert "bogus" in capsys.readouterr().err and not results.exists()
+
+
+def test_sweep_bad_spec_files_and_result_paths(tmp_path, capsys) -> None:
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(bytes(range(256)) * 4)
+    spec = tmp_path / "s.yaml"
+    spec.write_text("grid: {order: [1], decoder: [mlp], seed: [0]}\n")
+    (tmp_path / "rdir").mkdir()
+    for argv in (["sweep", str(binary)],
+                 ["sweep", str(spec), "--results", str(tmp_path / "rdir")],
+                 ["conjecture", "--order", "3", "--out", str(tmp_path / "rdir")],
+                 ["figures", "--out", str(spec)]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err and "\n" not in err and "internal error" not in err, err
