@@ -27,6 +27,7 @@ from typing import Any
 import sympy
 
 from theory.ambiguity import AmbiguityResult, Counterexample, ambiguities
+from theory.budget import time_budget
 from theory.errors import AnalysisError
 from theory.independence import sufficient_independence
 from theory.order import cross_derivatives, interaction_order
@@ -232,15 +233,22 @@ def _check_exact(f: sympy.Matrix) -> None:
                                 f"approximation)")
 
 
-def analyze(f: object, slots: Slots, *, degree: int = 1) -> Report:
+def analyze(f: object, slots: Slots, *, degree: int = 1, timeout: float | None = None
+            ) -> Report:
     """Exact identifiability analysis of a generator f (d_x, 1) with latents split by ``slots``.
 
     Computes the interaction order n, sufficient independence at order n and the ambiguity
     system with polynomial fields of degree <= ``degree`` (affine by default), then the verdict
     (module docstring). For n >= 2 it also solves the system at degree 2 (when
     d_z * C(d_z + 2, 2) <= 360) to report which coordinates admit only affine
-    reparametrizations.
+    reparametrizations. ``timeout``: seconds after which the analysis stops with
+    :class:`theory.errors.BudgetError` (theory.budget; None: no limit).
     """
+    with time_budget(timeout, "the analysis", "pass a larger timeout (seconds) or None"):
+        return _analyze(f, slots, degree)
+
+
+def _analyze(f: object, slots: Slots, degree: int) -> Report:
     if not isinstance(slots, Slots):
         raise AnalysisError(f"slots must be a theory.slots.Slots, got {type(slots).__name__}")
     if isinstance(degree, bool) or not isinstance(degree, int) or degree < 0:

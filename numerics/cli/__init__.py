@@ -16,16 +16,14 @@ e.g. 60 s for ``analyze``; ``none``: no limit): past it the command stops with
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import pkgutil
-import signal
 import sys
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import NoReturn
 
-from theory.errors import BudgetError, InteractionAsymmetryError
+from theory.budget import time_budget
+from theory.errors import InteractionAsymmetryError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with _deadline(args.timeout):
+        with time_budget(args.timeout, f"iasym {args.command}",
+                         "raise it with --timeout SECONDS (or --timeout none)"):
             return int(args._run(args) or 0)
     except InteractionAsymmetryError as err:
         print(f"iasym {args.command}: error: {_line(err)}", file=sys.stderr)
@@ -103,28 +102,3 @@ def _line(err: BaseException, limit: int = 400) -> str:
     """The error's message on one line, at most ``limit`` characters."""
     text = " ".join(str(err).split())
     return text if len(text) <= limit else text[:limit] + " ..."
-
-
-@contextlib.contextmanager
-def _deadline(seconds: float | None) -> Iterator[None]:
-    """Raise :class:`BudgetError` in the main thread after ``seconds`` (SIGALRM, POSIX)."""
-    if seconds is None or not hasattr(signal, "setitimer") or (
-            threading.current_thread() is not threading.main_thread()):
-        yield
-        return
-
-    def expire(signum: int, frame: object) -> None:
-        raise BudgetError(f"stopped after the time budget of {seconds:g} s; raise it with "
-                          f"--timeout SECONDS (or --timeout none)")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,0 +1,57 @@
+"""theory.budget: time budgets that end in BudgetError, never in a hang."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from theory.budget import time_budget
+from theory.errors import BudgetError
+
+
+def _spin(seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
+def test_budget_stops_a_long_block_and_names_the_limit() -> None:
+    t0 = time.monotonic()
+    with pytest.raises(BudgetError, match="time budget of 0.2 s; raise"), time_budget(
+            0.2, "the spin"):
+        _spin(5)
+    assert time.monotonic() - t0 < 2
+
+
+def test_no_budget_and_short_blocks_pass() -> None:
+    with time_budget(None):
+        _spin(0.05)
+    with time_budget(5):
+        _spin(0.05)
+    _spin(0.1)  # the timer is off afterwards: no late BudgetError
+
+
+def test_nested_budgets_restore_the_outer_one() -> None:
+    with pytest.raises(BudgetError, match="outer"), time_budget(0.5, "outer"):
+        with time_budget(10, "inner"):
+            _spin(0.1)
+        _spin(5)
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), True, "5"])
+def test_bad_budgets_are_refused(bad) -> None:
+    with pytest.raises(BudgetError), time_budget(bad):
+        pass
+
+
+def test_analyze_takes_a_timeout() -> None:
+    from theory.parsing import parse_generator, parse_slots
+    from theory.report import analyze
+
+    slots = parse_slots("x1,x2,x3|y1,y2,y3")
+    f = parse_generator(["(x1+x2+x3+y1+y2+y3)**20"], slots)
+    t0 = time.monotonic()
+    with pytest.raises(BudgetError, match="the analysis"):
+        analyze(f, slots, timeout=0.5)
+    assert time.monotonic() - t0 < 10
