@@ -313,3 +313,29 @@ def test_sweep_bad_spec_files_and_result_paths(tmp_path, capsys) -> None:
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip()
         assert err and "\n" not in err and "internal error" not in err, err
+
+
+def test_sigkill_and_resume_give_the_same_numbers(tmp_path) -> None:
+    """kill -9 while training, rerun the same command: the stale lock is taken over, the run
+    resumes from its stage checkpoints and ends with the numbers of an uninterrupted run."""
+    import json
+
+    args = [*TINY[:TINY.index("--steps")], *TINY[TINY.index("--steps") + 2:], "--steps", "400",
+            "--json"]
+    cmd = [sys.executable, "-m", "numerics", "train", *args]
+    clean = json.loads(subprocess.run([*cmd, "--checkpoint", str(tmp_path / "a.pt")],
+                                      capture_output=True, text=True, check=True).stdout)
+    ckpt = tmp_path / "b.pt"
+    proc = subprocess.Popen([*cmd, "--checkpoint", str(ckpt)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "b.r0-explore.pt").exists():
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    assert (tmp_path / "b.r0-explore.pt").exists() and not ckpt.exists()
+    resumed = json.loads(subprocess.run([*cmd, "--checkpoint", str(ckpt)], capture_output=True,
+                                        text=True, check=True).stdout)
+    for key in ("sis", "val_recon", "recon_mse", "off_block"):
+        assert resumed[key] == clean[key], key
+    assert not (tmp_path / "b.pt.lock").exists()

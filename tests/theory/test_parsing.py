@@ -131,3 +131,20 @@ def test_parser_either_returns_an_expression_in_the_slots_or_raises_parse_error(
         return
     assert isinstance(expr, sympy.Expr)
     assert expr.free_symbols <= set(SLOTS.symbols)
+
+
+_ALPHABET = "x1y2 +-*/()**.,e0123456789_'\"[]{}:;=<>!@#$%^&|~`\\\n\t" + "ÿ\ufeff"
+_TOKENS = ["x1", "y1", "x2", "exp(", "log(", "sqrt(", "pi", "E", "**", "*", "+", "-", "/",
+           "(", ")", "1e400", "9**9**9", "0.5", "__import__", ".", "lambda", "sin(", "2"]
+
+
+@settings(max_examples=300, deadline=2000)
+@given(st.one_of(st.text(alphabet=_ALPHABET, max_size=60),
+                 st.lists(st.sampled_from(_TOKENS), max_size=25).map("".join)))
+def test_any_text_parses_or_raises_parse_error(text):
+    """A malformed-input corpus drawn at random: only a sympy expression or ParseError, fast."""
+    try:
+        expr = parse_expression(text, SLOTS)
+    except ParseError:
+        return
+    assert isinstance(expr, sympy.Expr)
