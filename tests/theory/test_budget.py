@@ -18,7 +18,7 @@ def _spin(seconds: float) -> None:
 
 def test_budget_stops_a_long_block_and_names_the_limit() -> None:
     t0 = time.monotonic()
-    with pytest.raises(BudgetError, match="time budget of 0.2 s; raise"), time_budget(
+    with pytest.raises(BudgetError, match=r"time budget of 0\.2 s; raise"), time_budget(
             0.2, "the spin"):
         _spin(5)
     assert time.monotonic() - t0 < 2
