@@ -212,6 +212,8 @@ def parse_expression(text: str, slots: Slots) -> sympy.Expr:
     if expr.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
         raise ParseError(f"expression is infinite or undefined (division by zero?): "
                          f"{_short(text)}")
+    if expr.is_real is False or expr.is_extended_real is False:
+        raise ParseError(f"expression is not real for any real input: {_short(text)}")
     if expr.has(sympy.I):
         raise ParseError(f"expression is complex-valued: {_short(text)} gives "
                          f"{_short(str(expr))}")

@@ -148,3 +148,9 @@ def test_any_text_parses_or_raises_parse_error(text):
     except ParseError:
         return
     assert isinstance(expr, sympy.Expr)
+
+
+def test_expressions_that_are_never_real_are_refused():
+    with pytest.raises(ParseError, match="not real"):
+        parse_expression("sqrt(-x1**2-1)", SLOTS)
+    assert parse_expression("sqrt(x1**2+1)", SLOTS) == sympy.sqrt(X1**2 + 1)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 
 NAME = "conjecture"
+#: Seconds the command may take unless --timeout says otherwise.
+TIMEOUT = 600.0
 HELP = ("check the conjecture (identifiability for every order N) on random generators of exact"
         " order N: exact ambiguity spaces, optional training")
 

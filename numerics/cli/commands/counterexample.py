@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 
 NAME = "counterexample"
+#: Seconds the command may take unless --timeout says otherwise.
+TIMEOUT = 600.0
 HELP = ("print and exactly re-verify a certified counterexample (one assumption of the theorems"
         " dropped); --train adds a measured numerical demonstration")
 
