@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="iasym",
         description="Interaction asymmetry: exact theory and numerical verification.",
     )
+    from numerics.io import package_version
+
+    parser.add_argument("--version", action="version", version=f"iasym {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):

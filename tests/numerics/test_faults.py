@@ -339,3 +339,11 @@ def test_sigkill_and_resume_give_the_same_numbers(tmp_path) -> None:
     for key in ("sis", "val_recon", "recon_mse", "off_block"):
         assert resumed[key] == clean[key], key
     assert not (tmp_path / "b.pt.lock").exists()
+
+
+def test_version(capsys) -> None:
+    from numerics.io import package_version
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"iasym {package_version()}"
