@@ -9,9 +9,13 @@ can run). One *round*:
 1. exploration: ``candidates`` members (seeds ``seed + SEED_STRIDE * i``) are trained together
    as a :class:`numerics.population.Population` for the first ``explore_fraction`` of the
    schedule;
-2. halving: the ``keep`` members with the lowest held-out error go on, the others stop;
+2. halving: the ``keep`` members with the lowest held-out error go on (``regroup_members``
+   when a regrouping stage follows), the others stop;
 3. regrouping (when the caller gives ``assignments`` with more than one entry,
-   numerics.block_assignment): every kept member is copied once per assignment of its encoder
+   numerics.block_assignment): the ``regroup_members`` best explored members when the
+   assignments are every grouping there is (default 2: the best one after exploration is not
+   always the one whose coordinates can be regrouped into slots), else the best one, are each
+   copied once per assignment of its encoder
    coordinates to the decoder's blocks (``regroup(member, perm, seed)``: the member's encoder
    with permuted outputs and a fresh decoder), the copies are trained together for the next
    ``regroup_fraction`` of the schedule, and again the ``keep`` lowest held-out errors go on.
@@ -74,13 +78,15 @@ class SelectionSettings:
     time_budget: float | None = 24.0
     regroup_fraction: float = 0.1
     regroup_stages: int = 3
+    regroup_members: int = 2
     max_assignments: int = 16
     threshold: float = RECON_THRESHOLD
 
     def validate(self) -> None:
         """:class:`ConfigError` for values that cannot be searched with."""
         for name, low in (("candidates", 1), ("keep", 1), ("restarts", 0),
-                          ("max_assignments", 1), ("regroup_stages", 0)):
+                          ("max_assignments", 1), ("regroup_stages", 0),
+                          ("regroup_members", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -233,7 +239,11 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
             history = list(done.history)
             explore_recon = [float(v) for v in val_recon(population)]
             order = sorted(range(settings.candidates), key=lambda r: explore_recon[r])
-            kept = sorted(order[:settings.keep])
+            # several explored members are regrouped when one stage tries every grouping; a
+            # local search (not exhaustive) spends its time on further stages instead
+            go_on = (max(settings.keep, settings.regroup_members) if regroups and exhaustive
+                     else settings.keep)
+            kept = sorted(order[:min(go_on, settings.candidates)])
             population = population.subset(kept)
         regroup_recon: list[list[float]] = []
         chosen_perms = [list(range(len(perms[0])))] * len(kept) if perms else []
@@ -253,7 +263,8 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
             history += list(done.history)
             recon = [float(v) for v in val_recon(population)]
             regroup_recon.append(recon)
-            best_pairs = sorted(sorted(range(len(pairs)), key=lambda i: recon[i])[:len(kept)])
+            best_pairs = sorted(sorted(range(len(pairs)), key=lambda i: recon[i])
+                                [:min(settings.keep, len(pairs))])
             # compose: the new encoder's output i is the previous one's perms[j][i]
             chosen_perms = [[chosen_perms[pairs[i][0]][c] for c in perms[pairs[i][1]]]
                             for i in best_pairs]

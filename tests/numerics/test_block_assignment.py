@@ -119,18 +119,22 @@ def test_regrouping_keeps_the_grouping_with_the_lowest_held_out_error() -> None:
                           assignments=perms, regroup=regroup)
     rnd = chosen.rounds[0]
     assert [tuple(p) for p in rnd.assignments] == perms
-    # (not exhaustive) stage 1 moves to the good grouping, stage 2 keeps it and stops
-    assert len(rnd.regroup_recon) == 2 and all(len(r) == 3 for r in rnd.regroup_recon)
+    # (not exhaustive) stage 1 moves the best explored member to the good grouping, stage 2
+    # keeps that grouping and stops
+    assert [len(r) for r in rnd.regroup_recon] == [3, 3]
     assert chosen.assignment == [0, 2, 1, 3] and rnd.assignment == [[0, 2, 1, 3]]
     first, second = rnd.regroup_recon
     assert first[1] < min(first[0], first[2]) and second[0] < min(second[1], second[2])
     assert [p for p, _ in calls] == perms + perms
     assert len({s for _, s in calls}) == 6
+    calls.clear()
     assert chosen.to_dict()["assignment"] == [0, 2, 1, 3]
     once = select_model(_Grouped, loss, lambda s, g: torch.zeros(1), engine, val,
                         SelectionSettings(candidates=3, restarts=0, threshold=0.3),
                         assignments=perms, regroup=regroup, exhaustive=True)
-    assert len(once.rounds[0].regroup_recon) == 1 and once.assignment == [0, 2, 1, 3]
+    # exhaustive: one stage, on the 2 best explored members (2 x 3 copies)
+    assert [len(r) for r in once.rounds[0].regroup_recon] == [6]
+    assert once.assignment == [0, 2, 1, 3] and len(calls) == 6
     with pytest.raises(ConfigError):
         select_model(_Grouped, loss, lambda s, g: torch.zeros(1), engine, val,
                      SelectionSettings(candidates=3), assignments=perms)
