@@ -212,11 +212,11 @@ def parse_expression(text: str, slots: Slots) -> sympy.Expr:
     if expr.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
         raise ParseError(f"expression is infinite or undefined (division by zero?): "
                          f"{_short(text)}")
-    if expr.is_real is False or expr.is_extended_real is False:
-        raise ParseError(f"expression is not real for any real input: {_short(text)}")
     if expr.has(sympy.I):
         raise ParseError(f"expression is complex-valued: {_short(text)} gives "
                          f"{_short(str(expr))}")
+    if expr.is_real is False or expr.is_extended_real is False:
+        raise ParseError(f"expression is not real for any real input: {_short(text)}")
     degree = _degree_bound(expr, {})
     if degree > MAX_DEGREE:
         raise ParseError(f"expression {_short(text)} reaches polynomial degree {degree}, above "
