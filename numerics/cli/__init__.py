@@ -88,8 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"iasym {args.command}: interrupted", file=sys.stderr)
         return 130
     except RecursionError:
-        print(f"iasym {args.command}: error: input nested too deeply to process",
-              file=sys.stderr)
+        print(f"iasym {args.command}: error: input too large or too deeply nested to process "
+              f"(Python's recursion limit was reached; use fewer slots, outputs or nesting "
+              f"levels)", file=sys.stderr)
         return 2
     except MemoryError:
         print(f"iasym {args.command}: error: out of memory (make the input or the run "
