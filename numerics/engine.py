@@ -169,9 +169,8 @@ def _resume_state(state: Any, ckpt: Path, config: EngineConfig) -> dict[str, Any
     for key in ("generator", "torch_rng"):
         if state[key].dtype != torch.uint8 or state[key].ndim != 1:
             raise CheckpointError(f"checkpoint {ckpt}: {key!r} is not an RNG state")
-    differing = _differences(state.get("fingerprint", "<missing>"),
-                             config.fingerprint if config.fingerprint is not None
-                             else state.get("fingerprint", "<missing>"))
+    differing = ([] if config.fingerprint is None else
+                 _differences(state.get("fingerprint", "<missing>"), config.fingerprint))
     saved, wanted = dict(state.get("schedule", {})), _schedule(config)
     if saved.get("schedule") == wanted["schedule"] == "constant":
         for name in ("steps", "last_step"):  # a constant schedule may be extended

@@ -243,7 +243,7 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
             # local search (not exhaustive) spends its time on further stages instead
             go_on = (max(settings.keep, settings.regroup_members) if regroups and exhaustive
                      else settings.keep)
-            kept = sorted(order[:min(go_on, settings.candidates)])
+            kept = sorted(order[:go_on])
             population = population.subset(kept)
         regroup_recon: list[list[float]] = []
         chosen_perms = [list(range(len(perms[0])))] * len(kept) if perms else []
@@ -263,8 +263,7 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
             history += list(done.history)
             recon = [float(v) for v in val_recon(population)]
             regroup_recon.append(recon)
-            best_pairs = sorted(sorted(range(len(pairs)), key=lambda i: recon[i])
-                                [:min(settings.keep, len(pairs))])
+            best_pairs = sorted(sorted(range(len(pairs)), key=lambda i: recon[i])[:settings.keep])
             # compose: the new encoder's output i is the previous one's perms[j][i]
             chosen_perms = [[chosen_perms[pairs[i][0]][c] for c in perms[pairs[i][1]]]
                             for i in best_pairs]
