@@ -35,3 +35,18 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ConfigError(f"device {spec!r} requested but MPS is not available")
     return device
+
+
+def flush_denormals() -> bool:
+    """Read and write CPU floats below the normal range (|x| < 1.2e-38 in float32) as 0, from
+    now on; returns whether the CPU supports it. Training calls it (numerics.engine.fit).
+
+    Subnormal floats make x86 arithmetic 10-100x slower, and training produces them (e.g.
+    sigmoid of a large negative pre-activation inside SiLU): measured on 4 slots x 2 latents
+    at order 3, one ``iasym train`` took 20 CPU-minutes instead of 28 s. Flushing changes
+    values only below 1.2e-38, far below what the losses resolve. The setting is per thread
+    and inherited by threads started later, so it covers torch's CPU worker threads when it
+    is made before torch's first parallel operation: the CLI makes it at start-up, and a
+    library user who runs other torch code first can call this function first.
+    """
+    return bool(torch.set_flush_denormal(True))

@@ -203,6 +203,16 @@ def _as_tensors(*values: _Value, like: Tensor | None = None) -> tuple[Tensor, ..
     )
 
 
+def _poly(e: sympy.Expr, symbols: tuple[sympy.Symbol, ...]) -> sympy.Poly:
+    """``sympy.Poly(e, *symbols)``; an expanded expression (the theory's generators) is read
+    term by term without sympy's expand, about 10x faster; sympy refuses an unexpanded one
+    (PolynomialError), which is then expanded."""
+    try:
+        return sympy.Poly(e, *symbols, expand=False)
+    except sympy.PolynomialError:
+        return sympy.Poly(e, *symbols)
+
+
 class TorchGenerator(nn.Module):
     """A sympy generator f as a batched torch function ``z: (batch, d_z) -> (batch, d_x)``.
 
@@ -227,7 +237,7 @@ class TorchGenerator(nn.Module):
         self.d_z = slots.dim
         self.d_x = len(self.expressions)
         symbols = slots.symbols
-        polys = {l: sympy.Poly(e, *symbols) for l, e in enumerate(self.expressions)
+        polys = {l: _poly(e, symbols) for l, e in enumerate(self.expressions)
                  if e.is_polynomial(*symbols)}
         self._poly_outputs = tuple(polys)
         self._tree_outputs = tuple(l for l in range(self.d_x) if l not in polys)

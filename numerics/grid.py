@@ -6,7 +6,8 @@ For every generator order n (rows) and decoder (columns: structured decoders of 
 L-shaped training support, and records per cell
 
 * the theory's prediction (numerics.verdict.predict: ``identifiable`` / ``conjectured`` /
-  ``no-theorem`` / ``cannot-reconstruct``),
+  ``not-identifiable`` (a certified counterexample at the decoder's order) / ``no-theorem`` /
+  ``cannot-reconstruct``),
 * counts of the run verdicts ``identified`` / ``not-converged`` / ``mixed-but-reconstructs``
   and of candidate counterexamples,
 * median SIS, median off-block fraction of dh/dz, median OOD/ID error ratio (recombination
@@ -16,7 +17,9 @@ Generator seeds are the run seeds, so a row's cells see the same generators. Run
 seed over all cells, so a grid stopped early (or extended with more ``seeds`` later) has about
 the same number of runs in every cell. Every finished
 run is appended to ``runs.jsonl`` in the output folder at once, and a rerun with the same
-folder skips the runs already there (a killed grid resumes without repeating work). The
+folder skips the runs already there (a killed grid resumes without repeating work) and
+re-derives their theory predictions from their generators (the prediction does not depend on
+the training, and the theory may have learned more since they ran). The
 summary goes to ``grid.json``, ``grid.md`` and ``grid.png``/``grid.pdf``.
 """
 
@@ -104,6 +107,40 @@ def _row(order: int, label: str, seed: int, result: Any) -> dict[str, Any]:
             "restarts": result.restarts, "seconds": result.seconds}
 
 
+def _repredict(config: GridConfig, rows: dict[str, dict[str, Any]]
+               ) -> dict[str, dict[str, Any]]:
+    """Stored runs with the current theory's prediction for their generator and decoder.
+
+    The prediction is a function of the generator (rebuilt from the run's order and seed) and
+    the decoder, not of the training, so a grid resumed after the theory learned more (e.g. a
+    certified counterexample at the decoder's order) labels its old runs as its new ones.
+    """
+    from numerics.training import TrainConfig, build_generator
+    from numerics.verdict import PREDICTS_IDENTIFIABLE, predict
+
+    columns = {label: (decoder, d_order) for label, decoder, d_order in config.columns()}
+    cache: dict[tuple[int, str, int], tuple[str, str]] = {}
+    out: dict[str, dict[str, Any]] = {}
+    for key, row in rows.items():
+        n, label, seed = row["generator_order"], row["column"], row["seed"]
+        if label not in columns:
+            out[key] = row
+            continue
+        decoder, d_order = columns[label]
+        if (n, label, seed) not in cache:
+            train_config = TrainConfig(order=n, decoder=decoder, decoder_order=d_order,
+                                       slot_sizes=config.slot_sizes, seed=seed,
+                                       **config.options)
+            cache[(n, label, seed)] = predict(build_generator(train_config)[1], decoder,
+                                              d_order, n)
+        prediction, reason = cache[(n, label, seed)]
+        candidate = (row["verdict"] == "mixed-but-reconstructs"
+                     and prediction in PREDICTS_IDENTIFIABLE)
+        out[key] = {**row, "prediction": prediction, "reason": reason,
+                    "candidate_counterexample": candidate}
+    return out
+
+
 def _median(values: Sequence[float]) -> float:
     finite = [v for v in values if v == v]
     return float(statistics.median(finite)) if finite else float("nan")
@@ -136,7 +173,7 @@ def run_grid(config: GridConfig, out_dir: str | Path, progress: bool = True
         raise ConfigError(f"--out {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     log = out / "runs.jsonl"
-    done = _load(log)
+    done = _repredict(config, _load(log))
     if log.exists():  # drop a line cut by a kill, so that appended runs start on a new line
         from numerics.io import atomic_write_text
 
@@ -201,7 +238,8 @@ def write_summary(config: GridConfig, rows: dict[str, dict[str, Any]], out: Path
 
 
 _SHORT = {"identifiable": "thm: ident.", "conjectured": "conjectured",
-          "no-theorem": "no theorem", "cannot-reconstruct": "cannot fit"}
+          "no-theorem": "no theorem", "cannot-reconstruct": "cannot fit",
+          "not-identifiable": "not ident."}
 
 
 def _short(prediction: str) -> str:

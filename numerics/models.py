@@ -301,6 +301,18 @@ class MLPEncoder(nn.Module):
         weight.copy_(weight[:, index].clone())
         bias.copy_(bias[index].clone())
 
+    @torch.no_grad()
+    def transform_outputs(self, matrix: Tensor, shift: Tensor) -> None:
+        """In place: zhat_new = matrix @ zhat_old + shift (``matrix: (d_z, d_z)``,
+        ``shift: (d_z,)``), folded into the last layer's weights and bias."""
+        if tuple(matrix.shape) != (self.d_z, self.d_z) or tuple(shift.shape) != (self.d_z,):
+            raise ConfigError(f"need a ({self.d_z}, {self.d_z}) matrix and a ({self.d_z},) "
+                              f"shift, got {tuple(matrix.shape)} and {tuple(shift.shape)}")
+        weight, bias = self.net.weights[-1], self.net.biases[-1]
+        a = matrix.to(torch.float64)
+        weight.copy_((weight.double() @ a.T).to(weight.dtype))
+        bias.copy_((a @ bias.double() + shift.double()).to(bias.dtype))
+
 
 class Autoencoder(nn.Module):
     """ghat (encoder) and fhat (decoder): ``x -> (zhat, xhat)`` with xhat = fhat(ghat(x))."""

@@ -80,13 +80,14 @@ class SelectionSettings:
     regroup_stages: int = 3
     regroup_members: int = 2
     max_assignments: int = 16
+    unmix_proposals: int = 3
     threshold: float = RECON_THRESHOLD
 
     def validate(self) -> None:
         """:class:`ConfigError` for values that cannot be searched with."""
         for name, low in (("candidates", 1), ("keep", 1), ("restarts", 0),
                           ("max_assignments", 1), ("regroup_stages", 0),
-                          ("regroup_members", 1)):
+                          ("regroup_members", 1), ("unmix_proposals", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -117,7 +118,9 @@ class Round:
     regrouping stage (empty: no regrouping), ``regroup_recon``: per stage, their held-out
     errors (member-major), ``assignment``: per member that finished the schedule, the
     composition of the stages' choices (decoder block k reads the explored encoder's outputs
-    ``assignment[o_k:o_k + d_k]``).
+    ``assignment[o_k:o_k + d_k]``). ``unmix_residual``: per settled member, the residuals of
+    its unmixing proposals (numerics.unmixing), ``unmix_recon``: the held-out errors of the
+    proposals after the unmixing stage (member-major; empty: no unmixing).
     """
 
     seeds: list[int]
@@ -128,6 +131,8 @@ class Round:
     assignments: list[list[int]] = field(default_factory=list)
     regroup_recon: list[list[float]] = field(default_factory=list)
     assignment: list[list[int]] = field(default_factory=list)
+    unmix_residual: list[list[float]] = field(default_factory=list)
+    unmix_recon: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -187,7 +192,9 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
                  evaluate: Callable[[Members], dict[str, float]] | None = None,
                  assignments: Sequence[Sequence[int]] = (),
                  regroup: Callable[[nn.Module, Sequence[int], int], nn.Module] | None = None,
-                 exhaustive: bool = False) -> Selection:
+                 exhaustive: bool = False,
+                 unmix: Callable[[nn.Module, int], list[tuple[float, nn.Module]]] | None = None
+                 ) -> Selection:
     """Train initializations of ``build(seed)`` and keep the best by held-out error.
 
     ``loss_fn(population, batch, step)`` must return the *sum* of the member losses (so that
@@ -196,7 +203,10 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
     run's seed and seeds the data stream). ``assignments`` and ``regroup``: the regrouping stage
     (both or neither; skipped with fewer than 2 assignments or without exploration);
     ``exhaustive``: the assignments are every grouping there is, so one stage finds the best
-    and none is repeated. See the module docstring for the procedure.
+    and none is repeated. ``unmix(member, seed)``: ``(residual, copy)`` pairs, each copy the
+    member's encoder composed with a proposed affine unmixing and a fresh decoder
+    (numerics.unmixing); given, it replaces the regrouping stages. See the module docstring
+    for the procedure.
     """
     if (regroup is None) != (not assignments):
         raise ConfigError("select_model needs both assignments and regroup, or neither")
@@ -209,8 +219,9 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
                           max(1, round(engine.steps * settings.explore_fraction)))
     perms = [list(p) for p in assignments]
     stage_steps = max(1, round(engine.steps * settings.regroup_fraction))
-    regroups = (settings.regroup_stages if len(perms) > 1 and explore_end
-                and stage_steps >= MIN_REGROUP_STEPS else 0)
+    staged = bool(explore_end) and stage_steps >= MIN_REGROUP_STEPS
+    unmixing = unmix is not None and staged and explore_end + 2 * stage_steps < engine.steps
+    regroups = (settings.regroup_stages if len(perms) > 1 and staged and not unmixing else 0)
     rounds: list[Round] = []
     best: tuple[float, int, int, nn.Module, list[int]] | None = None
     best_log: tuple[list, list] = ([], [])
@@ -241,13 +252,41 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
             order = sorted(range(settings.candidates), key=lambda r: explore_recon[r])
             # several explored members are regrouped when one stage tries every grouping; a
             # local search (not exhaustive) spends its time on further stages instead
-            go_on = (max(settings.keep, settings.regroup_members) if regroups and exhaustive
-                     else settings.keep)
+            go_on = (max(settings.keep, settings.regroup_members)
+                     if (regroups and exhaustive) or unmixing else settings.keep)
             kept = sorted(order[:go_on])
             population = population.subset(kept)
         regroup_recon: list[list[float]] = []
-        chosen_perms = [list(range(len(perms[0])))] * len(kept) if perms else []
+        chosen_perms = ([list(range(len(perms[0])))] * len(kept) if perms and not unmixing
+                        else [])
         first = explore_end
+        unmix_residual: list[list[float]] = []
+        unmix_recon: list[float] = []
+        if unmixing:
+            assert unmix is not None
+            # settle: the kept members train one more stage, so that their encoders carry
+            # the within-slot structure that the unmixing fits
+            done = run(population, first, first + stage_steps, q, "settle")
+            first += stage_steps
+            steps_run, fit_seconds = steps_run + done.steps_run, fit_seconds + done.seconds
+            history += list(done.history)
+            owners, copies = [], []
+            for r in range(len(kept)):
+                proposed = unmix(population.member(r), seeds[kept[r]] + 1)
+                unmix_residual.append([res for res, _ in proposed])
+                owners += [kept[r]] * len(proposed)
+                copies += [copy for _, copy in proposed]
+            population = Population(copies) if len(copies) > 1 else SingleMember(copies[0])
+            done = run(population, first, first + stage_steps, q, "unmix")
+            first += stage_steps
+            steps_run, fit_seconds = steps_run + done.steps_run, fit_seconds + done.seconds
+            history += list(done.history)
+            unmix_recon = [float(v) for v in val_recon(population)]
+            best_copies = sorted(sorted(range(len(copies)),
+                                        key=lambda i: unmix_recon[i])[:settings.keep])
+            kept = [owners[i] for i in best_copies]
+            chosen_perms = []
+            population = population.subset(best_copies)
         for stage in range(regroups):
             if first + stage_steps >= engine.steps:
                 break
@@ -278,7 +317,8 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
         rounds.append(Round(seeds=seeds, explore_recon=explore_recon, kept=kept,
                             final_recon=final_recon, seconds=time.perf_counter() - t_round,
                             assignments=perms if regroup_recon else [],
-                            regroup_recon=regroup_recon, assignment=chosen_perms))
+                            regroup_recon=regroup_recon, assignment=chosen_perms,
+                            unmix_residual=unmix_residual, unmix_recon=unmix_recon))
         r_best = min(range(len(kept)), key=lambda r: final_recon[r])
         if best is None or final_recon[r_best] < best[0]:
             best = (final_recon[r_best], q, seeds[kept[r_best]], population.member(r_best),

@@ -373,20 +373,25 @@ def sympy_generator_for(order: int, slot_sizes: tuple[int, ...], outputs: int, s
         raise ConfigError(f"cannot build the order-{order} sympy generator: {err}") from err
 
 
-def build_data(config: TrainConfig) -> Data:
-    """Generator, support, standardized training set and ID test latents of ``config``."""
+def build_generator(config: TrainConfig) -> tuple[nn.Module, Any]:
+    """``(torch generator, exact sympy generator or None)`` of ``config`` (seeded by its seed)."""
     from numerics.generators import from_sympy, make_generator
-    from numerics.supports import make_support
 
     sizes = config.true_sizes()
-    symbolic = None
     if config.generator == "sympy":
         symbolic = config.sympy_generator or sympy_generator_for(
             config.order, sizes, config.d_x(), config.seed)
-        generator = from_sympy(symbolic)
-    else:
-        generator = make_generator(config.order, sizes, config.d_x(), seed=config.seed,
-                                   hidden=config.generator_hidden, depth=config.generator_depth)
+        return from_sympy(symbolic), symbolic
+    return make_generator(config.order, sizes, config.d_x(), seed=config.seed,
+                          hidden=config.generator_hidden, depth=config.generator_depth), None
+
+
+def build_data(config: TrainConfig) -> Data:
+    """Generator, support, standardized training set and ID test latents of ``config``."""
+    from numerics.supports import make_support
+
+    sizes = config.true_sizes()
+    generator, symbolic = build_generator(config)
     support = make_support(config.support, sizes, **config.support_options)
     gen = torch.Generator().manual_seed(config.seed + 1)
     z_train = support.sample_train(config.n_train, gen, dtype=torch.float64)
@@ -428,6 +433,35 @@ def regroup_model(config: TrainConfig, member: nn.Module, perm: Sequence[int], s
     model.encoder.load_state_dict(member.encoder.state_dict())
     model.encoder.permute_outputs(perm)
     return model
+
+
+def _unmixer(config: TrainConfig, data: Data) -> Any:
+    """The unmixing stage of numerics.selection for structured decoders of order >= 3 on
+    several slots (numerics.unmixing), else None: ``unmix(member, seed)`` returns
+    ``(residual, copy)`` pairs, each copy the member's encoder composed with a proposed affine
+    map and a fresh decoder seeded from ``seed``."""
+    from numerics import unmixing
+
+    latent = config.inferred_sizes()
+    order = config.model_order()
+    if config.decoder != "structured" or order < unmixing.FROM_ORDER or len(latent) < 2:
+        return None
+    x = data.x_train[:unmixing.POINTS]
+
+    def unmix(member: nn.Module, seed: int) -> list[tuple[float, nn.Module]]:
+        device = next(member.parameters()).device
+        with torch.no_grad():
+            z_hat = member.encoder(x.to(device)).cpu()
+        out = []
+        for i, proposal in enumerate(unmixing.propose_unmixings(
+                z_hat, x, latent, order, proposals=config.selection.unmix_proposals,
+                seed=seed)):
+            model = build_model(config, seed + i)
+            model.encoder.load_state_dict(member.encoder.state_dict())
+            model.encoder.transform_outputs(proposal.matrix, proposal.shift)
+            out.append((proposal.residual, model))
+        return out
+    return unmix
 
 
 def _assignments(config: TrainConfig) -> list[tuple[int, ...]]:
@@ -531,6 +565,9 @@ def _train(config: TrainConfig) -> TrainResult:
     from numerics.slotwise import block_jacobian
     from numerics.verdict import judge, predict
 
+    from numerics.device import flush_denormals
+
+    flush_denormals()  # before the data is built: torch's worker threads inherit it
     t0 = time.perf_counter()
     data = build_data(config)
     n_train = data.x_train.shape[0]
@@ -557,7 +594,8 @@ def _train(config: TrainConfig) -> TrainResult:
                           regroup=(lambda m, p, s: regroup_model(config, m, p, s)) if perms
                           else None,
                           exhaustive=bool(perms) and len(perms) == count_assignments(
-                              config.inferred_sizes()))
+                              config.inferred_sizes()),
+                          unmix=_unmixer(config, data))
     model = chosen.model
     if isinstance(model.decoder, StructuredDecoder):
         model.decoder.harden()

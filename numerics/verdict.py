@@ -19,8 +19,9 @@ optimization failure and says nothing about the theorem. The verdicts:
   order <= n that is sufficiently independent at order n: ``identifiable`` for n <= 2,
   ``conjectured`` for n >= 3) this contradicts the theorem (or the conjecture) numerically: it
   is a **candidate counterexample**, to be reproduced from its saved config, seed, checkpoint
-  and generator. Elsewhere (an MLP decoder, a generator that is not sufficiently independent)
-  it is what the theory allows.
+  and generator. Elsewhere it is what the theory allows: an MLP decoder, a generator that is
+  not sufficiently independent, and above all a ``not-identifiable`` prediction, where the
+  theory holds a certified counterexample h (f o h fits with an order-n decoder as well as f).
 
 Thresholds, from 45 measured runs of ``iasym train`` at its defaults (2-core CPU; structured
 decoders of the generator's order on 3x2, 2x3, 4x2 and (2, 3, 1) slots, orders 0-3): runs
@@ -110,11 +111,15 @@ def predict(generator: object | None, decoder: str, decoder_order: int,
 
     ``generator``: the exact sympy generator (an object with ``.f`` and ``.slots``) or None for
     a neural generator (its order is known by construction, its sufficient independence is
-    not certified). Rules: an MLP decoder is unconstrained (``no-theorem``); a structured
-    decoder of order n < the generator's order cannot reproduce f (``cannot-reconstruct``);
-    otherwise f has at most n-th order interaction and the prediction is ``identifiable``
-    (n <= 2) or ``conjectured`` (n >= 3) when f is sufficiently independent at order n
-    (decided exactly by theory.independence), else ``no-theorem``.
+    not certified). Rules, in this order: an MLP decoder is unconstrained (``no-theorem``); a
+    structured decoder of order n < the generator's order cannot reproduce f
+    (``cannot-reconstruct``); a certified counterexample at order n (theory.ambiguity: an
+    invertible h that mixes slots while f o h keeps order <= n, checked exactly, e.g. a
+    linear mixing when f is a polynomial of total degree <= n) makes it ``not-identifiable``:
+    both latent parametrizations fit the data with an order-n decoder, so a mixed run is what
+    the theory predicts and an identified one is one of the solutions; otherwise
+    ``identifiable`` (n <= 2) or ``conjectured`` (n >= 3) when f is sufficiently independent at
+    order n (decided exactly by theory.independence), else ``no-theorem``.
     """
     if decoder != "structured":
         return "no-theorem", f"a {decoder} decoder has no interaction constraint"
@@ -123,13 +128,29 @@ def predict(generator: object | None, decoder: str, decoder_order: int,
                                       f"generator of order {generator_order}")
     if generator is None:
         return "no-theorem", "sufficient independence of a neural generator is not certified"
+    from theory.ambiguity import ambiguities
     from theory.errors import AnalysisError
     from theory.independence import sufficient_independence
 
     try:
         holds = sufficient_independence(generator.f, generator.slots, order=decoder_order).holds
     except AnalysisError as err:
-        return "no-theorem", f"sufficient independence undecided: {err}"
+        holds, undecided = None, f"sufficient independence undecided: {err}"
+    if holds is not True or decoder_order >= 3:
+        try:
+            witness = ambiguities(generator.f, generator.slots, decoder_order).counterexample
+        except AnalysisError:  # BudgetError included: no witness searched, nothing claimed
+            witness = None
+        if witness is not None:
+            h = ", ".join(str(e) for e in witness.h)
+            reason = (f"certified counterexample at order {decoder_order}: h(z) = ({h}) mixes "
+                      f"slots and f o h has order {witness.order_of_f_h} <= {decoder_order}")
+            if holds is True:
+                reason += (f", although f is sufficiently independent at order {decoder_order}"
+                           f" (a counterexample to the conjecture)")
+            return "not-identifiable", reason
+    if holds is None:
+        return "no-theorem", undecided
     if holds is not True:
         return "no-theorem", f"f is not sufficiently independent at order {decoder_order}"
     if decoder_order <= 2:

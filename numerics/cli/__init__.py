@@ -77,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``iasym`` console script; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from numerics.device import flush_denormals
+
+    flush_denormals()  # before torch starts its worker threads, which inherit the setting
     try:
         with time_budget(args.timeout, f"iasym {args.command}",
                          "raise it with --timeout SECONDS (or --timeout none)"):

@@ -181,7 +181,15 @@ def test_predict_follows_the_theorems() -> None:
     assert predict(add, "mlp", 1, 1)[0] == "no-theorem"
     assert predict(add, "structured", 1, 1)[0] == "identifiable"
     assert predict(bilinear((2, 2), 40, 0), "structured", 1, 2)[0] == "cannot-reconstruct"
-    assert predict(linear((2, 2), 8, 0), "structured", 1, 1)[0] == "no-theorem"
+    # f = A z: every invertible linear h keeps f o h linear, and the theory certifies one
+    prediction, reason = predict(linear((2, 2), 8, 0), "structured", 1, 1)
+    assert prediction == "not-identifiable" and "certified counterexample" in reason
+    # cubic slot parts + bilinear cross terms: a linear mixing keeps the total degree 3, so an
+    # order-3 decoder fits the mixed latents exactly as well (order 2: the theorem holds)
+    cubic = bilinear((2, 2), 40, 0)
+    assert predict(cubic, "structured", 2, 2)[0] == "identifiable"
+    prediction, reason = predict(cubic, "structured", 3, 2)
+    assert prediction == "not-identifiable" and "<= 3" in reason
     assert predict(None, "structured", 1, 1)[0] == "no-theorem"
 
 

@@ -1,0 +1,168 @@
+"""Linear unmixing of block slots: the affine change of the encoder's coordinates under which
+the data is best fit by a polynomial of interaction order n.
+
+Why. For n >= 3 the sufficiently independent generators are dense: every derivative of order
+<= n, cross-slot ones included, must be present, so f is mostly a polynomial of degree <= n in
+all latents, and that part is fit by an order-n decoder in *any* linearly mixed coordinates.
+Only the within-slot terms of degree n + 1 tell the slots apart, gradient descent on the
+reconstruction barely feels them, and training stops in a slot-mixing minimum (measured on
+3 slots x 2 latents at n = 3: 0/5 runs identified with regrouping alone). The unmixing asks the
+question directly, without ground truth: which affine map u = A zhat + c of the encoder's
+outputs makes x best explained by
+
+    Phi(u) = [1, cross-slot monomials of u of degree 2..n, within-slot monomials of degree
+              1..n + 1]   (the model class of an order-n decoder, truncated at degree n + 1),
+
+measured by the variable-projection residual (the linear coefficients B are solved, not
+learned; lambda = 1e-8 times the mean diagonal of Phi^T Phi keeps the normal equations
+positive definite)
+
+    r(A) = || X - Phi(u) B*(u) ||_F^2 / || X - mean X ||_F^2,
+    B*(u) = (Phi^T Phi + lambda I)^{-1} Phi^T X,   u standardized per coordinate.
+
+r is minimized over A by Adam from ``restarts`` starts (the identity first, then seeded random
+orthogonal matrices) and the distinct best maps are returned as proposals; the training
+pipeline (numerics.selection) applies each to a copy of the encoder, gives it a fresh decoder,
+and keeps the copy with the lowest held-out reconstruction error. A generator that is exactly
+such a polynomial (theory.generators) gives r = 0 in its own coordinates (up to slot-wise
+affine maps and slot permutations, which keep the span of Phi); a non-polynomial one is fit
+approximately, and the held-out error decides.
+
+Cost per Adam step: R restarts x m points x p features, O(R m p (p + d_x)); with the defaults
+(m = 512, R = 16, 100 steps, p = 99 features for 3 x 2 latents at n = 3) about 2 s on 2 CPU
+cores, in float64.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from numerics.errors import ConfigError
+
+Tensor = torch.Tensor
+
+__all__ = ["FROM_ORDER", "POINTS", "Unmixing", "propose_unmixings", "unmixing_features", "unmixing_residual"]
+
+#: Decoder orders whose training runs the unmixing stage: below 3 the regrouping of encoder
+#: coordinates suffices (docs: the reliability table), from 3 on it does not.
+FROM_ORDER = 2
+#: Training points the residual is fit on (p = 99 features for 3 x 2 latents at n = 3).
+POINTS = 512
+#: Ridge of the normal equations relative to the mean diagonal of Phi^T Phi: keeps them
+#: positive definite in float64 (condition number <= about p / RIDGE) when features collide.
+RIDGE = 1e-8
+#: Two proposals whose residuals agree to this relative tolerance are taken as the same
+#: solution (the objective is invariant under slot-wise affine maps and slot permutations).
+SAME_RESIDUAL = 1e-3
+
+
+@dataclass(frozen=True)
+class Unmixing:
+    """A proposed affine map u = ``matrix`` @ zhat + ``shift`` and its residual r (module doc).
+
+    ``matrix``: ``(d, d)``, ``shift``: ``(d,)``, float64.
+    """
+
+    matrix: Tensor
+    shift: Tensor
+    residual: float
+
+
+def _monomial_index(slot_sizes: tuple[int, ...], order: int) -> Tensor:
+    """Index tuples of the non-constant features of Phi, padded with d (a column of ones)."""
+    from numerics.models import cross_monomials
+
+    offsets = np.cumsum((0,) + slot_sizes)
+    within = [t for k in range(len(slot_sizes)) for m in range(1, order + 2)
+              for t in itertools.combinations_with_replacement(
+                  range(int(offsets[k]), int(offsets[k + 1])), m)]
+    monomials = cross_monomials(slot_sizes, order) + within
+    d = int(offsets[-1])
+    index = torch.full((len(monomials), order + 1), d, dtype=torch.long)
+    for r, t in enumerate(monomials):
+        index[r, :len(t)] = torch.tensor(t)
+    return index
+
+
+def unmixing_features(u: Tensor, slot_sizes: Sequence[int], order: int) -> Tensor:
+    """Phi(u) of the module docstring: ``(..., m, d) -> (..., m, p)``, the constant last."""
+    sizes = tuple(int(s) for s in slot_sizes)
+    if u.shape[-1] != sum(sizes):
+        raise ConfigError(f"u has {u.shape[-1]} coordinates, slots {sizes} need {sum(sizes)}")
+    index = _monomial_index(sizes, int(order)).to(u.device)
+    ones = torch.ones_like(u[..., :1])
+    padded = torch.cat([u, ones], dim=-1)
+    m = padded[..., index[:, 0]]
+    for position in range(1, index.shape[1]):
+        m = m * padded[..., index[:, position]]
+    return torch.cat([m, ones], dim=-1)
+
+
+def unmixing_residual(u: Tensor, x: Tensor, slot_sizes: Sequence[int], order: int) -> Tensor:
+    """r of the module docstring for coordinates ``u: (R, m, d)`` and data ``x: (m, d_x)``:
+    ``(R,)``, differentiable in ``u``. Each u is standardized per coordinate first."""
+    m = x.shape[0]
+    u = (u - u.mean(-2, keepdim=True)) / u.std(-2, keepdim=True).clamp_min(1e-12)
+    phi = unmixing_features(u, slot_sizes, order)
+    xc = x - x.mean(0)
+    gram = phi.transpose(-1, -2) @ phi
+    scale = gram.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None]
+    gram = gram + RIDGE * scale * torch.eye(gram.shape[-1], dtype=gram.dtype,
+                                            device=gram.device)
+    # Cholesky: the ridge makes the Gram matrix positive definite (and batched LU solves
+    # fail inside MKL after torch.set_num_threads on some builds: "DLASWP parameter 6")
+    coeffs = torch.cholesky_solve(phi.transpose(-1, -2) @ xc, torch.linalg.cholesky(gram))
+    return (phi @ coeffs - xc).square().mean((-2, -1)) / xc.square().mean()
+
+
+def propose_unmixings(z_hat: Tensor, x: Tensor, slot_sizes: Sequence[int], order: int,
+                      proposals: int = 3, restarts: int = 8, steps: int = 60,
+                      lr: float = 0.05, seed: int = 0) -> list[Unmixing]:
+    """Up to ``proposals`` distinct affine maps of ``z_hat: (m, d)`` with the lowest residual r
+    for ``x: (m, d_x)`` (module docstring), best first. Deterministic given ``seed``."""
+    sizes = tuple(int(s) for s in slot_sizes)
+    for name, value in (("proposals", proposals), ("restarts", restarts), ("steps", steps)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    if z_hat.ndim != 2 or x.ndim != 2 or z_hat.shape[0] != x.shape[0]:
+        raise ConfigError(f"z_hat (m, d) and x (m, d_x) must have the same m, got "
+                          f"{tuple(z_hat.shape)} and {tuple(x.shape)}")
+    d = z_hat.shape[1]
+    z = z_hat.detach().double()
+    mean, std = z.mean(0), z.std(0).clamp_min(1e-12)
+    z = (z - mean) / std
+    x = x.detach().double()
+    gen = torch.Generator().manual_seed(int(seed))
+    starts = torch.eye(d, dtype=torch.float64).repeat(restarts, 1, 1)
+    if restarts > 1:
+        starts[1:] = torch.linalg.qr(torch.randn(restarts - 1, d, d, generator=gen,
+                                                 dtype=torch.float64))[0]
+    maps = starts.clone().requires_grad_(True)
+    opt = torch.optim.Adam([maps], lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        unmixing_residual(torch.einsum("mj,rij->rmi", z, maps), x, sizes, order).sum().backward()
+        opt.step()
+    with torch.no_grad():
+        u = torch.einsum("mj,rij->rmi", z, maps)
+        residual = unmixing_residual(u, x, sizes, order)
+        u_mean, u_std = u.mean(1), u.std(1).clamp_min(1e-12)
+    chosen: list[Unmixing] = []
+    for r in residual.argsort().tolist():
+        value = float(residual[r])
+        if not math.isfinite(value) or any(
+                abs(value - p.residual) <= SAME_RESIDUAL * max(value, p.residual) for p in chosen):
+            continue
+        # u = (maps (zhat - mean) / std - u_mean) / u_std  =  matrix @ zhat + shift
+        matrix = maps[r].detach() / std[None, :] / u_std[r][:, None]
+        shift = -(matrix @ mean) - u_mean[r] / u_std[r]
+        chosen.append(Unmixing(matrix, shift, value))
+        if len(chosen) == proposals:
+            break
+    return chosen
