@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from numerics.device import flush_denormals, resolve_device
+from numerics.device import resolve_device
 from numerics.errors import CheckpointError, ConfigError, DivergenceError
 from numerics.io import atomic_torch_save, load_checkpoint
 
@@ -256,7 +256,6 @@ def fit(
     bar = tqdm(range(start, end), desc=description,
                disable=None if config.progress else True,  # None: only on a TTY
                initial=start, total=end, leave=False, dynamic_ncols=True)
-    flush_denormals()  # numerics.device: subnormal floats slow the CPU 10-100x
     for step in bar:
         for group in opt.param_groups:
             group["lr"] = config.lr_at(step)

@@ -24,6 +24,13 @@ can run). One *round*:
    ``regroup_stages`` stages) until keeping the current grouping wins. This is the discrete
    step that gradient descent does not take: a slot-mixing minimum of block slots is mostly
    coordinates of the right slots handed to the wrong decoder blocks;
+   or, when the caller gives ``unmix`` (structured decoders of order >= 2, numerics.training),
+   unmixing instead of regrouping: the ``regroup_members`` best explored members train one
+   more ``regroup_fraction`` ("settle"), ``unmix(member, seed)`` proposes up to
+   ``unmix_proposals`` copies per member (its encoder composed with an affine map of the
+   coordinates that numerics.unmixing fits without ground truth, a fresh decoder), the copies
+   train together for another ``regroup_fraction``, and the ``keep`` lowest held-out errors
+   go on;
 4. the kept members finish the schedule (the same learning-rate schedule, fresh optimizer
    state; a single kept member is trained as a plain module,
    :class:`numerics.population.SingleMember`) and the one with the lowest held-out error is

@@ -79,9 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from numerics.device import flush_denormals
 
-    flush_denormals()  # before torch starts its worker threads, which inherit the setting
-    try:
-        with time_budget(args.timeout, f"iasym {args.command}",
+    try:  # flush subnormals before torch starts its worker threads, which inherit it
+        with flush_denormals(), time_budget(args.timeout, f"iasym {args.command}",
                          "raise it with --timeout SECONDS (or --timeout none)"):
             return int(args._run(args) or 0)
     except InteractionAsymmetryError as err:

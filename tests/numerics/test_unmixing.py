@@ -1,0 +1,136 @@
+"""numerics.unmixing: the polynomial features, the variable-projection residual, proposals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from numerics.errors import ConfigError
+from numerics.models import MLPEncoder
+from numerics.slotwise import block_norms
+from numerics.unmixing import propose_unmixings, unmixing_features, unmixing_residual
+
+Tensor = torch.Tensor
+
+
+def _class_data(sizes: tuple[int, ...], order: int, d_x: int, m: int = 400, seed: int = 0
+                ) -> tuple[Tensor, Tensor]:
+    """Latents z in [-1, 1] and x = Phi(z) B: exactly in the model class, every feature used."""
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.rand(m, sum(sizes), generator=gen, dtype=torch.float64) * 2 - 1
+    phi = unmixing_features(z, sizes, order)
+    coeffs = torch.randn(phi.shape[-1], d_x, generator=gen, dtype=torch.float64)
+    return z, phi @ coeffs
+
+
+def _mixing(d: int, seed: int, strength: float = 1.0) -> Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.eye(d, dtype=torch.float64) + strength * torch.randn(
+        d, d, generator=gen, dtype=torch.float64)
+
+
+def test_features_hand_built() -> None:
+    # slots {u0}, {u1}, order 2: cross u0*u1; within u0, u0^2, u0^3, u1, u1^2, u1^3; constant
+    u = torch.tensor([[2.0, 3.0]], dtype=torch.float64)
+    phi = unmixing_features(u, (1, 1), 2)
+    assert phi.tolist() == [[6.0, 2.0, 4.0, 8.0, 3.0, 9.0, 27.0, 1.0]]
+    # 3 slots x 2 latents at order 3: 56 cross monomials, 3 x 14 within-slot ones, constant
+    assert unmixing_features(torch.zeros(1, 6), (2, 2, 2), 3).shape == (1, 99)
+    with pytest.raises(ConfigError):
+        unmixing_features(torch.zeros(1, 5), (2, 2, 2), 3)
+
+
+def test_residual_is_zero_in_the_true_coordinates_and_positive_after_mixing() -> None:
+    sizes = (2, 2)
+    z, x = _class_data(sizes, 2, 30)
+    true = unmixing_residual(z[None], x, sizes, 2)
+    mixed = unmixing_residual((z @ _mixing(4, 1).T)[None], x, sizes, 2)
+    assert true.shape == (1,) and float(true) < 1e-10
+    assert float(mixed) > 1e-3
+
+
+@settings(deadline=None, max_examples=20)
+@given(seed=st.integers(0, 10_000), swap=st.booleans())
+def test_residual_invariant_under_slot_permutation_and_slotwise_affine_maps(
+        seed: int, swap: bool) -> None:
+    sizes = (2, 2)
+    z, x = _class_data(sizes, 2, 30, seed=seed)
+    base = float(unmixing_residual(z[None], x, sizes, 2))
+    gen = torch.Generator().manual_seed(seed + 1)
+    blocks = []  # well-conditioned slot-wise linear maps: rotation x scales in [0.5, 2]
+    for _ in sizes:
+        theta, s1, s2 = torch.rand(3, generator=gen, dtype=torch.float64).tolist()
+        c, s = np.cos(6.3 * theta), np.sin(6.3 * theta)
+        rotation = torch.tensor([[c, -s], [s, c]], dtype=torch.float64)
+        blocks.append(rotation @ torch.diag(torch.tensor([0.5 + 1.5 * s1, 0.5 + 1.5 * s2],
+                                                         dtype=torch.float64)))
+    a = torch.block_diag(*blocks)
+    u = z @ a.T + torch.randn(4, generator=gen, dtype=torch.float64)
+    if swap:
+        u = u[:, [2, 3, 0, 1]]
+    moved = float(unmixing_residual(u[None], x, sizes, 2))
+    assert abs(moved - base) < 1e-8
+    # strictly worse once one coordinate of slot 0 takes in slot 1's latents
+    cross = torch.eye(4, dtype=torch.float64)
+    cross[0, 2] = cross[0, 3] = 0.7
+    assert float(unmixing_residual((u @ cross.T)[None], x, sizes, 2)) > base + 1e-4
+
+
+def test_proposal_undoes_a_linear_mixing() -> None:
+    sizes = (2, 2)
+    z, x = _class_data(sizes, 2, 30, m=512)
+    mixing = _mixing(4, 3, strength=0.5)
+    z_hat = z @ mixing.T + 0.3
+    proposals = propose_unmixings(z_hat, x, sizes, 2, restarts=8, steps=150, seed=0)
+    assert 1 <= len(proposals) <= 3
+    assert [p.residual for p in proposals] == sorted(p.residual for p in proposals)
+    best = proposals[0]
+    assert best.residual < 1e-6
+    # u = matrix @ zhat + shift = (matrix @ mixing) z + ...: slot-wise up to permutation
+    jac = (best.matrix @ mixing).abs().numpy()[None]
+    norms = block_norms(jac, sizes, sizes)
+    assert norms.off_block < 1e-3
+    again = propose_unmixings(z_hat, x, sizes, 2, restarts=8, steps=150, seed=0)
+    assert torch.equal(again[0].matrix, best.matrix)
+
+
+def test_proposal_rejects_bad_arguments() -> None:
+    with pytest.raises(ConfigError):
+        propose_unmixings(torch.zeros(10, 4), torch.zeros(9, 3), (2, 2), 2)
+    with pytest.raises(ConfigError):
+        propose_unmixings(torch.zeros(10, 4), torch.zeros(10, 3), (2, 2), 2, restarts=0)
+
+
+def test_encoder_transform_outputs_is_the_affine_map() -> None:
+    enc = MLPEncoder(5, 3, hidden=8, seed=0)
+    x = torch.randn(7, 5)
+    before = enc(x).double()
+    a = torch.tensor([[1.0, 2.0, 0.0], [0.0, 1.0, -1.0], [0.5, 0.0, 1.0]], dtype=torch.float64)
+    c = torch.tensor([0.1, -0.2, 0.3], dtype=torch.float64)
+    enc.transform_outputs(a, c)
+    np.testing.assert_allclose(enc(x).double().detach().numpy(),
+                               (before @ a.T + c).detach().numpy(), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ConfigError):
+        enc.transform_outputs(torch.eye(2), torch.zeros(2))
+
+
+def test_training_unmixes_from_order_2_and_regroups_below() -> None:
+    from numerics.selection import SelectionSettings
+    from numerics.training import TrainConfig, train
+
+    def first_round(order: int) -> dict:
+        config = TrainConfig(order=order, slot_sizes=(2, 2), steps=500, n_train=2048,
+                             n_eval=200, progress=False,
+                             selection=SelectionSettings(candidates=2, restarts=0))
+        return train(config).selection["rounds"][0]
+
+    unmixed = first_round(2)
+    assert len(unmixed["unmix_residual"]) == 2  # the two explored members
+    assert all(1 <= len(r) <= 3 for r in unmixed["unmix_residual"])
+    assert len(unmixed["unmix_recon"]) == sum(len(r) for r in unmixed["unmix_residual"])
+    assert unmixed["regroup_recon"] == [] and unmixed["assignment"] == []
+    regrouped = first_round(1)
+    assert regrouped["unmix_residual"] == [] and len(regrouped["regroup_recon"]) == 1
