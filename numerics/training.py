@@ -444,7 +444,8 @@ def _unmixer(config: TrainConfig, data: Data) -> Any:
 
     latent = config.inferred_sizes()
     order = config.model_order()
-    if config.decoder != "structured" or order < unmixing.FROM_ORDER or len(latent) < 2:
+    if config.decoder != "structured" or order < unmixing.FROM_ORDER or len(latent) < 2 or (
+            unmixing.feature_count(latent, order) > unmixing.MAX_FEATURES):
         return None
     x = data.x_train[:unmixing.POINTS]
 

@@ -47,14 +47,25 @@ from numerics.errors import ConfigError
 
 Tensor = torch.Tensor
 
-__all__ = ["FROM_ORDER", "POINTS", "Unmixing", "propose_unmixings", "unmixing_features",
-           "unmixing_residual"]
+__all__ = [
+    "FROM_ORDER",
+    "MAX_FEATURES",
+    "POINTS",
+    "Unmixing",
+    "feature_count",
+    "propose_unmixings",
+    "unmixing_features",
+    "unmixing_residual",
+]
 
 #: Decoder orders whose training runs the unmixing stage: below 3 the regrouping of encoder
 #: coordinates suffices (docs: the reliability table), from 3 on it does not.
 FROM_ORDER = 2
 #: Training points the residual is fit on (p = 99 features for 3 x 2 latents at n = 3).
 POINTS = 512
+#: Most features p the stage fits (p must stay well below POINTS; the Gram matrices cost
+#: R p^2 floats): larger layouts and orders skip the unmixing stage.
+MAX_FEATURES = 256
 #: Ridge of the normal equations relative to the mean diagonal of Phi^T Phi: keeps them
 #: positive definite in float64 (condition number <= about p / RIDGE) when features collide.
 RIDGE = 1e-8
@@ -89,6 +100,11 @@ def _monomial_index(slot_sizes: tuple[int, ...], order: int) -> Tensor:
     for r, t in enumerate(monomials):
         index[r, :len(t)] = torch.tensor(t)
     return index
+
+
+def feature_count(slot_sizes: Sequence[int], order: int) -> int:
+    """p, the number of columns of Phi (constant included)."""
+    return len(_monomial_index(tuple(int(s) for s in slot_sizes), int(order))) + 1
 
 
 def unmixing_features(u: Tensor, slot_sizes: Sequence[int], order: int) -> Tensor:
