@@ -115,7 +115,7 @@ def _repredict(config: GridConfig, rows: dict[str, dict[str, Any]]
     the decoder, not of the training, so a grid resumed after the theory learned more (e.g. a
     certified counterexample at the decoder's order) labels its old runs as its new ones.
     """
-    from numerics.training import TrainConfig, build_generator
+    from numerics.training import TrainConfig, symbolic_generator
     from numerics.verdict import PREDICTS_IDENTIFIABLE, predict
 
     columns = {label: (decoder, d_order) for label, decoder, d_order in config.columns()}
@@ -131,7 +131,7 @@ def _repredict(config: GridConfig, rows: dict[str, dict[str, Any]]
             train_config = TrainConfig(order=n, decoder=decoder, decoder_order=d_order,
                                        slot_sizes=config.slot_sizes, seed=seed,
                                        **config.options)
-            cache[(n, label, seed)] = predict(build_generator(train_config)[1], decoder,
+            cache[(n, label, seed)] = predict(symbolic_generator(train_config), decoder,
                                               d_order, n)
         prediction, reason = cache[(n, label, seed)]
         candidate = (row["verdict"] == "mixed-but-reconstructs"

@@ -292,7 +292,6 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
             best_copies = sorted(sorted(range(len(copies)),
                                         key=lambda i: unmix_recon[i])[:settings.keep])
             kept = [owners[i] for i in best_copies]
-            chosen_perms = []
             population = population.subset(best_copies)
         for stage in range(regroups):
             if first + stage_steps >= engine.steps:

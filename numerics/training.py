@@ -373,16 +373,22 @@ def sympy_generator_for(order: int, slot_sizes: tuple[int, ...], outputs: int, s
         raise ConfigError(f"cannot build the order-{order} sympy generator: {err}") from err
 
 
+def symbolic_generator(config: TrainConfig) -> Any:
+    """The exact sympy generator of ``config`` (seeded by its seed), None for neural ones."""
+    if config.generator != "sympy":
+        return None
+    return config.sympy_generator or sympy_generator_for(
+        config.order, config.true_sizes(), config.d_x(), config.seed)
+
+
 def build_generator(config: TrainConfig) -> tuple[nn.Module, Any]:
     """``(torch generator, exact sympy generator or None)`` of ``config`` (seeded by its seed)."""
     from numerics.generators import from_sympy, make_generator
 
-    sizes = config.true_sizes()
-    if config.generator == "sympy":
-        symbolic = config.sympy_generator or sympy_generator_for(
-            config.order, sizes, config.d_x(), config.seed)
+    symbolic = symbolic_generator(config)
+    if symbolic is not None:
         return from_sympy(symbolic), symbolic
-    return make_generator(config.order, sizes, config.d_x(), seed=config.seed,
+    return make_generator(config.order, config.true_sizes(), config.d_x(), seed=config.seed,
                           hidden=config.generator_hidden, depth=config.generator_depth), None
 
 
@@ -429,15 +435,22 @@ def regroup_model(config: TrainConfig, member: nn.Module, perm: Sequence[int], s
     """``member``'s encoder with outputs permuted by ``perm`` and a fresh decoder from ``seed``:
     decoder block k then reads the encoder coordinates ``perm[o_k:o_k + d_k]``
     (numerics.block_assignment)."""
-    model = build_model(config, seed)
-    model.encoder.load_state_dict(member.encoder.state_dict())
+    model = _fresh_decoder(config, member, seed)
     model.encoder.permute_outputs(perm)
     return model
 
 
+def _fresh_decoder(config: TrainConfig, member: nn.Module, seed: int) -> nn.Module:
+    """A copy of ``member``'s encoder with a fresh decoder initialized from ``seed``."""
+    model = build_model(config, seed)
+    model.encoder.load_state_dict(member.encoder.state_dict())
+    return model
+
+
 def _unmixer(config: TrainConfig, data: Data) -> Any:
-    """The unmixing stage of numerics.selection for structured decoders of order >= 3 on
-    several slots (numerics.unmixing), else None: ``unmix(member, seed)`` returns
+    """The unmixing stage of numerics.selection for structured decoders of order >=
+    numerics.unmixing.FROM_ORDER on several slots (with at most MAX_FEATURES features), else
+    None: ``unmix(member, seed)`` returns
     ``(residual, copy)`` pairs, each copy the member's encoder composed with a proposed affine
     map and a fresh decoder seeded from ``seed``."""
     from numerics import unmixing
@@ -457,8 +470,7 @@ def _unmixer(config: TrainConfig, data: Data) -> Any:
         for i, proposal in enumerate(unmixing.propose_unmixings(
                 z_hat, x, latent, order, proposals=config.selection.unmix_proposals,
                 seed=seed)):
-            model = build_model(config, seed + i)
-            model.encoder.load_state_dict(member.encoder.state_dict())
+            model = _fresh_decoder(config, member, seed + i)
             model.encoder.transform_outputs(proposal.matrix, proposal.shift)
             out.append((proposal.residual, model))
         return out
