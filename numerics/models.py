@@ -212,6 +212,22 @@ class StructuredDecoder(nn.Module):
         if self.order == 0:
             self.hard.fill_(True)
 
+    @torch.no_grad()
+    def warm_start(self, interaction: Tensor, bias: Tensor) -> None:
+        """In place: the cross-slot coefficients (``(n_monomials, d_x)``, rows in the order of
+        :func:`cross_monomials`) and the bias (``(d_x,)``) start at given values, e.g. a
+        least-squares fit of the data in the decoder's coordinates (numerics.unmixing); the
+        slot renderers keep their initialization. Order <= 1 has no cross-slot coefficients
+        and only the bias is set."""
+        n = len(self.monomials)
+        if tuple(interaction.shape) != (n, self.d_x) or tuple(bias.shape) != (self.d_x,):
+            raise ConfigError(f"need ({n}, {self.d_x}) interaction coefficients and a "
+                              f"({self.d_x},) bias, got {tuple(interaction.shape)} and "
+                              f"{tuple(bias.shape)}")
+        if n:
+            self.interaction.copy_(interaction.to(self.interaction.dtype))
+        self.bias.copy_(bias.to(self.bias.dtype))
+
     def monomial_features(self, z: Tensor) -> Tensor:
         """Cross-slot monomials m(z): ``(batch, d_z) -> (batch, n_monomials)``."""
         padded = torch.cat([z, torch.ones_like(z[..., :1])], dim=-1)

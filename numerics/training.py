@@ -450,9 +450,10 @@ def _fresh_decoder(config: TrainConfig, member: nn.Module, seed: int) -> nn.Modu
 def _unmixer(config: TrainConfig, data: Data) -> Any:
     """The unmixing stage of numerics.selection for structured decoders of order >=
     numerics.unmixing.FROM_ORDER on several slots (with at most MAX_FEATURES features), else
-    None: ``unmix(member, seed)`` returns
+    None: ``unmix(member, seed)`` returns the residual of the member's own coordinates and
     ``(residual, copy)`` pairs, each copy the member's encoder composed with a proposed affine
-    map and a fresh decoder seeded from ``seed``."""
+    map and a fresh decoder seeded from ``seed`` whose cross-slot coefficients and bias start
+    at the proposal's least-squares fit."""
     from numerics import unmixing
 
     latent = config.inferred_sizes()
@@ -462,18 +463,21 @@ def _unmixer(config: TrainConfig, data: Data) -> Any:
         return None
     x = data.x_train[:unmixing.POINTS]
 
-    def unmix(member: nn.Module, seed: int) -> list[tuple[float, nn.Module]]:
+    def unmix(member: nn.Module, seed: int) -> tuple[float, list[tuple[float, nn.Module]]]:
         device = next(member.parameters()).device
         with torch.no_grad():
             z_hat = member.encoder(x.to(device)).cpu()
+            own = float(unmixing.unmixing_residual(z_hat.double()[None], x.double(), latent,
+                                                   order)[0])
         out = []
         for i, proposal in enumerate(unmixing.propose_unmixings(
                 z_hat, x, latent, order, proposals=config.selection.unmix_proposals,
                 seed=seed)):
             model = _fresh_decoder(config, member, seed + i)
             model.encoder.transform_outputs(proposal.matrix, proposal.shift)
+            model.decoder.warm_start(proposal.interaction, proposal.constant)
             out.append((proposal.residual, model))
-        return out
+        return own, out
     return unmix
 
 

@@ -45,6 +45,7 @@ import numpy as np
 import torch
 
 from numerics.errors import ConfigError
+from numerics.models import cross_monomials
 
 Tensor = torch.Tensor
 
@@ -54,6 +55,7 @@ __all__ = [
     "POINTS",
     "Unmixing",
     "feature_count",
+    "fit_coefficients",
     "propose_unmixings",
     "unmixing_features",
     "unmixing_residual",
@@ -79,19 +81,22 @@ SAME_RESIDUAL = 1e-3
 class Unmixing:
     """A proposed affine map u = ``matrix`` @ zhat + ``shift`` and its residual r (module doc).
 
-    ``matrix``: ``(d, d)``, ``shift``: ``(d,)``, float64.
+    ``matrix``: ``(d, d)``, ``shift``: ``(d,)``, float64. ``interaction``: the least-squares
+    coefficients of the cross-slot monomials of Phi(u) (``(n_cross, d_x)``, in the order of
+    numerics.models.cross_monomials, the order of a structured decoder's ``interaction``) and
+    ``constant``: that of the constant feature (``(d_x,)``), fit to the uncentred data.
     """
 
     matrix: Tensor
     shift: Tensor
     residual: float
+    interaction: Tensor
+    constant: Tensor
 
 
 @functools.lru_cache(maxsize=32)  # called at every Adam step of the search
 def _monomial_index(slot_sizes: tuple[int, ...], order: int) -> Tensor:
     """Index tuples of the non-constant features of Phi, padded with d (a column of ones)."""
-    from numerics.models import cross_monomials
-
     offsets = np.cumsum((0, *slot_sizes))
     within = [t for k in range(len(slot_sizes)) for m in range(1, order + 2)
               for t in itertools.combinations_with_replacement(
@@ -139,6 +144,15 @@ def unmixing_residual(u: Tensor, x: Tensor, slot_sizes: Sequence[int], order: in
     return (phi @ coeffs - xc).square().mean((-2, -1)) / xc.square().mean()
 
 
+def fit_coefficients(u: Tensor, x: Tensor, slot_sizes: Sequence[int], order: int) -> Tensor:
+    """B with x ~ Phi(u) B by ridge least squares (ridge as in the residual):
+    ``u: (m, d)``, ``x: (m, d_x)`` -> ``(p, d_x)``, float64, rows in the order of Phi."""
+    phi = unmixing_features(u.double(), slot_sizes, order)
+    gram = phi.T @ phi
+    gram = gram + RIDGE * gram.diagonal().mean() * torch.eye(gram.shape[0], dtype=gram.dtype)
+    return torch.cholesky_solve(phi.T @ x.double(), torch.linalg.cholesky(gram))
+
+
 def propose_unmixings(z_hat: Tensor, x: Tensor, slot_sizes: Sequence[int], order: int,
                       proposals: int = 3, restarts: int = 8, steps: int = 60,
                       lr: float = 0.05, seed: int = 0) -> list[Unmixing]:
@@ -172,6 +186,7 @@ def propose_unmixings(z_hat: Tensor, x: Tensor, slot_sizes: Sequence[int], order
         residual = unmixing_residual(u, x, sizes, order)
         u_mean, u_std = u.mean(1), u.std(1).clamp_min(1e-12)
     chosen: list[Unmixing] = []
+    n_cross = len(cross_monomials(sizes, order))
     for r in residual.argsort().tolist():
         value = float(residual[r])
         if not math.isfinite(value) or any(
@@ -180,7 +195,8 @@ def propose_unmixings(z_hat: Tensor, x: Tensor, slot_sizes: Sequence[int], order
         # u = (maps (zhat - mean) / std - u_mean) / u_std  =  matrix @ zhat + shift
         matrix = maps[r].detach() / std[None, :] / u_std[r][:, None]
         shift = -(matrix @ mean) - u_mean[r] / u_std[r]
-        chosen.append(Unmixing(matrix, shift, value))
+        coefficients = fit_coefficients(u[r], x, sizes, order)
+        chosen.append(Unmixing(matrix, shift, value, coefficients[:n_cross], coefficients[-1]))
         if len(chosen) == proposals:
             break
     return chosen

@@ -132,8 +132,10 @@ def predict(generator: object | None, decoder: str, decoder_order: int,
     from theory.errors import AnalysisError
     from theory.independence import sufficient_independence
 
+    known = getattr(generator, "independence", None)  # certified by the generator's builder
     try:
-        holds = sufficient_independence(generator.f, generator.slots, order=decoder_order).holds
+        holds = (known.holds if known is not None and known.order == decoder_order else
+                 sufficient_independence(generator.f, generator.slots, order=decoder_order).holds)
     except AnalysisError as err:
         holds, undecided = None, f"sufficient independence undecided: {err}"
     if holds is not True or decoder_order >= 3:

@@ -331,26 +331,45 @@ class _System:
         for col, (i, m) in enumerate(columns):
             by_coordinate[i].append((col, m))
 
+        # the product monomial mono * m is keyed by its exponent vector packed into one
+        # integer (base larger than any exponent of the product, per component), and whether
+        # its coefficient must vanish only depends on its slots (a bit mask) and degree: both
+        # are read from the factors, so the hot loop does integer sums and small-key lookups
+        # only (the rows, and their order, are those of the monomial-by-monomial construction)
+        def slot_mask(m: tuple[int, ...]) -> int:
+            return sum(1 << k for k in slot_set(m))
+
+        m_slots = {m: slot_mask(m) for m in monos}
         rows: dict[tuple, dict[int, object]] = defaultdict(dict)
-        violation_cache: dict[tuple, bool] = {}
+        violation_cache: dict[tuple, dict[tuple[int, int], bool]] = {}
         for l, expr in enumerate(f):
             home = _output_slot(expr, slots, l) if order == 0 else None
             for comp_index, comp in enumerate(_exp_components(expr, symbols, slot_of, l)):
-                rule = (home, comp.slots)
-                for i in range(d):
-                    G = _partial(comp, i)
+                cache = violation_cache.setdefault((home, comp.slots), {})
+                partials = [_partial(comp, i) for i in range(d)]
+                base = 1 + degree + max((e for G in partials for mono in G for e in mono),
+                                        default=0)
+                powers = [base ** v for v in range(d)]
+
+                def code(e: tuple[int, ...], powers: list[int] = powers) -> int:
+                    return sum(x * w for x, w in zip(e, powers, strict=True))
+
+                column_keys = [[(col, code(m), m_slots[m], sum(m)) for col, m in
+                                by_coordinate[i]] for i in range(d)]
+                for i, G in enumerate(partials):
                     if not G:
                         continue
-                    for col, m in by_coordinate[i]:
-                        for mono, c in G.items():
-                            mm = tuple(a + b for a, b in zip(mono, m, strict=True))
-                            key = (rule, mm)
-                            bad = violation_cache.get(key)
+                    terms = [(code(mono), slot_mask(mono), sum(mono), c) for mono, c in G.items()]
+                    for col, m_code, ms, m_degree in column_keys[i]:
+                        for g_code, gs, g_degree, c in terms:
+                            key = (gs | ms, g_degree + m_degree)
+                            bad = cache.get(key)
                             if bad is None:
-                                bad = _violates(order, home, comp.slots, slot_set(mm), sum(mm))
-                                violation_cache[key] = bad
+                                touched = frozenset(k for k in range(slots.K) if key[0] >> k & 1)
+                                bad = _violates(order, home, comp.slots, touched, key[1])
+                                cache[key] = bad
                             if bad:
-                                row = rows[(l, comp_index, mm)]
+                                row = rows[(l, comp_index, g_code + m_code)]
                                 row[col] = row.get(col, 0) + c
         self.rows = [r for r in ({j: v for j, v in row.items() if v} for row in rows.values())
                      if r]

@@ -27,7 +27,7 @@ from itertools import combinations_with_replacement
 import sympy
 
 from theory.errors import GeneratorError
-from theory.independence import sufficient_independence
+from theory.independence import IndependenceResult, sufficient_independence
 from theory.order import interaction_order
 from theory.slots import Slots
 
@@ -54,7 +54,9 @@ class Generator:
     """A generator f : z -> x, ``f`` of shape (d_x, 1) in the symbols of ``slots``.
 
     ``order`` is its exact interaction order (``math.inf`` if none); ``name`` the family and
-    ``description`` what was built and what is known about it.
+    ``description`` what was built and what is known about it; ``independence``: the exact
+    sufficient-independence certificate at ``order`` when the constructor verified it (None:
+    not checked), so that callers need not decide it again.
     """
 
     f: sympy.Matrix
@@ -62,6 +64,7 @@ class Generator:
     order: int | float
     name: str
     description: str
+    independence: IndependenceResult | None = None
 
 
 def _slots(sizes: Sequence[int]) -> Slots:
@@ -112,14 +115,18 @@ def minimum_outputs(order: int, sizes: Sequence[int]) -> int:
     return len(_class_indices(slots, order, order + 1))
 
 
-def _verified(build, slots: Slots, order: int, seed: int, what: str) -> sympy.Matrix:
-    """Draw with ``build(rng)`` until order and sufficient independence are verified."""
+def _verified(build, slots: Slots, order: int, seed: int, what: str
+              ) -> tuple[sympy.Matrix, IndependenceResult]:
+    """Draw with ``build(rng)`` until order and sufficient independence are verified:
+    ``(f, its certificate)``."""
     rng = random.Random(seed)
     for _ in range(MAX_ATTEMPTS):
         f = build(rng)
-        if interaction_order(f, slots) == order and \
-                sufficient_independence(f, slots, order).holds is True:
-            return f
+        if interaction_order(f, slots) != order:
+            continue
+        report = sufficient_independence(f, slots, order)
+        if report.holds is True:
+            return f, report
     raise GeneratorError(f"no {what} with verified order {order} and sufficient independence in"
                          f" {MAX_ATTEMPTS} draws from seed {seed}: add outputs")
 
@@ -163,10 +170,11 @@ def order0(sizes: Sequence[int], outputs: int, seed: int, transcendental: bool =
             rows.append(e)
         return sympy.Matrix(rows)
 
-    f = _verified(build, slots, 0, seed, "order-0 generator")
+    f, report = _verified(build, slots, 0, seed, "order-0 generator")
     extra = " plus tanh terms" if transcendental else ""
     return Generator(f, slots, 0, "order0",
-                     f"each output a random cubic{extra} in one slot; irreducible slots")
+                     f"each output a random cubic{extra} in one slot; irreducible slots",
+                     report)
 
 
 def _class_generator(order: int, sizes: Sequence[int], outputs: int, seed: int, top: int,
@@ -180,11 +188,11 @@ def _class_generator(order: int, sizes: Sequence[int], outputs: int, seed: int, 
         return sympy.Matrix([sympy.Add(*(_coefficient(rng) * m for m in monos))
                              for _ in range(outputs)])
 
-    f = _verified(build, slots, order, seed, f"order-{order} generator")
+    f, report = _verified(build, slots, order, seed, f"order-{order} generator")
     return Generator(f, slots, order, name,
                      f"random rational combination of all monomials of degree <= {order} and"
                      f" within-slot monomials of degree {order + 1}..{top};"
-                     " sufficiently independent")
+                     " sufficiently independent", report)
 
 
 def additive(sizes: Sequence[int], outputs: int, seed: int, degree: int = 3) -> Generator:
