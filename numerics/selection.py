@@ -26,17 +26,17 @@ can run). One *round*:
    coordinates of the right slots handed to the wrong decoder blocks;
    or, when the caller gives ``unmix`` (structured decoders of order >= 2, numerics.training),
    unmixing instead of regrouping: the ``regroup_members`` best explored members train one
-   more ``regroup_fraction`` ("settle"), ``unmix(member, seed)`` proposes up to
-   ``unmix_proposals`` copies per member (its encoder composed with an affine map of the
-   coordinates that numerics.unmixing fits without ground truth, a fresh decoder), the copies
-   train together for another ``regroup_fraction``, and the ``keep`` lowest held-out errors
-   go on; at ``late_unmix_at`` of the schedule the kept members are checked once more
-   ("late"): a member whose best proposal has a residual below ``switch_ratio`` times its
-   own (its coordinates as they are) is replaced by that proposal (a slot-mixing minimum
-   found after the first unmixing, when the encoder was still far from converged: measured
-   on 4x2 slots at order 3 at 40 % of the schedule, the mixed runs' own residual was
-   1.2-1.9x their best proposal's; at the end of training 3.4x, the identified runs' within
-   1 %);
+   more ``regroup_fraction`` ("settle"), ``unmix(member, seed, unmix_restarts)`` proposes up
+   to ``unmix_proposals`` copies per member (its encoder composed with an affine map of the
+   coordinates that numerics.unmixing fits without ground truth, a fresh decoder warm-started
+   at the fit's cross-slot coefficients), the copies train together for another
+   ``regroup_fraction``, and the ``keep`` lowest held-out errors go on; at ``late_unmix_at``
+   of the schedule the kept members are checked once more ("late", ``late_restarts``
+   starts): a member whose best proposal has a residual below ``switch_ratio`` times its
+   own (its coordinates as they are) is replaced by that proposal. This catches a
+   slot-mixing minimum that formed after the first unmixing, when the encoder was still far
+   from converged: measured on 4x2 slots at order 3 at 40 % of the schedule, the mixed runs'
+   own residual was 1.2-1.9x their best proposal's, the identified runs' within 3 %;
 4. the kept members finish the schedule (the same learning-rate schedule, fresh optimizer
    state; a single kept member is trained as a plain module,
    :class:`numerics.population.SingleMember`) and the one with the lowest held-out error is
@@ -70,8 +70,9 @@ from numerics.verdict import RECON_THRESHOLD
 
 Tensor = torch.Tensor
 Members = Population | SingleMember
-#: ``unmix(member, seed) -> (own residual, [(residual, copy), ...])`` (numerics.training)
-Unmix = Callable[[nn.Module, int], tuple[float, list[tuple[float, nn.Module]]]]
+#: ``unmix(member, seed, restarts) -> (own residual, [(residual, copy), ...])``, ``restarts``
+#: the starts of the residual's minimization (numerics.training, numerics.unmixing)
+Unmix = Callable[[nn.Module, int, int], tuple[float, list[tuple[float, nn.Module]]]]
 #: Seed offset between consecutive initializations (member 0 of round 0 uses the run's seed).
 SEED_STRIDE = 1_000_003
 STOP_REASONS = ("reconstructs", "restarts exhausted", "time budget")
@@ -96,6 +97,8 @@ class SelectionSettings:
     regroup_members: int = 2
     max_assignments: int = 16
     unmix_proposals: int = 3
+    unmix_restarts: int = 8
+    late_restarts: int = 4
     late_unmix_at: float = 0.4
     switch_ratio: float = 0.8
     threshold: float = RECON_THRESHOLD
@@ -104,7 +107,8 @@ class SelectionSettings:
         """:class:`ConfigError` for values that cannot be searched with."""
         for name, low in (("candidates", 1), ("keep", 1), ("restarts", 0),
                           ("max_assignments", 1), ("regroup_stages", 0),
-                          ("regroup_members", 1), ("unmix_proposals", 1)):
+                          ("regroup_members", 1), ("unmix_proposals", 1),
+                          ("unmix_restarts", 1), ("late_restarts", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -223,7 +227,7 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
     run's seed and seeds the data stream). ``assignments`` and ``regroup``: the regrouping stage
     (both or neither; skipped with fewer than 2 assignments or without exploration);
     ``exhaustive``: the assignments are every grouping there is, so one stage finds the best
-    and none is repeated. ``unmix(member, seed)``: the residual of the member's own
+    and none is repeated. ``unmix(member, seed, restarts)``: the residual of the member's own
     coordinates and ``(residual, copy)`` pairs, each copy the member's encoder composed with a
     proposed affine unmixing and a fresh decoder (numerics.unmixing); given, it replaces the
     regrouping stages. See the module docstring
@@ -296,7 +300,8 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
             history += list(done.history)
             owners, copies = [], []
             for r in range(len(kept)):
-                _, proposed = unmix(population.member(r), seeds[kept[r]] + 1)
+                _, proposed = unmix(population.member(r), seeds[kept[r]] + 1,
+                                    settings.unmix_restarts)
                 unmix_residual.append([res for res, _ in proposed])
                 owners += [kept[r]] * len(proposed)
                 copies += [copy for _, copy in proposed]
@@ -344,7 +349,7 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
             members = []
             for r in range(len(kept)):
                 member = population.member(r)
-                own, proposed = unmix(member, seeds[kept[r]] + 2)
+                own, proposed = unmix(member, seeds[kept[r]] + 2, settings.late_restarts)
                 best_residual, best_copy = min(proposed, key=lambda p: p[0],
                                                default=(own, member))
                 switch = best_residual < settings.switch_ratio * own

@@ -450,7 +450,7 @@ def _fresh_decoder(config: TrainConfig, member: nn.Module, seed: int) -> nn.Modu
 def _unmixer(config: TrainConfig, data: Data) -> Any:
     """The unmixing stage of numerics.selection for structured decoders of order >=
     numerics.unmixing.FROM_ORDER on several slots (with at most MAX_FEATURES features), else
-    None: ``unmix(member, seed)`` returns the residual of the member's own coordinates and
+    None: ``unmix(member, seed, restarts)`` returns the residual of the member's own coordinates and
     ``(residual, copy)`` pairs, each copy the member's encoder composed with a proposed affine
     map and a fresh decoder seeded from ``seed`` whose cross-slot coefficients and bias start
     at the proposal's least-squares fit."""
@@ -463,7 +463,8 @@ def _unmixer(config: TrainConfig, data: Data) -> Any:
         return None
     x = data.x_train[:unmixing.POINTS]
 
-    def unmix(member: nn.Module, seed: int) -> tuple[float, list[tuple[float, nn.Module]]]:
+    def unmix(member: nn.Module, seed: int, restarts: int
+              ) -> tuple[float, list[tuple[float, nn.Module]]]:
         device = next(member.parameters()).device
         with torch.no_grad():
             z_hat = member.encoder(x.to(device)).cpu()
@@ -472,7 +473,7 @@ def _unmixer(config: TrainConfig, data: Data) -> Any:
         out = []
         for i, proposal in enumerate(unmixing.propose_unmixings(
                 z_hat, x, latent, order, proposals=config.selection.unmix_proposals,
-                seed=seed)):
+                restarts=restarts, seed=seed)):
             model = _fresh_decoder(config, member, seed + i)
             model.encoder.transform_outputs(proposal.matrix, proposal.shift)
             model.decoder.warm_start(proposal.interaction, proposal.constant)

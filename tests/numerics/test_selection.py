@@ -210,3 +210,30 @@ def test_single_member_has_the_population_interface() -> None:
     assert norm.shape == (1,) and float(total) <= 1e-3 * (1 + 1e-5)
     with pytest.raises(ConfigError):
         single.member(1)
+
+
+@pytest.mark.parametrize(("proposal_residual", "switched"), [(0.5, True), (0.9, False)])
+def test_late_check_replaces_a_member_whose_proposal_fits_better(proposal_residual: float,
+                                                                switched: bool) -> None:
+    """The late unmixing check swaps in the proposal only below switch_ratio x own residual."""
+    seeds: list[int] = []
+
+    def unmix(member, seed, restarts):
+        seeds.append(seed)
+        # the first stage's proposals keep a floor of 0.1, the late check's has none
+        return 1.0, [(proposal_residual, _Scalar(1 if len(seeds) <= 2 else 0))]
+
+    def loss(pop, x, step):
+        err = pop(x).squeeze(-1)
+        return err.sum(), {"mse": float(err.mean())}
+
+    engine = EngineConfig(steps=600, lr=0.1, progress=False, device="cpu", seed=3)
+    chosen = select_model(_Scalar, loss, lambda s, g: torch.zeros(1), engine,
+                          lambda pop: pop(torch.zeros(1)).detach().reshape(-1),
+                          SelectionSettings(candidates=2, restarts=0, threshold=1e-9,
+                                            time_budget=None), unmix=unmix)
+    round_ = chosen.rounds[0]
+    assert len(seeds) == 3  # the two settled members, then the kept one at the late check
+    assert round_.late_residual == [[1.0, proposal_residual]]
+    assert round_.late_switched == [switched]
+    assert (chosen.val_recon < 0.05) is switched  # the floor-0 proposal replaced the member

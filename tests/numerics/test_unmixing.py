@@ -134,3 +134,24 @@ def test_training_unmixes_from_order_2_and_regroups_below() -> None:
     assert unmixed["regroup_recon"] == [] and unmixed["assignment"] == []
     regrouped = first_round(1)
     assert regrouped["unmix_residual"] == [] and len(regrouped["regroup_recon"]) == 1
+
+
+def test_fit_coefficients_recover_the_class_and_warm_start_the_decoder() -> None:
+    from numerics.models import StructuredDecoder, cross_monomials
+    from numerics.unmixing import fit_coefficients
+
+    sizes = (2, 1, 2)
+    z, x = _class_data(sizes, 2, 12, m=400, seed=4)
+    coeffs = fit_coefficients(z, x, sizes, 2)
+    # exact up to the ridge (1e-8 of the mean diagonal of the Gram matrix)
+    np.testing.assert_allclose((unmixing_features(z, sizes, 2) @ coeffs).numpy(), x.numpy(),
+                               atol=1e-5 * float(x.abs().max()))
+    n_cross = len(cross_monomials(sizes, 2))
+    decoder = StructuredDecoder(2, sizes, 12, hidden=8, seed=0).double()
+    decoder.warm_start(coeffs[:n_cross], coeffs[-1])
+    slotwise = decoder.renderers(z).sum(-2)
+    cross = unmixing_features(z, sizes, 2)[:, :n_cross] @ coeffs[:n_cross]
+    np.testing.assert_allclose((decoder(z) - slotwise).detach().numpy(),
+                               (cross + coeffs[-1]).numpy(), atol=1e-10)
+    with pytest.raises(ConfigError):
+        decoder.warm_start(coeffs[:3], coeffs[-1])
