@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: demo test lint bench slow clean
+.PHONY: demo test docs lint bench slow clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +24,20 @@ $(VENV)/.dev: pyproject.toml $(VENV)/.torch
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@ $(VENV)/.base
 
+$(VENV)/.docs: pyproject.toml $(VENV)/.torch
+	$(PY) -m pip install -q -e ".[docs]"
+	touch $@ $(VENV)/.base
+
 demo: $(VENV)/.base
 	$(VENV)/bin/iasym demo
 
 test: $(VENV)/.dev
 	$(PY) -m pytest -q -n 2 --dist loadgroup tests --nbmake notebooks
+
+# The documentation site, offline: MathJax comes from the docs extra, pages from docs/ and the
+# notebooks, the API reference from the docstrings; any warning fails the build.
+docs: $(VENV)/.docs
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 slow: $(VENV)/.dev
 	$(PY) -m pytest -q -m slow
