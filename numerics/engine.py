@@ -3,7 +3,8 @@
 A task supplies a model, ``sample_batch(step, generator) -> batch`` (tensors, tuples or dicts of
 tensors, made on the CPU from the given seeded generator) and
 ``loss_fn(model, batch, step) -> (loss, logs)``. :func:`fit` runs AdamW with linear warm-up and a
-cosine schedule, clips gradients, shows a progress bar, calls an optional ``evaluate`` callback
+cosine schedule, clips gradients, reports progress (:mod:`numerics.progress`: a bar on a
+terminal, a log line per 10 % elsewhere), calls an optional ``evaluate`` callback
 periodically, writes atomic checkpoints and resumes from one after an interruption, so that an
 interrupted and resumed run gives the same numbers as an uninterrupted one on the CPU.
 Mixed precision (bfloat16 autocast) is used on CUDA only, and only when the task allows it.
@@ -20,11 +21,11 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from numerics.device import resolve_device
 from numerics.errors import CheckpointError, ConfigError, DivergenceError
 from numerics.io import atomic_torch_save, load_checkpoint
+from numerics.progress import Progress
 
 Batch = Any
 SampleFn = Callable[[int, torch.Generator], Batch]
@@ -253,10 +254,8 @@ def fit(
     running: dict[str, float] = {}
     count = 0
     t0 = time.perf_counter()
-    bar = tqdm(range(start, end), desc=description,
-               disable=None if config.progress else True,  # None: only on a TTY
-               initial=start, total=end, leave=False, dynamic_ncols=True)
-    for step in bar:
+    bar = Progress(end, description, initial=min(start, end), enabled=config.progress)
+    for step in range(start, end):
         for group in opt.param_groups:
             group["lr"] = config.lr_at(step)
         batch = to_device(sample_batch(step, gen), device)
@@ -281,8 +280,10 @@ def fit(
         if done % config.log_every == 0 or done == end:
             entry = {"step": float(done), **{k: v / count for k, v in running.items()}}
             history.append(entry)
-            bar.set_postfix(loss=f"{entry['loss']:.4g}")
+            bar.advance(done, loss=f"{entry['loss']:.4g}")
             running, count = {}, 0
+        else:
+            bar.advance(done)
         if evaluate is not None and config.eval_every and done % config.eval_every == 0:
             model.eval()
             evals.append({"step": float(done), **dict(evaluate(model))})

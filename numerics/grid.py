@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from numerics.errors import ConfigError
+from numerics.progress import LOGGER
 from numerics.verdict import RUN_VERDICTS
 
 __all__ = ["GridConfig", "cell_summary", "format_markdown", "parse_orders", "run_grid",
@@ -198,9 +199,9 @@ def run_grid(config: GridConfig, out_dir: str | Path, progress: bool = True
             handle.flush()
             done[_key(n, label, seed)] = row
             if progress:
-                print(f"[{i + 1}/{len(todo)}] n={n} {label} seed {seed}: {row['verdict']} "
-                      f"(SIS {row['sis']:.3f}, off-block {row['off_block']:.3f}, "
-                      f"{row['seconds']:.0f} s)", flush=True)
+                LOGGER.info("[%d/%d] n=%d %s seed %d: %s (SIS %.3f, off-block %.3f, %.0f s)",
+                            i + 1, len(todo), n, label, seed, row["verdict"], row["sis"],
+                            row["off_block"], row["seconds"])
     summary = write_summary(config, done, out)
     summary["seconds"] = time.perf_counter() - t0
     return summary

@@ -8,7 +8,9 @@ only argparse-level code at top level (heavy imports such as torch go inside ``r
 Every failure ends the program with exit code 2 and one line on stderr: errors the user caused
 (:class:`theory.errors.InteractionAsymmetryError`, and argparse's usage errors) with their
 reason, anything else as an internal error naming its type (a bug to report, never a
-traceback). Every command takes ``--timeout SECONDS`` (a module's ``TIMEOUT`` is its default,
+traceback). Every command takes ``--quiet`` (only warnings and errors on stderr: no
+progress bars or progress lines; messages go through the ``iasym`` logger,
+:mod:`numerics.progress`) and ``--timeout SECONDS`` (a module's ``TIMEOUT`` is its default,
 e.g. 60 s for ``analyze``; ``none``: no limit): past it the command stops with
 :class:`theory.errors.BudgetError`.
 """
@@ -69,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"stop with an error after this many seconds (default "
                             f"{'none' if default is None else f'{default:g}'}; 'none': no "
                             f"limit)")
+        p.add_argument("--quiet", action="store_true",
+                       help="only warnings and errors on stderr (no progress bars or lines)")
         p.set_defaults(_run=module.run)
     return parser
 
@@ -78,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from numerics.device import flush_denormals
+    from numerics.progress import configure_logging
+
+    configure_logging(quiet=args.quiet)
 
     try:  # flush subnormals before torch starts its worker threads, which inherit it
         with flush_denormals(), time_budget(args.timeout, f"iasym {args.command}",

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import sympy
 import torch
-from tqdm.auto import tqdm
 
 from numerics.figures import proof, results
 from numerics.figures.derivatives import sample_points
 from numerics.figures.style import save
+from numerics.progress import track
 from numerics.training import TrainConfig, TrainResult, build_data, train
 from theory import Slots, ambiguities
 from theory import generators as gen
@@ -192,6 +192,6 @@ def render(out_dir: str | Path, only: str | None = None, quick: bool = False) ->
     names = [only] if only else list(FIGURES)
     paths: list[Path] = []
     cache: dict = {}
-    for name in tqdm(names, desc="figures", disable=True if len(names) == 1 else None):
+    for name in track(names, len(names), "figures", enabled=len(names) > 1):
         paths.extend(FIGURES[name](Path(out_dir), quick, cache))
     return paths

@@ -34,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from numerics.errors import ConfigError, DataError
 from numerics.io import atomic_write
+from numerics.progress import track
 
 MODES = ("occlusion", "additive", "shadow")
 LATENT_NAMES = ("x", "y", "scale", "hue", "shape")
@@ -182,8 +182,8 @@ def render(config: SpritesConfig, n: int, seed: int = 0, *, chunk: int = 2048,
         raise ConfigError(f"number of scenes must be >= 1, got {n}")
     latents, present = sample_latents(config, n, torch.Generator().manual_seed(seed))
     parts = [compose(latents[i:i + chunk], present[i:i + chunk], config)
-             for i in tqdm(range(0, n, chunk), desc="render sprites",
-                           disable=None if progress else True)]
+             for i in track(range(0, n, chunk), -(-n // chunk), "render sprites",
+                            enabled=progress)]
     return Scenes(*(torch.cat([getattr(p, f.name) for p in parts]) for f in fields(Scenes)))
 
 

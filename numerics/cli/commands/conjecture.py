@@ -49,9 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the trials, print the table (or JSON), write --out atomically."""
     import json
-    import sys
     from pathlib import Path
 
+    from numerics.progress import LOGGER
     from theory.conjecture import parse_slot_sizes, run_conjecture
 
     sizes = parse_slot_sizes(args.slots)
@@ -69,9 +69,9 @@ def run(args: argparse.Namespace) -> int:
     def progress(trial) -> None:
         if not args.json:
             verdict = "slot-wise" if trial.slotwise else "CANDIDATE COUNTEREXAMPLE"
-            print(f"trial {trial.trial} (seed {trial.seed}): {verdict}, dim {trial.dimension}"
-                  f" / slot-wise {trial.slotwise_dimension}, {trial.seconds:.1f} s",
-                  file=sys.stderr, flush=True)
+            log = LOGGER.info if trial.slotwise else LOGGER.warning
+            log("trial %d (seed %d): %s, dim %d / slot-wise %d, %.1f s", trial.trial, trial.seed,
+                verdict, trial.dimension, trial.slotwise_dimension, trial.seconds)
 
     report = run_conjecture(args.order, args.trials, sizes, args.degree, outputs=args.outputs,
                             seed=args.seed, candidate_dir=candidates, progress=progress)

@@ -137,10 +137,10 @@ def _finite(obj: object) -> object:
 def run(args: argparse.Namespace) -> int:
     """Build the TrainConfig, train, print a summary (or JSON); exit code 0."""
     import json
-    import sys
 
     import torch
 
+    from numerics.progress import LOGGER
     from numerics.selection import SelectionSettings
     from numerics.training import TrainConfig, save_candidate, train
     from theory.parsing import parse_slot_sizes
@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     verdict = result.verdict
     if verdict["candidate_counterexample"]:
         where = save_candidate(result, args.candidates_dir)
-        print(f"iasym train: {verdict['message']}; saved to {where}", file=sys.stderr)
+        LOGGER.warning("iasym train: %s; saved to %s", verdict["message"], where)
     if args.json:
         out.pop("history")
         print(json.dumps(_finite(out)))
