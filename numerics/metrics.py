@@ -231,6 +231,36 @@ def _fit_mlp(x_train: Tensor, y_train: Tensor, x_test: Tensor, seed: int, hidden
         return net(x_test)
 
 
+def _regress_linear(x_train: Tensor, y_train: Tensor, x_test: Tensor, *, seed: int,
+                    alpha: float, n_components: int) -> Tensor:
+    return _fit_linear(x_train, y_train, x_test)
+
+
+def _regress_kernel(x_train: Tensor, y_train: Tensor, x_test: Tensor, *, seed: int,
+                    alpha: float, n_components: int) -> Tensor:
+    if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha > 0) or (
+            isinstance(n_components, bool) or not isinstance(n_components, int)
+            or n_components < 1):
+        raise ConfigError(f"kernel regressor needs alpha > 0 and n_components >= 1, got "
+                          f"alpha={alpha}, n_components={n_components}")
+    return _fit_kernel(x_train, y_train, x_test, seed, float(alpha), int(n_components))
+
+
+def _regress_mlp(x_train: Tensor, y_train: Tensor, x_test: Tensor, *, seed: int,
+                 alpha: float, n_components: int) -> Tensor:
+    return _fit_mlp(x_train, y_train, x_test, seed)
+
+
+SIS_REGRESSORS: dict[str, Callable[..., Tensor]] = {
+    "linear": _regress_linear,
+    "kernel": _regress_kernel,
+    "mlp": _regress_mlp,
+}
+"""The named regressors of :func:`slot_identifiability`: ``fn(x_train (Khat, n_train, d_max),
+y_train (n_train, d), x_test (Khat, n_test, d_max), *, seed, alpha, n_components) -> (Khat,
+n_test, d)``, every inferred slot at once (module docstring)."""
+
+
 def _fit_callable(fn: Regressor, x_train: Tensor, y_train: Tensor, x_test: Tensor,
                   sizes: tuple[int, ...]) -> Tensor:
     preds = []
@@ -292,21 +322,13 @@ def slot_identifiability(z: object, z_hat: object, slot_sizes: Sequence[int],
     if callable(regressor):
         pred = _fit_callable(regressor, x_train, y_train, x_test, sizes_hat)
         name = getattr(regressor, "__name__", "callable")
-    elif regressor == "linear":
-        pred, name = _fit_linear(x_train, y_train, x_test), "linear"
-    elif regressor == "kernel":
-        if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha > 0) or (
-                isinstance(n_components, bool) or not isinstance(n_components, int)
-                or n_components < 1):
-            raise ConfigError(f"kernel regressor needs alpha > 0 and n_components >= 1, got "
-                              f"alpha={alpha}, n_components={n_components}")
-        pred = _fit_kernel(x_train, y_train, x_test, seed, float(alpha), int(n_components))
-        name = "kernel"
-    elif regressor == "mlp":
-        pred, name = _fit_mlp(x_train, y_train, x_test, seed), "mlp"
+    elif isinstance(regressor, str) and regressor in SIS_REGRESSORS:
+        pred = SIS_REGRESSORS[regressor](x_train, y_train, x_test, seed=seed, alpha=alpha,
+                                         n_components=n_components)
+        name = regressor
     else:
-        raise ConfigError(f"unknown regressor {regressor!r}: use 'linear', 'kernel', 'mlp' or a "
-                          "callable")
+        raise ConfigError(f"unknown regressor {regressor!r}: use one of "
+                          f"{', '.join(map(repr, SIS_REGRESSORS))} or a callable")
     ss_tot = (y_test - y_test.mean(0)).square().sum(0)
     if not (ss_tot > 0).all():
         raise DataError("a true latent is constant on the test split: R^2 is undefined")
