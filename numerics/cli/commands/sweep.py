@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
                               f"{', '.join(sorted(known))}")
     result = run_sweep(spec, args.results, backend=args.backend, workers=args.workers,
                        retry_failed=args.retry_failed, ray_address=args.ray_address,
-                       progress=args.progress)
+                       progress=args.progress and not args.quiet)
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
