@@ -11,10 +11,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
-
-import argparse
 
 import mathjax
 from mkdocs.config.defaults import MkDocsConfig
@@ -29,9 +28,15 @@ MATHJAX = Path(mathjax.__file__).resolve().parent / "static" / "mathjax" / "es5"
 def notebook_markdown(path: Path) -> str:
     """Markdown page of one notebook: a note on where it comes from, then its cells in order."""
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    parts = [f"!!! note \"Notebook\"\n    Rendered from `notebooks/{path.name}` (stored without "
-             "outputs). Run it with `jupyter lab notebooks/` or execute all notebooks with "
-             "`make test`.\n"]
+    note = (f"!!! note \"Notebook\"\n    Rendered from `notebooks/{path.name}` (stored without "
+            "outputs). Run it with `jupyter lab notebooks/` or execute all notebooks with "
+            "`make test`.\n")
+    parts = []
+    first = "".join(cells[0]["source"]).strip() if cells else ""
+    if cells and cells[0]["cell_type"] == "markdown" and first.startswith("# "):
+        parts.append(first + "\n")
+        cells = cells[1:]
+    parts.append(note)
     for cell in cells:
         source = "".join(cell["source"]).rstrip()
         if not source:
