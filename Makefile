@@ -43,7 +43,7 @@ slow: $(VENV)/.dev
 	$(PY) -m pytest -q -m slow
 
 lint: $(VENV)/.dev
-	$(VENV)/bin/ruff check theory numerics tests bench
+	$(VENV)/bin/ruff check theory numerics tests bench docs/hooks
 
 bench: $(VENV)/.base
 	$(PY) -m bench
