@@ -181,9 +181,9 @@ def render(config: SpritesConfig, n: int, seed: int = 0, *, chunk: int = 2048,
     if n < 1:
         raise ConfigError(f"number of scenes must be >= 1, got {n}")
     latents, present = sample_latents(config, n, torch.Generator().manual_seed(seed))
+    starts = range(0, n, chunk)
     parts = [compose(latents[i:i + chunk], present[i:i + chunk], config)
-             for i in track(range(0, n, chunk), -(-n // chunk), "render sprites",
-                            enabled=progress)]
+             for i in track(starts, len(starts), "render sprites", enabled=progress)]
     return Scenes(*(torch.cat([getattr(p, f.name) for p in parts]) for f in fields(Scenes)))
 
 
