@@ -3,11 +3,13 @@
 Each cell (generator order, slot layout, outputs) is run twice as a separate process, side by
 side: ``single`` = ``--candidates 1 --keep 1 --restarts 0 --assignments 1`` (one
 initialization trained for the whole schedule: the cost of the pre-search pipeline) and
-``default`` (8 candidates explored together for 10 % of the schedule, the best one regrouped by
-numerics.block_assignment and finished, restarts within the time budget). Reported: wall
-seconds of the whole command (start-up, data, training, metrics), the training seconds inside
-it, the verdict and SIS of each, and the ratio default / single. Structured decoder of the
-generator's order, every other option at its default; 2 torch threads (the CLI's cap).
+``default`` (8 candidates explored together for 10 % of the schedule, the best ones regrouped
+by numerics.block_assignment (decoder order <= 1) or unmixed by numerics.unmixing (order >= 2,
+with the late check at 40 % of the schedule) and finished, restarts within the time budget).
+Reported: wall seconds of the whole command (start-up, data, training, metrics), the training
+seconds inside it, the verdict and SIS of each, and the ratio default / single. Structured
+decoder of the generator's order, every other option at its default; 2 torch threads (the
+CLI's cap).
 
 Run: ``.venv/bin/python -m bench.bench_train_call [--quick] [--seed 0]``.
 """
@@ -24,7 +26,7 @@ from bench.common import print_table, write_results
 
 CELLS = (
     (0, "3x2", 24), (1, "3x2", 24), (2, "3x2", 40), (3, "3x2", None), (1, "2x3", 40),
-    (1, "4x2", None), (2, "2,3,1", None),
+    (1, "4x2", None), (2, "2,3,1", None), (3, "4x2", None), (3, "2,3,1", None),
 )
 QUICK_CELLS = CELLS[1:3]
 MODES = {"single": ["--candidates", "1", "--keep", "1", "--restarts", "0", "--assignments", "1"],

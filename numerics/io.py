@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -22,11 +23,15 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[Any]], object
     """Call ``write(handle)`` on a temporary file beside ``path``, then ``os.replace`` it.
 
     A crash or an exception mid-write leaves any previous ``path`` intact and no temporary
-    file behind. ``mode``: ``"w"`` (text) or ``"wb"`` (binary, e.g. savefig, np.savez).
+    file behind; a temporary left by a writer that was killed (SIGKILL cannot be caught) is
+    named ``.<name>.<pid>.<random>.tmp`` and removed by the next write of ``path`` once that
+    process is gone. ``mode``: ``"w"`` (text) or ``"wb"`` (binary, e.g. savefig, np.savez).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _remove_orphans(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                               suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
         with os.fdopen(fd, mode) as handle:
@@ -38,6 +43,16 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[Any]], object
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _remove_orphans(path: Path) -> None:
+    """Unlink temporaries of ``path`` whose writing process no longer runs."""
+    prefix = f".{path.name}."
+    for tmp in path.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+        pid = tmp.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def _umask() -> int:

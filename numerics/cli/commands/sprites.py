@@ -191,11 +191,16 @@ def run(args: argparse.Namespace) -> int:
             config = SpritesRun.from_dict(json.loads((folder / "run.json").read_text()))
         except (OSError, json.JSONDecodeError) as err:
             raise ConfigError(f"cannot read {folder / 'run.json'}: {err}") from err
+        config.validate()  # a hand-edited run.json is refused before any model is built
         model = make_model(config.model)
         state = load_checkpoint(folder / "model.pt")
+        if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
+            raise CheckpointError(f"{folder / 'model.pt'} is not a sprites checkpoint (a dict "
+                                  f"with the model's state under 'model'), got "
+                                  f"{type(state).__name__}")
         try:
             model.load_state_dict(state["model"])
-        except (KeyError, RuntimeError) as err:
+        except (KeyError, RuntimeError, TypeError, ValueError) as err:
             raise CheckpointError(f"{folder / 'model.pt'} does not match run.json: {err}") from err
         scenes = render(config.data, args.n, args.eval_seed)
         metrics = evaluate_sprites(model, scenes, n_jacobian=args.n_jacobian,

@@ -87,3 +87,16 @@ def test_cli_train_eval_render(tmp_path, capsys) -> None:
                  "--alpha", "1", "--out", str(tmp_path / "bad")]) == 2
     assert main(["sprites", "eval", str(tmp_path / "missing")]) == 2
     assert "error" in capsys.readouterr().err
+    # a run folder whose model file or configuration was replaced: one line, exit 2
+    good_state = torch.load(out / "model.pt", weights_only=True)
+    for content in ([1, 2, 3], {"model": [1, 2]}, {"model": {"w": torch.zeros(2)}}):
+        torch.save(content, out / "model.pt")
+        assert main(["sprites", "eval", str(out), "--n", "5"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "model.pt" in err
+    torch.save(good_state, out / "model.pt")
+    config = json.loads((out / "run.json").read_text())
+    config["model"]["slots"] = -3
+    (out / "run.json").write_text(json.dumps(config))
+    assert main(["sprites", "eval", str(out), "--n", "5"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
