@@ -1,6 +1,6 @@
 """Ambiguity systems: sparse exact construction + flint/DomainMatrix nullspace vs dense sympy.
 
-Reference (performance.md): build Df . v with symbolic coefficients c, expand, collect the
+Reference (the dense route): build Df . v with symbolic coefficients c, expand, collect the
 coefficients of the cross-slot monomials of degree > n, then ``sympy.linear_eq_to_matrix`` and
 ``Matrix.nullspace``. Ours: :func:`theory.ambiguity.ambiguities` (whole analysis: class check,
 sparse system, exact nullspace, per-slot subsystems, counterexample attempts). Both give the same

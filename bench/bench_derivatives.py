@@ -1,6 +1,6 @@
 """Cross-slot derivatives of order 1-4: box-nested jvp vs full tensor vs per-sample autograd.
 
-Setting (performance.md): MLP 6 -> 256 -> 256 -> 64 (tanh), float64, batch 512, 3 slots x 2.
+Setting: MLP 6 -> 256 -> 256 -> 64 (tanh), float64, batch 512, 3 slots x 2.
 Methods, timed side by side in one run:
 
 * ``ours``: numerics.derivatives.cross_derivatives (nested vmapped jvp over K - 1 boxes of

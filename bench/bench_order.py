@@ -1,6 +1,6 @@
 """Exact interaction order: structural algorithm vs differentiating every cross-slot partial.
 
-Workloads (performance.md): ``random_polynomial(3, (3, 3, 3, 3), 60)`` (60 polynomial outputs of
+Workloads: ``random_polynomial(3, (3, 3, 3, 3), 60)`` (60 polynomial outputs of
 degree <= 5, true order 3), an order-2 generator with transcendental slot terms, and the 4x4
 Gaussian bump (no finite order). Ours: :func:`theory.order.interaction_order`. Reference:
 :func:`theory.order.interaction_order_bruteforce` (every cross-slot partial of order 2, 3, ...

@@ -56,6 +56,13 @@ DEFAULT_OUTPUTS = 40
 MEMORY_LIMIT = 8 * 2**30
 #: Largest batch (drawn with replacement from the training set).
 MAX_BATCH = 65_536
+#: Work limits checked before anything is built (TrainConfig._check_work): latents, the
+#: structured decoder's cross-slot monomials, the exact generator's terms. 4 slots x 2 latents
+#: at order 3 needs 8 latents, 128 monomials and 33,856 terms (184 outputs x 184 monomials);
+#: 3x3 at order 3 69,696; 3x2 at order 5 (232,324 terms) is refused.
+MAX_LATENTS = 256
+MAX_DECODER_MONOMIALS = 8192
+MAX_GENERATOR_TERMS = 120_000
 #: Seeds are non-negative and below 2**62, so that every derived seed fits torch's generator.
 MAX_SEED = 2**62
 
@@ -146,6 +153,7 @@ class TrainConfig:
         if latent is not None and len(latent) < len(sizes):
             raise ConfigError(f"latent_sizes {tuple(latent)} has fewer slots than the "
                               f"{len(sizes)} true slots: slots could not be matched")
+        self._check_work(sizes)
         outputs = self.d_x()
         if not _is_int(outputs) or outputs < 1:
             raise ConfigError(f"outputs must be a positive integer, got {outputs!r}")
@@ -205,6 +213,39 @@ class TrainConfig:
         if not _is_int(self.n_val) or self.n_val < 16:
             raise ConfigError(f"n_val must be an integer >= 16, got {self.n_val!r}")
         self.engine_config().validate()
+
+    def _check_work(self, sizes: tuple[int, ...]) -> None:
+        """:class:`BudgetError` before anything is built when the run is too large to be
+        built at all: more latents than MAX_LATENTS, a structured decoder with more than
+        MAX_DECODER_MONOMIALS cross-slot monomials, or an exact generator with more than
+        MAX_GENERATOR_TERMS terms (outputs x monomials per output); all counted by formula."""
+        from numerics.models import monomial_count
+        from theory.generators import class_size
+
+        latent = self.inferred_sizes()
+        for what, dims in (("true", sizes), ("inferred", latent)):
+            if sum(dims) > MAX_LATENTS:
+                raise BudgetError(f"{sum(dims)} {what} latents are above the limit of "
+                                  f"{MAX_LATENTS} (numerics.training.MAX_LATENTS)")
+        if self.decoder == "structured":
+            count = monomial_count(latent, self.model_order())
+            if count > MAX_DECODER_MONOMIALS:
+                raise BudgetError(
+                    f"a structured decoder of order {self.model_order()} on slots "
+                    f"{latent} has {count} cross-slot monomials, above the limit of "
+                    f"{MAX_DECODER_MONOMIALS} (numerics.training.MAX_DECODER_MONOMIALS)")
+        if self.generator == "sympy" and self.sympy_generator is None:
+            order = self.order
+            per_output = (max(class_size((n,), 0, 3) for n in sizes) if order == 0 else
+                          class_size(sizes, order, 3 if order <= 2 else order + 1))
+            outputs = self.d_x()
+            terms = per_output * outputs if _is_int(outputs) else per_output
+            if terms > MAX_GENERATOR_TERMS:
+                raise BudgetError(
+                    f"the exact order-{order} generator on slots {sizes} with {outputs} "
+                    f"outputs has about {terms} terms, above the limit of "
+                    f"{MAX_GENERATOR_TERMS} (numerics.training.MAX_GENERATOR_TERMS); use "
+                    f"fewer latents or outputs, a lower order or --generator neural")
 
     def true_sizes(self) -> tuple[int, ...]:
         """True slot sizes (from the sympy generator when there is one)."""

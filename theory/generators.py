@@ -36,6 +36,7 @@ __all__ = [
     "Generator",
     "additive",
     "bilinear",
+    "class_size",
     "gaussian_bump",
     "linear",
     "low_degree",
@@ -101,6 +102,17 @@ def _class_indices(slots: Slots, order: int, top: int) -> list[tuple[sympy.Symbo
     return out
 
 
+def class_size(sizes: Sequence[int], order: int, top: int) -> int:
+    """Number of multi-indices of order 1..n in all latents plus within-slot ones of order
+    n + 1..top (what :func:`_class_indices` lists), by formula, without listing them:
+    sum_{k=1}^{n} C(d + k - 1, k) + sum_slots sum_{k=n+1}^{top} C(d_s + k - 1, k)."""
+    slots = _slots(sizes)
+    d = slots.dim
+    return (sum(math.comb(d + k - 1, k) for k in range(1, order + 1))
+            + sum(math.comb(n + k - 1, k) for n in slots.sizes
+                  for k in range(order + 1, top + 1)))
+
+
 def minimum_outputs(order: int, sizes: Sequence[int]) -> int:
     """Smallest d_x for which a sufficiently independent generator of this order can exist.
 
@@ -112,7 +124,7 @@ def minimum_outputs(order: int, sizes: Sequence[int]) -> int:
     slots = _slots(sizes)
     if order == 0:
         return sum(n + 1 if n > 1 else n for n in slots.sizes)
-    return len(_class_indices(slots, order, order + 1))
+    return class_size(slots.sizes, order, order + 1)
 
 
 def _verified(build, slots: Slots, order: int, seed: int, what: str
@@ -225,7 +237,7 @@ def random_polynomial(order: int, sizes: Sequence[int], outputs: int, seed: int,
 
     Each output: ``terms`` monomials drawn from the cross-slot ones of degree 2..order and the
     within-slot ones of degree 1..``degree``; output 0 always has a cross monomial of degree
-    ``order``. The workload of performance.md is ``random_polynomial(3, (3, 3, 3, 3), 60, s)``.
+    ``order``. bench.bench_order times ``random_polynomial(3, (3, 3, 3, 3), 60, s)``.
     """
     _check_order(order)
     _check_outputs(outputs)

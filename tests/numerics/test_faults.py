@@ -403,3 +403,26 @@ def test_same_thread_count_same_bits_and_threads_recorded(tmp_path) -> None:
     for a, b in zip(runs[0]["selection"]["rounds"], runs[1]["selection"]["rounds"],
                     strict=True):
         assert a["explore_recon"] == b["explore_recon"] and a["final_recon"] == b["final_recon"]
+
+
+@pytest.mark.parametrize(("argv", "limit"), [
+    (["--order", "99", "--slots", "3x2"], "MAX_DECODER_MONOMIALS"),
+    (["--slots", "1000x1000"], "MAX_LATENTS"),
+    (["--order", "3", "--slots", "4x2", "--outputs", "5000"], "MAX_GENERATOR_TERMS"),
+    (["--order", "5", "--slots", "3x2"], "MAX_GENERATOR_TERMS"),
+])
+def test_train_refuses_work_beyond_its_limits_before_building(argv, limit, capsys) -> None:
+    t0 = time.perf_counter()
+    assert main(["train", *argv, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and limit in err
+    assert time.perf_counter() - t0 < 10  # counted by formula, nothing enumerated or built
+
+
+def test_minimum_outputs_is_counted_not_listed() -> None:
+    from theory.generators import _class_indices, _slots, class_size, minimum_outputs
+
+    for sizes, order, top in [((2, 2, 2), 3, 4), ((2, 3, 1), 2, 3), ((1, 1, 1), 1, 3),
+                              ((4,), 0, 3), ((2, 2, 2, 2), 3, 4)]:
+        assert class_size(sizes, order, top) == len(_class_indices(_slots(sizes), order, top))
+    assert minimum_outputs(99, (2, 2, 2)) == 1609344402  # C(105, 6) - 1 + 3 * C(101, 100)
