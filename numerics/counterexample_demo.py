@@ -64,12 +64,15 @@ from numerics.selection import SelectionSettings
 from numerics.supports import BoxSupport, Support, box_support, make_support
 from numerics.training import TrainConfig, build_data, train
 from theory.counterexamples import CatalogueError, additive_quadratic
+from theory.errors import BudgetError
 from theory.generators import Generator
 
 Tensor = torch.Tensor
 Sampler = Callable[[int, torch.Generator], Tensor]
 
 FIT = 0.02
+#: Most training seeds per model (each is one training run).
+MAX_SEEDS = 1000
 MIXED = 0.8
 TIGHT = 5e-3
 RATIO = 10.0
@@ -120,6 +123,9 @@ class DemoConfig:
             raise ConfigError(f"lr must be a positive finite number, got {self.lr!r}")
         if self.n_eval < 50:
             raise ConfigError(f"n_eval must be >= 50 to score slots, got {self.n_eval}")
+        if self.seeds > MAX_SEEDS:
+            raise BudgetError(f"seeds={self.seeds} is above the limit of {MAX_SEEDS} "
+                              f"(numerics.counterexample_demo.MAX_SEEDS)")
 
 
 @dataclass

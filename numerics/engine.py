@@ -26,6 +26,11 @@ from numerics.device import resolve_device
 from numerics.errors import CheckpointError, ConfigError, DivergenceError
 from numerics.io import atomic_torch_save, load_checkpoint
 from numerics.progress import Progress
+from theory.errors import BudgetError
+
+#: Most optimization steps of one schedule (a million steps is hours on a CPU; a larger value
+#: is a typo, refused before any work).
+MAX_STEPS = 1_000_000
 
 Batch = Any
 SampleFn = Callable[[int, torch.Generator], Batch]
@@ -74,6 +79,9 @@ class EngineConfig:
         """Raise :class:`ConfigError` for values that cannot be trained with."""
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 0:
             raise ConfigError(f"steps must be a non-negative integer, got {self.steps!r}")
+        if self.steps > MAX_STEPS:
+            raise BudgetError(f"steps={self.steps} is above the limit of {MAX_STEPS} "
+                              f"(numerics.engine.MAX_STEPS)")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ConfigError(f"lr must be a positive finite number, got {self.lr!r}")
         if self.weight_decay < 0:

@@ -36,6 +36,10 @@ from typing import Any
 from numerics.errors import ConfigError
 from numerics.progress import LOGGER
 from numerics.verdict import RUN_VERDICTS
+from theory.errors import BudgetError
+
+#: Most seeds per cell (each seed is one training run per cell: 20 cells x 1000 seeds is days).
+MAX_SEEDS = 1000
 
 __all__ = ["GridConfig", "cell_summary", "format_markdown", "parse_orders", "run_grid",
            "write_summary"]
@@ -71,6 +75,9 @@ class GridConfig:
                                   f"{values!r}")
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
             raise ConfigError(f"seeds must be a positive integer, got {self.seeds!r}")
+        if self.seeds > MAX_SEEDS:
+            raise BudgetError(f"seeds={self.seeds} per cell is above the limit of {MAX_SEEDS} "
+                              f"(numerics.grid.MAX_SEEDS)")
 
     def columns(self) -> list[tuple[str, str, int | None]]:
         """(label, decoder kind, decoder order) of every column."""

@@ -38,10 +38,14 @@ import torch
 from numerics.errors import ConfigError, DataError
 from numerics.io import atomic_write
 from numerics.progress import track
+from theory.errors import BudgetError
 
 MODES = ("occlusion", "additive", "shadow")
 LATENT_NAMES = ("x", "y", "scale", "hue", "shape")
 N_SHAPES = 3
+#: Most bytes of rendered scenes one call may hold (float32 images, bool masks, int64
+#: segmentation: 12 + O + 8 bytes per pixel).
+MEMORY_LIMIT = 8 * 2**30
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,11 @@ def render(config: SpritesConfig, n: int, seed: int = 0, *, chunk: int = 2048,
     config.validate()
     if n < 1:
         raise ConfigError(f"number of scenes must be >= 1, got {n}")
+    size = n * config.size ** 2 * (3 * 4 + config.max_objects + 8)  # images, masks, segments
+    if size > MEMORY_LIMIT:
+        raise BudgetError(f"{n} scenes of {config.size}x{config.size} need about "
+                          f"{size / 2**30:.1f} GiB, above the limit of "
+                          f"{MEMORY_LIMIT / 2**30:.0f} GiB (numerics.sprites.data.MEMORY_LIMIT)")
     latents, present = sample_latents(config, n, torch.Generator().manual_seed(seed))
     starts = range(0, n, chunk)
     parts = [compose(latents[i:i + chunk], present[i:i + chunk], config)

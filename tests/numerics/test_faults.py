@@ -426,3 +426,20 @@ def test_minimum_outputs_is_counted_not_listed() -> None:
                               ((4,), 0, 3), ((2, 2, 2, 2), 3, 4)]:
         assert class_size(sizes, order, top) == len(_class_indices(_slots(sizes), order, top))
     assert minimum_outputs(99, (2, 2, 2)) == 1609344402  # C(105, 6) - 1 + 3 * C(101, 100)
+
+
+@pytest.mark.parametrize(("argv", "limit"), [
+    (["demo", "--steps", "100000000000"], "MAX_STEPS"),
+    (["counterexample", "linear", "--train", "--seeds", "100000"], "MAX_SEEDS"),
+    (["grid", "--seeds", "100000"], "MAX_SEEDS"),
+    (["sprites", "render", "--n", "1000000000", "--size", "64", "--out", "x.npz"],
+     "MEMORY_LIMIT"),
+])
+def test_counts_that_multiply_work_are_bounded_up_front(argv, limit, tmp_path, capsys,
+                                                        monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    t0 = time.perf_counter()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and limit in err
+    assert time.perf_counter() - t0 < 15 and not any(tmp_path.iterdir())
