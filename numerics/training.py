@@ -652,7 +652,7 @@ def _train(config: TrainConfig) -> TrainResult:
                           else None,
                           exhaustive=bool(perms) and len(perms) == count_assignments(
                               config.inferred_sizes()),
-                          unmix=_unmixer(config, data))
+                          unmix=_unmixer(config, data), started=t0)
     model = chosen.model
     if isinstance(model.decoder, StructuredDecoder):
         model.decoder.harden()

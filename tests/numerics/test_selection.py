@@ -237,3 +237,21 @@ def test_late_check_replaces_a_member_whose_proposal_fits_better(proposal_residu
     assert round_.late_residual == [[1.0, proposal_residual]]
     assert round_.late_switched == [switched]
     assert (chosen.val_recon < 0.05) is switched  # the floor-0 proposal replaced the member
+
+
+def test_time_budget_counts_from_the_start_of_the_run() -> None:
+    """A run whose set-up already used the budget starts no restart round."""
+    import time
+
+    def loss(pop, x, step):
+        err = pop(x).squeeze(-1)
+        return err.sum(), {"mse": float(err.mean())}
+
+    engine = EngineConfig(steps=20, lr=0.1, progress=False, device="cpu", seed=3)
+    settings = SelectionSettings(candidates=2, restarts=3, threshold=1e-9, time_budget=60.0)
+    args = (_Scalar, loss, lambda s, g: torch.zeros(1), engine,
+            lambda pop: pop(torch.zeros(1)).detach().reshape(-1), settings)
+    late = select_model(*args, started=time.perf_counter() - 59.99)
+    assert late.restarts == 0 and late.stopped == "time budget"
+    fresh = select_model(*args)
+    assert fresh.restarts == 3 and fresh.stopped == "restarts exhausted"

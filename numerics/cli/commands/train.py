@@ -108,8 +108,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"blocks tried after exploration (default "
                              f"{sel['max_assignments']}; 1: no regrouping)")
     parser.add_argument("--time-budget", default=str(sel["time_budget"]),
-                        metavar="SECONDS", help=f"no restart round starts past this many "
-                                                f"seconds of training (default "
+                        metavar="SECONDS", help=f"no restart round starts that would end "
+                                                f"past this many seconds of the run (default "
                                                 f"{sel['time_budget']:g}; 'none': no limit)")
     parser.add_argument("--device", default=d["device"], help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--checkpoint", default=d["checkpoint"], metavar="PATH",
