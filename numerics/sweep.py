@@ -584,13 +584,22 @@ def _run_ray(trials: Sequence[Trial], trial_fn: TrialFn, workers: int | None,
         raise ConfigError("the ray backend needs Ray: pip install 'interaction-asymmetry[ray]' "
                           "(or use --backend local)") from err
     started = False
+    reaper = None
     if not ray.is_initialized():
+        if not (address or os.environ.get("RAY_ADDRESS")):
+            # a local cluster's node agents outlive a SIGKILLed sweep: a watcher kills them
+            from numerics.reaper import start_reaper
+
+            reaper = start_reaper()
         try:
             if address or os.environ.get("RAY_ADDRESS"):
                 ray.init(address=address, include_dashboard=False, log_to_driver=False)
             else:
                 ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
         except (ConnectionError, TimeoutError, RuntimeError, ValueError) as err:
+            if reaper is not None:
+                reaper.terminate()
+                reaper.wait()
             where = address or os.environ.get("RAY_ADDRESS") or "a new local cluster"
             raise SweepError(f"cannot start or reach the Ray cluster at {where}: "
                              f"{' '.join(str(err).split())[:200]}") from err
@@ -616,6 +625,9 @@ def _run_ray(trials: Sequence[Trial], trial_fn: TrialFn, workers: int | None,
     finally:
         if started:
             ray.shutdown()
+        if reaper is not None:
+            reaper.terminate()
+            reaper.wait()
 
 
 # ----------------------------------------------------------------------------- summary

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -443,3 +444,47 @@ def test_counts_that_multiply_work_are_bounded_up_front(argv, limit, tmp_path, c
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and limit in err
     assert time.perf_counter() - t0 < 15 and not any(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the watcher reads /proc")
+def test_reaper_kills_the_orphans_of_a_sigkilled_process(tmp_path) -> None:
+    """What a local Ray cluster leaves when the sweep is SIGKILLed (node agents reparented to
+    init): a grandchild that outlives its parent. The watcher kills it; other processes live."""
+    from numerics.reaper import _stat
+
+    pid_file = tmp_path / "grandchild.pid"
+    # parent -> middle (dies with the parent, as Ray's raylet does) -> grandchild (does not)
+    middle_code = ("import ctypes, signal, subprocess, time\n"
+                   "ctypes.CDLL('libc.so.6').prctl(1, signal.SIGKILL)\n"
+                   "p = subprocess.Popen(['sleep', '60'], stdout=subprocess.DEVNULL)\n"
+                   "print(p.pid, flush=True)\n"
+                   "time.sleep(60)\n")
+    parent_code = (
+        "import subprocess, sys, time\n"
+        "from numerics.reaper import start_reaper\n"
+        "start_reaper()\n"
+        f"child = subprocess.Popen([sys.executable, '-c', {middle_code!r}],"
+        " stdout=subprocess.PIPE, text=True)\n"
+        f"open({str(pid_file)!r}, 'w').write(child.stdout.readline().strip())\n"
+        "time.sleep(60)\n")
+    bystander = subprocess.Popen(["sleep", "60"])
+    parent = subprocess.Popen([sys.executable, "-c", parent_code])
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and not (pid_file.exists() and pid_file.read_text()):
+            time.sleep(0.05)
+        grandchild = int(pid_file.read_text())
+        time.sleep(0.5)  # the watcher has scanned the tree at least once
+        assert _stat(grandchild) is not None
+        parent.kill()
+        parent.wait()
+        deadline = time.time() + 10
+        while time.time() < deadline and _stat(grandchild) not in (None,) and \
+                Path(f"/proc/{grandchild}/stat").read_text().split()[2] != "Z":
+            time.sleep(0.05)
+        stat = Path(f"/proc/{grandchild}/stat")
+        assert not stat.exists() or stat.read_text().split()[2] == "Z"  # killed (or a zombie)
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
