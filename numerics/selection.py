@@ -36,7 +36,7 @@ can run). One *round*:
    own (its coordinates as they are) is replaced by that proposal. This catches a
    slot-mixing minimum that formed after the first unmixing, when the encoder was still far
    from converged: measured on 4x2 slots at order 3 at 40 % of the schedule, the mixed runs'
-   own residual was 1.2-1.9x their best proposal's, the identified runs' within 3 %;
+   own residual was 1.2-1.9x their best proposal's, that of four identified runs 1.04-1.16x;
 4. the kept members finish the schedule (the same learning-rate schedule, fresh optimizer
    state; a single kept member is trained as a plain module,
    :class:`numerics.population.SingleMember`) and the one with the lowest held-out error is
