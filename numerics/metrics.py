@@ -297,15 +297,7 @@ def slot_identifiability(z: object, z_hat: object, slot_sizes: Sequence[int],
     regressing all (standardized) true latents on inferred slot j. ``alpha``: ridge penalty of
     the kernel regressor; ``n_components``: Nystroem landmarks. Needs Khat >= K.
     """
-    z_t, zh_t = _as_matrix(z, "z"), _as_matrix(z_hat, "z_hat")
-    if z_t.shape[0] != zh_t.shape[0]:
-        raise DataError(f"z has {z_t.shape[0]} rows but z_hat has {zh_t.shape[0]}")
-    sizes = _sizes(slot_sizes, z_t.shape[1], "slot_sizes")
-    sizes_hat = _sizes(slot_sizes_hat if slot_sizes_hat is not None else slot_sizes,
-                       zh_t.shape[1], "slot_sizes_hat")
-    if len(sizes_hat) < len(sizes):
-        raise DataError(f"{len(sizes_hat)} inferred slots cannot be matched to {len(sizes)} "
-                        "true slots (need at least as many inferred slots)")
+    z_t, zh_t, sizes, sizes_hat = _paired_inputs(z, z_hat, slot_sizes, slot_sizes_hat)
     if isinstance(train_fraction, bool) or not 0.0 < float(train_fraction) < 1.0:
         raise ConfigError(f"train_fraction must be in (0, 1), got {train_fraction!r}")
     n = z_t.shape[0]

@@ -129,23 +129,28 @@ def unmixing_features(u: Tensor, slot_sizes: Sequence[int], order: int) -> Tenso
     return torch.cat([m, ones], dim=-1)
 
 
+def _ridge_solve(phi: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``(B, C, lambda)`` with C = Phi^T y, (G + lambda I) B = C, G = Phi^T Phi and lambda =
+    RIDGE x the mean diagonal of G, batched over the leading dimensions of ``phi: (..., m, p)``
+    (``y: (m, k)``). Cholesky: the ridge makes G + lambda I positive definite (and batched LU
+    solves fail inside MKL after torch.set_num_threads on some builds: "DLASWP parameter 6")."""
+    gram = phi.transpose(-1, -2) @ phi
+    ridge = RIDGE * gram.diagonal(dim1=-2, dim2=-1).mean(-1)
+    gram = gram + ridge[..., None, None] * torch.eye(gram.shape[-1], dtype=gram.dtype,
+                                                     device=gram.device)
+    cross = phi.transpose(-1, -2) @ y
+    return torch.cholesky_solve(cross, torch.linalg.cholesky(gram)), cross, ridge
+
+
 def unmixing_residual(u: Tensor, x: Tensor, slot_sizes: Sequence[int], order: int) -> Tensor:
     """r of the module docstring for coordinates ``u: (R, m, d)`` and data ``x: (m, d_x)``:
     ``(R,)``, differentiable in ``u``. Each u is standardized per coordinate first."""
     u = (u - u.mean(-2, keepdim=True)) / u.std(-2, keepdim=True).clamp_min(1e-12)
     phi = unmixing_features(u, slot_sizes, order)
     xc = x - x.mean(0)
-    gram = phi.transpose(-1, -2) @ phi
-    scale = gram.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None]
-    gram = gram + RIDGE * scale * torch.eye(gram.shape[-1], dtype=gram.dtype,
-                                            device=gram.device)
-    # Cholesky: the ridge makes the Gram matrix positive definite (and batched LU solves
-    # fail inside MKL after torch.set_num_threads on some builds: "DLASWP parameter 6")
     # with C = Phi^T X and (G + lambda I) B = C:  ||X - Phi B||^2 = ||X||^2 - tr(B^T C)
     # - lambda ||B||^2 exactly, so the fitted values Phi B (a third of the cost) are not formed
-    cross = phi.transpose(-1, -2) @ xc
-    coeffs = torch.cholesky_solve(cross, torch.linalg.cholesky(gram))
-    ridge = RIDGE * scale[..., 0, 0]
+    coeffs, cross, ridge = _ridge_solve(phi, xc)
     energy = xc.square().sum()
     fitted = (coeffs * cross).sum((-2, -1)) + ridge * coeffs.square().sum((-2, -1))
     return (energy - fitted) / energy
@@ -154,10 +159,7 @@ def unmixing_residual(u: Tensor, x: Tensor, slot_sizes: Sequence[int], order: in
 def fit_coefficients(u: Tensor, x: Tensor, slot_sizes: Sequence[int], order: int) -> Tensor:
     """B with x ~ Phi(u) B by ridge least squares (ridge as in the residual):
     ``u: (m, d)``, ``x: (m, d_x)`` -> ``(p, d_x)``, float64, rows in the order of Phi."""
-    phi = unmixing_features(u.double(), slot_sizes, order)
-    gram = phi.T @ phi
-    gram = gram + RIDGE * gram.diagonal().mean() * torch.eye(gram.shape[0], dtype=gram.dtype)
-    return torch.cholesky_solve(phi.T @ x.double(), torch.linalg.cholesky(gram))
+    return _ridge_solve(unmixing_features(u.double(), slot_sizes, order), x.double())[0]
 
 
 def propose_unmixings(z_hat: Tensor, x: Tensor, slot_sizes: Sequence[int], order: int,
