@@ -38,6 +38,7 @@ __all__ = [
     "bilinear",
     "class_size",
     "gaussian_bump",
+    "hidden_relation",
     "linear",
     "low_degree",
     "minimum_outputs",
@@ -262,6 +263,40 @@ def random_polynomial(order: int, sizes: Sequence[int], outputs: int, seed: int,
     return Generator(f, slots, interaction_order(f, slots), "random_polynomial",
                      f"{terms} random monomials per output, cross degree <= {order},"
                      f" within-slot degree <= {degree}")
+
+
+def hidden_relation(order: int, sizes: Sequence[int], outputs: int, seed: int,
+                    shift: sympy.Rational | None = None) -> Generator:
+    """Counterexample: not sufficiently independent through a relation with a non-constant
+    coefficient, which no constant (coefficient-matrix) relation shows.
+
+    f = C m(z) as in the class-n construction (module docstring) with the within-slot monomial
+    s^n of the first latent s removed and s replaced by s - ``shift`` (``order`` n >= 1). The
+    only monomial of s-degree >= n is (s - shift)^{n+1}, so
+    D_s^n f = (s - shift) D_s^{n+1} f identically: the columns are dependent over Q(z) with
+    kernel vector e_{s^n} - (s - shift) e_{s^{n+1}} (generic rank m - 1 for a generic C;
+    ``shift`` None: 1/3),
+    while the coefficient matrix of the derivative columns has full rank m. The order is
+    exactly n. ``order = 3``, three one-latent slots and 22 outputs is the case of a 22 x 22
+    matrix of rank 21 whose rank over Q(z) took more than 13 CPU-minutes.
+    """
+    _check_order(order)
+    if order < 1:
+        raise GeneratorError("hidden_relation needs order >= 1")
+    slots = _slots(sizes)
+    _need_slots(slots, order)
+    _check_outputs(outputs)
+    s = slots.symbols[0]
+    shift = sympy.Rational(1, 3) if shift is None else sympy.Rational(shift)
+    shifted = {s: s - shift}
+    monos = [_monomial(v).xreplace(shifted) for v in _class_indices(slots, order, order + 1)
+             if v != (s,) * order]
+    rng = random.Random(seed)
+    f = sympy.Matrix([sympy.expand(sympy.Add(*(_coefficient(rng) * m for m in monos)))
+                      for _ in range(outputs)])
+    return Generator(f, slots, interaction_order(f, slots), "hidden_relation",
+                     f"class-{order} monomials without {s}^{order}, {s} shifted by {shift}:"
+                     f" D^{order}f/d{s}^{order} = ({s} - {shift}) D^{order + 1}f/d{s}^{order + 1}")
 
 
 def linear(sizes: Sequence[int], outputs: int, seed: int) -> Generator:

@@ -25,12 +25,28 @@ How the rank is decided (``method``):
   exact form of :func:`theory.order.exp_rational_forms`, where the exponentials are
   algebraically independent indeterminates; the point also fixes those indeterminates, so it
   is a point of that form, not of z, and ``witness_point`` is None.
-* ``"symbolic"``: when the points show a deficiency (not a proof), the rank is recomputed over
-  the field of rational functions (sympy ``DomainMatrix``), which is the generic rank; the
-  nullspace then names ``dependent_columns``.
+* ``"symbolic"``: the points show a deficiency (not a proof) and the coefficient matrix of a
+  polynomial M(z) (rows: output and monomial) has a rank equal to the rank seen, so the generic
+  rank is certified without elimination over a function field.
+* ``"kernel-certificate"``: a deficiency certified by explicit polynomial kernel vectors, with
+  no rank over Q(z) (:func:`kernel_certificate`). At the best random point z0 the reduced
+  echelon form of M(z0) gives, per free column j, the support S = {j} u P of a kernel vector
+  (P: the pivots it uses); generically the kernel over Q(z) has the same pivot pattern, and
+  Cramer's rule on a |P| x |P| block A(z) = M_{R,P}(z) that is non-singular at z0 gives the
+  polynomial vector c_j = det A, c_P = -adj(A) M_{R,j}. M(z) c(z) = 0 is then checked by exact
+  polynomial arithmetic on every row. A verified c with c_j(z0) = det A(z0) != 0 proves the
+  columns dependent over Q(z), so no point has full column rank; k verified vectors (distinct
+  free columns, so independent) bound the generic rank by m - k, which equals the rank seen at
+  z0 when every free column is verified: the rank is then exact.
+* ``"symbolic"`` is also the last resort when the kernel certificate does not verify (z0 was
+  an unlucky point): the rank over the field of rational functions (sympy ``DomainMatrix``),
+  for matrices up to :data:`MAX_SYMBOLIC_ENTRIES` entries.
 
-``holds`` is None when neither certificate is available (functions outside the exp-rational
-class whose points are rank-deficient, or a symbolic system above :data:`MAX_SYMBOLIC_ENTRIES`).
+Every path runs under a time budget (``timeout``, :data:`TIMEOUT` seconds by default, see
+:mod:`theory.budget`); when it runs out the answer is ``holds = None`` with the stage and the
+best rank seen in ``note``, never a hang. ``holds`` is also None when no certificate exists
+(functions outside the exp-rational class whose points are rank-deficient, or a deficiency
+neither certificate confirms).
 """
 
 from __future__ import annotations
@@ -46,14 +62,17 @@ from sympy import QQ
 from sympy.polys.matrices import DomainMatrix
 
 import theory.modular as modular
-from theory.errors import AnalysisError
+from theory.budget import expired_here, time_budget
+from theory.errors import AnalysisError, BudgetError
 from theory.order import _Undecided, as_polynomial, exp_rational_forms, interaction_order
 from theory.slots import Slots
 
-__all__ = ["MAX_SYMBOLIC_ENTRIES", "IndependenceResult", "derivative_label",
-           "sufficient_independence"]
+__all__ = ["MAX_SYMBOLIC_ENTRIES", "TIMEOUT", "IndependenceResult", "KernelVector",
+           "derivative_label", "kernel_certificate", "sufficient_independence"]
 
 MAX_SYMBOLIC_ENTRIES = 1500
+#: Seconds :func:`sufficient_independence` may take by default before it answers undecided.
+TIMEOUT = 60.0
 _POINTS = 3
 _SEED = 20250407
 _DIGITS = 50
@@ -171,6 +190,25 @@ class _ExactMatrix:
                     data.setdefault(r, {})[j] = QQ.from_sympy(coeff)
         return DomainMatrix(data, (max(len(index), 1), self.shape[1]), QQ)
 
+    def ring_rows(self) -> tuple[list[list[object]], object]:
+        """The rows as elements of one polynomial ring K = Q[point_symbols] (Q(i) for complex
+        exp-rational forms): polynomial entries as they are, exp-rational rows multiplied by
+        the least common multiple of their denominators (a non-zero factor per row, which
+        changes no linear relation among the columns)."""
+        gens = self.point_symbols
+        if self.polynomial:
+            ring = QQ[gens]
+            return [[ring.from_sympy(e.as_expr()) if not e.is_zero else ring.zero for e in row]
+                    for row in self.rows], ring
+        scaled, complex_entries = [], False
+        for row in self.rows:
+            parts = [sympy.fraction(e) for e in row]
+            common = sympy.lcm_list([d for _, d in parts]) if parts else sympy.Integer(1)
+            scaled.append([sympy.expand(n * sympy.cancel(common / d)) for n, d in parts])
+            complex_entries = complex_entries or any(e.has(sympy.I) for e in scaled[-1])
+        ring = (sympy.QQ_I if complex_entries else QQ)[gens]
+        return [[ring.from_sympy(e) for e in row] for row in scaled], ring
+
     def symbolic(self) -> DomainMatrix | None:
         """The matrix over the field of rational functions, None above MAX_SYMBOLIC_ENTRIES."""
         if self.shape[0] * self.shape[1] > MAX_SYMBOLIC_ENTRIES:
@@ -287,7 +325,78 @@ def _modular_full_rank(polys: list[sympy.Poly | None], slots: Slots,
     return None
 
 
-def _full_rank_result(f: sympy.Matrix, slots: Slots, order: int) -> IndependenceResult:
+@dataclass(frozen=True)
+class KernelVector:
+    """A verified polynomial relation sum_j c_j(z) D_{alpha_j} f(z) = 0 among the columns.
+
+    ``coefficients``: column index -> c_j as a sympy expression (polynomial in the latents, and
+    in the exponential indeterminates of the exp-rational form when f is transcendental);
+    ``free_column``: the column whose coefficient is the determinant det A(z) of the Cramer
+    block, non-zero at the point where it was found.
+    """
+
+    coefficients: dict[int, sympy.Expr]
+    free_column: int
+
+
+def kernel_certificate(exact: _ExactMatrix, point: dict, reduced: DomainMatrix,
+                       pivots: tuple[int, ...]) -> list[KernelVector]:
+    """Polynomial kernel vectors of M(z) built at ``point`` and verified exactly (module doc).
+
+    ``reduced``, ``pivots``: the reduced row echelon form of M(point). For each free column j
+    the vector c (c_j = det A, c_P = -adj(A) M_{R,j}, A = M_{R,P}, R rows where A(point) is
+    invertible) is kept iff M(z) c(z) = 0 holds as a polynomial identity on every row. Returns
+    the verified vectors (possibly fewer than the free columns when the point was unlucky).
+    """
+    at = reduced.to_Matrix()
+    m_point = exact.at_point(point).to_Matrix()
+    ring_rows, ring = exact.ring_rows()
+    out = []
+    for j in (c for c in range(exact.shape[1]) if c not in pivots):
+        used = [p for r, p in enumerate(pivots) if at[r, j] != 0]
+        if used:
+            sub = m_point.extract(list(range(exact.shape[0])), used).T
+            _, rows = DomainMatrix.from_Matrix(sub).to_field().rref()
+            block = DomainMatrix([[ring_rows[r][p] for p in used] for r in rows],
+                                 (len(used), len(used)), ring)
+            rhs = DomainMatrix([[ring_rows[r][j]] for r in rows], (len(used), 1), ring)
+            adj, det = block.adj_det()
+            other = (adj * rhs).to_Matrix()
+            coeffs = {j: det, **{p: -ring.from_sympy(other[i, 0]) for i, p in enumerate(used)}}
+        else:  # an identically zero column at the point: the relation is c_j = 1
+            coeffs = {j: ring.one}
+        if all(sum((row[c] * v for c, v in coeffs.items()), ring.zero) == ring.zero
+               for row in ring_rows):
+            out.append(KernelVector({c: ring.to_sympy(v) for c, v in coeffs.items()}, j))
+    return out
+
+
+def _kernel_result(exact: _ExactMatrix, point: dict, dm: DomainMatrix, order: int,
+                   needed: int, labels: tuple[str, ...], shortage: str
+                   ) -> IndependenceResult | None:
+    """holds = False from verified kernel vectors at the best point, or None if none verifies."""
+    reduced, pivots = dm.rref()
+    seen = len(pivots)
+    vectors = kernel_certificate(exact, point, reduced, tuple(pivots))
+    if not vectors:
+        return None
+    dependent = tuple(labels[c] for c in sorted({c for v in vectors for c in v.coefficients}))
+    exact_rank = len(vectors) == needed - seen
+    bound = (f"generic rank {seen}" if exact_rank
+             else f"generic rank <= {needed - len(vectors)} (rank {seen} at a random point)")
+    first = vectors[0]
+    shown = " + ".join(f"({first.coefficients[c]})*{labels[c]}"
+                       for c in sorted(first.coefficients))
+    return IndependenceResult(
+        False, order, seen if exact_rank else needed - len(vectors), needed,
+        "kernel-certificate", labels, None, dependent,
+        shortage + f"{bound} < {needed}, certified by {len(vectors)} polynomial kernel"
+        f" vector(s) checked by exact polynomial arithmetic, e.g. {shown[:300]} = 0")
+
+
+def _full_rank_result(f: sympy.Matrix, slots: Slots, order: int, progress: dict[str, object]
+                      ) -> IndependenceResult:
+    """n >= 1 (module docstring); ``progress`` is updated with the stage and best rank seen."""
     indices = derivative_multi_indices(slots, order)
     labels = tuple(derivative_label(v) for v in indices)
     needed = len(indices)
@@ -312,17 +421,19 @@ def _full_rank_result(f: sympy.Matrix, slots: Slots, order: int) -> Independence
         return IndependenceResult(None, order, rank, needed, "random-rational-points", labels,
                                   None, (), "derivatives outside the exp-rational class and not"
                                   " of certified full rank at random points: undecided")
-    best = 0
+    best, best_at = 0, None
     for point in _random_points(exact.point_symbols):
         dm = exact.at_point(point)
         if dm is None:
             continue
         rank = dm.rank()
-        best = max(best, rank)
+        if best_at is None or rank > best:
+            best, best_at = rank, (point, dm)
         if rank == needed:
             witness = _latent_point(point, slots) if exact.polynomial else None
             return IndependenceResult(True, order, rank, needed, "random-rational-points",
                                       labels, witness, (), "full column rank at a random point")
+    progress["rank"] = best
     shortage = f"d_x = {f.rows} < {needed} columns; " if f.rows < needed else ""
     constant = exact.constant_relations()
     if constant is not None:
@@ -335,6 +446,12 @@ def _full_rank_result(f: sympy.Matrix, slots: Slots, order: int) -> Independence
             return IndependenceResult(False, order, best, needed, "symbolic", labels, None,
                                       dependent, shortage + f"{bound} < {needed}, certified by"
                                       " the coefficient matrix of the polynomial columns")
+    if best_at is not None:
+        progress["stage"] = "the polynomial kernel certificate"
+        result = _kernel_result(exact, *best_at, order, needed, labels, shortage)
+        if result is not None:
+            return result
+    progress["stage"] = "the rank over the field of rational functions"
     dm = exact.symbolic()
     if dm is None:
         zero_cols = exact.zero_columns()
@@ -385,7 +502,9 @@ def _slot_check(dm: DomainMatrix) -> tuple[int, list[set[int]]]:
     return dm.rank(), _components(dm)
 
 
-def _irreducibility_result(f: sympy.Matrix, slots: Slots) -> IndependenceResult:
+def _irreducibility_result(f: sympy.Matrix, slots: Slots, progress: dict[str, object]
+                           ) -> IndependenceResult:
+    """n = 0 (module docstring); ``progress`` is updated with the stage and best rank seen."""
     labels = tuple(derivative_label((s,)) for s in slots.symbols)
     needed = slots.dim
     exact = _exact_derivatives(*_derivative_rows(f, slots, [(s,) for s in slots.symbols]),
@@ -415,6 +534,7 @@ def _irreducibility_result(f: sympy.Matrix, slots: Slots) -> IndependenceResult:
                 return IndependenceResult(True, 0, rank, needed, "random-rational-points",
                                           labels, witness, (),
                                           "every slot: full-rank Jacobian block, irreducible")
+    progress.update(rank=best_rank, stage="the slot Jacobian ranks over rational functions")
     rank, dependent, problems = 0, [], []
     for k, block in enumerate(blocks):
         size, cols = slots.sizes[k], list(range(offsets[k], offsets[k + 1]))
@@ -443,15 +563,16 @@ def _irreducibility_result(f: sympy.Matrix, slots: Slots) -> IndependenceResult:
                               tuple(dependent), "; ".join(problems))
 
 
-def sufficient_independence(f: object, slots: Slots, order: int | None = None
-                            ) -> IndependenceResult:
+def sufficient_independence(f: object, slots: Slots, order: int | None = None, *,
+                            timeout: float | None = TIMEOUT) -> IndependenceResult:
     """Decide sufficient independence of f at interaction order ``order`` (module docstring).
 
     ``f``: generator (d_x, 1) in the slot symbols; ``order``: n (default: the exact
     :func:`theory.order.interaction_order` of f, which must be finite). For n >= 1 the
     d_x x m matrix [D_alpha f : |alpha| <= n, or |alpha| = n + 1 within one slot] must have
     full column rank m; for n = 0 every slot's Jacobian block must have full rank and be
-    irreducible.
+    irreducible. ``timeout``: seconds (None: no limit) after which the answer is
+    ``holds = None`` with ``method = "budget"`` and the stage that ran out in ``note``.
     """
     if not isinstance(slots, Slots):
         raise AnalysisError(f"slots must be a theory.slots.Slots, got {type(slots).__name__}")
@@ -463,6 +584,19 @@ def sufficient_independence(f: object, slots: Slots, order: int | None = None
                                 " defined at a finite order n (pass order=...)")
     if isinstance(order, bool) or not isinstance(order, int) or order < 0:
         raise AnalysisError(f"order must be a non-negative integer, got {order!r}")
-    if order == 0:
-        return _irreducibility_result(f, slots)
-    return _full_rank_result(f, slots, order)
+    needed = slots.dim if order == 0 else len(derivative_multi_indices(slots, order))
+    progress: dict[str, object] = {"stage": "the rank at random points", "rank": 0}
+    try:
+        with time_budget(timeout, "sufficient independence",
+                         "pass a larger timeout (seconds) or None") as scope:
+            if order == 0:
+                return _irreducibility_result(f, slots, progress)
+            return _full_rank_result(f, slots, order, progress)
+    except BudgetError as err:
+        if not expired_here(err, scope):
+            raise
+        return IndependenceResult(
+            None, order, progress["rank"], needed, "budget", (), None, (),
+            f"undecided: the time budget of {timeout:g} s ran out during"
+            f" {progress['stage']} (best rank seen {progress['rank']} of"
+            f" {needed}); pass a larger timeout")

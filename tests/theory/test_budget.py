@@ -55,3 +55,30 @@ def test_analyze_takes_a_timeout() -> None:
     with pytest.raises(BudgetError, match="the analysis"):
         analyze(f, slots, timeout=0.5)
     assert time.monotonic() - t0 < 10
+
+
+def test_the_error_names_the_outermost_expired_budget_and_its_scope() -> None:
+    from theory.budget import expired_here
+
+    with time_budget(0.2, "outer") as outer:
+        with pytest.raises(BudgetError, match="outer") as caught:
+            with time_budget(30, "inner") as inner:
+                _spin(5)
+    assert expired_here(caught.value, outer) and not expired_here(caught.value, inner)
+    with time_budget(30, "outer") as outer:
+        with pytest.raises(BudgetError, match="inner") as caught:
+            with time_budget(0.1, "inner") as inner:
+                _spin(5)
+        assert expired_here(caught.value, inner) and not expired_here(caught.value, outer)
+        _spin(0.1)  # the outer budget keeps running, no late error
+
+
+def test_a_stage_budget_inside_analyze_answers_unknown() -> None:
+    from theory.report import analyze
+    from theory.slots import Slots
+
+    slots = Slots.from_sizes(2, 2)
+    a, b, c, _ = slots.symbols
+    report = analyze([a**8 * b**7 + a * c, *slots.symbols], slots, stage_timeout=0.001)
+    assert report.verdict == "unknown"
+    assert any("time budget of 0.001 s ran out" in n for n in report.notes)

@@ -145,3 +145,117 @@ def test_polynomial_full_rank_is_certified_modulo_the_prime():
     # a rank-deficient polynomial generator still gets the exact QQ / coefficient certificate
     r = si(["x + y", "2*x + 2*y", "x**2", "y**2"], order=1)
     assert r.holds is False and "modulo" not in r.note
+
+
+# --- rank deficiency certified by polynomial kernel vectors, and the time budget ---------------
+
+
+def _annihilates(g: gen.Generator, result: IndependenceResult, coefficients: dict) -> bool:
+    """Brute force: sum_j c_j D_alpha_j f == 0, differentiated with sympy from scratch."""
+    from theory.independence import derivative_multi_indices
+
+    indices = derivative_multi_indices(g.slots, result.order)
+    total = sympy.zeros(g.f.rows, 1)
+    for j, c in coefficients.items():
+        total += c * g.f.diff(*indices[j])
+    return total.applyfunc(sympy.expand).is_zero_matrix
+
+
+def test_the_hanging_case_is_certified_by_a_kernel_vector_in_well_under_a_second():
+    # issue 13: order 3, three scalar slots, 22 outputs, rank 21 of 22; the rank over Q(z)
+    # ran for more than 13 CPU-minutes
+    import time
+
+    from theory.independence import kernel_certificate  # noqa: F401  (public helper)
+
+    g = gen.hidden_relation(3, (1, 1, 1), 22, seed=0)
+    assert g.order == 3
+    t0 = time.process_time()
+    r = sufficient_independence(g.f, g.slots, 3, timeout=20)
+    assert time.process_time() - t0 < 5
+    assert (r.holds, r.rank, r.needed, r.method) == (False, 21, 22, "kernel-certificate")
+    assert r.dependent_columns == ("d3f/dz1_1^3", "d4f/dz1_1^4")
+    assert "generic rank 21 < 22" in r.note
+    s = g.slots.symbols[0]
+    # the relation the construction promises: D^3 f = (s - 1/3) D^4 f
+    assert _annihilates(g, r, {9: sympy.Integer(1), 19: -(s - sympy.Rational(1, 3))})
+
+
+def test_kernel_vectors_returned_annihilate_every_column_by_brute_force():
+    from theory.independence import (
+        _derivative_rows,
+        _exact_derivatives,
+        _random_points,
+        derivative_multi_indices,
+        kernel_certificate,
+    )
+
+    g = gen.hidden_relation(2, (1, 2), 14, seed=3)
+    indices = derivative_multi_indices(g.slots, 2)
+    exact = _exact_derivatives(*_derivative_rows(g.f, g.slots, indices), g.slots)
+    point = _random_points(exact.point_symbols)[0]
+    reduced, pivots = exact.at_point(point).rref()
+    vectors = kernel_certificate(exact, point, reduced, tuple(pivots))
+    assert len(vectors) == len(indices) - len(pivots) == 1
+    r = sufficient_independence(g.f, g.slots, 2)
+    assert _annihilates(g, r, vectors[0].coefficients)
+    assert vectors[0].coefficients[vectors[0].free_column] != 0
+
+
+def test_exp_rational_relation_with_a_non_constant_coefficient():
+    # e^{x^2/2}: f'' = (1 + x^2) e^{x^2/2} and f' = x e^{x^2/2}, so x f'' = (1 + x^2) f'
+    r = si(["exp(x**2/2)", "y", "y**2", "y**3", "3*exp(x**2/2) + y"], order=1)
+    assert (r.holds, r.rank, r.needed, r.method) == (False, 3, 4, "kernel-certificate")
+    assert r.dependent_columns == ("df/dx", "d2f/dx^2")
+
+
+def test_an_exhausted_budget_answers_undecided_with_its_stage():
+    import time
+
+    g = gen.hidden_relation(3, (1, 1, 1), 22, seed=0)
+    t0 = time.monotonic()
+    r = sufficient_independence(g.f, g.slots, 3, timeout=0.002)
+    assert time.monotonic() - t0 < 2
+    assert r.holds is None and r.method == "budget" and r.needed == 22
+    assert "time budget of 0.002 s ran out during" in r.note
+
+
+def test_an_enclosing_budget_is_not_swallowed():
+    from theory.budget import time_budget
+    from theory.errors import BudgetError
+
+    g = gen.hidden_relation(3, (1, 1, 1), 22, seed=0)
+    with pytest.raises(BudgetError, match="outer"), time_budget(0.002, "outer"):
+        sufficient_independence(g.f, g.slots, 3, timeout=50)
+
+
+@pytest.mark.parametrize(("order", "sizes", "outputs", "seed"), [
+    (3, (1, 1, 1), 22, 1), (3, (1, 1, 1), 30, 2), (2, (2, 2), 24, 0), (2, (1, 1, 1), 12, 4),
+    (4, (1, 1), 18, 5), (3, (2, 1), 28, 6), (1, (2, 2), 12, 7),
+])
+def test_timed_random_hidden_relations_answer_within_their_budget(order, sizes, outputs, seed):
+    import time
+
+    g = gen.hidden_relation(order, sizes, outputs, seed)
+    t0 = time.monotonic()
+    r = sufficient_independence(g.f, g.slots, order, timeout=10)
+    assert time.monotonic() - t0 < 12
+    assert r.holds is False and r.rank == r.needed - 1
+    assert r.method == "kernel-certificate"
+
+
+@settings(max_examples=6, deadline=None)
+@given(order=st.integers(1, 3), seed=st.integers(0, 10**6),
+       shift=st.fractions(min_value=-3, max_value=3, max_denominator=7))
+def test_hidden_relations_are_always_certified(order, seed, shift):
+    sizes = (1, 2) if order < 3 else (1, 1)
+    need = gen.minimum_outputs(order, sizes)
+    g = gen.hidden_relation(order, sizes, need + 1, seed, shift=sympy.Rational(shift))
+    r = sufficient_independence(g.f, g.slots, order, timeout=20)
+    assert r.holds is False and r.rank == r.needed - 1
+    s = g.slots.symbols[0]
+    from theory.independence import derivative_multi_indices
+
+    indices = derivative_multi_indices(g.slots, order)
+    j, k = indices.index((s,) * order), indices.index((s,) * (order + 1))
+    assert _annihilates(g, r, {j: sympy.Integer(1), k: -(s - sympy.Rational(shift))})
