@@ -54,6 +54,9 @@ def _expire(signum: int, frame: object) -> None:
     if not due:  # pragma: no cover - a stray alarm after every budget closed
         return
     owner = due[0]
+    # fire again shortly in case the error is swallowed where it lands (a gc callback, a
+    # __del__): the budget must not vanish; leaving the budget's block switches this off
+    signal.setitimer(signal.ITIMER_REAL, 0.05)
     err = BudgetError(f"{owner.what} stopped after the time budget of {owner.seconds:g} s;"
                       f" {owner.hint}")
     err.scope = owner

@@ -1,10 +1,12 @@
 """Verdicts: what the theory of interaction asymmetry predicts for a given generator.
 
-:func:`analyze` combines the three exact analyses of the package,
+:func:`analyze` combines the exact analyses of the package,
 
 1. the interaction order n of f across slots (:func:`theory.order.interaction_order`),
 2. sufficient independence at that order (:func:`theory.independence.sufficient_independence`),
 3. the infinitesimal ambiguity system (:func:`theory.ambiguity.ambiguities`),
+4. the search for discrete ambiguities, coordinate permutations that move latents between
+   slots (:func:`theory.discrete.discrete_ambiguities`),
 
 into one of four verdicts:
 
@@ -15,7 +17,11 @@ into one of four verdicts:
 * ``"not-identifiable"``: a certified counterexample h (invertible, mixing slots, f o h still of
   order <= n, all checked exactly) was found;
 * ``"unknown"``: anything else (no finite order; not sufficiently independent but no
-  counterexample found; a generator outside what the exact ambiguity analysis supports).
+  counterexample found; a generator outside what the exact ambiguity analysis supports; a
+  stage whose time budget ran out).
+
+Every stage runs under its own time budget (``stage_timeout``): the analysis answers, it does
+not hang.
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ from typing import Any
 import sympy
 
 from theory.ambiguity import AmbiguityResult, Counterexample, ambiguities
-from theory.budget import time_budget
-from theory.errors import AnalysisError
+from theory.budget import expired_here, time_budget
+from theory.discrete import DiscreteResult, discrete_ambiguities
+from theory.errors import AnalysisError, BudgetError
 from theory.independence import sufficient_independence
 from theory.order import cross_derivatives, interaction_order
 from theory.slots import Slots
@@ -36,6 +43,10 @@ from theory.slots import Slots
 __all__ = ["VERDICTS", "Report", "analyze"]
 
 VERDICTS = ("identifiable", "conjectured", "not-identifiable", "unknown")
+
+#: Seconds each stage of :func:`analyze` may take by default (order, independence, ambiguity
+#: system, restrictions, discrete search); a stage that runs out is undecided, not a hang.
+STAGE_TIMEOUT = 30.0
 
 #: Largest number of unknowns (d_z * C(d_z + 2, 2)) for which the degree-2 restriction analysis
 #: runs automatically (d_z <= 8).
@@ -59,15 +70,18 @@ _PREDICTION = (
 class Report:
     """Result of :func:`analyze` (see the module docstring for the verdicts).
 
-    ``order``: interaction order (``math.inf`` if none is finite); ``sufficiently_independent``:
-    True/False, or None when not decided (infinite order); ``theorem``: which result applies
-    and what it predicts; ``restrictions``: facts the theorem alone does not show (e.g. which
-    coordinates admit only affine reparametrizations); ``notes``: how each part was decided.
+    ``order``: interaction order (``math.inf`` if none is finite, None if not decided within
+    the budget); ``sufficiently_independent``:
+    True/False, or None when not decided (infinite order, or a budget ran out); ``theorem``:
+    which result applies and what it predicts; ``restrictions``: facts the theorem alone does
+    not show (e.g. which coordinates admit only affine reparametrizations); ``notes``: how each
+    part was decided; ``discrete``: the search for coordinate permutations between slots (None
+    when the infinitesimal system already gave a counterexample or the order is not finite).
     """
 
     slots: Slots
     f: sympy.Matrix
-    order: int | float
+    order: int | float | None
     sufficiently_independent: bool | None
     verdict: str
     theorem: str
@@ -76,6 +90,7 @@ class Report:
     independence: Any = None
     restrictions: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    discrete: DiscreteResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary: order (int or "inf"), verdict, theorem, ambiguity dimensions, ..."""
@@ -109,6 +124,12 @@ class Report:
                 "equations": amb.equations,
                 "non_slotwise_basis": [[str(e) for e in v] for v in amb.non_slotwise_basis],
                 "note": amb.note,
+            },
+            "discrete": None if self.discrete is None else {
+                "candidates": self.discrete.candidates,
+                "searched": self.discrete.searched,
+                "complete": self.discrete.complete,
+                "note": self.discrete.note,
             },
             "restrictions": list(self.restrictions),
             "notes": list(self.notes),
@@ -153,7 +174,9 @@ def _nth(n: int) -> str:
     return {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}-th")
 
 
-def _order_json(order: int | float) -> int | str:
+def _order_json(order: int | float | None) -> int | str | None:
+    if order is None:
+        return None
     return "inf" if order == math.inf else int(order)
 
 
@@ -233,54 +256,89 @@ def _check_exact(f: sympy.Matrix) -> None:
                                 f"approximation)")
 
 
-def analyze(f: object, slots: Slots, *, degree: int = 1, timeout: float | None = None
-            ) -> Report:
+def analyze(f: object, slots: Slots, *, degree: int = 1, timeout: float | None = None,
+            stage_timeout: float | None = STAGE_TIMEOUT) -> Report:
     """Exact identifiability analysis of a generator f (d_x, 1) with latents split by ``slots``.
 
-    Computes the interaction order n, sufficient independence at order n and the ambiguity
-    system with polynomial fields of degree <= ``degree`` (affine by default), then the verdict
-    (module docstring). For n >= 2 it also solves the system at degree 2 (when
-    d_z * C(d_z + 2, 2) <= 360) to report which coordinates admit only affine
-    reparametrizations. ``timeout``: seconds after which the analysis stops with
-    :class:`theory.errors.BudgetError` (theory.budget; None: no limit).
+    Computes the interaction order n, sufficient independence at order n, the ambiguity
+    system with polynomial fields of degree <= ``degree`` (affine by default) and the search
+    for discrete ambiguities (:func:`theory.discrete.discrete_ambiguities`: coordinate
+    permutations that move latents between slots), then the verdict (module docstring). For
+    n >= 2 it also solves the system at degree 2 (when d_z * C(d_z + 2, 2) <= 360) to report
+    which coordinates admit only affine reparametrizations.
+
+    Budgets: every stage (order, independence, ambiguities, restrictions, discrete search) runs
+    under ``stage_timeout`` seconds (None: no limit); a stage that runs out is reported as
+    undecided in ``notes`` and the verdict is then at most ``unknown`` (a certified
+    counterexample found by another stage still counts). ``timeout``: seconds for the whole
+    analysis, after which it stops with :class:`theory.errors.BudgetError` (theory.budget).
     """
     with time_budget(timeout, "the analysis", "pass a larger timeout (seconds) or None"):
-        return _analyze(f, slots, degree)
+        return _analyze(f, slots, degree, stage_timeout)
 
 
-def _analyze(f: object, slots: Slots, degree: int) -> Report:
+def _stage(seconds: float | None, what: str, notes: list[str], run):
+    """``(True, run())``, or ``(False, None)`` with a note when the stage's own budget ran out
+    (an enclosing budget's expiry propagates)."""
+    try:
+        with time_budget(seconds, what, "pass a larger stage_timeout") as scope:
+            return True, run()
+    except BudgetError as err:
+        if not expired_here(err, scope):
+            raise
+        notes.append(f"{what}: undecided, its time budget of {seconds:g} s ran out")
+        return False, None
+
+
+def _analyze(f: object, slots: Slots, degree: int, stage_timeout: float | None) -> Report:
     if not isinstance(slots, Slots):
         raise AnalysisError(f"slots must be a theory.slots.Slots, got {type(slots).__name__}")
     if isinstance(degree, bool) or not isinstance(degree, int) or degree < 0:
         raise AnalysisError(f"degree must be a non-negative integer, got {degree!r}")
     f = slots.check_generator(f)
     _check_exact(f)
-    order = interaction_order(f, slots)
     notes: list[str] = []
+    done, order = _stage(stage_timeout, "the interaction order", notes,
+                         lambda: interaction_order(f, slots))
+    if not done:
+        return Report(slots, f, None, None, "unknown",
+                      "the interaction order was not decided within the time budget: no"
+                      " result applies", notes=notes)
     if order == math.inf:
         verdict = "unknown"
         return Report(slots, f, order, None, verdict, _theorem(order, None, verdict, None),
                       notes=["sufficient independence and ambiguities need a finite order"])
-    independence = sufficient_independence(f, slots, order=order)
+    independence = sufficient_independence(f, slots, order=order, timeout=stage_timeout)
     si = independence.holds
-    notes.append(f"sufficient independence decided by {independence.method}")
+    notes.append(f"sufficient independence decided by {independence.method}"
+                 if si is not None else f"sufficient independence: {independence.note}")
     amb = None
     try:
-        amb = ambiguities(f, slots, order, degree)
+        _, amb = _stage(stage_timeout, "the ambiguity system", notes,
+                        lambda: ambiguities(f, slots, order, degree))
     except AnalysisError as err:
         notes.append(f"ambiguity analysis skipped: {err}")
     restrictions: list[str] = []
     if amb is not None and order >= 2:
         second = amb if degree >= 2 else None
         if second is None and slots.dim * math.comb(slots.dim + 2, 2) <= MAX_RESTRICTION_UNKNOWNS:
-            second = ambiguities(f, slots, order, 2)
-        if second is None:
+            _, second = _stage(stage_timeout, "the degree-2 restriction analysis", notes,
+                               lambda: ambiguities(f, slots, order, 2))
+        elif second is None:
             notes.append("degree-2 restriction analysis skipped (d_z too large)")
-        else:
+        if second is not None:
             restrictions = _restrictions(f, slots, order, second)
     ce = amb.counterexample if amb is not None else None
+    discrete = None
+    if ce is None:
+        discrete = discrete_ambiguities(f, slots, order, timeout=stage_timeout)
+        ce = discrete.counterexample
+        notes.append(f"discrete ambiguities: {discrete.note}")
     if ce is not None:
         verdict = "not-identifiable"
+        if si is True and order <= 2:
+            notes.append("a certified counterexample contradicts Theorem 4.3 with the package's"
+                         " reconstruction of sufficient independence: please report it")
     elif order <= 2 and si is True:
         verdict = "identifiable"
     elif si is True and amb is not None and amb.is_slotwise:
@@ -289,4 +347,4 @@ def _analyze(f: object, slots: Slots, degree: int) -> Report:
         verdict = "unknown"
     return Report(slots, f, order, si, verdict, _theorem(order, si, verdict, amb),
                   counterexample=ce, ambiguity=amb, independence=independence,
-                  restrictions=restrictions, notes=notes)
+                  restrictions=restrictions, notes=notes, discrete=discrete)
