@@ -1,10 +1,13 @@
-"""Cross-slot derivatives of order 1-4: box-nested jvp vs full tensor vs per-sample autograd.
+"""Cross-slot derivatives of order 1-4: Taylor jet vs box-nested jvp vs full tensor vs autograd.
 
 Setting: MLP 6 -> 256 -> 256 -> 64 (tanh), float64, batch 512, 3 slots x 2.
 Methods, timed side by side in one run:
 
-* ``ours``: numerics.derivatives.cross_derivatives (nested vmapped jvp over K - 1 boxes of
-  direction sets; order 1: one forward-mode Jacobian, then the cross products).
+* ``ours``: numerics.derivatives.cross_derivatives, default method (one multivariate Taylor
+  jet over the downward closure of the cross tuples, numerics.taylor; order 1: one
+  forward-mode Jacobian, then the cross products).
+* ``boxes``: the same function with ``method="boxes"`` (nested vmapped jvp over K - 1 boxes of
+  direction sets; the previous default), timed once.
 * ``full``: ``vmap(jacfwd(...jacfwd(jacrev(f))))`` (the whole D^m f), then masking the cross
   entries. Order >= ``--full-subset-from`` runs on ``--full-subset`` samples and is scaled
   linearly to the batch (flagged ``full_scaled``).
@@ -14,9 +17,13 @@ Methods, timed side by side in one run:
 * ``forward``: one forward pass of the batch, for scale.
 * ``needed``: the forward passes the method needs: a forward pass on
   ``numerics.derivatives.forward_passes(SIZES, order)`` stacked copies of the batch (the number
-  of Taylor terms the nested jvp carries per sample), the faster of one call and calls on
-  ``CHUNK_TERMS``-row pieces (the chunking ``ours`` uses by default). ``ours_over_needed`` is
-  the overhead of the derivative machinery over plain forward passes on the same work.
+  of Taylor terms the jet carries per sample), the faster of one call and calls on
+  ``TAYLOR_ROWS``-row pieces (the chunking ``ours`` uses by default). ``ours_over_needed`` is
+  the overhead of the derivative machinery (mostly the Faa di Bruno products of the
+  nonlinearities) over plain forward passes on the same work. ``lower_bound``:
+  numerics.derivatives.passes_lower_bound (one coefficient per cross tuple).
+* ``memory``: a separate process computes the order-``--memory-order`` partials of a batch of
+  ``--memory-batch`` samples and reports its peak resident memory (chunking bounds it).
 
 ``ours`` and ``forward`` are medians of repeated runs (after a warm-up); the slow references
 are timed once.
@@ -28,19 +35,24 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
 from bench.common import print_table, timeit, write_results
 from numerics.derivatives import (
-    CHUNK_TERMS,
+    TAYLOR_ROWS,
     cross_derivatives,
     cross_tuples,
     derivative_tensor,
     forward_passes,
     jacobian,
+    passes_lower_bound,
     select_cross,
 )
 
@@ -95,6 +107,32 @@ def _once(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
     return value, time.perf_counter() - start
 
 
+_MEMORY_SCRIPT = """
+import json, resource, sys, time
+import torch
+from bench.bench_derivatives import SIZES, _mlp
+from numerics.derivatives import cross_derivatives
+torch.set_num_threads(int(sys.argv[3]))
+f = _mlp()
+z = torch.randn(int(sys.argv[1]), 6, dtype=torch.float64)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.perf_counter()
+with torch.no_grad():
+    values = cross_derivatives(f, z, SIZES, int(sys.argv[2])).values
+print(json.dumps({"seconds": time.perf_counter() - start, "values_mb": values.nbytes / 2**20,
+                  "rss_before_mb": before / 1024,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _memory(batch: int, order: int, threads: int) -> dict[str, float]:
+    """Peak resident memory of one cross_derivatives call in a fresh process (Linux, MB)."""
+    out = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT, str(batch), str(order),
+                          str(threads)], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    return {"batch": batch, "order": order, **json.loads(out.stdout.strip().splitlines()[-1])}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, nargs="+", default=[1, 2, 3, 4])
@@ -103,6 +141,8 @@ def main() -> None:
     parser.add_argument("--full-subset", type=int, default=64)
     parser.add_argument("--loop-samples", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--memory-batch", type=int, default=4096)
+    parser.add_argument("--memory-order", type=int, default=4)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -119,9 +159,11 @@ def main() -> None:
             passes = forward_passes(SIZES, order)
             stacked = z.repeat(passes, 1)
             needed = min(timeit(lambda s=stacked: f(s), repeat=3)["median_s"],
-                         timeit(lambda s=stacked: [f(p) for p in s.split(CHUNK_TERMS)],
+                         timeit(lambda s=stacked: [f(p) for p in s.split(TAYLOR_ROWS)],
                                 repeat=3)["median_s"])
             del stacked
+            box_values, boxes = _once(lambda o=order: cross_derivatives(f, z, SIZES, o,
+                                                                        method="boxes").values)
             scaled_full = order >= args.full_subset_from
             zf = z[:args.full_subset] if scaled_full else z
             full_values, full = _once(lambda o=order, zf=zf: _full(f, zf, o))
@@ -129,23 +171,31 @@ def main() -> None:
         loop_values, loop = _once(lambda o=order: _loop(f, zl, o))
         loop *= z.shape[0] / zl.shape[0]
         err_full = float((ours_values[:zf.shape[0]] - full_values).abs().max())
+        err_boxes = float((ours_values - box_values).abs().max())
         err_loop = float((ours_values[:zl.shape[0]] - loop_values).abs().max())
         rows.append({
             "order": order, "tuples": len(cross_tuples(SIZES, order)),
-            "forward_s": forward, "passes": passes, "needed_s": needed, "ours_s": ours,
+            "lower_bound": passes_lower_bound(SIZES, order), "passes": passes,
+            "box_passes": forward_passes(SIZES, order, "boxes"),
+            "forward_s": forward, "needed_s": needed, "ours_s": ours, "boxes_s": boxes,
             "full_s": full, "loop_s": loop, "full_over_ours": full / ours,
-            "loop_over_ours": loop / ours, "ours_over_forward": ours / forward,
-            "ours_over_needed": ours / needed, "max_abs_diff_full": err_full,
+            "boxes_over_ours": boxes / ours, "loop_over_ours": loop / ours,
+            "ours_over_forward": ours / forward, "ours_over_needed": ours / needed,
+            "max_abs_diff_full": err_full, "max_abs_diff_boxes": err_boxes,
             "max_abs_diff_loop": err_loop, "full_scaled": scaled_full, "loop_scaled": True,
         })
         print_table(rows[-1:])
     print()
-    print_table(rows, ["order", "tuples", "passes", "forward_s", "needed_s", "ours_s", "full_s",
-                       "loop_s", "full_over_ours", "loop_over_ours", "ours_over_needed"])
+    print_table(rows, ["order", "tuples", "lower_bound", "passes", "box_passes", "ours_s",
+                       "boxes_s", "full_s", "full_over_ours", "boxes_over_ours",
+                       "ours_over_needed"])
+    memory = _memory(args.memory_batch, args.memory_order, args.threads)
+    print(memory)
     write_results("bench_derivatives", rows, args.out, batch=args.batch, slot_sizes=SIZES,
                   model="MLP 6-256-256-64 tanh float64",
                   note="loop (and full for orders >= full_subset_from) measured on a subset "
-                       "of the batch and scaled linearly to the batch")
+                       "of the batch and scaled linearly to the batch",
+                  memory=memory)
 
 
 if __name__ == "__main__":

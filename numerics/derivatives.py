@@ -1,4 +1,4 @@
-"""Cross-slot derivatives of torch functions with torch.func, computing cross entries only.
+"""Cross-slot derivatives of torch functions, computing cross entries only.
 
 For f : R^{d_z} -> R^{d_x} with slots B_1, ..., B_K and order m >= 2, the cross-slot partials are
 
@@ -6,19 +6,39 @@ For f : R^{d_z} -> R^{d_x} with slots B_1, ..., B_K and order m >= 2, the cross-
 
 whose vanishing for m = n + 1 defines "at most n-th order interaction" (docs/theory.md section 2).
 For m = 1 the cross entries are the products d_i f_l * d_j f_l (i < j in different slots), whose
-vanishing defines n = 0.
+vanishing defines n = 0. The full tensor D^m f is never built.
 
-Method. The full tensor D^m f is never built. A nested forward-mode directional derivative
+Method "taylor" (the default, :mod:`numerics.taylor`). Work is shared between tuples: the
+function is evaluated once on a multivariate Taylor jet that carries every partial d_M y for the
+multisets M in the *downward closure* of the cross tuples (the tuples and all their
+sub-multisets). Every multiset of size <= m - 1 lies below some cross tuple, so with
+d = d_z and T_m = :func:`tuple_count` the number of carried terms is
+
+    N_m = C(d + m - 1, m - 1) + T_m                      (:func:`forward_passes`)
+
+(3 slots x 2: N = 19 / 72 / 195 for T = 12 / 44 / 111 at m = 2 / 3 / 4). A linear layer costs
+N_m times its forward pass (one matrix product of N_m stacked rows), an elementwise nonlinearity
+sum_r r * P_r products of activation-sized tensors (Faa di Bruno partitions with r blocks; the
+first nonlinearity after the input only needs the partition into singletons). Lower bounds: any
+scheme that propagates exact partials forward through a generic elementwise nonlinearity needs
+every term of the closure (each one appears with a non-zero coefficient phi^{(r)} in Faa di
+Bruno's formula of some cross tuple), so N_m is optimal in that class; any scheme at all needs
+at least T_m coefficients per output (one per wanted entry), so N_m / T_m = 1.64 / 1.76 at
+m = 3 / 4 on 3 slots x 2 bounds the remaining gain. For comparison, univariate Taylor
+interpolation (Griewank, Utke and Walther 2000) needs C(d + m - 1, m) directions of m + 1
+coefficients (224 / 630), and the box method below 150 / 960 terms.
+
+Method "boxes" (the fallback for operations that :class:`numerics.taylor.Jet` does not
+propagate, and the reference). A nested forward-mode directional derivative
 ``jvp(jvp(... f, e_{i_1}) ..., e_{i_m})`` gives one partial; nesting ``vmap``-ed ``jvp`` levels
-over *sets* of directions S_1, ..., S_m gives all partials in S_1 x ... x S_m, and torch.func
-evaluates each sub-term once per level (the primal and lower-order tangents are unbatched at the
-outer levels), so the cost is about prod_l (1 + |S_l|) forward passes. The cross tuples are
-covered by K - 1 such boxes: box a takes S_1 = B_a, S_2 = (slots after a), S_3..S_m = (slots from
-a on); a cross tuple whose first slot is a lies in box a. For order 2 the boxes are exactly the
-cross Hessian blocks. Everything is vmapped over the batch in chunks: by default about
-``CHUNK_TERMS`` / prod_l (1 + |S_l|) samples per chunk per box, so that the Taylor terms in
-flight stay cache-sized (MLP 6-256-256-64, batch 512, one thread: order 4 takes 36.7 s as one
-chunk and 15.7 s in chunks of 17; order 3 2.26 s and 1.63 s).
+over *sets* of directions S_1, ..., S_m gives all partials in S_1 x ... x S_m at about
+prod_l (1 + |S_l|) forward passes. The cross tuples are covered by K - 1 such boxes: box a takes
+S_1 = B_a, S_2 = (slots after a), S_3..S_m = (slots from a on).
+
+Both methods run in chunks of the batch (``chunk_size`` samples; by default about
+``TAYLOR_ROWS`` / N_m samples for "taylor" and ``CHUNK_TERMS`` / prod_l (1 + |S_l|) per box for
+"boxes"), so memory is bounded independently of the batch size and the terms in flight stay
+cache-sized.
 """
 
 from __future__ import annotations
@@ -32,6 +52,7 @@ import numpy as np
 import torch
 from torch.func import jacfwd, jacrev, jvp, vmap
 
+from numerics import taylor
 from numerics.errors import ConfigError, DataError
 
 Tensor = torch.Tensor
@@ -177,17 +198,60 @@ class CrossDerivatives:
     tuples: tuple[tuple[int, ...], ...]
 
 
+METHODS = ("auto", "taylor", "boxes")
+#: Rows (terms x samples) per Taylor chunk: 2**12 keeps the largest Faa di Bruno product of a
+#: 256-wide layer at order 4 near 20 MB (16 samples); the bench's 1-thread optimum is 16-32.
+TAYLOR_ROWS = 2**12
+
+
+def _taylor_chunk(n_terms: int, batch: int, chunk_size: int | None) -> int:
+    """Samples per Taylor chunk: ``chunk_size``, else the largest power of two <= ROWS/N."""
+    if chunk_size is not None:
+        return max(1, int(chunk_size))
+    return min(batch, 1 << max(0, (TAYLOR_ROWS // n_terms).bit_length() - 1))
+
+
+def _taylor_values(f: Function, z: Tensor, tuples: list[tuple[int, ...]],
+                   chunk_size: int | None) -> Tensor:
+    """Cross partials by one Taylor jet per chunk: ``(batch, d_x, n_tuples)``."""
+    terms = taylor.term_set(tuple(taylor.closure(tuples)))
+    rows = torch.tensor([terms.index[t] for t in tuples], device=z.device)
+    step = _taylor_chunk(len(terms.terms), z.shape[0], chunk_size)
+    parts = [taylor.evaluate(f, piece, terms)[rows] for piece in z.split(step)]
+    return torch.cat(parts, dim=1).permute(1, 2, 0)
+
+
+def _box_method(f: Function, z: Tensor, sizes: tuple[int, ...], tuples: list[tuple[int, ...]],
+                chunk_size: int | None) -> Tensor:
+    """Cross partials by the K - 1 boxes of nested vmapped jvp: ``(batch, d_x, n_tuples)``."""
+    f1 = _single(f)
+    parts, ids = [], []
+    for box in _boxes(sizes, tuples):
+        parts.append(_box_values(f1, z, box, chunk_size))
+        ids.extend(box.tuple_ids)
+    stacked = torch.cat(parts, dim=1)
+    inverse = torch.empty(len(ids), dtype=torch.long, device=z.device)
+    inverse[torch.tensor(ids, device=z.device)] = torch.arange(len(ids), device=z.device)
+    return stacked[:, inverse, :].transpose(1, 2)
+
+
 def cross_derivatives(f: Function, z: Tensor, slot_sizes: Sequence[int], order: int,
-                      chunk_size: int | None = None) -> CrossDerivatives:
+                      chunk_size: int | None = None, method: str = "auto"
+                      ) -> CrossDerivatives:
     """All cross-slot partials of order ``order`` of ``f`` at the points ``z``.
 
     ``f``: batched torch function ``(batch, d_z) -> (batch, d_x)`` (any torch.func-compatible
     code); ``z: (batch, d_z)``; returns values of shape ``(batch, d_x, n_tuples)`` with
-    ``tuples`` from :func:`cross_tuples`. ``chunk_size``: samples processed at once inside the
-    vmap (default: chosen per box from the number of Taylor terms, see the module docstring).
+    ``tuples`` from :func:`cross_tuples`. ``method``: "taylor" (one multivariate Taylor jet,
+    :mod:`numerics.taylor`), "boxes" (nested vmapped jvp) or "auto" (Taylor, falling back to
+    boxes when ``f`` uses an operation the jet does not propagate); see the module docstring.
+    ``chunk_size``: samples processed at once (default: from the number of Taylor terms).
+    Raises :class:`ConfigError` for an unknown method or when "taylor" cannot trace ``f``.
     """
     sizes = _validate(z, slot_sizes)
     order = _check_order(order)
+    if method not in METHODS:
+        raise ConfigError(f"method must be one of {METHODS}, got {method!r}")
     tuples = cross_tuples(sizes, order)
     if not tuples:
         empty = z.new_zeros(z.shape[0], f(z[:1]).shape[-1], 0)
@@ -197,33 +261,33 @@ def cross_derivatives(f: Function, z: Tensor, slot_sizes: Sequence[int], order: 
         first = torch.tensor([t[0] for t in tuples], device=z.device)
         second = torch.tensor([t[1] for t in tuples], device=z.device)
         return CrossDerivatives(1, jac[:, :, first] * jac[:, :, second], tuple(tuples))
-    f1 = _single(f)
-    parts, ids = [], []
-    for box in _boxes(sizes, tuples):
-        parts.append(_box_values(f1, z, box, chunk_size))
-        ids.extend(box.tuple_ids)
-    stacked = torch.cat(parts, dim=1)
-    inverse = torch.empty(len(ids), dtype=torch.long, device=z.device)
-    inverse[torch.tensor(ids, device=z.device)] = torch.arange(len(ids), device=z.device)
-    values = stacked[:, inverse, :].transpose(1, 2)
-    return CrossDerivatives(order, values, tuple(tuples))
+    if method != "boxes":
+        try:
+            return CrossDerivatives(order, _taylor_values(f, z, tuples, chunk_size),
+                                    tuple(tuples))
+        except taylor.Unsupported as err:
+            if method == "taylor":
+                raise ConfigError(f"method 'taylor' cannot propagate this function ({err}); "
+                                  f"use method 'boxes' or 'auto'") from err
+    return CrossDerivatives(order, _box_method(f, z, sizes, tuples, chunk_size), tuple(tuples))
 
 
 def cross_derivative_norms(f: Function, z: Tensor, slot_sizes: Sequence[int], order: int,
-                           chunk_size: int | None = None, batch_chunk: int | None = None
-                           ) -> Tensor:
+                           chunk_size: int | None = None, batch_chunk: int | None = None,
+                           method: str = "auto") -> Tensor:
     """sqrt(sum_l sum_t (d^order f_l / dz_t)^2) over cross-slot sorted tuples t: ``(batch,)``.
 
     Each sorted tuple counts once. For ``order == 1`` the entries are d_i f_l * d_j f_l over
     cross pairs i < j, so the result is sqrt(sum_l sum_{k<k'} |D_{B_k} f_l|^2 |D_{B_k'} f_l|^2),
     the root-sum-of-squares counterpart of the compositional contrast. ``batch_chunk`` processes
-    the batch in pieces so that the (batch, d_x, n_tuples) values are never all in memory.
+    the batch in pieces so that the (batch, d_x, n_tuples) values are never all in memory;
+    ``method`` as in :func:`cross_derivatives`.
     """
     sizes = _validate(z, slot_sizes)
     order = _check_order(order)
     step = batch_chunk or z.shape[0]
-    norms = [cross_derivatives(f, piece, sizes, order, chunk_size).values.square().sum((1, 2))
-             for piece in z.split(step)]
+    norms = [cross_derivatives(f, piece, sizes, order, chunk_size, method).values
+             .square().sum((1, 2)) for piece in z.split(step)]
     return torch.cat(norms).sqrt()
 
 
@@ -272,23 +336,37 @@ def select_cross(full: Tensor, tuples: Sequence[tuple[int, ...]]) -> Tensor:
     return flat[:, :, torch.tensor(index, dtype=torch.long, device=full.device)]
 
 
-def forward_passes(slot_sizes: Sequence[int], order: int) -> int:
+def forward_passes(slot_sizes: Sequence[int], order: int, method: str = "taylor") -> int:
     """Forward-pass equivalents per sample that :func:`cross_derivatives` evaluates.
 
-    Order 1: 1 + d_z (primal and one tangent per latent, forward-mode Jacobian). Order m >= 2:
-    sum over the K - 1 boxes of prod_l (1 + |S_l|), the number of Taylor terms (primal, and one
-    per non-empty choice of directions from a subset of the levels) that the nested vmapped jvp
-    carries through every layer. This is the work the method needs; the bench compares its time
-    with one forward pass on that many copies of the batch.
+    Order 1: 1 + d_z (primal and one tangent per latent, forward-mode Jacobian). Order m >= 2,
+    ``method`` "taylor" (also "auto"): N_m = C(d_z + m - 1, m - 1) + T_m, the terms of the
+    downward closure of the cross tuples that the jet carries through every layer; "boxes":
+    sum over the K - 1 boxes of prod_l (1 + |S_l|), the terms (primal, and one per non-empty
+    choice of directions from a subset of the levels) that the nested vmapped jvp carries. The
+    bench compares the time with one forward pass on that many copies of the batch.
     """
     sizes = _check_sizes(slot_sizes)
     order = _check_order(order)
+    if method not in METHODS:
+        raise ConfigError(f"method must be one of {METHODS}, got {method!r}")
     if order == 1:
         return 1 + sum(sizes)
-    tuples = cross_tuples(sizes, order)
-    if not tuples:
+    count = tuple_count(sizes, order)
+    if count == 0:
         return 0
+    if method != "boxes":
+        return math.comb(sum(sizes) + order - 1, order - 1) + count
+    tuples = cross_tuples(sizes, order)
     return sum(math.prod(1 + len(s) for s in box.sets) for box in _boxes(sizes, tuples))
+
+
+def passes_lower_bound(slot_sizes: Sequence[int], order: int) -> int:
+    """T_m = :func:`tuple_count`: one propagated coefficient per wanted cross entry, the least
+    any method can carry per output and sample (order 1: 1 + d_z, a full first derivative)."""
+    sizes = _check_sizes(slot_sizes)
+    order = _check_order(order)
+    return 1 + sum(sizes) if order == 1 else tuple_count(sizes, order)
 
 
 def tuple_count(slot_sizes: Sequence[int], order: int) -> int:

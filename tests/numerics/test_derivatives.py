@@ -12,7 +12,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from numerics import taylor
 from numerics.derivatives import (
+    TAYLOR_ROWS,
     compositional_contrast,
     cross_derivative_norms,
     cross_derivatives,
@@ -20,6 +22,7 @@ from numerics.derivatives import (
     derivative_tensor,
     forward_passes,
     jacobian,
+    passes_lower_bound,
     select_cross,
     tuple_count,
 )
@@ -166,12 +169,32 @@ def test_tuple_counts() -> None:
 
 def test_forward_passes_count_the_box_terms() -> None:
     # order 2: boxes S = ({0,1}, {2..5}) and ({2,3}, {4,5}): 3 * 5 + 3 * 3
-    assert forward_passes((2, 2, 2), 2) == 24
+    assert forward_passes((2, 2, 2), 2, "boxes") == 24
     # order 3: the third level ranges over the slots from a on: 3 * 5 * 7 + 3 * 3 * 5
-    assert forward_passes((2, 2, 2), 3) == 150
+    assert forward_passes((2, 2, 2), 3, "boxes") == 150
+    assert forward_passes((2, 2, 2), 4, "boxes") == 3 * 5 * 7 * 7 + 3 * 3 * 5 * 5
     assert forward_passes((2, 2, 2), 1) == 7 and forward_passes((3,), 2) == 0
     with pytest.raises(DataError, match="slot_sizes"):
         forward_passes((2, 0), 2)
+    with pytest.raises(ConfigError, match="method"):
+        forward_passes((2, 2), 2, "jet")
+
+
+def test_forward_passes_count_the_taylor_closure() -> None:
+    # all multisets of size <= m - 1 of 6 latents plus the cross tuples: 7 + 12, 28 + 44, 84 + 111
+    assert [forward_passes((2, 2, 2), m) for m in (2, 3, 4)] == [19, 72, 195]
+    assert [passes_lower_bound((2, 2, 2), m) for m in (1, 2, 3, 4)] == [7, 12, 44, 111]
+    assert forward_passes((1, 1), 2) == 3 + 1 == 1 + 2 + tuple_count((1, 1), 2)
+
+
+@settings(max_examples=25, deadline=None)
+@given(sizes=st.lists(st.integers(1, 3), min_size=1, max_size=4), order=st.integers(2, 4))
+def test_property_taylor_terms_are_the_closure_and_beat_the_boxes(sizes: list[int], order: int
+                                                                  ) -> None:
+    tuples = cross_tuples(sizes, order)
+    n = forward_passes(sizes, order)
+    assert n == (len(taylor.closure(tuples)) if tuples else 0)
+    assert passes_lower_bound(sizes, order) <= n <= forward_passes(sizes, order, "boxes")
 
 
 @settings(max_examples=6, deadline=None)
@@ -215,6 +238,110 @@ def test_default_chunks_follow_the_taylor_terms_and_change_nothing() -> None:
                             torch.nn.Linear(16, 3)).double()
     z = torch.randn(60, 6, dtype=torch.float64)
     with torch.no_grad():
-        auto = cross_derivatives(f, z, sizes, 4).values
-        whole = cross_derivatives(f, z, sizes, 4, chunk_size=60).values
+        auto = cross_derivatives(f, z, sizes, 4, method="boxes").values
+        whole = cross_derivatives(f, z, sizes, 4, chunk_size=60, method="boxes").values
     torch.testing.assert_close(auto, whole, rtol=1e-13, atol=1e-13)
+
+
+# --- Taylor method (numerics.taylor): exactness, fallback, chunks, gradients --------------------
+
+def _silu_mlp(d_in: int, d_out: int, seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(d_in, 12), torch.nn.SiLU(),
+                               torch.nn.Linear(12, 12), torch.nn.Tanh(),
+                               torch.nn.Linear(12, d_out)).double()
+
+
+@pytest.mark.parametrize("method", ["taylor", "boxes"])
+@pytest.mark.parametrize(("sizes", "order"), [((2, 2, 2), 2), ((2, 2, 2), 3), ((2, 1, 1), 4),
+                                              ((1, 3), 4)])
+def test_both_methods_match_the_full_tensor(method: str, sizes: tuple, order: int) -> None:
+    d = sum(sizes)
+    f = _silu_mlp(d, 3, seed=order)
+    z = _points(d, n=3, seed=order)
+    got = cross_derivatives(f, z, sizes, order, method=method).values.detach()
+    expected = select_cross(derivative_tensor(f, z, order), cross_tuples(sizes, order)).detach()
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("order", "sizes"), [(3, (2, 2, 1)), (4, (2, 1, 1)), (4, (1, 1, 1))])
+def test_taylor_matches_sympy_on_polynomial_decoders(order: int, sizes: tuple) -> None:
+    """Exact to 1e-12: random sparse polynomials with cross monomials up to degree ``order``
+    (evaluated by TorchGenerator as monomials @ coefficients, so the jet goes through powers,
+    gathers, products and a matrix product) against sympy.diff of the same expressions."""
+    g = tg.random_polynomial(order, sizes, outputs=4, seed=order, degree=5, terms=12)
+    z = _points(sum(sizes), n=3, seed=1)
+    got = cross_derivatives(from_sympy(g), z, sizes, order, method="taylor")
+    expected = _sympy_cross(g.f, g.slots, order, z)
+    assert np.abs(expected).max() > 0.1  # the cross partials of degree-`order` monomials
+    np.testing.assert_allclose(got.values.numpy(), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_taylor_matches_the_full_tensor_on_a_polynomial_at_order_4() -> None:
+    g = tg.random_polynomial(4, (2, 2), outputs=3, seed=7, degree=4, terms=10)
+    z = _points(4, n=4, seed=2)
+    f = from_sympy(g)
+    got = cross_derivatives(f, z, (2, 2), 4, method="taylor").values
+    expected = select_cross(derivative_tensor(f, z, 4), got.shape and cross_tuples((2, 2), 4))
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def _unsupported_op(z: torch.Tensor) -> torch.Tensor:
+    """A function with an operation the jet does not know (cumprod)."""
+    return torch.cumprod(torch.tanh(z), dim=-1)
+
+
+def test_auto_falls_back_to_boxes_and_taylor_refuses() -> None:
+    z = _points(4, n=3)
+    auto = cross_derivatives(_unsupported_op, z, (2, 2), 3).values
+    expected = select_cross(derivative_tensor(_unsupported_op, z, 3), cross_tuples((2, 2), 3))
+    np.testing.assert_allclose(auto.numpy(), expected.numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ConfigError, match="cannot propagate"):
+        cross_derivatives(_unsupported_op, z, (2, 2), 3, method="taylor")
+    with pytest.raises(ConfigError, match="method"):
+        cross_derivatives(_unsupported_op, z, (2, 2), 3, method="jet")
+
+
+def test_taylor_chunks_are_bounded_and_change_nothing() -> None:
+    from numerics.derivatives import _taylor_chunk
+
+    # 195 terms at order 4 on 3 x 2: chunks of 16 samples, for any batch (memory bound)
+    assert _taylor_chunk(195, 4096, None) == 16 == 2 ** int(math.log2(TAYLOR_ROWS // 195))
+    assert _taylor_chunk(72, 4096, None) == 32 and _taylor_chunk(72, 5, None) == 5
+    assert _taylor_chunk(72, 4096, 3) == 3
+    f = _silu_mlp(6, 2, seed=3)
+    z = _points(6, n=37, seed=3)
+    with torch.no_grad():
+        whole = cross_derivatives(f, z, (2, 2, 2), 3, chunk_size=37, method="taylor").values
+        auto = cross_derivatives(f, z, (2, 2, 2), 3, method="taylor").values
+        small = cross_derivatives(f, z, (2, 2, 2), 3, chunk_size=4, method="taylor").values
+    torch.testing.assert_close(auto, whole, rtol=1e-13, atol=1e-14)
+    torch.testing.assert_close(small, whole, rtol=1e-13, atol=1e-14)
+
+
+def test_taylor_gradients_in_the_parameters_match_the_boxes() -> None:
+    f = _silu_mlp(4, 3, seed=4)
+    z = _points(4, n=5, seed=4)
+    grads = []
+    for method in ("taylor", "boxes"):
+        f.zero_grad()
+        cross_derivative_norms(f, z, (2, 2), 2, method=method).square().mean().backward()
+        grads.append([torch.zeros_like(p) if p.grad is None else p.grad.clone()
+                      for p in f.parameters()])
+    assert float(grads[0][0].abs().max()) > 1e-6
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_taylor_under_a_population_vmap_matches_each_member() -> None:
+    from numerics.models import make_decoder
+    from numerics.population import Population
+
+    members = [make_decoder("mlp", 1, (2, 2), 3, hidden=8, seed=s).double() for s in (0, 1)]
+    pop = Population(members)
+    z = _points(4, n=3, seed=5)
+    got = pop.call(lambda m, zz: cross_derivatives(m, zz, (2, 2), 3, method="taylor").values,
+                   z)
+    for r, m in enumerate(members):
+        expected = cross_derivatives(m, z, (2, 2), 3, method="boxes").values
+        torch.testing.assert_close(got[r], expected, rtol=1e-12, atol=1e-14)
