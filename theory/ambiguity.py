@@ -62,6 +62,7 @@ __all__ = [
     "linear_system",
     "polynomial_flow",
     "slotwise_field_count",
+    "specialized_counterexample",
 ]
 
 
@@ -533,6 +534,39 @@ def _certify(f: sympy.Matrix, slots: Slots, order: int,
     return None, ("first-order ambiguity only: the integrable non-slot-wise directions (affine,"
                   " or polynomial with a terminating Lie series) do not integrate (flow at"
                   " t = 1, or id + v) to maps keeping f in the class")
+
+
+def specialized_counterexample(f: object, slots: Slots, order: int, degree: int = 1
+                               ) -> tuple[Counterexample | None, str]:
+    """A counterexample for f with irrational constants, found through a rational stand-in.
+
+    The exact system needs rational coefficients. Each irrational constant of f
+    (:func:`theory.constants.formal_constants`) is replaced by a distinct rational (2/3, 7/5,
+    ...), the system is solved for that stand-in, and its non-slot-wise fields are integrated
+    and certified (:func:`_certify`) against the *true* f: f o h is composed and its order
+    checked exactly with the constants as they are. Only the certified counterexample carries
+    over; the stand-in's dimensions say nothing about f. Returns ``(None, why)`` when the
+    stand-in has none or none certifies for f.
+    """
+    from theory.constants import formal_constants
+
+    slots = _check_slots(slots)
+    f = slots.check_generator(f)
+    formal, constants = formal_constants(f)
+    if not constants:
+        return None, "f has no irrational constants"
+    stand_in = {t: sympy.Rational(2 + 5 * i, 3 + 2 * i) for i, t in enumerate(constants)}
+    rational = formal.applyfunc(lambda e: sympy.expand(e.xreplace(stand_in)))
+    if not has_order_at_most(rational, slots, order):
+        return None, "the rational stand-in has a higher order than f"
+    result = ambiguities(rational, slots, order, degree)
+    if result.is_slotwise:
+        return None, "every ambiguity of the rational stand-in is slot-wise"
+    counterexample, note = _certify(f, slots, order, result.non_slotwise_basis)
+    if counterexample is None:
+        return None, "no field of the rational stand-in integrates to a map certified for f"
+    return counterexample, (f"{note} (fields from the system with the constants replaced by"
+                            " rationals; the map is certified for f itself)")
 
 
 # --- public entry point ------------------------------------------------------------------------

@@ -32,3 +32,8 @@ class AnalysisError(InteractionAsymmetryError, ValueError):
 class BudgetError(InteractionAsymmetryError, RuntimeError):
     """A computation would exceed, or has exceeded, its size or time budget; the message names
     the limit and how to raise it."""
+
+
+class ExactnessWarning(UserWarning):
+    """An input was made exact before the analysis (e.g. a float coefficient replaced by the
+    rational of its decimal text): the results are exact for the changed input."""

@@ -63,6 +63,7 @@ from sympy.polys.matrices import DomainMatrix
 
 import theory.modular as modular
 from theory.budget import expired_here, time_budget
+from theory.constants import formal_constants, is_transcendental
 from theory.errors import AnalysisError, BudgetError
 from theory.order import _Undecided, as_polynomial, exp_rational_forms, interaction_order
 from theory.slots import Slots
@@ -240,19 +241,20 @@ def _derivative_rows(f: sympy.Matrix, slots: Slots, indices: list[tuple[sympy.Sy
     return rows, polynomial
 
 
-def _exact_derivatives(rows: list[list[object]], polynomial: bool, slots: Slots
-                       ) -> _ExactMatrix | None:
-    """The derivative rows in exact form; None outside the decidable class."""
+def _exact_derivatives(rows: list[list[object]], polynomial: bool, slots: Slots,
+                       params: tuple[sympy.Symbol, ...] = ()) -> _ExactMatrix | None:
+    """The derivative rows in exact form; None outside the decidable class. ``params``: the
+    formal constants (:func:`theory.constants.formal_constants`), fixed by points too."""
     latents = slots.symbols
     if polynomial:
-        return _ExactMatrix(rows, True, latents)
+        return _ExactMatrix(rows, True, (*latents, *params))
     try:
         forms, ys, ws = exp_rational_forms([e for row in rows for e in row], latents)
     except _Undecided:
         return None
     width = len(rows[0])
     shaped = [forms[i * width:(i + 1) * width] for i in range(len(rows))]
-    return _ExactMatrix(shaped, False, (*latents, *sorted(ys | ws, key=str)))
+    return _ExactMatrix(shaped, False, (*latents, *params, *sorted(ys | ws, key=str)))
 
 
 def _numeric_full_rank(rows: list[list[sympy.Expr]], slots: Slots, needed: int
@@ -297,18 +299,19 @@ def _latent_point(point: dict, slots: Slots) -> dict[sympy.Symbol, sympy.Rationa
     return {s: point[s] for s in slots.symbols}
 
 
-def _modular_full_rank(polys: list[sympy.Poly | None], slots: Slots,
+def _modular_full_rank(polys: list[sympy.Poly | None], gens: tuple[sympy.Symbol, ...],
                        indices: list[tuple[sympy.Symbol, ...]]
                        ) -> dict[sympy.Symbol, sympy.Rational] | None:
     """A random point where [D_alpha f_l] has full column rank modulo a prime, else None.
 
-    ``polys``: the outputs as ``sympy.Poly`` (None for a non-polynomial output). Only for
+    ``polys``: the outputs as ``sympy.Poly`` in ``gens`` (the latents, then any formal
+    constants; None for a non-polynomial output). Only for
     polynomial outputs: the rank is computed from the coefficient matrix and the
     derivatives of the monomials (:func:`theory.modular.derivative_matrix_rank`), without
     symbolic differentiation. Full rank modulo p implies full rank over Q; when the rank modulo
     p is short (or p divides a denominator) the caller decides exactly over Q instead.
     """
-    latents = slots.symbols
+    latents = gens
     if any(p is None for p in polys) or len(polys) < len(indices):
         return None
     position = {s: i for i, s in enumerate(latents)}
@@ -394,21 +397,57 @@ def _kernel_result(exact: _ExactMatrix, point: dict, dm: DomainMatrix, order: in
         f" vector(s) checked by exact polynomial arithmetic, e.g. {shown[:300]} = 0")
 
 
+def _confirm_full_rank(f: sympy.Matrix, slots: Slots, order: int,
+                       indices: list[tuple[sympy.Symbol, ...]], labels: tuple[str, ...],
+                       constants: dict[sympy.Symbol, sympy.Expr], polynomial: bool
+                       ) -> IndependenceResult:
+    """Full rank was found with the constants as formal symbols T; carry it to their values.
+
+    Exact when f is polynomial with a single transcendental constant (T -> c is then injective
+    on Q[T], so a non-zero minor in Q[z, T] stays non-zero); otherwise confirmed at the true
+    constants by :func:`_numeric_full_rank` (50-digit evaluation with a margin), or undecided.
+    """
+    needed = len(indices)
+    values = list(constants.values())
+    if polynomial and len(values) == 1 and is_transcendental(values[0]):
+        return IndependenceResult(True, order, needed, needed, "random-rational-points", labels,
+                                  None, (), f"full column rank over Q(z, T) at a random point"
+                                  f" with T in place of {values[0]}, which is transcendental:"
+                                  " the rank carries over exactly")
+    rows, _ = _derivative_rows(f, slots, indices, [None] * f.rows)
+    point, rank = _numeric_full_rank(rows, slots, needed)
+    if point is not None:
+        return IndependenceResult(True, order, rank, needed, "random-rational-points", labels,
+                                  point, (), "full column rank with the constants"
+                                  f" {', '.join(map(str, values))} as formal symbols, confirmed"
+                                  f" at their true values with {_DIGITS}-digit evaluation")
+    return IndependenceResult(None, order, rank, needed, "random-rational-points", labels,
+                              None, (), "full rank with the constants as formal symbols, not"
+                              f" confirmed at their true values {', '.join(map(str, values))}:"
+                              " undecided")
+
+
 def _full_rank_result(f: sympy.Matrix, slots: Slots, order: int, progress: dict[str, object]
                       ) -> IndependenceResult:
     """n >= 1 (module docstring); ``progress`` is updated with the stage and best rank seen."""
     indices = derivative_multi_indices(slots, order)
     labels = tuple(derivative_label(v) for v in indices)
     needed = len(indices)
-    polys = [as_polynomial(e, slots.symbols) for e in f]
-    certified = _modular_full_rank(polys, slots, indices)
+    original = f
+    f, constants = formal_constants(f)
+    params = tuple(constants)
+    gens = (*slots.symbols, *params)
+    polys = [as_polynomial(e, gens) for e in f]
+    certified = _modular_full_rank(polys, gens, indices)
     if certified is not None:
+        if constants:
+            return _confirm_full_rank(original, slots, order, indices, labels, constants, True)
         return IndependenceResult(True, order, needed, needed, "random-rational-points", labels,
                                   certified, (), "full column rank at a random point, certified"
                                   f" exactly modulo the prime {modular.PRIME} (a lower bound of"
                                   " the rank over Q)")
     rows, polynomial = _derivative_rows(f, slots, indices, polys)
-    exact = _exact_derivatives(rows, polynomial, slots)
+    exact = _exact_derivatives(rows, polynomial, slots, params)
     if exact is None:
         if f.rows >= needed:
             point, rank = _numeric_full_rank(rows, slots, needed)
@@ -430,11 +469,17 @@ def _full_rank_result(f: sympy.Matrix, slots: Slots, order: int, progress: dict[
         if best_at is None or rank > best:
             best, best_at = rank, (point, dm)
         if rank == needed:
+            if constants:
+                return _confirm_full_rank(original, slots, order, indices, labels, constants,
+                                          exact.polynomial)
             witness = _latent_point(point, slots) if exact.polynomial else None
             return IndependenceResult(True, order, rank, needed, "random-rational-points",
                                       labels, witness, (), "full column rank at a random point")
     progress["rank"] = best
     shortage = f"d_x = {f.rows} < {needed} columns; " if f.rows < needed else ""
+    if constants:
+        shortage += ("formal constants " + ", ".join(str(c) for c in constants.values())
+                     + " (a deficiency over Q[z, T] holds at the true values); ")
     constant = exact.constant_relations()
     if constant is not None:
         # rank M(z0) = best <= generic rank <= min(rank C, d_x): equality certifies it
@@ -464,6 +509,9 @@ def _full_rank_result(f: sympy.Matrix, slots: Slots, order: int, progress: dict[
                                   " too large to compute")
     rank = dm.rank()
     if rank == needed:
+        if constants:
+            return _confirm_full_rank(original, slots, order, indices, labels, constants,
+                                      exact.polynomial)
         return IndependenceResult(True, order, rank, needed, "symbolic", labels, None, (),
                                   "full generic column rank")
     dependent = tuple(labels[j] for j in sorted(_nullspace_support(dm)))
@@ -507,8 +555,19 @@ def _irreducibility_result(f: sympy.Matrix, slots: Slots, progress: dict[str, ob
     """n = 0 (module docstring); ``progress`` is updated with the stage and best rank seen."""
     labels = tuple(derivative_label((s,)) for s in slots.symbols)
     needed = slots.dim
-    exact = _exact_derivatives(*_derivative_rows(f, slots, [(s,) for s in slots.symbols]),
-                               slots)
+    f, constants = formal_constants(f)
+    params = tuple(constants)
+    gens = (*slots.symbols, *params)
+    polys = [as_polynomial(e, gens) for e in f]
+    rows, polynomial = _derivative_rows(f, slots, [(s,) for s in slots.symbols], polys)
+    exact = _exact_derivatives(rows, polynomial, slots, params)
+    values = list(constants.values())
+    if constants and not (polynomial and len(values) == 1 and is_transcendental(values[0])):
+        # a formal full rank or connectivity need not survive algebraic relations among the
+        # constants; a formal deficiency does (specialization never raises a rank)
+        exact_claims = False
+    else:
+        exact_claims = True
     if exact is None:
         return IndependenceResult(None, 0, 0, needed, "random-rational-points", labels, None,
                                   (), "Jacobian outside the exp-rational class: no exact rank")
@@ -531,6 +590,8 @@ def _irreducibility_result(f: sympy.Matrix, slots: Slots, progress: dict[str, ob
             best_rank = max(best_rank, rank)
             if rank == needed and all(len(c) == 1 for _, c in results):
                 witness = _latent_point(point, slots) if exact.polynomial else None
+                if not exact_claims:
+                    break
                 return IndependenceResult(True, 0, rank, needed, "random-rational-points",
                                           labels, witness, (),
                                           "every slot: full-rank Jacobian block, irreducible")
@@ -557,6 +618,11 @@ def _irreducibility_result(f: sympy.Matrix, slots: Slots, progress: dict[str, ob
                 "{" + ",".join(str(rows_of[k][i]) for i in sorted(c)) + "}" for c in comps)
             problems.append(f"slot {k + 1}: outputs split into independent parts {parts}")
     if not problems:
+        if not exact_claims:
+            return IndependenceResult(None, 0, rank, needed, "symbolic", labels, None, (),
+                                      "every slot passes with the constants"
+                                      f" {', '.join(map(str, values))} as formal symbols; not"
+                                      " certified at their true values: undecided")
         return IndependenceResult(True, 0, rank, needed, "symbolic", labels, None, (),
                                   "every slot: full-rank Jacobian block, irreducible")
     return IndependenceResult(False, 0, rank, needed, "symbolic", labels, None,

@@ -34,14 +34,18 @@ non-constant are linearly independent over C(z)) and W_1, W_2 are algebraically 
 over the algebraic numbers (Lindemann-Weierstrass), so g_ij becomes a rational function R in
 (z, Y, W) over Q(i) and: g_ij = 0 iff R cancels to 0; g_ij is a polynomial iff the cancelled R
 has no Y and a denominator free of z; its degree is the z-degree of the numerator. Rational
-functions of z and one square root S = sqrt(b(z)) of a non-square polynomial are written
+functions of z and radicals of rational functions with rational coefficients are decided by
+Kummer theory (:func:`_classify_radicals`, after :func:`normalize_radicals` has written every
+radicand over its irreducible factors on a stated domain, where perfect powers become
+polynomials), or, for one square root S = sqrt(b(z)) of a non-square polynomial, written
 g = A + B S with A, B rational ({1, S} is a basis of C(z)(S) over C(z)): g is a polynomial iff
-B = 0 and A is one. Other
+B = 0 and A is one. A coordinate slice through e, 4, e^2, 9/4 or 2 that is certified
+non-polynomial proves that g is not a polynomial (exp(y log x) on x = e). Other
 functions (log, atan, ...) are handled through derivatives: g is a polynomial iff all its first
 partials are, and deg g = 1 + max deg of the partials; a non-polynomial partial certifies a
 non-polynomial g. When no certificate is found :class:`AnalysisError` is
-raised; a guess is never returned. Other constants (pi, sqrt(2), ...) are treated by sympy's
-polynomial arithmetic as independent generators.
+raised; a guess is never returned. Constants (pi, sqrt(2), ...) in coefficients are exact
+sympy numbers; radicands with irrational coefficients are not factored (undecided).
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ __all__ = [
     "interaction_order",
     "interaction_order_bruteforce",
     "is_identically_zero",
+    "normalize_radicals",
+    "stated_domain",
 ]
 
 _TRIG = (sympy.sin, sympy.cos, sympy.tan, sympy.cot, sympy.sec, sympy.csc,
@@ -258,13 +264,187 @@ def _classify_structural(g: sympy.Expr, latents: tuple[sympy.Symbol, ...]) -> in
     try:
         r, ys = exp_rational_form(g, latents)
     except _Undecided:
-        return _classify_square_root(g, latents)
+        try:
+            return _classify_radicals(g, latents)
+        except _Undecided:
+            return _classify_square_root(g, latents)
     if r == 0:
         return None
     num, den = r.as_numer_denom()
     if num.free_symbols & ys or den.free_symbols & ys or den.free_symbols & set(latents):
         return math.inf
     return _poly_degree(num, latents)
+
+
+def _irreducible_factors(b: sympy.Expr, latents: tuple[sympy.Symbol, ...]
+                         ) -> tuple[sympy.Expr, list[tuple[sympy.Expr, int]]]:
+    """b = c * prod p_i^{m_i} (m_i in Z, negative for the denominator) with p_i irreducible over
+    Q, primitive, of positive leading coefficient, so that the factors of all radicands are
+    compared by identity; ``_Undecided`` unless b is a rational function of the latents."""
+    if not b.is_rational_function(*latents):
+        raise _Undecided(f"radicand {b} is not a rational function of the latents")
+    num, den = sympy.fraction(sympy.together(b))
+    for part in (num, den):
+        if sympy.Poly(part, *latents).domain not in (sympy.ZZ, sympy.QQ):
+            # with irrational coefficients a formal factorization can miss a square
+            # (y^2 + 2 sqrt(2) y + 2 = (y + sqrt(2))^2): not decided here
+            raise _Undecided(f"radicand {b} has irrational coefficients")
+    const = sympy.Integer(1)
+    out: list[tuple[sympy.Expr, int]] = []
+    for part, sign in ((num, 1), (den, -1)):
+        c, factors = sympy.factor_list(part, *latents)
+        const *= c**sign
+        out.extend((p.as_expr(), sign * int(m)) for p, m in factors)
+    return const, out
+
+
+def normalize_radicals(expr: sympy.Expr, latents: tuple[sympy.Symbol, ...]
+                       ) -> tuple[sympy.Expr, list[sympy.Expr]]:
+    """Rewrite radicals and absolute values over irreducible factors on a stated domain.
+
+    Every b^r with r a non-integer rational and b a rational function of the latents becomes
+    |c|^r prod_i (s_i p_i)^{m_i r} with b = c prod p_i^{m_i} (:func:`_irreducible_factors`)
+    and signs s_i = +-1 (all +1, except that a negative c flips the first factor of odd
+    multiplicity). This is an identity on the open set where every s_i p_i > 0 (there
+    b = |c| prod (s_i p_i)^{m_i} > 0), the *stated domain*, returned as the list of the s_i p_i.
+    Perfect powers become polynomials there: sqrt((x + y)^2) = x + y on x + y > 0, and
+    sqrt(x^4 + 2 x^2 + 1) = x^2 + 1 everywhere. Abs(p) of a polynomial p becomes s p likewise.
+    Radicands that are not rational functions of the latents are left as they are.
+    """
+    latent_set = set(latents)
+    domain: dict[sympy.Expr, None] = {}
+    replacement: dict[sympy.Expr, sympy.Expr] = {}
+    for atom in sorted(expr.atoms(sympy.Pow, sympy.Abs), key=sympy.default_sort_key):
+        if isinstance(atom, sympy.Abs):
+            base, r = atom.args[0], sympy.Integer(1)
+        else:
+            base, r = atom.base, atom.exp
+            if not (r.is_Rational and not r.is_Integer):
+                continue
+        if not base.free_symbols & latent_set:
+            continue
+        try:
+            const, factors = _irreducible_factors(base, latents)
+        except _Undecided:
+            continue
+        signs = [1] * len(factors)
+        if const < 0:
+            odd = [i for i, (_, m) in enumerate(factors) if m % 2]
+            if not odd:
+                continue  # negative everywhere: not real, left to the rest of the analysis
+            signs[odd[0]] = -1
+        value = abs(const) ** r
+        for (p, m), sgn in zip(factors, signs, strict=True):
+            oriented = sympy.expand(sgn * p)
+            domain[oriented] = None
+            value *= oriented ** (m * r)
+        replacement[atom] = value
+    if not replacement:
+        return expr, []
+    return expr.xreplace(replacement), list(domain)
+
+
+def stated_domain(f: object, slots: Slots) -> list[sympy.Expr]:
+    """The polynomials p with p > 0 on the domain where :func:`normalize_radicals` (used by
+    :func:`interaction_order`) rewrote f's radicals and absolute values; [] if it did not."""
+    out: dict[sympy.Expr, None] = {}
+    for e in _checked(f, slots):
+        out.update(dict.fromkeys(normalize_radicals(e, slots.symbols)[1]))
+    return list(out)
+
+
+def _classify_radicals(g: sympy.Expr, latents: tuple[sympy.Symbol, ...]) -> int | float | None:
+    """:func:`_classify_structural` for g in Q(z)[p_1^{r_1}, ..., p_m^{r_m}]: radicals of
+    distinct irreducible polynomials p_i, with a denominator that is a rational function times a
+    product of radicals.
+
+    Kummer theory: the radical monomials prod p_i^{phi_i} with distinct fractional-part vectors
+    phi in [0, 1)^m are linearly independent over C(z) (the p_i are squarefree over C and
+    pairwise coprime). Write g = sum_phi A_phi(z) prod p_i^{phi_i} with rational A_phi (integer
+    parts of the exponents are moved into A_phi): g is a polynomial iff A_phi = 0 for every
+    phi != 0 and A_0 is a polynomial; a non-zero A_phi with phi != 0 certifies a
+    non-polynomial g. Products and quotients of radicals of slot-wise factors,
+    sqrt(1 + x) sqrt(1 + y) among them, are decided this way.
+    """
+    latent_set = set(latents)
+    radicals = [p for p in g.atoms(sympy.Pow)
+                if p.exp.is_Rational and not p.exp.is_Integer and p.base.free_symbols & latent_set]
+    if not radicals:
+        raise _Undecided(f"{g} has no radicals of the latents")
+    keys: dict[sympy.Expr, int] = {}
+    bases: list[sympy.Expr] = []
+    ts: list[sympy.Dummy] = []
+    replacement: dict[sympy.Expr, sympy.Expr] = {}
+    for atom in radicals:
+        const, factors = _irreducible_factors(atom.base, latents)
+        if const < 0:
+            raise _Undecided(f"radicand {atom.base} has a negative constant factor")
+        value = const ** atom.exp
+        for p, m in factors:
+            if p not in keys:
+                keys[p] = len(bases)
+                bases.append(p)
+                ts.append(sympy.Dummy(f"T{len(ts)}", positive=True))
+            value *= ts[keys[p]] ** (m * atom.exp)
+        replacement[atom] = value
+    e = g.xreplace(replacement)
+    if not _radical_rational(e, latents, ts):
+        raise _Undecided(f"{g} is not a rational function of the latents and radicals")
+    num, den = sympy.fraction(sympy.together(e))
+    den_z, den_t = _split_radical_monomial(den, ts)
+    classes: dict[tuple, list[sympy.Expr]] = {}
+    for term in sympy.Add.make_args(sympy.expand(num)):
+        exps, rest = _split_radical_monomial(term, ts, as_exponents=True)
+        total = [a - b for a, b in zip(exps, den_t, strict=True)]
+        key = tuple(x - sympy.floor(x) for x in total)
+        whole = sympy.Mul(*(bases[i] ** int(sympy.floor(x)) for i, x in enumerate(total)))
+        classes.setdefault(key, []).append(rest * whole)
+    zero_key = tuple(sympy.Integer(0) for _ in ts)
+    a_zero = None
+    for key, parts in classes.items():
+        value = sympy.cancel(sympy.together(sympy.Add(*parts) / den_z))
+        if value == 0:
+            continue
+        if key != zero_key:
+            return math.inf
+        a_zero = value
+    if a_zero is None:
+        return None
+    numer, denom = sympy.fraction(a_zero)
+    if denom.free_symbols & latent_set:
+        return math.inf
+    return _poly_degree(numer, latents)
+
+
+def _radical_rational(e: sympy.Expr, latents: tuple[sympy.Symbol, ...],
+                      ts: list[sympy.Dummy]) -> bool:
+    """True iff e is a rational function of the latents and rational powers of the ts."""
+    carrier = {t: sympy.Dummy("U", positive=True) for t in ts}
+    atoms = {a for a in e.atoms(sympy.Pow) if a.base in carrier}
+    q = math.lcm(*(int(a.exp.q) for a in atoms)) if atoms else 1
+    lifted = e.xreplace({a: carrier[a.base] ** int(a.exp * q) for a in atoms})
+    lifted = lifted.xreplace({t: carrier[t] ** q for t in ts})
+    return lifted.is_rational_function(*latents, *carrier.values())
+
+
+def _split_radical_monomial(term: sympy.Expr, ts: list[sympy.Dummy], as_exponents: bool = False
+                            ) -> tuple:
+    """(rest, exponents of the ts) for a product; ``_Undecided`` if a t sits in a sum.
+
+    With ``as_exponents`` the order of the result is (exponents, rest)."""
+    index = {t: i for i, t in enumerate(ts)}
+    exps = [sympy.Integer(0)] * len(ts)
+    rest = sympy.Integer(1)
+    for factor in sympy.Mul.make_args(term):
+        if factor in index:
+            exps[index[factor]] += 1
+        elif factor.is_Pow and factor.base in index:
+            exps[index[factor.base]] += factor.exp
+        elif factor.free_symbols & set(ts):
+            raise _Undecided(f"a radical inside the sum {factor}")
+        else:
+            rest *= factor
+    return (exps, rest) if as_exponents else (rest, exps)
 
 
 def _classify_square_root(g: sympy.Expr, latents: tuple[sympy.Symbol, ...]
@@ -282,7 +462,10 @@ def _classify_square_root(g: sympy.Expr, latents: tuple[sympy.Symbol, ...]
     if len(bases) != 1 or any(not (p.exp.is_Rational and p.exp.q == 2) for p in radicals):
         raise _Undecided(f"{g} is not a rational function of the latents and one square root")
     b = bases.pop()
-    if not b.is_polynomial(*latents) or all(m % 2 == 0 for _, m in sympy.sqf_list(b)[1]):
+    if not b.is_polynomial(*latents) or sympy.Poly(b, *latents).domain not in (sympy.ZZ,
+                                                                                 sympy.QQ):
+        raise _Undecided(f"sqrt({b}): not a polynomial with rational coefficients")
+    if all(m % 2 == 0 for _, m in sympy.sqf_list(b)[1]):
         raise _Undecided(f"sqrt({b}) is not the root of a non-square polynomial")
     root = sympy.Dummy("S")
     e = g.xreplace({p: root ** int(2 * p.exp) for p in radicals})
@@ -313,6 +496,8 @@ def _classify(g: sympy.Expr, latents: tuple[sympy.Symbol, ...], depth: int = _DE
     try:
         return _classify_structural(g, latents)
     except _Undecided:
+        if _restriction_is_not_polynomial(g, latents):
+            return math.inf
         if depth == 0:
             raise
     present = [s for s in latents if s in g.free_symbols]
@@ -325,6 +510,45 @@ def _classify(g: sympy.Expr, latents: tuple[sympy.Symbol, ...], depth: int = _DE
     if _certainly_nonzero(g, latents):  # constant (all partials vanish) and non-zero
         return 0
     raise _Undecided(f"could not decide whether the constant {g} is zero")
+
+
+_SLICE_VALUES = (sympy.E, sympy.Integer(4), sympy.E**2, sympy.Rational(9, 4), sympy.Integer(2))
+
+
+def _restriction_is_not_polynomial(g: sympy.Expr, latents: tuple[sympy.Symbol, ...]) -> bool:
+    """True if a coordinate slice of g is certified not to be a polynomial.
+
+    If g is a polynomial in z, so is every restriction z_i = c_i (i != j) to a line, as a
+    function of z_j. The slice values c_i are e, 4, e^2, 9/4 or 2 (e makes logarithms
+    rational: exp(y log x) at x = e is exp(y); squares make square roots rational). The slice
+    must pass through the domain (g finite and real at a point of it, checked by strict
+    evaluation) and the restricted function must be certified non-polynomial by
+    :func:`_classify_structural` (e.g. an exponential of a non-constant polynomial). Used only
+    to prove "not a polynomial", never the converse.
+    """
+    present = [s for s in latents if s in g.free_symbols]
+    if len(present) < 2:
+        return False
+    for j in present:
+        others = [s for s in present if s is not j]
+        for value in _SLICE_VALUES:
+            h = g.xreplace(dict.fromkeys(others, value))
+            if h.free_symbols != {j}:
+                continue
+            probe = h.xreplace({j: sympy.Rational(3, 7)})
+            try:
+                number = probe.evalf(30, strict=True)
+            except (sympy.core.evalf.PrecisionExhausted, ZeroDivisionError, ValueError,
+                    TypeError):
+                continue
+            if not (number.is_real and number.is_finite):
+                continue
+            try:
+                if _classify_structural(h, (j,)) == math.inf:
+                    return True
+            except _Undecided:
+                continue
+    return False
 
 
 def _points(latents: tuple[sympy.Symbol, ...], count: int, seed: int = 0
@@ -400,6 +624,8 @@ def _where(slots: Slots) -> dict[sympy.Symbol, tuple[int, int]]:
 
 def _output_order(expr: sympy.Expr, slots: Slots,
                   where: dict[sympy.Symbol, tuple[int, int]]) -> int | float:
+    if expr.has(sympy.Abs) or any(not p.exp.is_Integer for p in expr.atoms(sympy.Pow)):
+        expr = normalize_radicals(expr, slots.symbols)[0]
     touched: dict[int, set[sympy.Symbol]] = {}
     cross_monomials: dict[tuple[tuple[int, int], ...], list[sympy.Expr]] = {}
     complex_cross: list[sympy.Expr] = []

@@ -32,12 +32,18 @@ from typing import Any
 
 import sympy
 
-from theory.ambiguity import AmbiguityResult, Counterexample, ambiguities
+from theory.ambiguity import (
+    AmbiguityResult,
+    Counterexample,
+    ambiguities,
+    specialized_counterexample,
+)
 from theory.budget import expired_here, time_budget
+from theory.constants import constant_atoms, formal_constants, rationalize_floats
 from theory.discrete import DiscreteResult, discrete_ambiguities
 from theory.errors import AnalysisError, BudgetError
 from theory.independence import sufficient_independence
-from theory.order import cross_derivatives, interaction_order
+from theory.order import cross_derivatives, interaction_order, normalize_radicals
 from theory.slots import Slots
 
 __all__ = ["VERDICTS", "Report", "analyze"]
@@ -243,17 +249,46 @@ def _theorem(order: int | float, si: bool | None, verdict: str,
             " inconclusive, so no result applies")
 
 
-def _check_exact(f: sympy.Matrix) -> None:
-    """:class:`AnalysisError` for constants the exact (rational) certificates cannot handle:
-    floats, pi, E, complex numbers and roots of rationals."""
-    for l, e in enumerate(f):
-        bad = [a for a in e.atoms(sympy.Float, sympy.NumberSymbol, type(sympy.I))]
-        bad += [p for p in e.atoms(sympy.Pow) if p.base.is_Rational and not p.exp.is_Integer]
-        if bad:
-            shown = ", ".join(sorted({str(b) for b in bad}))[:80]
-            raise AnalysisError(f"output {l} contains {shown}: the exact analysis needs rational "
-                                f"coefficients (write e.g. 314/100 for pi, or use a rational "
-                                f"approximation)")
+def _exact_input(f: sympy.Matrix, slots: Slots) -> tuple[sympy.Matrix, list[str]]:
+    """The generator the analysis works on, and notes on how it was obtained from f.
+
+    Floats become the rationals of their decimal text (with an ExactnessWarning,
+    theory.constants); irrational constants stay exact (theory.constants: formal symbols in
+    the rank certificates); radicals and absolute values are rewritten over irreducible factors
+    on the stated domain (theory.order.normalize_radicals), where perfect powers become
+    polynomials. AnalysisError for complex constants."""
+    notes = []
+    f, floats = rationalize_floats(f)
+    if floats:
+        notes.append("floats replaced by exact rationals: "
+                     + ", ".join(f"{x} -> {q}" for x, q in floats[:6]))
+    for e in f:
+        constant_atoms(e)  # refuses I
+    rewritten, domain = [], {}
+    for e in f:
+        new, conditions = normalize_radicals(e, slots.symbols)
+        rewritten.append(new)
+        domain.update(dict.fromkeys(conditions))
+    if domain:
+        f = sympy.Matrix(rewritten)
+        where = ", ".join(f"{p} > 0" for p in domain)
+        seen = _point_in(list(domain), slots)
+        notes.append(f"radicals and absolute values rewritten on the stated domain {where}"
+                     f" ({'non-empty: it contains ' + seen if seen else 'no point of it found'}"
+                     "); the analysis is of f there, f = " + str(list(f))[:300])
+    return f, notes
+
+
+def _point_in(conditions: list[sympy.Expr], slots: Slots) -> str | None:
+    """A rational point where every condition p > 0 holds (seeded search), as text."""
+    import random
+
+    rng = random.Random(0)
+    for _ in range(200):
+        point = {s: sympy.Rational(rng.randint(-40, 40), rng.randint(1, 9)) for s in slots.symbols}
+        if all(p.xreplace(point) > 0 for p in conditions):
+            return ", ".join(f"{s} = {v}" for s, v in point.items())
+    return None
 
 
 def analyze(f: object, slots: Slots, *, degree: int = 1, timeout: float | None = None,
@@ -296,8 +331,7 @@ def _analyze(f: object, slots: Slots, degree: int, stage_timeout: float | None) 
     if isinstance(degree, bool) or not isinstance(degree, int) or degree < 0:
         raise AnalysisError(f"degree must be a non-negative integer, got {degree!r}")
     f = slots.check_generator(f)
-    _check_exact(f)
-    notes: list[str] = []
+    f, notes = _exact_input(f, slots)
     done, order = _stage(stage_timeout, "the interaction order", notes,
                          lambda: interaction_order(f, slots))
     if not done:
@@ -307,17 +341,25 @@ def _analyze(f: object, slots: Slots, degree: int, stage_timeout: float | None) 
     if order == math.inf:
         verdict = "unknown"
         return Report(slots, f, order, None, verdict, _theorem(order, None, verdict, None),
-                      notes=["sufficient independence and ambiguities need a finite order"])
+                      notes=[*notes,
+                             "sufficient independence and ambiguities need a finite order"])
     independence = sufficient_independence(f, slots, order=order, timeout=stage_timeout)
     si = independence.holds
     notes.append(f"sufficient independence decided by {independence.method}"
                  if si is not None else f"sufficient independence: {independence.note}")
-    amb = None
+    amb, special = None, None
     try:
         _, amb = _stage(stage_timeout, "the ambiguity system", notes,
                         lambda: ambiguities(f, slots, order, degree))
     except AnalysisError as err:
         notes.append(f"ambiguity analysis skipped: {err}")
+        if formal_constants(f)[1]:
+            done, found = _stage(stage_timeout, "the ambiguity system of a rational stand-in",
+                                 notes, lambda: specialized_counterexample(f, slots, order,
+                                                                           degree))
+            if done:
+                special, why = found
+                notes.append(f"constants: {why}")
     restrictions: list[str] = []
     if amb is not None and order >= 2:
         second = amb if degree >= 2 else None
@@ -328,7 +370,7 @@ def _analyze(f: object, slots: Slots, degree: int, stage_timeout: float | None) 
             notes.append("degree-2 restriction analysis skipped (d_z too large)")
         if second is not None:
             restrictions = _restrictions(f, slots, order, second)
-    ce = amb.counterexample if amb is not None else None
+    ce = amb.counterexample if amb is not None else special
     discrete = None
     if ce is None:
         discrete = discrete_ambiguities(f, slots, order, timeout=stage_timeout)

@@ -98,10 +98,60 @@ def test_has_order_at_most():
         has_order_at_most(f, XY, -1)
 
 
-@pytest.mark.parametrize("text", ["sqrt(x + 1)*sqrt(y + 1)", "y*sqrt(x**2 + 2*x + 1)"])
+@pytest.mark.parametrize("text", ["log(1 + x*y)**(1/3)", "sin(sqrt(x*y))",
+                                  "sqrt(y**2 + 2*sqrt(2)*y + 2)*x"])
 def test_undecidable_cross_derivative_raises_instead_of_guessing(text):
+    # the last one is |y + sqrt(2)| x: a formal factorization over Q[sqrt(2)] would miss the
+    # square, so radicands with irrational coefficients are not decided
     with pytest.raises(AnalysisError, match="could not certify"):
         order_of(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "domain"),
+    [
+        # issue 13: products and quotients of radicals of slot-wise factors
+        ("sqrt(1 + x)*sqrt(1 + y)", math.inf, ["x + 1", "y + 1"]),
+        ("sqrt((1 + x**2)*(1 + y**2))", math.inf, ["x**2 + 1", "y**2 + 1"]),
+        ("(1 + x**2)**(1/2)*(1 + y**2)**(1/2)", math.inf, ["x**2 + 1", "y**2 + 1"]),
+        ("sqrt(1 + x)/sqrt(1 + y)", math.inf, ["x + 1", "y + 1"]),
+        ("(1 + x)**(1/3)*sqrt(1 + y) + x*y", math.inf, ["x + 1", "y + 1"]),
+        ("sqrt(2)*sqrt(1 + x)*sqrt(1 + y)", math.inf, ["x + 1", "y + 1"]),
+        ("sqrt(1 + x)*sqrt(1 + x)*y", 2, []),
+        ("sqrt(1 + x)*y", math.inf, ["x + 1"]),
+        # no finite order: exp(y log x) = x^y, certified on the slice x = e
+        ("exp(y*log(x))", math.inf, []),
+        ("x**y", math.inf, []),
+        # radicals of perfect squares, on the stated domain
+        ("sqrt(x**2 + 2*x*y + y**2)", 1, ["x + y"]),
+        ("y*sqrt(x**4 + 2*x**2 + 1)", 3, ["x**2 + 1"]),
+        ("y*sqrt(x**2 + 2*x + 1)", 2, ["x + 1"]),
+        ("sqrt(x**2 + 2*x*y + y**2) - x - y", 0, ["x + y"]),
+        ("sqrt(x**2)*y", 2, ["x"]),
+        ("sqrt(4*x**2*y**2)", 2, ["x", "y"]),
+    ],
+)
+def test_radicals_of_slotwise_factors_and_perfect_squares(text, expected, domain):
+    from theory.order import stated_domain
+
+    f = parse_generator([text], XY)
+    assert interaction_order(f, XY) == expected
+    assert [str(p) for p in stated_domain(f, XY)] == domain
+
+
+@settings(max_examples=10, deadline=None)
+@given(a=st.integers(1, 5), b=st.integers(-4, 4), c=st.integers(1, 4), k=st.integers(1, 3))
+def test_perfect_square_radicals_match_the_polynomial_on_the_domain(a, b, c, k):
+    # sqrt(p^2) * y^k with p = a x + b y + c: equals p y^k where p > 0, whose order is the
+    # degree of its cross part
+    text = f"sqrt(({a}*x + ({b})*y + {c})**2)*y**{k}"
+    f = parse_generator([text], XY)
+    p = a * X + b * Y + c
+    assert interaction_order(f, XY) == interaction_order([sympy.expand(p * Y**k)], XY)
+    x0 = sympy.Rational(1, 2)
+    y0 = sympy.Rational(1, 3)
+    if p.subs({X: x0, Y: y0}) > 0:
+        assert f[0].subs({X: x0, Y: y0}) == (p * Y**k).subs({X: x0, Y: y0})
 
 
 def test_bad_inputs():
