@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import subprocess
 import sys
 import time
@@ -125,6 +126,32 @@ print(json.dumps({"seconds": time.perf_counter() - start, "values_mb": values.nb
 """
 
 
+COST_LAYOUTS = ((2, 2), (2, 2, 2), (3, 3), (2, 2, 2, 2), (3, 3, 3))
+
+
+def cost_rows() -> list[dict[str, object]]:
+    """The cost model per layout and order (counts only, no timing): forward-pass equivalents
+    per sample of each scheme, and the elementwise products per activation of the jet."""
+    from numerics import taylor
+
+    rows: list[dict[str, object]] = []
+    for sizes in COST_LAYOUTS:
+        d = sum(sizes)
+        for order in (2, 3, 4):
+            tuples = cross_tuples(sizes, order)
+            terms = taylor.term_set(tuple(taylor.closure(tuples)))
+            rows.append({
+                "slots": "x".join(map(str, sizes)), "order": order, "tuples": len(tuples),
+                "lower_bound": passes_lower_bound(sizes, order),
+                "taylor_terms": forward_passes(sizes, order),
+                "box_terms": forward_passes(sizes, order, "boxes"),
+                "univariate_taylor": math.comb(d + order - 1, order) * (order + 1),
+                "taylor_over_bound": forward_passes(sizes, order) / len(tuples),
+                "fdb_products_per_activation": terms.fdb_products,
+            })
+    return rows
+
+
 def _memory(batch: int, order: int, threads: int) -> dict[str, float]:
     """Peak resident memory of one cross_derivatives call in a fresh process (Linux, MB)."""
     out = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT, str(batch), str(order),
@@ -196,6 +223,15 @@ def main() -> None:
                   note="loop (and full for orders >= full_subset_from) measured on a subset "
                        "of the batch and scaled linearly to the batch",
                   memory=memory)
+    write_results("bench_derivatives_cost", cost_rows(), None if args.out is None
+                  else Path(args.out).with_name(Path(args.out).stem + "_cost.json"),
+                  passes="forward-pass equivalents per sample and output layer: taylor_terms "
+                         "N_m = C(d+m-1, m-1) + T_m (downward closure of the cross tuples), "
+                         "box_terms = sum over K-1 boxes of prod_l (1 + |S_l|), univariate "
+                         "Taylor interpolation C(d+m-1, m) (m+1); lower_bound T_m",
+                  elementwise="fdb_products_per_activation: products of activation-sized "
+                              "tensors per nonlinearity (sum_r r P_r over merged Faa di Bruno "
+                              "partitions, plus one per term)")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,12 @@
 
 Same sizes for all: 3 slots x 2 latents, d_x = 40, batch 256, MLP encoder 40 -> 128 -> 128 -> 6;
 structured decoders of order 0, 1, 2, 3 (per-slot width 64) and the MLP baseline (width 128),
-plus the MLP with the order-2 cross-derivative penalty on 32 latents per step. One step =
-forward, loss, backward and AdamW update (the body of numerics.engine.fit), float32 on CPU.
+plus the MLP with the order-2 cross-derivative penalty on 32 latents per step: exact (all 12
+cross tuples per point, numerics.models.cross_penalty) and stochastic (one uniform cross tuple
+per point, the unbiased estimate of ``--penalty-tuples 1``). One step = forward, loss,
+backward and AdamW update (the body of numerics.engine.fit), float32 on CPU. ``estimator``:
+the stochastic penalty's mean and standard deviation over 400 draws at the initial decoder
+against the exact value on the same 32 points, and the mean reported variance.
 
 Run: ``.venv/bin/python -m bench.bench_training [--steps 50] [--threads 1]``.
 """
@@ -15,6 +19,7 @@ import argparse
 import torch
 
 from bench.common import print_table, timeit, write_results
+from numerics.derivatives import penalty_tuple_ids, stochastic_cross_penalty
 from numerics.models import Autoencoder, MLPEncoder, cross_penalty, make_decoder
 
 SIZES = (2, 2, 2)
@@ -22,18 +27,21 @@ D_X = 40
 BATCH = 256
 
 
-def _step_fn(kind: str, order: int, penalty: float) -> tuple[object, int]:
+def _step_fn(kind: str, order: int, penalty: float, stochastic: bool = False
+             ) -> tuple[object, int]:
     model = Autoencoder(MLPEncoder(D_X, sum(SIZES), hidden=128, seed=0),
                         make_decoder(kind, order, SIZES, D_X, seed=0))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x = torch.randn(BATCH, D_X, generator=torch.Generator().manual_seed(0))
     params = sum(p.numel() for p in model.parameters())
+    counter = iter(range(10**9))
 
     def step() -> None:
         z, x_hat = model(x)
         loss = (x_hat - x).square().mean() + model.decoder.penalty()
         if penalty:
-            loss = loss + penalty * cross_penalty(model.decoder, z[:32], SIZES, order)
+            ids = penalty_tuple_ids(32, SIZES, order + 1, 0, next(counter)) if stochastic else None
+            loss = loss + penalty * cross_penalty(model.decoder, z[:32], SIZES, order, ids)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -48,11 +56,12 @@ def main() -> None:
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    cases = [("structured", n, 0.0) for n in (0, 1, 2, 3)] + [("mlp", 1, 0.0), ("mlp", 1, 1.0)]
+    cases = ([("structured", n, 0.0, False) for n in (0, 1, 2, 3)]
+             + [("mlp", 1, 0.0, False), ("mlp", 1, 1.0, False), ("mlp", 1, 1.0, True)])
     rows = []
-    for kind, order, penalty in cases:
-        step, params = _step_fn(kind, order, penalty)
-        steps = max(1, args.steps // 10) if penalty else args.steps
+    for kind, order, penalty, stochastic in cases:
+        step, params = _step_fn(kind, order, penalty, stochastic)
+        steps = max(1, args.steps // 5) if penalty and not stochastic else args.steps
 
         def run(step=step, steps=steps) -> None:
             for _ in range(steps):
@@ -60,6 +69,7 @@ def main() -> None:
 
         t = timeit(run, repeat=3, warmup=1)
         name = f"{kind} n={order}" + (" + cross penalty (order 2)" if penalty else "")
+        name += " stochastic, 1 tuple/point" if stochastic else (" exact" if penalty else "")
         rows.append({"decoder": name, "parameters": params,
                      "steps_per_s": steps / t["median_s"],
                      "ms_per_step": 1e3 * t["median_s"] / steps})
@@ -67,8 +77,30 @@ def main() -> None:
     for r in rows:
         r["relative_to_mlp"] = r["steps_per_s"] / base
     print_table(rows)
+    estimator = _estimator()
+    print(estimator)
     write_results("bench_training", rows, args.out, slot_sizes=list(SIZES), d_x=D_X,
-                  batch=BATCH, threads=args.threads)
+                  batch=BATCH, threads=args.threads, estimator=estimator)
+
+
+def _estimator(draws: int = 400) -> dict[str, float]:
+    """The stochastic order-2 penalty at the initial MLP decoder on 32 encoded points: mean and
+    sd over ``draws`` draws of 32 (point, tuple) samples vs the exact penalty."""
+    model = Autoencoder(MLPEncoder(D_X, sum(SIZES), hidden=128, seed=0),
+                        make_decoder("mlp", 1, SIZES, D_X, seed=0))
+    x = torch.randn(BATCH, D_X, generator=torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        z = model.encode(x)[:32].double()
+        decoder = model.decoder.double()
+        exact = float(cross_penalty(decoder, z, SIZES, 1))
+        estimates = [stochastic_cross_penalty(decoder, z, SIZES, 2, 32, gen)
+                     for _ in range(draws)]
+    values = torch.stack([e.value for e in estimates])
+    return {"exact": exact, "mean": float(values.mean()), "sd": float(values.std()),
+            "mean_reported_sd": float(torch.stack([e.variance for e in estimates]).mean().sqrt()),
+            "draws": draws, "samples_per_draw": 32,
+            "mean_minus_exact_in_se": float((values.mean() - exact) / (values.std() / draws**0.5))}
 
 
 if __name__ == "__main__":

@@ -367,8 +367,8 @@ def make_decoder(kind: str, order: int, slot_sizes: Sequence[int], d_x: int,
     raise ConfigError(f"unknown decoder kind {kind!r}: choose one of {', '.join(DECODER_KINDS)}")
 
 
-def cross_penalty(decoder: nn.Module, z: Tensor, slot_sizes: Sequence[int], order: int
-                  ) -> Tensor:
+def cross_penalty(decoder: nn.Module, z: Tensor, slot_sizes: Sequence[int], order: int,
+                  tuple_ids: Tensor | None = None) -> Tensor:
     """Mean over the batch of the squared cross-slot derivative norm of order ``order + 1``.
 
         P(fhat, z) = mean_b sum_l sum_t (d^{n+1} fhat_l / dz_t (z_b))^2
@@ -376,10 +376,16 @@ def cross_penalty(decoder: nn.Module, z: Tensor, slot_sizes: Sequence[int], orde
     over sorted cross-slot tuples t (numerics.derivatives.cross_derivative_norms; for n = 0 the
     entries are the products d_i fhat_l * d_j fhat_l). It is 0 iff fhat has interaction order
     <= n at the points ``z: (batch, d_z)``; differentiable in the decoder's parameters.
+    ``tuple_ids: (batch,)``: instead, the unbiased estimate T * mean_b sum_l (d_{t_b} fhat_l)^2
+    with the one cross tuple ``tuple_ids[b]`` (uniform draws, numerics.derivatives
+    .cross_penalty_estimate) at point b: 2^(n+1) forward-pass equivalents per point.
     """
-    from numerics.derivatives import cross_derivative_norms
+    from numerics.derivatives import cross_derivative_norms, cross_penalty_estimate
 
     if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 0:
         raise ConfigError(f"order must be a non-negative integer, got {order!r}")
+    if tuple_ids is not None:
+        return cross_penalty_estimate(decoder, z, _check_sizes(slot_sizes), int(order) + 1,
+                                      tuple_ids).value
     return cross_derivative_norms(decoder, z, _check_sizes(slot_sizes), int(order) + 1
                                   ).square().mean()

@@ -424,12 +424,57 @@ def _derivatives(phi: Callable[[Tensor], Tensor], x: Tensor, order: int) -> list
     return out
 
 
-def _faa_di_bruno(phi: Callable[[Tensor], Tensor], x: Jet) -> Jet:
-    """Jet of phi(x) for an elementwise phi (module docstring)."""
+@functools.lru_cache(maxsize=64)
+def _derivative_polynomials(kind: str, order: int) -> tuple[tuple[int, ...], ...]:
+    """Integer coefficients (lowest power first) of P_k with phi^{(k)} = P_k(phi), k <= order,
+    for phi' = phi (1 - phi) (sigmoid) or phi' = 1 - phi^2 (tanh): P_{k+1} = P_k' * phi'."""
+    first = {"sigmoid": (0, 1, -1), "tanh": (1, 0, -1)}[kind]
+    polys = [(0, 1)]
+    for _ in range(order):
+        p = polys[-1]
+        deriv = [i * a for i, a in enumerate(p)][1:] or [0]
+        out = [0] * (len(deriv) + len(first) - 1)
+        for i, a in enumerate(deriv):
+            for j, b in enumerate(first):
+                out[i + j] += a * b
+        polys.append(tuple(out))
+    return tuple(polys)
+
+
+def _horner(coefficients: tuple[int, ...], y: Tensor) -> Tensor:
+    out = torch.full_like(y, float(coefficients[-1]))
+    for a in reversed(coefficients[:-1]):
+        out = out * y + a
+    return out
+
+
+def _closed_form(name: str, x: Tensor, order: int) -> list[Tensor] | None:
+    """[phi(x), ..., phi^{(order)}(x)] in closed form for tanh, sigmoid, SiLU, exp, sin, cos
+    (no forward-AD passes); None for other functions."""
+    if name in ("tanh", "sigmoid"):
+        y = torch.tanh(x) if name == "tanh" else torch.sigmoid(x)
+        return [_horner(p, y) for p in _derivative_polynomials(name, order)]
+    if name == "silu":  # silu = x s: silu^{(k)} = x s^{(k)} + k s^{(k-1)}
+        s = [_horner(p, torch.sigmoid(x)) for p in _derivative_polynomials("sigmoid", order)]
+        return [x * s[0]] + [x * s[k] + k * s[k - 1] for k in range(1, order + 1)]
+    if name == "exp":
+        y = torch.exp(x)
+        return [y] * (order + 1)
+    if name in ("sin", "cos"):
+        cycle = [torch.sin(x), torch.cos(x)]
+        cycle += [-cycle[0], -cycle[1]]
+        start = 0 if name == "sin" else 1
+        return [cycle[(start + k) % 4] for k in range(order + 1)]
+    return None
+
+
+def _faa_di_bruno(phi: Callable[[Tensor], Tensor], x: Jet, name: str = "") -> Jet:
+    """Jet of phi(x) for an elementwise phi (module docstring); ``name``: the torch name of
+    phi when it takes no further arguments (closed-form derivatives for the common ones)."""
     ts, c = x.terms, x.coeffs
     if x.degree == 0:
         return Jet(torch.cat([phi(c[0])[None], torch.zeros_like(c[1:])]), ts, 0)
-    derivs = _derivatives(phi, c[0], ts.max_order)
+    derivs = _closed_form(name, c[0], ts.max_order) or _derivatives(phi, c[0], ts.max_order)
     acc = derivs[1] * c[1:]
     nd = c.ndim - 1
     for r, (target, factors, weight) in _fdb_tables(ts.terms, x.degree).items():
@@ -511,12 +556,15 @@ def _apply(name: str, func: Any, args: tuple, kwargs: dict) -> Any:
         log_base = (_faa_di_bruno(torch.log, base) if isinstance(base, Jet)
                     else _as_jet(torch.log(torch.as_tensor(base, dtype=exponent.dtype)),
                                  exponent))
-        return _faa_di_bruno(torch.exp, _product("mul", torch.mul, (exponent, log_base), {}))
+        return _faa_di_bruno(torch.exp, _product("mul", torch.mul, (exponent, log_base), {}),
+                             "exp")
     if name in _UNARY:
         if len(jets) != 1 or not isinstance(args[0], Jet):
             raise Unsupported(f"{name} with Jet arguments other than the first")
         rest = args[1:]
-        return _faa_di_bruno(lambda x: func(x, *rest, **kwargs), args[0])
+        plain = not rest and all(k == "inplace" and not v for k, v in kwargs.items())
+        return _faa_di_bruno(lambda x: func(x, *rest, **kwargs), args[0],
+                             name if plain else "")
     raise Unsupported(f"torch operation {name or func!r} is not supported on a Jet")
 
 
@@ -579,20 +627,28 @@ def _product(name: str, func: Any, args: tuple, kwargs: dict) -> Jet:
     raise Unsupported(f"{name} of {len(jets)} Jets")
 
 
-def evaluate(f: Callable[[Tensor], Tensor], z: Tensor, terms: TermSet) -> Tensor:
+def evaluate(f: Callable[[Tensor], Tensor], z: Tensor, terms: TermSet,
+             directions: Tensor | None = None) -> Tensor:
     """All partials ``d_M f(z)`` for the terms M of ``terms``: ``(n_terms, batch, d_x)``.
 
-    ``f``: batched torch function ``(batch, d_z) -> (batch, d_x)``; ``z: (batch, d_z)``. The
-    input Jet has ``coeffs[0] = z``, ``coeffs[(i,)] = e_i`` (broadcast over the batch) and zero
-    higher terms. Raises :class:`Unsupported` when ``f`` uses an operation outside the rules.
+    ``f``: batched torch function ``(batch, d_z) -> (batch, d_x)``; ``z: (batch, d_z)``. Term
+    (k,) is the derivative along direction k: by default e_k (``directions`` = identity), else
+    row k of ``directions: (n_directions, d_z)`` or, per sample, ``(n_directions, batch, d_z)``
+    (then a term M is the mixed directional derivative along the directions it names). Higher
+    input terms are zero. Raises :class:`Unsupported` when ``f`` uses an operation outside the
+    rules.
     """
     n, (batch, d_z) = len(terms.terms), z.shape
-    seed = z.new_zeros(n - 1, d_z)
-    for i in range(d_z):
-        if (i,) in terms.index:
-            seed[terms.index[(i,)] - 1, i] = 1.0
-    coeffs = torch.cat([z[None], seed[:, None, :].expand(n - 1, batch, d_z)])
-    out = f(Jet(coeffs, terms, 1))
+    if directions is None:
+        directions = torch.eye(d_z, dtype=z.dtype, device=z.device)
+    if directions.ndim == 2:
+        directions = directions[:, None, :].expand(-1, batch, -1)
+    seed = z.new_zeros(n - 1, batch, d_z)
+    first = [(k, terms.index[(k,)]) for k in range(directions.shape[0]) if (k,) in terms.index]
+    if first:
+        rows = torch.tensor([t - 1 for _, t in first], device=z.device)
+        seed = seed.index_copy(0, rows, directions[[k for k, _ in first]].to(z.dtype))
+    out = f(Jet(torch.cat([z[None], seed]), terms, 1))
     if not isinstance(out, Jet):
         if isinstance(out, Tensor):  # f does not depend on z
             return torch.cat([out[None], out.new_zeros(n - 1, *out.shape)])

@@ -82,8 +82,11 @@ class TrainConfig:
     ``latent_sizes``: inferred slot sizes (default ``slot_sizes``). ``hidden``: decoder width
     (per slot for structured decoders; default 64 structured, 128 MLP). ``assignment_penalty``:
     alpha of the order-0 structured decoder. ``cross_penalty``: weight of the order-(n+1)
-    cross-derivative penalty (MLP baseline). ``eval_every``: steps between periodic metrics
-    (0: none). ``checkpoint``: path of a resumable checkpoint (None: no checkpoints).
+    cross-derivative penalty (MLP baseline); ``penalty_tuples``: 0 for the exact penalty over
+    all cross tuples at ``penalty_batch`` points, k > 0 for its unbiased estimate from k random
+    cross tuples per point (drawn from the seed and the step). ``eval_every``: steps between
+    periodic metrics (0: none). ``checkpoint``: path of a resumable checkpoint (None: no
+    checkpoints).
     """
 
     order: int = 1
@@ -113,6 +116,7 @@ class TrainConfig:
     harden_at: float = 0.7
     cross_penalty: float = 0.0
     penalty_batch: int = 32
+    penalty_tuples: int = 0
     n_train: int = 32768
     n_eval: int = 2000
     eval_every: int = 0
@@ -166,9 +170,9 @@ class TrainConfig:
         if self.support in ("band", "lshape") and len(sizes) < 2:
             raise ConfigError(f"a {self.support} support needs at least 2 slots")
         for name in ("steps", "batch_size", "n_train", "n_eval", "depth", "encoder_hidden",
-                     "penalty_batch", "generator_hidden", "generator_depth"):
+                     "penalty_batch", "generator_hidden", "generator_depth", "penalty_tuples"):
             value = getattr(self, name)
-            low = 0 if name == "steps" else 1
+            low = 0 if name in ("steps", "penalty_tuples") else 1
             if not _is_int(value) or value < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
         if self.n_train < 2:
@@ -536,6 +540,7 @@ def _assignments(config: TrainConfig) -> list[tuple[int, ...]]:
 
 def _loss_fn(config: TrainConfig):
     """Loss of a population of autoencoders: the sum over members of the member losses."""
+    from numerics.derivatives import penalty_tuple_ids
     from numerics.models import cross_penalty
 
     latent = config.inferred_sizes()
@@ -559,8 +564,13 @@ def _loss_fn(config: TrainConfig):
             loss = loss + alpha * penalty.sum()
             logs["assignment"] = float(penalty.detach().mean())
         if config.cross_penalty:
-            p = pop.call(lambda m, zz: cross_penalty(m.decoder, zz, latent, config.model_order()),
-                         z[:, :config.penalty_batch].float(), in_dims=(0,))
+            zz, ids = z[:, :config.penalty_batch].float(), None
+            if config.penalty_tuples:  # unbiased estimate: random cross tuples per point
+                zz = zz.repeat(1, config.penalty_tuples, 1)
+                ids = penalty_tuple_ids(zz.shape[1], latent, config.model_order() + 1,
+                                        config.seed, step)
+            p = pop.call(lambda m, zz: cross_penalty(m.decoder, zz, latent, config.model_order(),
+                                                     ids), zz, in_dims=(0,))
             loss = loss + config.cross_penalty * p.sum()
             logs["cross"] = float(p.detach().mean())
         return loss, logs

@@ -29,7 +29,8 @@ HELP = ("train an autoencoder (structured order-n or MLP decoder) on a generator
 _FIELDS = {"order": "order", "decoder": "decoder", "decoder_order": "decoder_order",
            "outputs": "outputs", "generator": "generator", "support": "support",
            "steps": "steps", "batch_size": "batch_size", "lr": "lr", "seed": "seed",
-           "cross_penalty": "cross_penalty", "n_train": "n_train", "n_eval": "n_eval",
+           "cross_penalty": "cross_penalty", "penalty_tuples": "penalty_tuples",
+           "n_train": "n_train", "n_eval": "n_eval",
            "hidden": "hidden", "device": "device", "checkpoint": "checkpoint"}
 
 
@@ -90,6 +91,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=d["seed"])
     parser.add_argument("--cross-penalty", type=float, default=d["cross_penalty"],
                         help="weight of the order-(n+1) cross-derivative penalty (MLP)")
+    parser.add_argument("--penalty-tuples", type=int, default=d["penalty_tuples"],
+                        help="0: exact cross penalty over all cross tuples; k > 0: its unbiased "
+                             "estimate from k random cross tuples per penalty point (faster)")
     parser.add_argument("--n-train", type=int, default=d["n_train"], help="training set size")
     parser.add_argument("--n-eval", type=int, default=d["n_eval"],
                         help="held-out samples for SIS and the ID/OOD errors")
