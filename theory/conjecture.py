@@ -31,14 +31,32 @@ import sympy
 from theory import parsing
 from theory.ambiguity import ambiguities
 from theory.counterexamples import certify_reparametrization, matrix_to_exact, slots_summary
+from theory.discrete import discrete_ambiguities
 from theory.errors import AnalysisError
-from theory.generators import minimum_outputs, polynomial
+from theory.generators import exp_polynomial, minimum_outputs, polynomial
 from theory.independence import sufficient_independence
-from theory.order import has_order_at_most
+from theory.order import interaction_order
 from theory.slots import Slots
 
-__all__ = ["ConjectureReport", "TrialResult", "check_generator", "parse_slot_sizes",
-           "run_conjecture", "run_trial"]
+__all__ = ["DISCRETE_TIMEOUT", "FAMILIES", "RULES_OUT", "ConjectureReport", "TrialResult",
+           "check_generator", "parse_slot_sizes", "run_conjecture", "run_trial"]
+
+#: Seconds the discrete search of one trial may take.
+DISCRETE_TIMEOUT = 20.0
+
+#: Generator families of :func:`run_trial`: the function and the reproduce name.
+FAMILIES = {"polynomial": "theory.generators.polynomial",
+            "exp-polynomial": "theory.generators.exp_polynomial"}
+
+RULES_OUT = (
+    "excluded exactly: every family of reparametrizations h_t = id + t v + O(t^2) with v a"
+    " polynomial field of degree <= {D} that is not slot-wise to first order (the tangent"
+    " condition Df . v in the class has only slot-wise solutions of degree <= {D}). Not"
+    " excluded: first-order directions of higher degree or non-polynomial ones, ambiguities"
+    " tangent to a slot-wise field at t = 0 but mixing at higher order, and isolated maps other"
+    " than coordinate permutations"
+)
+"""What a slot-wise ("consistent with the conjecture") trial has ruled out, and what not."""
 
 
 @dataclass
@@ -75,6 +93,25 @@ class TrialResult:
     cpu_seconds: float
     timings: dict[str, float]
     candidate_file: str | None = None
+    degree: int = 1
+    discrete_candidates: int | None = None
+    discrete_complete: bool | None = None
+
+    @property
+    def rules_out(self) -> str:
+        """What this trial has excluded for its generator, exactly (see :data:`RULES_OUT`)."""
+        if self.certified:
+            return "nothing: a certified ambiguity mixes slots (see note)"
+        if not self.slotwise:
+            return ("nothing certified: a first-order non-slot-wise direction of degree <="
+                    f" {self.degree} exists but does not integrate to a certified map")
+        text = RULES_OUT.format(D=self.degree)
+        if self.discrete_complete:
+            text += (f"; and all {self.discrete_candidates} coordinate permutations (signed or"
+                     " not) that move latents between slots")
+        elif self.discrete_candidates is not None:
+            text += "; the search over coordinate permutations was incomplete"
+        return text
 
 
 @dataclass
@@ -106,6 +143,17 @@ class ConjectureReport:
         return [t for t in self.trials if t.certified]
 
     @property
+    def rules_out(self) -> str:
+        """What the slot-wise trials of this run have excluded for their generators."""
+        done = [t for t in self.trials if t.slotwise and not t.certified]
+        if not done:
+            return "no trial was slot-wise: nothing excluded"
+        text = RULES_OUT.format(D=self.degree)
+        complete = sum(bool(t.discrete_complete) for t in done)
+        return (f"for {len(done)} of {len(self.trials)} generators: {text}; coordinate"
+                f" permutations between slots searched completely for {complete} of them")
+
+    @property
     def consistent_with_conjecture(self) -> bool:
         """No trial refutes the conjecture (certified, independent, exact order N)."""
         return not any(t.refutes_conjecture for t in self.trials)
@@ -126,6 +174,7 @@ class ConjectureReport:
                 "candidates": len(self.candidates),
                 "certified_counterexamples": len(self.counterexamples),
                 "consistent_with_conjecture": self.consistent_with_conjecture,
+                "rules_out": self.rules_out,
             },
             "trials": [asdict(t) for t in self.trials],
         }
@@ -140,7 +189,7 @@ class ConjectureReport:
         rows = [[str(t.trial), str(t.seed), str(t.outputs), "yes" if t.order_verified else "NO",
                  {True: "yes", False: "NO", None: "?"}[t.independent], str(t.unknowns),
                  str(t.equations), str(t.dimension), str(t.slotwise_dimension),
-                 "yes" if t.slotwise else ("COUNTEREXAMPLE" if t.certified else "CANDIDATE"),
+                 "COUNTEREXAMPLE" if t.certified else ("yes" if t.slotwise else "CANDIDATE"),
                  f"{t.seconds:.2f}", f"{t.cpu_seconds:.2f}"] for t in self.trials]
         widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c)
                   for i, c in enumerate(cols)]
@@ -148,6 +197,7 @@ class ConjectureReport:
         lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
         lines.append(f"slot-wise in {self.n_slotwise}/{len(self.trials)} trials;"
                      f" {len(self.candidates)} candidate(s), {len(self.counterexamples)} certified")
+        lines.append(f"ruled out: {self.rules_out}")
         for t in self.candidates:
             lines.append(f"!!! CANDIDATE COUNTEREXAMPLE trial {t.trial} (seed {t.seed}):"
                          f" {t.note} [saved: {t.candidate_file}]")
@@ -175,7 +225,8 @@ def check_generator(f: object, slots: Slots, order: int, degree: int, *, seed: i
                     trial: int = 0, name: str = "custom",
                     candidate_dir: str | Path | None = None,
                     reproduce: dict[str, object] | None = None,
-                    independence_verified: bool = False) -> TrialResult:
+                    independence_verified: bool = False, discrete_search: bool = True,
+                    discrete_timeout: float | None = DISCRETE_TIMEOUT) -> TrialResult:
     """The conjecture check for one given generator f (d_x, 1) in the latents of ``slots``.
 
     Verifies exactly that f has order ``order`` (<= N and not <= N - 1) and whether it is
@@ -185,14 +236,17 @@ def check_generator(f: object, slots: Slots, order: int, degree: int, *, seed: i
     everything (``reproduce``: how to rebuild f) to ``candidate_dir``.
     ``independence_verified``: f's sufficient independence at this order was already verified
     exactly by its constructor (as :func:`theory.generators.polynomial` does), so the check is
-    not repeated.
+    not repeated. ``discrete_search``: when every infinitesimal ambiguity is slot-wise, also
+    search the coordinate permutations that move latents between slots
+    (:func:`theory.discrete.discrete_ambiguities`, at most ``discrete_timeout`` seconds); a
+    certified one makes the trial a certified candidate. :data:`RULES_OUT` says what a
+    slot-wise trial has excluded.
     """
     timings: dict[str, float] = {}
     t0, c0 = time.perf_counter(), time.process_time()
     f = slots.check_generator(f)
     t = time.perf_counter()
-    order_ok = has_order_at_most(f, slots, order) and (
-        order == 0 or not has_order_at_most(f, slots, order - 1))
+    order_ok = interaction_order(f, slots) == order  # <= N and not <= N - 1, one pass
     timings["order"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -208,6 +262,16 @@ def check_generator(f: object, slots: Slots, order: int, degree: int, *, seed: i
     timings["ambiguity"] = time.perf_counter() - t
 
     certified, note, candidate_file = False, "every ambiguity is slot-wise", None
+    discrete = None
+    if amb.is_slotwise and discrete_search:
+        t = time.perf_counter()
+        discrete = discrete_ambiguities(f, slots, order, timeout=discrete_timeout)
+        timings["discrete"] = time.perf_counter() - t
+        if discrete.counterexample is not None:
+            cert = certify_reparametrization(f, slots, order, discrete.counterexample.h)
+            certified = cert.valid
+            note = ("certified discrete ambiguity: " if certified else "re-check FAILED: ") + (
+                cert.claim)
     if not amb.is_slotwise:
         t = time.perf_counter()
         note = amb.note
@@ -228,28 +292,37 @@ def check_generator(f: object, slots: Slots, order: int, degree: int, *, seed: i
         order_verified=order_ok, independent=independent, independence_method=method,
         unknowns=amb.unknowns, equations=amb.equations, dimension=amb.dimension,
         slotwise_dimension=amb.slotwise_dimension, slotwise=amb.is_slotwise,
-        candidate=not amb.is_slotwise, certified=certified,
+        candidate=not amb.is_slotwise or certified, certified=certified,
         refutes_conjecture=certified and order_ok and independent is True,
         note=note, seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0,
         timings=timings,
         candidate_file=candidate_file,
+        degree=degree,
+        discrete_candidates=None if discrete is None else discrete.candidates,
+        discrete_complete=None if discrete is None else discrete.complete,
     )
 
 
 def run_trial(order: int, slot_sizes: Sequence[int], degree: int, outputs: int | None,
-              seed: int, trial: int = 0, candidate_dir: str | Path | None = None) -> TrialResult:
-    """One trial: draw f = polynomial(order, slot_sizes, outputs, seed) (outputs None: the
-    minimum allowing sufficient independence; the constructor verifies order and sufficient
-    independence exactly, or raises) and run :func:`check_generator` on it."""
+              seed: int, trial: int = 0, candidate_dir: str | Path | None = None,
+              family: str = "polynomial", discrete_search: bool = True) -> TrialResult:
+    """One trial: draw f = polynomial(order, slot_sizes, outputs, seed) (``family``
+    "exp-polynomial": :func:`theory.generators.exp_polynomial`, transcendental slot parts;
+    outputs None: the minimum allowing sufficient independence; the constructor verifies order
+    and sufficient independence exactly, or raises) and run :func:`check_generator` on it."""
+    if family not in FAMILIES:
+        raise AnalysisError(f"unknown generator family {family!r}: use one of"
+                            f" {', '.join(FAMILIES)}")
     t0, c0 = time.perf_counter(), time.process_time()
     d_x = minimum_outputs(order, slot_sizes) if outputs is None else outputs
-    gen = polynomial(order, tuple(slot_sizes), d_x, seed)
+    build = polynomial if family == "polynomial" else exp_polynomial
+    gen = build(order, tuple(slot_sizes), d_x, seed)
     generate, generate_cpu = time.perf_counter() - t0, time.process_time() - c0
-    reproduce = {"function": "theory.generators.polynomial", "order": order,
+    reproduce = {"function": FAMILIES[family], "order": order,
                  "sizes": list(gen.slots.sizes), "outputs": d_x, "seed": seed}
     result = check_generator(gen.f, gen.slots, order, degree, seed=seed, trial=trial,
                              name=gen.name, candidate_dir=candidate_dir, reproduce=reproduce,
-                             independence_verified=True)
+                             independence_verified=True, discrete_search=discrete_search)
     result.timings = {"generate": generate, **result.timings}
     result.seconds += generate
     result.cpu_seconds += generate_cpu

@@ -25,9 +25,15 @@ from dataclasses import dataclass
 from itertools import combinations_with_replacement
 
 import sympy
+from sympy.core.add import _addsort
 
 from theory.errors import GeneratorError
-from theory.independence import IndependenceResult, sufficient_independence
+from theory.independence import (
+    IndependenceResult,
+    exp_linear_certificate,
+    modular_certificate,
+    sufficient_independence,
+)
 from theory.order import interaction_order
 from theory.slots import Slots
 
@@ -37,6 +43,7 @@ __all__ = [
     "additive",
     "bilinear",
     "class_size",
+    "exp_polynomial",
     "gaussian_bump",
     "hidden_relation",
     "linear",
@@ -190,22 +197,92 @@ def order0(sizes: Sequence[int], outputs: int, seed: int, transcendental: bool =
                      report)
 
 
+def _term(c: sympy.Rational, m: sympy.Expr) -> sympy.Expr:
+    """c * m in sympy's canonical form, built without re-flattening: a monomial Mul keeps its
+    sorted factors and the rational coefficient goes first (c = 1 gives m itself)."""
+    if c == 1:
+        return m
+    return sympy.Mul._from_args((c, *m.args) if m.is_Mul else (c, m))
+
+
+def _sum_of_terms(coeffs: list[sympy.Rational], monos: list[sympy.Expr]) -> sympy.Expr:
+    """sympy.Add(*(c * m)) for distinct monomials and non-zero rational c, built from its
+    canonical parts: the terms sorted as Add sorts them (sympy.core.add._addsort), no like terms
+    to combine and no constant. The result is the same expression, argument for argument,
+    as sympy.Add(*(c * m for c, m in ...)) (tests/theory/test_generators.py checks it)."""
+    return _sums_of_terms([coeffs], monos)[0]
+
+
+def _sums_of_terms(rows: list[list[sympy.Rational]], monos: list[sympy.Expr]
+                   ) -> list[sympy.Expr]:
+    """:func:`_sum_of_terms` of every row, sorting each distinct term c * m only once: Add
+    orders its terms by the total order Basic.compare, so one sort of all distinct terms of all
+    rows gives every row's order by restriction."""
+    distinct: dict[tuple[sympy.Rational, int], sympy.Expr] = {}
+    for row in rows:
+        for j, c in enumerate(row):
+            if (c, j) not in distinct:
+                distinct[(c, j)] = _term(c, monos[j])
+    ordered = list(distinct.items())
+    terms = [t for _, t in ordered]
+    _addsort(terms)
+    rank = {id(t): i for i, t in enumerate(terms)}
+    position = {key: rank[id(t)] for key, t in ordered}
+    out = []
+    for row in rows:
+        keys = sorted(((c, j) for j, c in enumerate(row)), key=position.__getitem__)
+        out.append(sympy.Add._from_args([distinct[k] for k in keys]))
+    return out
+
+
 def _class_generator(order: int, sizes: Sequence[int], outputs: int, seed: int, top: int,
                      name: str) -> Generator:
+    """f = C m(z) (module docstring). The draws of C come from random.Random(seed) in the same
+    order as always (outputs, then monomials), and each draw is verified from its exponent
+    vectors and coefficients: the order from the monomial supports, sufficient independence by
+    :func:`theory.independence.modular_certificate` on the (exponent, coefficient) terms
+    (falling back to
+    :func:`sufficient_independence` on the expression when that does not certify). The
+    expression is built once, for the accepted draw."""
     slots = _slots(sizes)
     _need_slots(slots, order)
     _need_outputs(outputs, order, slots.sizes)
-    monos = [_monomial(v) for v in _class_indices(slots, order, top)]
-
-    def build(rng: random.Random) -> sympy.Matrix:
-        return sympy.Matrix([sympy.Add(*(_coefficient(rng) * m for m in monos))
-                             for _ in range(outputs)])
-
-    f, report = _verified(build, slots, order, seed, f"order-{order} generator")
-    return Generator(f, slots, order, name,
-                     f"random rational combination of all monomials of degree <= {order} and"
-                     f" within-slot monomials of degree {order + 1}..{top};"
-                     " sufficiently independent", report)
+    indices = _class_indices(slots, order, top)
+    monos = [_monomial(v) for v in indices]
+    position = {s: i for i, s in enumerate(slots.symbols)}
+    exponents = []
+    for v in indices:
+        e = [0] * slots.dim
+        for s in v:
+            e[position[s]] += 1
+        exponents.append(tuple(e))
+    slot_of = slots.slot_of
+    cross = [sum(e) for e in exponents
+             if len({slot_of[i] for i, x in enumerate(e) if x}) >= 2]
+    support_order = max(cross) if cross else (1 if slots.K >= 2 else 0)
+    rng = random.Random(seed)
+    for _ in range(MAX_ATTEMPTS):
+        coeffs = [[_coefficient(rng) for _ in monos] for _ in range(outputs)]
+        if support_order != order:  # every coefficient is non-zero: the supports are exact
+            continue
+        report = modular_certificate([list(zip(exponents, row, strict=True))
+                                      for row in coeffs], slots, order)
+        f = None
+        if report is None:
+            f = sympy.Matrix(_sums_of_terms(coeffs, monos))
+            report = sufficient_independence(f, slots, order)
+            if report.holds is not True:
+                continue
+        if f is None:
+            f = sympy.Matrix(_sums_of_terms(coeffs, monos))
+        return Generator(f, slots, order, name,
+                         f"random rational combination of all monomials of degree <= {order}"
+                         " and"
+                         f" within-slot monomials of degree {order + 1}..{top};"
+                         " sufficiently independent", report)
+    raise GeneratorError(f"no order-{order} generator with verified order {order} and"
+                         f" sufficient independence in {MAX_ATTEMPTS} draws from seed {seed}:"
+                         " add outputs")
 
 
 def additive(sizes: Sequence[int], outputs: int, seed: int, degree: int = 3) -> Generator:
@@ -263,6 +340,53 @@ def random_polynomial(order: int, sizes: Sequence[int], outputs: int, seed: int,
     return Generator(f, slots, interaction_order(f, slots), "random_polynomial",
                      f"{terms} random monomials per output, cross degree <= {order},"
                      f" within-slot degree <= {degree}")
+
+
+def exp_polynomial(order: int, sizes: Sequence[int], outputs: int, seed: int) -> Generator:
+    """Order ``order`` >= 1 with transcendental slot parts: f = C m(z) + sum_k d_k exp(a_k . z_k).
+
+    The polynomial part is the class-n construction (module docstring) with C drawn from
+    random.Random(seed) exactly as :func:`polynomial` draws it; then, from the same stream, one
+    random rational linear form a_k per slot and a coefficient column d_k. Each exp(a_k . z_k)
+    depends on one slot, so every cross derivative is that of the polynomial part and the
+    order is exactly n; sufficient independence is verified exactly
+    (:func:`theory.independence.sufficient_independence`, exp-rational form), and the
+    ambiguity system handles the exponentials exactly (:mod:`theory.ambiguity`).
+    """
+    slots = _slots(sizes)
+    _need_slots(slots, order)
+    _need_outputs(outputs, order, slots.sizes)
+    indices = _class_indices(slots, order, order + 1)
+    monos = [_monomial(v) for v in indices]
+    position = {s: i for i, s in enumerate(slots.symbols)}
+    exponents = []
+    for v in indices:
+        e = [0] * slots.dim
+        for s in v:
+            e[position[s]] += 1
+        exponents.append(tuple(e))
+    rng = random.Random(seed)
+    for _ in range(MAX_ATTEMPTS):
+        coeffs = [[_coefficient(rng) for _ in monos] for _ in range(outputs)]
+        forms = [[_coefficient(rng) for _ in block] for block in slots.blocks]
+        exps = [sympy.exp(sympy.Add(*(c * s for c, s in zip(a, block, strict=True))))
+                for a, block in zip(forms, slots.blocks, strict=True)]
+        weights = [[_coefficient(rng) for _ in exps] for _ in range(outputs)]
+        f = sympy.Matrix([p + sympy.Add(*(d * e for d, e in zip(w, exps, strict=True)))
+                          for p, w in zip(_sums_of_terms(coeffs, monos), weights, strict=True)])
+        if interaction_order(f, slots) != order:
+            continue
+        report = exp_linear_certificate(
+            [list(zip(exponents, row, strict=True)) for row in coeffs],
+            [list(enumerate(w)) for w in weights], forms, slots, order)
+        if report is None:
+            report = sufficient_independence(f, slots, order)
+        if report.holds is True:
+            return Generator(f, slots, order, "exp_polynomial",
+                             f"class-{order} polynomial plus one exp(linear form) per slot;"
+                             " sufficiently independent", report)
+    raise GeneratorError(f"no exp-polynomial generator of order {order} with verified"
+                         f" sufficient independence in {MAX_ATTEMPTS} draws from seed {seed}")
 
 
 def hidden_relation(order: int, sizes: Sequence[int], outputs: int, seed: int,

@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 from itertools import combinations_with_replacement
 
 import mpmath
+import numpy as np
 import sympy
 from sympy import QQ
 from sympy.polys.matrices import DomainMatrix
@@ -69,7 +70,9 @@ from theory.order import _Undecided, as_polynomial, exp_rational_forms, interact
 from theory.slots import Slots
 
 __all__ = ["MAX_SYMBOLIC_ENTRIES", "TIMEOUT", "IndependenceResult", "KernelVector",
-           "derivative_label", "kernel_certificate", "sufficient_independence"]
+           "derivative_label", "exp_linear_certificate", "kernel_certificate",
+           "modular_certificate",
+           "sufficient_independence"]
 
 MAX_SYMBOLIC_ENTRIES = 1500
 #: Seconds :func:`sufficient_independence` may take by default before it answers undecided.
@@ -314,6 +317,7 @@ def _modular_full_rank(polys: list[sympy.Poly | None], gens: tuple[sympy.Symbol,
     latents = gens
     if any(p is None for p in polys) or len(polys) < len(indices):
         return None
+    terms = [p.terms() if isinstance(p, sympy.Poly) else p for p in polys]
     position = {s: i for i, s in enumerate(latents)}
     exponents = []
     for v in indices:
@@ -322,7 +326,8 @@ def _modular_full_rank(polys: list[sympy.Poly | None], gens: tuple[sympy.Symbol,
             e[position[s]] += 1
         exponents.append(tuple(e))
     for point in _random_points(latents):
-        rank = modular.derivative_matrix_rank(polys, exponents, [point[s] for s in latents])
+        rank = modular.derivative_matrix_rank_terms(terms, exponents,
+                                                    [point[s] for s in latents])
         if rank == len(indices):
             return point
     return None
@@ -397,6 +402,97 @@ def _kernel_result(exact: _ExactMatrix, point: dict, dm: DomainMatrix, order: in
         f" vector(s) checked by exact polynomial arithmetic, e.g. {shown[:300]} = 0")
 
 
+def modular_certificate(outputs: list[sympy.Poly] | list[list[tuple[tuple[int, ...], object]]],
+                        slots: Slots, order: int) -> IndependenceResult | None:
+    """The fast first step of :func:`sufficient_independence` for polynomial outputs, given as
+    ``sympy.Poly`` in the latents or as lists of (exponent vector, rational coefficient): the
+    certified full rank modulo the prime at a seeded random point (the same points and the
+    same result as :func:`sufficient_independence` for the same f), or None when it does not
+    certify (the caller then decides with :func:`sufficient_independence`). Order n >= 1."""
+    indices = derivative_multi_indices(slots, order)
+    labels = tuple(derivative_label(v) for v in indices)
+    certified = _modular_full_rank(outputs, slots.symbols, indices)
+    if certified is None:
+        return None
+    needed = len(indices)
+    return IndependenceResult(True, order, needed, needed, "random-rational-points", labels,
+                              certified, (), "full column rank at a random point, certified"
+                              f" exactly modulo the prime {modular.PRIME} (a lower bound of"
+                              " the rank over Q)")
+
+
+def exp_linear_certificate(poly_terms: list[list[tuple[tuple[int, ...], object]]],
+                           exp_terms: list[list[tuple[int, object]]],
+                           forms: list[list[object]], slots: Slots, order: int
+                           ) -> IndependenceResult | None:
+    """Full rank for f_l = P_l(z) + sum_k d_lk exp(a_k . z_{B_k}), certified modulo the prime.
+
+    ``poly_terms``: the polynomial parts as (exponent vector, rational) terms; ``exp_terms``:
+    per output the pairs (slot k, d_lk); ``forms``: a_k, the rational coefficients of slot k's
+    linear form (one per latent of the slot). With Y_k = exp(a_k . z_{B_k}),
+    D_alpha (d Y_k) = d a_k^alpha Y_k when alpha lies in slot k (else 0), so the derivative
+    matrix at (z0, Y0) is that of the polynomial part plus these columns, computed exactly
+    modulo the prime. Exponentials of linear forms in different slots are algebraically
+    independent over C(z), so full rank at a point of (z, Y) certifies full generic rank of the
+    true matrix (the argument of the exp-rational route). None when it does not certify."""
+    indices = derivative_multi_indices(slots, order)
+    labels = tuple(derivative_label(v) for v in indices)
+    needed = len(indices)
+    if len(poly_terms) < needed:
+        return None
+    latents = slots.symbols
+    position = {s: i for i, s in enumerate(latents)}
+    exponents = []
+    for v in indices:
+        e = [0] * len(latents)
+        for s in v:
+            e[position[s]] += 1
+        exponents.append(tuple(e))
+    ys = tuple(sympy.Dummy(f"Y{k}") for k in range(slots.K))
+    offsets = slots.offsets
+    for point in _random_points((*latents, *ys)):
+        matrix = modular.derivative_matrix_terms(poly_terms, exponents,
+                                                 [point[s] for s in latents])
+        if matrix is None:
+            continue
+        column = np.zeros((slots.K, needed), dtype=np.int64)  # a_k^alpha Y0_k mod p
+        usable = True
+        for k in range(slots.K):
+            y = modular.residue(point[ys[k]])
+            a = [modular.residue(sympy.Rational(c)) for c in forms[k]]
+            if y is None or any(v is None for v in a):
+                usable = False
+                break
+            for j, e in enumerate(exponents):
+                inside = all(x == 0 for i, x in enumerate(e)
+                             if not offsets[k] <= i < offsets[k + 1])
+                if inside:
+                    value = y
+                    for i in range(offsets[k], offsets[k + 1]):
+                        value = value * pow(a[i - offsets[k]], e[i], modular.PRIME) % (
+                            modular.PRIME)
+                    column[k, j] = value
+        if not usable:
+            continue
+        d_mat = np.zeros((len(poly_terms), slots.K), dtype=np.int64)
+        for l, parts in enumerate(exp_terms):
+            for k, d in parts:
+                r = modular.residue(sympy.Rational(d))
+                if r is None:
+                    usable = False
+                d_mat[l, k] = (d_mat[l, k] + (r or 0)) % modular.PRIME
+        if not usable:
+            continue
+        total = (matrix + modular.matmul_mod(d_mat, column)) % modular.PRIME
+        if modular.rank_mod(total) == needed:
+            return IndependenceResult(True, order, needed, needed, "random-rational-points",
+                                      labels, None, (), "full column rank at a random point"
+                                      " of (z, Y) with Y_k = exp(a_k . z_k) as independent"
+                                      " indeterminates, certified modulo the prime"
+                                      f" {modular.PRIME}")
+    return None
+
+
 def _confirm_full_rank(f: sympy.Matrix, slots: Slots, order: int,
                        indices: list[tuple[sympy.Symbol, ...]], labels: tuple[str, ...],
                        constants: dict[sympy.Symbol, sympy.Expr], polynomial: bool
@@ -438,14 +534,13 @@ def _full_rank_result(f: sympy.Matrix, slots: Slots, order: int, progress: dict[
     params = tuple(constants)
     gens = (*slots.symbols, *params)
     polys = [as_polynomial(e, gens) for e in f]
-    certified = _modular_full_rank(polys, gens, indices)
-    if certified is not None:
-        if constants:
+    if constants:
+        if _modular_full_rank(polys, gens, indices) is not None:
             return _confirm_full_rank(original, slots, order, indices, labels, constants, True)
-        return IndependenceResult(True, order, needed, needed, "random-rational-points", labels,
-                                  certified, (), "full column rank at a random point, certified"
-                                  f" exactly modulo the prime {modular.PRIME} (a lower bound of"
-                                  " the rank over Q)")
+    else:
+        certified = modular_certificate(polys, slots, order)
+        if certified is not None:
+            return certified
     rows, polynomial = _derivative_rows(f, slots, indices, polys)
     exact = _exact_derivatives(rows, polynomial, slots, params)
     if exact is None:

@@ -21,7 +21,8 @@ from theory.errors import AnalysisError
 PRIME = 33554393
 _BLOCK = 4096
 
-__all__ = ["PRIME", "derivative_matrix_rank", "matmul_mod", "projected_rank", "rank_mod",
+__all__ = ["PRIME", "derivative_matrix_rank", "derivative_matrix_rank_terms",
+           "derivative_matrix_terms", "matmul_mod", "projected_rank", "rank_mod",
            "residue"]
 
 
@@ -91,23 +92,44 @@ def derivative_matrix_rank(polys: list[sympy.Poly], exponents: list[tuple[int, .
     unless mu >= alpha_j), so no symbolic derivative is taken. None when PRIME divides a
     denominator of a coefficient or of the point.
     """
+    return derivative_matrix_rank_terms([poly.terms() for poly in polys], exponents, point)
+
+
+def derivative_matrix_rank_terms(terms: list[list[tuple[tuple[int, ...], object]]],
+                                 exponents: list[tuple[int, ...]], point: list[sympy.Rational]
+                                 ) -> int | None:
+    """:func:`derivative_matrix_rank` with each output given as its (exponent vector, exact
+    rational coefficient) terms instead of a ``Poly`` (no conversion into a polynomial
+    domain); residues of repeated coefficients are computed once."""
+    matrix = derivative_matrix_terms(terms, exponents, point)
+    return None if matrix is None else rank_mod(matrix)
+
+
+def derivative_matrix_terms(terms: list[list[tuple[tuple[int, ...], object]]],
+                            exponents: list[tuple[int, ...]], point: list[sympy.Rational]
+                            ) -> np.ndarray | None:
+    """The residues M[l, j] = (d^{alpha_j} f_l)(point) mod PRIME, ``(d_x, columns)`` int64,
+    for outputs given as (exponent vector, rational coefficient) terms (see
+    :func:`derivative_matrix_rank`); None when PRIME divides a denominator."""
     values = [residue(v) for v in point]
     if any(v is None for v in values):
         return None
     monomials: dict[tuple[int, ...], int] = {}
     entries: list[tuple[int, int, int]] = []
-    for l, poly in enumerate(polys):
-        for mono, coeff in poly.terms():
-            c = residue(coeff)
+    cache: dict[object, int | None] = {}
+    for l, output in enumerate(terms):
+        for mono, coeff in output:
+            c = cache[coeff] if coeff in cache else cache.setdefault(coeff, residue(coeff))
             if c is None:
                 return None
             if c:
                 entries.append((l, monomials.setdefault(mono, len(monomials)), c))
     d = len(point)
     n_cols = len(exponents)
+    n_outputs = len(terms)
     if not monomials:
-        return 0
-    c_mat = np.zeros((len(polys), len(monomials)), dtype=np.int64)
+        return np.zeros((n_outputs, n_cols), dtype=np.int64)
+    c_mat = np.zeros((n_outputs, len(monomials)), dtype=np.int64)
     for l, m, c in entries:
         c_mat[l, m] = c
     mu = np.array(list(monomials), dtype=np.int64).reshape(len(monomials), d)
@@ -126,7 +148,7 @@ def derivative_matrix_rank(polys: list[sympy.Poly], exponents: list[tuple[int, .
     for i in range(d):
         e_mat = e_mat * falling[mu[:, None, i], np.minimum(alpha[None, :, i], top)] % PRIME
         e_mat = e_mat * powers[i][safe[:, :, i]] % PRIME
-    return rank_mod(matmul_mod(c_mat, e_mat))
+    return matmul_mod(c_mat, e_mat)
 
 
 def projected_rank(rows: list[dict[int, object]], n_cols: int, seed: int = 0) -> int | None:

@@ -43,7 +43,8 @@ def test_order_two_interacting_slots_only_affine():
     data = json.loads(json.dumps(report.to_dict()))
     assert data["summary"] == {"trials": 2, "slotwise": 2, "candidates": 0,
                                "certified_counterexamples": 0,
-                               "consistent_with_conjecture": True}
+                               "consistent_with_conjecture": True,
+                               "rules_out": report.rules_out}
     assert "slot-wise in 2/2 trials" in report.format_table()
 
 
@@ -97,3 +98,38 @@ def test_check_generator_rejects_foreign_symbols():
     slots = Slots.from_sizes(1, 1)
     with pytest.raises(Exception, match="belong to no slot"):
         check_generator(sympy.Matrix([sympy.Symbol("q")]), slots, 1, 1)
+
+
+def test_slotwise_trials_say_what_they_ruled_out_including_the_discrete_search():
+    from theory.conjecture import run_trial
+
+    trial = run_trial(3, (2, 2), 1, None, seed=0)
+    assert trial.slotwise and not trial.certified
+    assert trial.discrete_complete is True and trial.discrete_candidates == 2
+    assert "degree <= 1" in trial.rules_out and "all 2 coordinate permutations" in trial.rules_out
+    assert "Not excluded" in trial.rules_out
+    report = run_conjecture(3, 1, (2, 2), 1, seed=0)
+    assert "ruled out: for 1 of 1 generators" in report.format_table()
+    assert report.to_dict()["summary"]["rules_out"] == report.rules_out
+
+
+def test_a_discrete_ambiguity_makes_a_certified_candidate():
+    # every coordinate its own additive part: regrouping the coordinates keeps order 1, which
+    # the infinitesimal system (slot-wise here) does not see
+    slots = Slots.from_sizes(2, 2)
+    a, b, c, d = slots.symbols
+    f = [a**2 + a**3, a, b**2 + b**3, b, c**2 + c**3, c, d**2 + d**3, d, a**4 + b**4 + c**4 + d**4]
+    trial = check_generator(f, slots, 1, 1)
+    assert trial.certified and trial.candidate
+    assert trial.refutes_conjecture == (trial.independent is True)
+    assert "certified discrete ambiguity" in trial.note
+    assert trial.rules_out.startswith("nothing")
+
+
+def test_exp_polynomial_family_trial_and_bad_family():
+    from theory.conjecture import run_trial
+
+    trial = run_trial(3, (2, 2), 1, None, seed=1, family="exp-polynomial")
+    assert trial.generator == "exp_polynomial" and trial.order_verified and trial.slotwise
+    with pytest.raises(AnalysisError, match="unknown generator family"):
+        run_trial(3, (2, 2), 1, None, seed=1, family="neural")

@@ -106,3 +106,81 @@ def test_random_polynomial_workload_of_the_benchmark():
     assert max(sympy.Poly(e, *g.slots.symbols).total_degree() for e in g.f) <= 5
     with pytest.raises(GeneratorError, match=">= 2"):
         gen.random_polynomial(1, (1, 1), 3, seed=0)
+
+
+def _old_class_generator(order, sizes, outputs, seed, top):
+    """The construction before the fast path (reference copy): sympy.Add of c * m per output,
+    each draw verified on the expression."""
+    import random
+
+    from theory.generators import _class_indices, _coefficient, _monomial, _slots
+    from theory.order import interaction_order
+
+    slots = _slots(sizes)
+    monos = [_monomial(v) for v in _class_indices(slots, order, top)]
+    rng = random.Random(seed)
+    for _ in range(gen.MAX_ATTEMPTS):
+        f = sympy.Matrix([sympy.Add(*(_coefficient(rng) * m for m in monos))
+                          for _ in range(outputs)])
+        if interaction_order(f, slots) != order:
+            continue
+        report = sufficient_independence(f, slots, order)
+        if report.holds is True:
+            return f, report
+    raise AssertionError("no draw")
+
+
+@pytest.mark.parametrize(("order", "sizes", "extra", "seed"), [
+    (1, (2, 2), 0, 0), (2, (2, 2), 1, 3), (3, (2, 2), 0, 7), (2, (2, 2, 2), 0, 11),
+    (3, (1, 1, 1), 2, 5), (4, (2, 1), 0, 2), (1, (3, 3), 0, 1),
+])
+def test_fast_construction_gives_the_same_expression_as_before(order, sizes, extra, seed):
+    # numerics.training builds its exact generators with theory.generators.polynomial: the
+    # same arguments must give the same expression, argument for argument, as the old code
+    outputs = gen.minimum_outputs(order, sizes) + extra
+    new = gen.polynomial(order, sizes, outputs, seed)
+    old, old_report = _old_class_generator(order, sizes, outputs, seed, order + 1)
+    assert new.f.shape == old.shape
+    assert all(a.args == b.args and sympy.srepr(a) == sympy.srepr(b)
+               for a, b in zip(new.f, old, strict=True))
+    assert new.independence == old_report
+    assert new.description.startswith(f"random rational combination of all monomials of"
+                                      f" degree <= {order} and within-slot")
+
+
+def test_fast_sum_handles_unit_and_negative_coefficients():
+    from theory.generators import _sum_of_terms
+
+    x, y = sympy.symbols("x y", real=True)
+    monos = [x, x * y, y**2, x**2 * y]
+    for coeffs in ([1, -1, sympy.Rational(3, 2), -2], [-1, 1, 1, -sympy.Rational(1, 4)]):
+        coeffs = [sympy.Integer(c) if isinstance(c, int) else c for c in coeffs]
+        expected = sympy.Add(*(c * m for c, m in zip(coeffs, monos, strict=True)))
+        got = _sum_of_terms(coeffs, monos)
+        assert got == expected and got.args == expected.args
+
+
+@pytest.mark.parametrize(("order", "sizes", "seed"), [(1, (1, 1), 0), (2, (1, 1), 4),
+                                                      (1, (2, 1), 2)])
+def test_exp_polynomial_certificate_agrees_with_the_exact_route(order, sizes, seed):
+    # the fast modular certificate (exp(a_k . z_k) as indeterminates) against the general
+    # exp-rational route of sufficient_independence on the same expression
+    g = gen.exp_polynomial(order, sizes, gen.minimum_outputs(order, sizes), seed)
+    assert g.order == order == interaction_order(g.f, g.slots)
+    assert g.independence.holds is True and "exp(a_k . z_k)" in g.independence.note
+    assert sufficient_independence(g.f, g.slots, order).holds is True
+    assert any(e.has(sympy.exp) for e in g.f)
+
+
+def test_exp_linear_certificate_refuses_a_deficient_generator():
+    from theory.independence import exp_linear_certificate
+    from theory.slots import Slots
+
+    slots = Slots.from_sizes(1, 1)
+    # polynomial part x, y only (no second derivatives) and one exp per slot with equal
+    # weight in every output: rank 3 < 4 columns
+    terms = [[((1, 0), sympy.Integer(1))], [((0, 1), sympy.Integer(1))],
+             [((1, 0), sympy.Integer(2))], [((0, 1), sympy.Integer(3))]]
+    weights = [[(0, sympy.Integer(1)), (1, sympy.Integer(1))]] * 4
+    assert exp_linear_certificate(terms, weights, [[sympy.Integer(1)], [sympy.Integer(2)]],
+                                  slots, 1) is None
