@@ -19,3 +19,7 @@ class DataError(InteractionAsymmetryError, ValueError):
 
 class DivergenceError(InteractionAsymmetryError, FloatingPointError):
     """Training produced a non-finite loss (learning rate too high, data out of range, ...)."""
+
+
+class SweepError(InteractionAsymmetryError, RuntimeError):
+    """A sweep cannot go on: its results file is busy or a worker process died."""

@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from numerics.errors import ConfigError, DataError
 from numerics.sweep import (
     SweepError,
-    _ResultsFile,
     check_against,
     execute_trial,
     expand,
@@ -33,6 +32,7 @@ from numerics.sweep import (
     summarize,
     trial_id,
 )
+from numerics.sweep.store import ResultsFile
 from tests.numerics.sweep_trials import fail_on_seed_one, quadratic
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -281,7 +281,7 @@ def test_non_mapping_trial_output_is_an_error_record():
 
 def test_results_file_is_locked_against_a_second_sweep(tmp_path):
     path = tmp_path / "results.jsonl"
-    holder = _ResultsFile(path)
+    holder = ResultsFile(path)
     try:
         with pytest.raises(SweepError, match="being written by another running sweep"):
             run_sweep(parse_spec(small_spec()), path, workers=1, trial_fn=quadratic,
