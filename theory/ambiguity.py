@@ -165,17 +165,19 @@ def _flat_terms(expr: sympy.Expr, index: dict[sympy.Symbol, int],
     :class:`_NotFlat` on anything else (nested sums, sqrt, sin, floats, ...)."""
     out = []
     n = len(index)
+    one = QQ(1)
     for term in sympy.Add.make_args(expr):
-        coeff = QQ(1)
+        coeff = one
         mono = [0] * n
         args: list[sympy.Expr] = []
         for factor in sympy.Mul.make_args(term):
             if factor.is_Rational:
-                coeff *= QQ(int(factor.p), int(factor.q))
+                value = QQ(int(factor.p), int(factor.q))
+                coeff = value if coeff is one else coeff * value
             elif factor.is_Symbol and factor in index:
                 mono[index[factor]] += 1
             elif (factor.is_Pow and factor.base in index and factor.exp.is_Integer
-                  and factor.exp > 0):
+                  and int(factor.exp) > 0):
                 mono[index[factor.base]] += int(factor.exp)
             elif allow_exp and isinstance(factor, sympy.exp):
                 args.append(factor.args[0])

@@ -33,13 +33,14 @@ from theory.ambiguity import ambiguities
 from theory.counterexamples import certify_reparametrization, matrix_to_exact, slots_summary
 from theory.discrete import discrete_ambiguities
 from theory.errors import AnalysisError
-from theory.generators import exp_polynomial, minimum_outputs, polynomial
+from theory.generators import ClassDraw, class_draw, exp_polynomial, minimum_outputs, polynomial
 from theory.independence import sufficient_independence
 from theory.order import interaction_order
 from theory.slots import Slots
 
 __all__ = ["DISCRETE_TIMEOUT", "FAMILIES", "RULES_OUT", "ConjectureReport", "TrialResult",
-           "check_generator", "parse_slot_sizes", "run_conjecture", "run_trial"]
+           "check_class_draw", "check_generator", "parse_slot_sizes", "run_conjecture",
+           "run_trial"]
 
 #: Seconds the discrete search of one trial may take.
 DISCRETE_TIMEOUT = 20.0
@@ -303,6 +304,81 @@ def check_generator(f: object, slots: Slots, order: int, degree: int, *, seed: i
     )
 
 
+def check_class_draw(draw: ClassDraw, degree: int, *, seed: int = -1, trial: int = 0,
+                     candidate_dir: str | Path | None = None,
+                     reproduce: dict[str, object] | None = None,
+                     discrete_search: bool = True) -> TrialResult:
+    """:func:`check_generator` for f = C m(z) of :func:`theory.generators.class_draw`, solved
+    through m(z).
+
+    Reduction (exact). The monomials of the draw are the derivative columns, so its full-rank
+    certificate of M(z) = C E(z) gives rank C = m: C has a constant left inverse B. For a field
+    v, Df . v = C (Dm . v); if every output of Dm . v is in the order-n class (a linear space
+    for n >= 1), so is every output of C (Dm . v), and conversely Dm . v = B C (Dm . v). So the
+    ambiguity solutions of f are those of m(z) (one output per monomial), and likewise
+    f o h = C (m o h) is in the class iff m o h is (the discrete search). f itself is built only
+    for a candidate, whose map is
+    certified on f. The answer therefore depends on N, the slot sizes and D only, not on C.
+    """
+    if draw.top != draw.order + 1 or draw.order < 1:
+        raise AnalysisError("check_class_draw needs the polynomial class draw (order >= 1,"
+                            " top = order + 1)")
+    timings: dict[str, float] = {}
+    t0, c0 = time.perf_counter(), time.process_time()
+    slots, order = draw.slots, draw.order
+    m = sympy.Matrix(list(draw.monomials))
+    t = time.perf_counter()
+    # every output holds every monomial with a non-zero coefficient: order 1 if no monomial
+    # crosses slots (K >= 2), else the largest degree of a crossing one
+    slot_of = slots.slot_of
+    cross = [sum(e) for e in draw.exponents
+             if len({slot_of[i] for i, x in enumerate(e) if x}) >= 2]
+    order_ok = (max(cross) if cross else 1) == order
+    timings["order"] = time.perf_counter() - t
+    timings["independence"] = 0.0
+    t = time.perf_counter()
+    amb = ambiguities(m, slots, order, degree)
+    timings["ambiguity"] = time.perf_counter() - t
+    certified, note, candidate_file = False, "every ambiguity is slot-wise", None
+    counterexample = amb.counterexample
+    discrete = None
+    if amb.is_slotwise and discrete_search:
+        t = time.perf_counter()
+        discrete = discrete_ambiguities(m, slots, order, timeout=DISCRETE_TIMEOUT)
+        timings["discrete"] = time.perf_counter() - t
+        counterexample = discrete.counterexample
+    if counterexample is not None or not amb.is_slotwise:
+        t = time.perf_counter()
+        f = draw.expression()
+        note = amb.note
+        if counterexample is not None:
+            cert = certify_reparametrization(f, slots, order, counterexample.h,
+                                            counterexample.inverse)
+            certified = cert.valid
+            note = ("certified: " if certified else "re-check FAILED: ") + cert.claim
+        if candidate_dir is not None:
+            path = Path(candidate_dir) / f"candidate_polynomial{order}_N{order}_D{degree}" \
+                f"_seed{seed}.json"
+            _save_candidate(path, _candidate_payload(f, slots, order, degree, reproduce, amb,
+                                                     certified, note))
+            candidate_file = str(path)
+        timings["certify"] = time.perf_counter() - t
+    return TrialResult(
+        trial=trial, seed=seed, generator=f"polynomial{order}", outputs=len(draw.coefficients),
+        order_verified=order_ok, independent=True,
+        independence_method="verified by the generator's constructor",
+        unknowns=amb.unknowns, equations=amb.equations, dimension=amb.dimension,
+        slotwise_dimension=amb.slotwise_dimension, slotwise=amb.is_slotwise,
+        candidate=not amb.is_slotwise or certified, certified=certified,
+        refutes_conjecture=certified and order_ok,
+        note=note + " (system of m(z): C has full column rank)",
+        seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0,
+        timings=timings, candidate_file=candidate_file, degree=degree,
+        discrete_candidates=None if discrete is None else discrete.candidates,
+        discrete_complete=None if discrete is None else discrete.complete,
+    )
+
+
 def run_trial(order: int, slot_sizes: Sequence[int], degree: int, outputs: int | None,
               seed: int, trial: int = 0, candidate_dir: str | Path | None = None,
               family: str = "polynomial", discrete_search: bool = True) -> TrialResult:
@@ -315,14 +391,23 @@ def run_trial(order: int, slot_sizes: Sequence[int], degree: int, outputs: int |
                             f" {', '.join(FAMILIES)}")
     t0, c0 = time.perf_counter(), time.process_time()
     d_x = minimum_outputs(order, slot_sizes) if outputs is None else outputs
-    build = polynomial if family == "polynomial" else exp_polynomial
-    gen = build(order, tuple(slot_sizes), d_x, seed)
-    generate, generate_cpu = time.perf_counter() - t0, time.process_time() - c0
     reproduce = {"function": FAMILIES[family], "order": order,
-                 "sizes": list(gen.slots.sizes), "outputs": d_x, "seed": seed}
-    result = check_generator(gen.f, gen.slots, order, degree, seed=seed, trial=trial,
-                             name=gen.name, candidate_dir=candidate_dir, reproduce=reproduce,
-                             independence_verified=True, discrete_search=discrete_search)
+                 "sizes": list(Slots.from_sizes(*slot_sizes).sizes), "outputs": d_x,
+                 "seed": seed}
+    if family == "polynomial" and order >= 1:
+        draw = class_draw(order, tuple(slot_sizes), d_x, seed)
+        generate, generate_cpu = time.perf_counter() - t0, time.process_time() - c0
+        result = check_class_draw(draw, degree, seed=seed, trial=trial,
+                                  candidate_dir=candidate_dir, reproduce=reproduce,
+                                  discrete_search=discrete_search)
+    else:
+        build = polynomial if family == "polynomial" else exp_polynomial
+        gen = build(order, tuple(slot_sizes), d_x, seed)
+        generate, generate_cpu = time.perf_counter() - t0, time.process_time() - c0
+        result = check_generator(gen.f, gen.slots, order, degree, seed=seed, trial=trial,
+                                 name=gen.name, candidate_dir=candidate_dir,
+                                 reproduce=reproduce, independence_verified=True,
+                                 discrete_search=discrete_search)
     result.timings = {"generate": generate, **result.timings}
     result.seconds += generate
     result.cpu_seconds += generate_cpu

@@ -18,6 +18,7 @@ and, for a generic C, sufficient: :func:`minimum_outputs` gives m.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Sequence
@@ -39,9 +40,11 @@ from theory.slots import Slots
 
 __all__ = [
     "MAX_ATTEMPTS",
+    "ClassDraw",
     "Generator",
     "additive",
     "bilinear",
+    "class_draw",
     "class_size",
     "exp_polynomial",
     "gaussian_bump",
@@ -92,8 +95,14 @@ def _check_order(order: int) -> None:
         raise GeneratorError(f"order must be a non-negative integer, got {order!r}")
 
 
+@functools.lru_cache(maxsize=128)
+def _rational(p: int, q: int) -> sympy.Rational:
+    return sympy.Rational(p, q)
+
+
 def _coefficient(rng: random.Random) -> sympy.Rational:
-    return sympy.Rational(rng.choice((1, -1)) * rng.randint(1, 9), rng.randint(1, 4))
+    """+-(1..9) / (1..4) from three draws of ``rng`` (the 72 values are built once)."""
+    return _rational(rng.choice((1, -1)) * rng.randint(1, 9), rng.randint(1, 4))
 
 
 def _monomial(variables: tuple[sympy.Symbol, ...]) -> sympy.Expr:
@@ -235,15 +244,44 @@ def _sums_of_terms(rows: list[list[sympy.Rational]], monos: list[sympy.Expr]
     return out
 
 
-def _class_generator(order: int, sizes: Sequence[int], outputs: int, seed: int, top: int,
-                     name: str) -> Generator:
-    """f = C m(z) (module docstring). The draws of C come from random.Random(seed) in the same
-    order as always (outputs, then monomials), and each draw is verified from its exponent
-    vectors and coefficients: the order from the monomial supports, sufficient independence by
-    :func:`theory.independence.modular_certificate` on the (exponent, coefficient) terms
-    (falling back to
-    :func:`sufficient_independence` on the expression when that does not certify). The
-    expression is built once, for the accepted draw."""
+@dataclass(frozen=True)
+class ClassDraw:
+    """An accepted draw of the class-n construction f = C m(z) (module docstring), before the
+    expression is built.
+
+    ``monomials``: m(z) as sympy monomials, ``exponents`` their exponent vectors;
+    ``coefficients``: C row by row (exact rationals, none zero); ``independence``: the exact
+    certificate of sufficient independence of f at ``order``. When the monomials are exactly the
+    derivative columns (``top = order + 1``, as :func:`polynomial` builds), a full-rank
+    certificate of M(z) = C E(z) also certifies that C has full column rank.
+    """
+
+    slots: Slots
+    order: int
+    top: int
+    monomials: tuple[sympy.Expr, ...]
+    exponents: tuple[tuple[int, ...], ...]
+    coefficients: tuple[tuple[sympy.Rational, ...], ...]
+    independence: IndependenceResult
+
+    def expression(self) -> sympy.Matrix:
+        """f = C m(z), the same expression :func:`polynomial` returns for this draw."""
+        return sympy.Matrix(_sums_of_terms([list(r) for r in self.coefficients],
+                                           list(self.monomials)))
+
+
+def class_draw(order: int, sizes: Sequence[int], outputs: int, seed: int,
+               top: int | None = None) -> ClassDraw:
+    """The draw :func:`polynomial` (``top`` None: order + 1) accepts, without building f.
+
+    The draws of C come from random.Random(seed) in the same order as always (outputs, then
+    monomials), and each draw is verified from its exponent vectors and coefficients: the order
+    from the monomial supports (every coefficient is non-zero, so they are exact), sufficient
+    independence by :func:`theory.independence.modular_certificate` on the (exponent,
+    coefficient) terms, falling back to :func:`sufficient_independence` on the expression when
+    that does not certify.
+    """
+    top = order + 1 if top is None else top
     slots = _slots(sizes)
     _need_slots(slots, order)
     _need_outputs(outputs, order, slots.sizes)
@@ -263,26 +301,29 @@ def _class_generator(order: int, sizes: Sequence[int], outputs: int, seed: int, 
     rng = random.Random(seed)
     for _ in range(MAX_ATTEMPTS):
         coeffs = [[_coefficient(rng) for _ in monos] for _ in range(outputs)]
-        if support_order != order:  # every coefficient is non-zero: the supports are exact
+        if support_order != order:
             continue
-        report = modular_certificate([list(zip(exponents, row, strict=True))
-                                      for row in coeffs], slots, order)
-        f = None
+        report = modular_certificate(coeffs, slots, order, monomials=exponents)
         if report is None:
-            f = sympy.Matrix(_sums_of_terms(coeffs, monos))
-            report = sufficient_independence(f, slots, order)
+            report = sufficient_independence(sympy.Matrix(_sums_of_terms(coeffs, monos)),
+                                             slots, order)
             if report.holds is not True:
                 continue
-        if f is None:
-            f = sympy.Matrix(_sums_of_terms(coeffs, monos))
-        return Generator(f, slots, order, name,
-                         f"random rational combination of all monomials of degree <= {order}"
-                         " and"
-                         f" within-slot monomials of degree {order + 1}..{top};"
-                         " sufficiently independent", report)
+        return ClassDraw(slots, order, top, tuple(monos), tuple(exponents),
+                         tuple(tuple(r) for r in coeffs), report)
     raise GeneratorError(f"no order-{order} generator with verified order {order} and"
                          f" sufficient independence in {MAX_ATTEMPTS} draws from seed {seed}:"
                          " add outputs")
+
+
+def _class_generator(order: int, sizes: Sequence[int], outputs: int, seed: int, top: int,
+                     name: str) -> Generator:
+    """f = C m(z) (module docstring) from the accepted :func:`class_draw`."""
+    draw = class_draw(order, sizes, outputs, seed, top)
+    return Generator(draw.expression(), draw.slots, order, name,
+                     f"random rational combination of all monomials of degree <= {order} and"
+                     f" within-slot monomials of degree {order + 1}..{top};"
+                     " sufficiently independent", draw.independence)
 
 
 def additive(sizes: Sequence[int], outputs: int, seed: int, degree: int = 3) -> Generator:

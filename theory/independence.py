@@ -317,7 +317,8 @@ def _modular_full_rank(polys: list[sympy.Poly | None], gens: tuple[sympy.Symbol,
     latents = gens
     if any(p is None for p in polys) or len(polys) < len(indices):
         return None
-    terms = [p.terms() if isinstance(p, sympy.Poly) else p for p in polys]
+    dense = isinstance(polys, _DenseOutputs)
+    terms = None if dense else [p.terms() if isinstance(p, sympy.Poly) else p for p in polys]
     position = {s: i for i, s in enumerate(latents)}
     exponents = []
     for v in indices:
@@ -326,8 +327,13 @@ def _modular_full_rank(polys: list[sympy.Poly | None], gens: tuple[sympy.Symbol,
             e[position[s]] += 1
         exponents.append(tuple(e))
     for point in _random_points(latents):
-        rank = modular.derivative_matrix_rank_terms(terms, exponents,
-                                                    [point[s] for s in latents])
+        values = [point[s] for s in latents]
+        if dense:
+            matrix = modular.derivative_matrix_dense(polys.coefficients, polys.monomials,
+                                                     exponents, values)
+            rank = None if matrix is None else modular.rank_mod(matrix)
+        else:
+            rank = modular.derivative_matrix_rank_terms(terms, exponents, values)
         if rank == len(indices):
             return point
     return None
@@ -402,15 +408,32 @@ def _kernel_result(exact: _ExactMatrix, point: dict, dm: DomainMatrix, order: in
         f" vector(s) checked by exact polynomial arithmetic, e.g. {shown[:300]} = 0")
 
 
+class _DenseOutputs(list):
+    """Outputs that all have the same monomials (a list of coefficient rows, one per output,
+    with the shared exponent vectors in ``monomials``)."""
+
+    def __init__(self, coefficients: list[list[object]], monomials: list[tuple[int, ...]]
+                 ) -> None:
+        super().__init__(coefficients)
+        self.coefficients = coefficients
+        self.monomials = monomials
+
+
 def modular_certificate(outputs: list[sympy.Poly] | list[list[tuple[tuple[int, ...], object]]],
-                        slots: Slots, order: int) -> IndependenceResult | None:
+                        slots: Slots, order: int,
+                        monomials: list[tuple[int, ...]] | None = None
+                        ) -> IndependenceResult | None:
     """The fast first step of :func:`sufficient_independence` for polynomial outputs, given as
     ``sympy.Poly`` in the latents or as lists of (exponent vector, rational coefficient): the
     certified full rank modulo the prime at a seeded random point (the same points and the
     same result as :func:`sufficient_independence` for the same f), or None when it does not
-    certify (the caller then decides with :func:`sufficient_independence`). Order n >= 1."""
+    certify (the caller then decides with :func:`sufficient_independence`). Order n >= 1.
+    ``monomials``: when given, every output has these exponent vectors and ``outputs`` are the
+    coefficient rows in that order (the fast dense route)."""
     indices = derivative_multi_indices(slots, order)
     labels = tuple(derivative_label(v) for v in indices)
+    if monomials is not None:
+        outputs = _DenseOutputs(outputs, monomials)
     certified = _modular_full_rank(outputs, slots.symbols, indices)
     if certified is None:
         return None

@@ -21,9 +21,17 @@ from theory.errors import AnalysisError
 PRIME = 33554393
 _BLOCK = 4096
 
-__all__ = ["PRIME", "derivative_matrix_rank", "derivative_matrix_rank_terms",
-           "derivative_matrix_terms", "matmul_mod", "projected_rank", "rank_mod",
-           "residue"]
+__all__ = [
+    "PRIME",
+    "derivative_matrix_dense",
+    "derivative_matrix_rank",
+    "derivative_matrix_rank_terms",
+    "derivative_matrix_terms",
+    "matmul_mod",
+    "projected_rank",
+    "rank_mod",
+    "residue",
+]
 
 
 def _check_rational(q: object) -> None:
@@ -71,12 +79,14 @@ def rank_mod(a: np.ndarray) -> int:
         pivot = rank + int(nonzero[0])
         if pivot != rank:
             a[[rank, pivot]] = a[[pivot, rank]]
-        a[rank] = a[rank] * pow(int(a[rank, col]), -1, PRIME) % PRIME
+        # rows below have zeros left of col (eliminated pivots, skipped zero columns), so only
+        # columns col.. change
+        a[rank, col:] = a[rank, col:] * pow(int(a[rank, col]), -1, PRIME) % PRIME
         below = a[rank + 1:, col].copy()
         hit = np.flatnonzero(below)
         if hit.size:
             idx = rank + 1 + hit
-            a[idx] = (a[idx] - below[hit, None] * a[rank]) % PRIME
+            a[idx, col:] = (a[idx, col:] - below[hit, None] * a[rank, col:]) % PRIME
         rank += 1
     return rank
 
@@ -124,15 +134,43 @@ def derivative_matrix_terms(terms: list[list[tuple[tuple[int, ...], object]]],
                 return None
             if c:
                 entries.append((l, monomials.setdefault(mono, len(monomials)), c))
-    d = len(point)
-    n_cols = len(exponents)
     n_outputs = len(terms)
     if not monomials:
-        return np.zeros((n_outputs, n_cols), dtype=np.int64)
+        return np.zeros((n_outputs, len(exponents)), dtype=np.int64)
     c_mat = np.zeros((n_outputs, len(monomials)), dtype=np.int64)
     for l, m, c in entries:
         c_mat[l, m] = c
-    mu = np.array(list(monomials), dtype=np.int64).reshape(len(monomials), d)
+    return _times_derivatives(c_mat, list(monomials), exponents, values)
+
+
+def derivative_matrix_dense(coefficients: list[list[object]], monomials: list[tuple[int, ...]],
+                            exponents: list[tuple[int, ...]], point: list[sympy.Rational]
+                            ) -> np.ndarray | None:
+    """:func:`derivative_matrix_terms` when every output has the same ``monomials``:
+    ``coefficients[l][mu]`` is the exact rational coefficient of monomial mu in output l."""
+    values = [residue(v) for v in point]
+    if any(v is None for v in values):
+        return None
+    cache: dict[object, int | None] = {}
+    rows = []
+    for row in coefficients:
+        out = []
+        for coeff in row:
+            c = cache[coeff] if coeff in cache else cache.setdefault(coeff, residue(coeff))
+            if c is None:
+                return None
+            out.append(c)
+        rows.append(out)
+    c_mat = np.array(rows, dtype=np.int64).reshape(len(coefficients), len(monomials))
+    return _times_derivatives(c_mat, monomials, exponents, values)
+
+
+def _times_derivatives(c_mat: np.ndarray, monomials: list[tuple[int, ...]],
+                       exponents: list[tuple[int, ...]], values: list[int]) -> np.ndarray:
+    """C E mod PRIME with E[mu, j] = d^{alpha_j} z^mu at the point of residues ``values``."""
+    d = len(values)
+    n_cols = len(exponents)
+    mu = np.array(monomials, dtype=np.int64).reshape(len(monomials), d)
     alpha = np.array(exponents, dtype=np.int64).reshape(n_cols, d)
     top = int(mu.max(initial=0))
     powers = np.ones((d, top + 1), dtype=np.int64)

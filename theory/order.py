@@ -622,15 +622,25 @@ def _where(slots: Slots) -> dict[sympy.Symbol, tuple[int, int]]:
     return {s: (i, k) for i, (s, k) in enumerate(zip(slots.symbols, slots.slot_of, strict=True))}
 
 
+def _has_radicals(expr: sympy.Expr) -> bool:
+    """Abs or a non-integer power anywhere in expr."""
+    return expr.has(sympy.Abs) or any(not p.exp.is_Integer for p in expr.atoms(sympy.Pow))
+
+
 def _output_order(expr: sympy.Expr, slots: Slots,
                   where: dict[sympy.Symbol, tuple[int, int]]) -> int | float:
-    if expr.has(sympy.Abs) or any(not p.exp.is_Integer for p in expr.atoms(sympy.Pow)):
+    terms = sympy.Add.make_args(expr)
+    structures = [_term_structure(term, where) for term in terms]
+    if any(pairs is None for pairs, _ in structures) and any(
+            _has_radicals(t) for t, (pairs, _) in zip(terms, structures, strict=True)
+            if pairs is None):  # only non-monomial terms can hold radicals
         expr = normalize_radicals(expr, slots.symbols)[0]
+        terms = sympy.Add.make_args(expr)
+        structures = [_term_structure(term, where) for term in terms]
     touched: dict[int, set[sympy.Symbol]] = {}
     cross_monomials: dict[tuple[tuple[int, int], ...], list[sympy.Expr]] = {}
     complex_cross: list[sympy.Expr] = []
-    for term in sympy.Add.make_args(expr):
-        pairs, syms = _term_structure(term, where)
+    for term, (pairs, syms) in zip(terms, structures, strict=True):
         ks = set()
         for s in syms:
             k = where[s][1]

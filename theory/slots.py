@@ -26,6 +26,25 @@ def _as_symbol_block(block: object, k: int) -> tuple[sympy.Symbol, ...]:
     return symbols
 
 
+def _symbols_of(e: sympy.Basic) -> set[sympy.Basic]:
+    """``e.free_symbols``, walking sums and products once and reading each distinct factor's
+    symbols once (a polynomial with many terms repeats a few factors x**k many times)."""
+    if not (e.is_Add or e.is_Mul):
+        return set(e.free_symbols)
+    out: set[sympy.Basic] = set()
+    seen: dict[sympy.Basic, frozenset] = {}
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        for a in node.args:
+            if a.is_Add or a.is_Mul:
+                stack.append(a)
+            elif a not in seen:
+                seen[a] = frozenset(a.free_symbols)
+                out |= seen[a]
+    return out
+
+
 @dataclass(frozen=True)
 class Slots:
     """A partition of the latent coordinates into K slots (blocks) B_1, ..., B_K.
@@ -166,7 +185,7 @@ class Slots:
                 e = sympy.Integer(e) if isinstance(e, int) else sympy.Rational(e)
             if not isinstance(e, sympy.Expr):
                 raise GeneratorError(f"output {l} is {e!r}, which is not a scalar expression")
-            unknown = [s for s in e.free_symbols if s not in self._index]
+            unknown = [s for s in _symbols_of(e) if s not in self._index]
             if unknown:
                 names = ", ".join(sorted(str(s) for s in unknown))
                 hint = ""

@@ -133,3 +133,24 @@ def test_exp_polynomial_family_trial_and_bad_family():
     assert trial.generator == "exp_polynomial" and trial.order_verified and trial.slotwise
     with pytest.raises(AnalysisError, match="unknown generator family"):
         run_trial(3, (2, 2), 1, None, seed=1, family="neural")
+
+
+@pytest.mark.parametrize(("order", "sizes", "degree", "seed"), [
+    (1, (2, 2), 2, 0), (2, (2, 2), 1, 1), (2, (1, 1), 3, 2), (3, (2, 2), 2, 0),
+    (3, (2, 2, 2), 1, 4), (4, (1, 2), 1, 5),
+])
+def test_trials_solved_through_the_monomials_agree_with_the_full_system(order, sizes, degree,
+                                                                        seed):
+    # f = C m(z) with C of full column rank has the ambiguity space of m(z): same dimensions
+    from theory.conjecture import run_trial
+    from theory.generators import minimum_outputs, polynomial
+
+    reduced = run_trial(order, sizes, degree, None, seed=seed)
+    g = polynomial(order, sizes, minimum_outputs(order, sizes), seed)
+    full = check_generator(g.f, g.slots, order, degree, independence_verified=True)
+    assert (reduced.dimension, reduced.slotwise_dimension, reduced.unknowns) == (
+        full.dimension, full.slotwise_dimension, full.unknowns)
+    assert reduced.order_verified and full.order_verified
+    assert (reduced.discrete_candidates, reduced.discrete_complete) == (
+        full.discrete_candidates, full.discrete_complete)
+    assert "system of m(z)" in reduced.note
