@@ -538,7 +538,7 @@ def _assignments(config: TrainConfig) -> list[tuple[int, ...]]:
     return assignments(sizes, config.selection.max_assignments, seed=config.seed)
 
 
-def _loss_fn(config: TrainConfig):
+def population_loss(config: TrainConfig):
     """Loss of a population of autoencoders: the sum over members of the member losses."""
     from numerics.derivatives import penalty_tuple_ids
     from numerics.models import cross_penalty
@@ -578,8 +578,11 @@ def _loss_fn(config: TrainConfig):
     return loss_fn
 
 
-def _identifiability(model: nn.Module, data: Data, config: TrainConfig, z: Tensor
-                     ) -> tuple[Any, float]:
+def identifiability(model: nn.Module, data: Data, config: TrainConfig, z: Tensor
+                    ) -> tuple[Any, float]:
+    """``(score, recon)``: :func:`numerics.metrics.slot_identifiability` of the encoder's
+    outputs on latents ``z: (m, d_z)`` and the mean squared reconstruction error of the
+    rendered ``x = (f(z) - mean) / std``."""
     from numerics.metrics import slot_identifiability
 
     device = next(model.parameters()).device
@@ -592,7 +595,7 @@ def _identifiability(model: nn.Module, data: Data, config: TrainConfig, z: Tenso
     return score, recon
 
 
-def _val_recon(data: Data) -> Any:
+def held_out_recon(data: Data) -> Any:
     """Held-out reconstruction error of every member of a population: ``(R,)``."""
     def val_recon(pop: Members) -> Tensor:
         device = next(pop.parameters()).device
@@ -644,16 +647,16 @@ def _train(config: TrainConfig) -> TrainResult:
         return x_train[torch.randint(n_train, (config.batch_size,), generator=gen)]
 
     z_periodic = data.z_test[:min(500, config.n_eval)]
-    val_recon = _val_recon(data)
+    val_recon = held_out_recon(data)
 
     def evaluate(pop: Members) -> dict[str, float]:
         best = int(val_recon(pop).argmin())
-        score, recon = _identifiability(pop.member(best), data, config, z_periodic)
+        score, recon = identifiability(pop.member(best), data, config, z_periodic)
         return {"recon_mse": recon, "sis": float(score.sis),
                 "matched_r2": float(score.matched_r2)}
 
     perms = _assignments(config)
-    chosen = select_model(lambda seed: build_model(config, seed), _loss_fn(config),
+    chosen = select_model(lambda seed: build_model(config, seed), population_loss(config),
                           sample_batch, config.engine_config(), val_recon, config.selection,
                           description=f"{config.decoder} n={config.model_order()}",
                           evaluate=evaluate if config.eval_every else None,
@@ -667,12 +670,12 @@ def _train(config: TrainConfig) -> TrainResult:
     if isinstance(model.decoder, StructuredDecoder):
         model.decoder.harden()
     model.eval()
-    score, _ = _identifiability(model, data, config, data.z_test)
+    score, _ = identifiability(model, data, config, data.z_test)
     comp = compositional_generalization(
         model, data.render, data.support, data.z_train, config.true_sizes(), score.permutation,
         latent_sizes=config.inferred_sizes(), z_test=data.z_test, n=config.n_eval,
         seed=config.seed)
-    blocks = block_jacobian(_h(model, data), data.z_test[:min(500, config.n_eval)],
+    blocks = block_jacobian(h_map(model, data), data.z_test[:min(500, config.n_eval)],
                             config.true_sizes(), config.inferred_sizes())
     prediction, reason = predict(data.symbolic, config.decoder, config.model_order(),
                                  config.order)
@@ -695,7 +698,7 @@ def _train(config: TrainConfig) -> TrainResult:
         symbolic=data.symbolic)
 
 
-def _h(model: nn.Module, data: Data) -> Any:
+def h_map(model: nn.Module, data: Data) -> Any:
     """h = ghat o f on float64 copies: ``(b, d_z) -> (b, d_zhat)``, standardized as in
     training (an affine map of x, which does not change which latents h depends on)."""
     encoder = copy.deepcopy(model.encoder).to("cpu", torch.float64)
@@ -705,42 +708,3 @@ def _h(model: nn.Module, data: Data) -> Any:
         x = data.generator(z.to(dtype)).double()
         return encoder((x - data.mean) / data.std)
     return h
-
-
-def save_candidate(result: TrainResult, directory: str) -> str:
-    """Save what reproduces a candidate counterexample run; returns the folder written.
-
-    ``directory/<layout>-n<order>-d<decoder order>-seed<seed>/`` gets ``result.json`` (the
-    verdict, every metric and the config, including the chosen initialization seed),
-    ``generator.json`` (the exact generator: output expressions and slot symbols, loadable
-    with ``theory.parsing``) and ``model.pt`` (the trained autoencoder's state dict; load with
-    ``torch.load(..., weights_only=True)`` into ``build_model(config, seed)``). Writes are
-    atomic. Rerun with ``iasym train`` and the same options to reproduce it.
-    """
-    from pathlib import Path
-
-    from numerics.io import atomic_torch_save, atomic_write_json
-
-    config = result.config
-    layout = "x".join(str(s) for s in config["slot_sizes"])
-    order = config["order"]
-    decoder_order = config["decoder_order"] if config["decoder_order"] is not None else order
-    folder = Path(directory) / f"{layout}-n{order}-d{decoder_order}-seed{config['seed']}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ConfigError(f"cannot create {folder}: {err}") from err
-    out = result.to_dict()
-    atomic_write_json(folder / "result.json", out)
-    symbolic = getattr(result, "symbolic", None)
-    if symbolic is not None:
-        atomic_write_json(folder / "generator.json", {
-            "outputs": [str(e) for e in symbolic.f],
-            "slots": [[str(v) for v in block] for block in symbolic.slots.blocks],
-            "order": str(getattr(symbolic, "order", config["order"])),
-            "name": getattr(symbolic, "name", "sympy")})
-    if result.model is not None:
-        atomic_torch_save(folder / "model.pt", {"model": result.model.state_dict(),
-                                                 "config": out["config"],
-                                                 "seed": out["selection"].get("seed")})
-    return str(folder)

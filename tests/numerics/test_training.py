@@ -121,7 +121,8 @@ def test_result_carries_verdict_block_norms_and_search() -> None:
 
 
 def test_save_candidate_writes_what_reproduces_the_run(tmp_path) -> None:
-    from numerics.training import build_model, save_candidate
+    from numerics.candidates import save_candidate
+    from numerics.training import build_model
 
     config = _tiny(generator="sympy", slot_sizes=(1, 1), outputs=8, steps=10, seed=5)
     result = train(config)

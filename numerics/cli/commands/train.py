@@ -144,9 +144,10 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from numerics.candidates import save_candidate
     from numerics.progress import LOGGER
     from numerics.selection import SelectionSettings
-    from numerics.training import TrainConfig, save_candidate, train
+    from numerics.training import TrainConfig, train
     from theory.parsing import parse_slot_sizes
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
