@@ -51,7 +51,6 @@ from torch import nn
 from numerics.errors import ConfigError
 
 Tensor = torch.Tensor
-DECODER_KINDS = ("structured", "mlp")
 
 
 def _check_sizes(slot_sizes: Sequence[int], name: str = "slot_sizes") -> tuple[int, ...]:
@@ -353,18 +352,17 @@ class Autoencoder(nn.Module):
 
 def make_decoder(kind: str, order: int, slot_sizes: Sequence[int], d_x: int,
                  hidden: int | None = None, seed: int = 0, depth: int = 2) -> nn.Module:
-    """Decoder factory: ``kind`` "structured" (order-n :class:`StructuredDecoder`, per-slot
-    width ``hidden``, default 64) or "mlp" (:class:`MLPDecoder`, width ``hidden``, default 128).
+    """Decoder of the registered family ``kind`` (numerics.decoder_families: "structured", the
+    order-n :class:`StructuredDecoder` with per-slot width ``hidden``, default 64; "mlp", the
+    :class:`MLPDecoder` of width ``hidden``, default 128; and any family registered since).
     Same seed, same weights. Raises :class:`ConfigError` for unknown kinds or bad sizes.
     """
-    if kind == "structured":
-        return StructuredDecoder(order, slot_sizes, d_x, hidden=hidden or 64, depth=depth,
-                                 seed=seed)
-    if kind == "mlp":
-        if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 0:
-            raise ConfigError(f"order must be a non-negative integer, got {order!r}")
-        return MLPDecoder(slot_sizes, d_x, hidden=hidden or 128, depth=depth, seed=seed)
-    raise ConfigError(f"unknown decoder kind {kind!r}: choose one of {', '.join(DECODER_KINDS)}")
+    from numerics.decoder_families import family
+
+    entry = family(kind)
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 0:
+        raise ConfigError(f"order must be a non-negative integer, got {order!r}")
+    return entry.build(order, slot_sizes, d_x, hidden, seed, depth)
 
 
 def cross_penalty(decoder: nn.Module, z: Tensor, slot_sizes: Sequence[int], order: int,

@@ -126,6 +126,13 @@ class TrainConfig:
     selection: SelectionSettings = field(default_factory=SelectionSettings)
     n_val: int = 1024
 
+    def constrained(self) -> bool:
+        """Whether the decoder family has at most ``model_order()``-th order interaction by
+        construction (numerics.decoder_families: blocks to regroup or unmix, theorems apply)."""
+        from numerics.decoder_families import family
+
+        return family(self.decoder).interaction_order
+
     def model_order(self) -> int:
         """Interaction order of the structured decoder: ``decoder_order`` or ``order``."""
         return self.order if self.decoder_order is None else self.decoder_order
@@ -138,8 +145,9 @@ class TrainConfig:
                 not _is_int(self.decoder_order) or self.decoder_order < 0):
             raise ConfigError(
                 f"decoder_order must be a non-negative integer or None, got {self.decoder_order!r}")
-        if self.decoder not in ("structured", "mlp"):
-            raise ConfigError(f"decoder must be 'structured' or 'mlp', got {self.decoder!r}")
+        from numerics.decoder_families import family
+
+        family(self.decoder)  # ConfigError naming the registered families
         if self.generator not in GENERATOR_KINDS:
             raise ConfigError(f"generator must be one of {GENERATOR_KINDS}, got "
                               f"{self.generator!r}")
@@ -231,7 +239,7 @@ class TrainConfig:
             if sum(dims) > MAX_LATENTS:
                 raise BudgetError(f"{sum(dims)} {what} latents are above the limit of "
                                   f"{MAX_LATENTS} (numerics.training.MAX_LATENTS)")
-        if self.decoder == "structured":
+        if self.constrained():
             count = monomial_count(latent, self.model_order())
             if count > MAX_DECODER_MONOMIALS:
                 raise BudgetError(
@@ -503,7 +511,7 @@ def _unmixer(config: TrainConfig, data: Data) -> Any:
 
     latent = config.inferred_sizes()
     order = config.model_order()
-    if config.decoder != "structured" or order < unmixing.FROM_ORDER or len(latent) < 2 or (
+    if not config.constrained() or order < unmixing.FROM_ORDER or len(latent) < 2 or (
             unmixing.feature_count(latent, order) > unmixing.MAX_FEATURES):
         return None
     x = data.x_train[:unmixing.POINTS]
@@ -533,7 +541,7 @@ def _assignments(config: TrainConfig) -> list[tuple[int, ...]]:
     from numerics.block_assignment import assignments, is_trivial
 
     sizes = config.inferred_sizes()
-    if config.decoder != "structured" or is_trivial(sizes):
+    if not config.constrained() or is_trivial(sizes):
         return []
     return assignments(sizes, config.selection.max_assignments, seed=config.seed)
 
@@ -545,7 +553,7 @@ def population_loss(config: TrainConfig):
 
     latent = config.inferred_sizes()
     ramp = max(1, config.steps // 4)
-    order0 = config.decoder == "structured" and config.model_order() == 0
+    order0 = config.constrained() and config.model_order() == 0
 
     def harden(member: nn.Module) -> None:
         member.decoder.harden()

@@ -121,7 +121,9 @@ def predict(generator: object | None, decoder: str, decoder_order: int,
     ``identifiable`` (n <= 2) or ``conjectured`` (n >= 3) when f is sufficiently independent at
     order n (decided exactly by theory.independence), else ``no-theorem``.
     """
-    if decoder != "structured":
+    from numerics.decoder_families import family
+
+    if not family(decoder).interaction_order:
         return "no-theorem", f"a {decoder} decoder has no interaction constraint"
     if decoder_order < generator_order:
         return ("cannot-reconstruct", f"a decoder of order {decoder_order} cannot represent a "

@@ -61,14 +61,15 @@ def _seconds(text: str | None) -> float | None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``iasym train`` (defaults are TrainConfig's and SelectionSettings')."""
-    from numerics.models import DECODER_KINDS
+    from numerics.decoder_families import names
     from numerics.training import DEFAULT_OUTPUTS, GENERATOR_KINDS, SUPPORT_KINDS
 
     d, sel = _defaults()
     parser.add_argument("--order", type=int, default=d["order"],
                         help=f"generator interaction order n (default {d['order']})")
-    parser.add_argument("--decoder", choices=DECODER_KINDS, default=d["decoder"],
-                        help="structured order-n decoder or unconstrained MLP baseline")
+    parser.add_argument("--decoder", choices=names(), default=d["decoder"],
+                        help="decoder family (numerics.decoder_families): structured order-n "
+                             "decoder, unconstrained MLP baseline, or one registered since")
     parser.add_argument("--decoder-order", type=int, default=d["decoder_order"],
                         help="order of the structured decoder (default: the generator's)")
     parser.add_argument("--slots", default="3x1",
