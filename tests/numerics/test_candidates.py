@@ -49,7 +49,9 @@ def test_recheck_reproduces_the_run_then_trains_deterministically(saved) -> None
     assert first.before["val_recon"] == result.val_recon
     assert first.before["off_block"] == pytest.approx(result.off_block, rel=1e-12)
     assert first.before["sis"] == pytest.approx(result.sis, rel=1e-12)
-    assert first.steps == 20 and first.lr == pytest.approx(TINY.get("lr", 0.01) / 10)
+    assert first.steps == 20 and first.lr == pytest.approx(TINY.get("lr", 0.01) / 2)
+    assert [p["step"] for p in first.trace] == [5.0, 10.0, 15.0, 20.0]
+    assert all(0 <= p["off_block"] <= 1 and p["val_recon"] > 0 for p in first.trace)
     assert first.after["val_recon"] != first.before["val_recon"]  # it did train
     assert first.conclusion == conclude(first.after) and first.conclusion in CONCLUSIONS
     again = recheck(folder, steps=20, seed=3)
@@ -110,3 +112,17 @@ def test_cli_recheck_prints_both_verdicts_and_fails_in_one_line(saved, capsys) -
     assert main(["recheck", "/nonexistent/candidate"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "not a folder" in err
+
+
+def test_cli_train_save_writes_a_folder_that_recheck_reads(tmp_path, capsys) -> None:
+    argv = ["train", "--generator", "neural", "--slots", "2x1", "--outputs", "6", "--steps",
+            "15", "--n-train", "128", "--n-eval", "60", "--hidden", "8", "--device", "cpu",
+            "--seed", "2", "--save", str(tmp_path), "--json"]
+    assert main(argv) == 0
+    run = json.loads(capsys.readouterr().out)
+    (folder,) = list(tmp_path.iterdir())
+    assert folder.name == "1x1-n1-d1-seed2" and not (folder / "generator.json").exists()
+    config, _, stored = load_candidate(folder)  # a neural generator is rebuilt from its seed
+    assert config.generator == "neural" and stored["val_recon"] == run["val_recon"]
+    assert main(["recheck", str(folder), "--steps", "4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["before"]["val_recon"] == run["val_recon"]

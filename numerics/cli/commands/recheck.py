@@ -2,7 +2,7 @@
 
 Example::
 
-    iasym recheck candidate_counterexamples/2x3x1-n3-d3-seed910 --steps 4000
+    iasym recheck candidate_counterexamples/2x3x1-n3-d3-seed910 --steps 5000
 
 loads the folder that ``iasym train`` wrote for a run flagged as a candidate counterexample
 (numerics.candidates), trains the same model ``--steps`` more steps on the same data and
@@ -25,10 +25,10 @@ HELP = ("train a saved candidate counterexample further and say whether it becom
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``iasym recheck``."""
     parser.add_argument("folder", help="a folder written for a candidate by iasym train")
-    parser.add_argument("--steps", type=positive_int, default=4000,
-                        help="further optimization steps (default 4000)")
+    parser.add_argument("--steps", type=positive_int, default=5000,
+                        help="further optimization steps (default 5000)")
     parser.add_argument("--lr", type=float, default=None,
-                        help="peak learning rate (default a tenth of the run's)")
+                        help="peak learning rate (default half the run's)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the batches (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -56,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"{found.folder}: {found.steps} more steps at lr {found.lr:.3g} "
           f"({found.seconds:.1f} s)")
     print(_line("before", found.before))
+    for point in found.trace:
+        print(f"    step {int(point['step'])}: held-out error {point['val_recon']:.3g}, "
+              f"off-block {point['off_block']:.3g}")
     print(_line("after ", found.after))
     print(f"  conclusion: {found.conclusion}")
     return 0

@@ -119,6 +119,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=d["device"], help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--checkpoint", default=d["checkpoint"], metavar="PATH",
                         help="resumable checkpoint file (resumes when it exists)")
+    parser.add_argument("--save", default=None, metavar="DIR",
+                        help="save the run (config, exact generator, model) under DIR whatever "
+                             "its verdict, e.g. to train it further with iasym recheck")
     parser.add_argument("--candidates-dir", default="candidate_counterexamples", metavar="DIR",
                         help="where a candidate counterexample run is saved (default "
                              "candidate_counterexamples)")
@@ -166,7 +169,10 @@ def run(args: argparse.Namespace) -> int:
     verdict = result.verdict
     if verdict["candidate_counterexample"]:
         where = save_candidate(result, args.candidates_dir)
-        LOGGER.warning("iasym train: %s; saved to %s", verdict["message"], where)
+        LOGGER.warning("iasym train: %s; saved to %s (check it with iasym recheck %s)",
+                       verdict["message"], where, where)
+    if args.save is not None:
+        save_candidate(result, args.save)
     if args.json:
         out.pop("history")
         print(json.dumps(_finite(out)))
