@@ -4,6 +4,7 @@ line), never a traceback or a hang."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from numerics.cli import main
 from numerics.engine import EngineConfig, fit
 from numerics.errors import CheckpointError, ConfigError, DivergenceError
 from numerics.io import check_output_path, hold_lock
-from theory.errors import BudgetError, InteractionAsymmetryError, ParseError
+from theory.errors import BudgetError, ExactnessWarning, ParseError
 
 TINY = ["--generator", "neural", "--slots", "2x1", "--outputs", "6", "--n-train", "128",
         "--n-eval", "60", "--hidden", "8", "--steps", "12", "--batch-size", "16",
@@ -138,13 +139,10 @@ def test_divergence_is_a_package_error() -> None:
     ["train", "--device", "meta"], ["train", "--seed", str(2**70)], ["train", "--n-train", "1"],
     ["train", "--batch-size", "1000000000"], ["train", "--n-train", "10000000000"],
     ["train", "--steps", "x"], ["train", "--timeout", "-1"],
-    ["analyze", "--slots", "x1|y1", "--", "x1+y1", "pi*x1**2+y1**3", "x1**3", "y1**2"],
-    ["analyze", "--slots", "x1|y1", "--", "E*x1*y1"],
     ["analyze", "--slots", "x1|y1", "--", "1e5000*x1"],
     ["analyze", "--slots", "x1|y1", "--", "1e99999999*x1"],
     ["analyze", "--slots", "x1|y1", "--", "(x1+y1)**256"],
     ["analyze", "--slots", "x1|y1", "--", "x1**(2**8)*y1"],
-    ["analyze", "--slots", "x1|y1", "--", "sqrt(2)*x1*y1", "x1", "y1"],
     ["analyze", "--degree", "50", "--slots", "x1|y1", "--", "x1*y1", "x1**2", "y1**2"],
 ])
 def test_cli_failures_are_one_line_and_exit_2(argv, capsys) -> None:
@@ -155,6 +153,19 @@ def test_cli_failures_are_one_line_and_exit_2(argv, capsys) -> None:
         code = stop.code
     err = capsys.readouterr().err.strip()
     assert code == 2 and err and "\n" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("exprs", "order", "verdict"), [
+    (["x1+y1", "pi*x1**2+y1**3", "x1**3", "y1**2"], 1, "identifiable"),
+    (["E*x1*y1"], 2, "not-identifiable"),
+    (["sqrt(2)*x1*y1", "x1", "y1"], 2, "not-identifiable"),
+])
+def test_cli_constants_are_answered_exactly(exprs, order, verdict, capsys) -> None:
+    # pi, E and sqrt(2) in coefficients used to end in a one-line error; the analysis now
+    # treats them exactly (theory: formal constants in the rank certificates)
+    assert main(["analyze", "--slots", "x1|y1", "--json", "--", *exprs]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["order"] == order and report["verdict"] == verdict
 
 
 def test_timeout_stops_a_long_analysis(capsys) -> None:
@@ -172,8 +183,9 @@ def test_library_errors_are_in_the_package_tree() -> None:
 
     slots = parse_slots("x1|y1")
     x1, y1 = slots.symbols
-    with pytest.raises(InteractionAsymmetryError):
-        analyze([x1 * y1 * __import__("sympy").Float(1.5)], slots)
+    with pytest.warns(ExactnessWarning, match="1.5"):  # a Float becomes the rational 3/2
+        report = analyze([x1 * y1 * __import__("sympy").Float(1.5)], slots)
+    assert report.order == 2 and report.verdict == "not-identifiable"
     with pytest.raises(ParseError):
         parse_generator(["1e400*x1"], slots)
     with pytest.raises(BudgetError):
