@@ -244,7 +244,7 @@ def recheck(folder: str | Path, steps: int = 5000, lr: float | None = None, seed
 
     from numerics.engine import fit
     from numerics.population import SingleMember
-    from numerics.training import build_data, population_loss
+    from numerics.training import build_data, population_loss, step_hook
 
     if isinstance(steps, bool) or not isinstance(steps, int) or not (
             1 <= steps <= MAX_RECHECK_STEPS):
@@ -272,7 +272,8 @@ def recheck(folder: str | Path, steps: int = 5000, lr: float | None = None, seed
     member = SingleMember(model)
     done = fit(member, population_loss(replace(config, steps=steps)), sample_batch, engine,
                description="recheck", evaluate=lambda pop: _progress(pop, data, config),
-               clip_gradients=lambda m, c: m.clip_grad_norm_(c))
+               clip_gradients=lambda m, c: m.clip_grad_norm_(c),
+               step_hook=step_hook(replace(config, steps=steps)))
     trained = member.member(0)
     after = _assess(trained, data, config)
     return Recheck(str(folder), steps, float(rate), seed, before, after, conclude(after),

@@ -36,6 +36,8 @@ Batch = Any
 SampleFn = Callable[[int, torch.Generator], Batch]
 LossFn = Callable[[nn.Module, Batch, int], "tuple[torch.Tensor, Mapping[str, float]]"]
 EvalFn = Callable[[nn.Module], Mapping[str, float]]
+#: ``step_hook(model, step)``: called by :func:`fit` before the forward pass of every step
+StepHook = Callable[[nn.Module, int], None]
 
 
 @dataclass
@@ -225,6 +227,7 @@ def fit(
     evaluate: EvalFn | None = None,
     description: str = "train",
     clip_gradients: Callable[[nn.Module, float], object] | None = None,
+    step_hook: StepHook | None = None,
 ) -> FitResult:
     """Train ``model`` in place for the steps [first_step, last_step) of the schedule.
 
@@ -232,7 +235,9 @@ def fit(
     generator and torch RNG state), so that an interrupted run continues exactly.
     ``clip_gradients(model, max_norm)`` replaces the global-norm clipping
     (``torch.nn.utils.clip_grad_norm_`` over all parameters), e.g. by the per-member clipping
-    of :class:`numerics.population.Population`.
+    of :class:`numerics.population.Population`. ``step_hook(model, step)`` runs before every
+    step's forward pass (e.g. hardening an order-0 slot assignment at a given step), so that
+    state changes are not hidden inside the loss function.
     """
     config.validate()
     device = resolve_device(config.device)
@@ -267,6 +272,8 @@ def fit(
         for group in opt.param_groups:
             group["lr"] = config.lr_at(step)
         batch = to_device(sample_batch(step, gen), device)
+        if step_hook is not None:
+            step_hook(model, step)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
             loss, logs = loss_fn(model, batch, step)
         if not torch.isfinite(loss):

@@ -65,7 +65,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from numerics.engine import EngineConfig, FitResult, LossFn, SampleFn, fit
+from numerics.engine import EngineConfig, FitResult, LossFn, SampleFn, StepHook, fit
 from numerics.errors import ConfigError
 from numerics.population import Population, SingleMember
 from numerics.verdict import RECON_THRESHOLD
@@ -220,7 +220,8 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
                  assignments: Sequence[Sequence[int]] = (),
                  regroup: Callable[[nn.Module, Sequence[int], int], nn.Module] | None = None,
                  exhaustive: bool = False,
-                 unmix: Unmix | None = None, started: float | None = None) -> Selection:
+                 unmix: Unmix | None = None, started: float | None = None,
+                 step_hook: StepHook | None = None) -> Selection:
     """Train initializations of ``build(seed)`` and keep the best by held-out error.
 
     ``loss_fn(population, batch, step)`` must return the *sum* of the member losses (so that
@@ -234,7 +235,9 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
     proposed affine unmixing and a fresh decoder (numerics.unmixing); given, it replaces the
     regrouping stages. ``started``: the ``time.perf_counter()`` value the time budget counts
     from (default: the call of this function; numerics.training passes the start of the run,
-    so that the budget bounds the whole call). See the module docstring for the procedure.
+    so that the budget bounds the whole call). ``step_hook``: passed to every
+    numerics.engine.fit call (e.g. the order-0 hardening of numerics.training.step_hook). See
+    the module docstring for the procedure.
     """
     if (regroup is None) != (not assignments):
         raise ConfigError("select_model needs both assignments and regroup, or neither")
@@ -264,7 +267,7 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
                                checkpoint=_stage_path(engine.checkpoint, q, stage))
         return fit(pop, loss_fn, sample_batch, stage_engine, description=description,
                    evaluate=evaluate if stage == "final" else None,
-                   clip_gradients=lambda m, c: m.clip_grad_norm_(c))
+                   clip_gradients=lambda m, c: m.clip_grad_norm_(c), step_hook=step_hook)
 
     for q in range(settings.restarts + 1):
         t_round = time.perf_counter()

@@ -35,7 +35,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -555,13 +555,7 @@ def population_loss(config: TrainConfig):
     ramp = max(1, config.steps // 4)
     order0 = config.constrained() and config.model_order() == 0
 
-    def harden(member: nn.Module) -> None:
-        member.decoder.harden()
-
     def loss_fn(pop: Members, x: Tensor, step: int) -> tuple[Tensor, Mapping[str, float]]:
-        if order0 and step >= config.harden_at * config.steps and not bool(
-                pop.buffer("decoder.hard").all()):
-            pop.update_members(harden)  # before the forward pass that the gradient goes through
         z, x_hat = pop(x)
         mse = (x_hat.float() - x).square().mean((1, 2))
         loss = mse.sum()
@@ -584,6 +578,24 @@ def population_loss(config: TrainConfig):
         return loss, logs
 
     return loss_fn
+
+
+def step_hook(config: TrainConfig) -> Callable[[Members, int], None] | None:
+    """The hook numerics.engine.fit calls before every step's forward pass, or None: for a
+    structured decoder of order 0, the slot assignment of every member is hardened (made
+    one-hot, numerics.models.StructuredDecoder.harden) from step ``harden_at * steps`` on."""
+    if not (config.constrained() and config.model_order() == 0):
+        return None
+
+    def harden(member: nn.Module) -> None:
+        member.decoder.harden()
+
+    def hook(pop: Members, step: int) -> None:
+        if step >= config.harden_at * config.steps and not bool(
+                pop.buffer("decoder.hard").all()):
+            pop.update_members(harden)
+
+    return hook
 
 
 def identifiability(model: nn.Module, data: Data, config: TrainConfig, z: Tensor
@@ -673,7 +685,8 @@ def _train(config: TrainConfig) -> TrainResult:
                           else None,
                           exhaustive=bool(perms) and len(perms) == count_assignments(
                               config.inferred_sizes()),
-                          unmix=_unmixer(config, data), started=t0)
+                          unmix=_unmixer(config, data), started=t0,
+                          step_hook=step_hook(config))
     model = chosen.model
     if isinstance(model.decoder, StructuredDecoder):
         model.decoder.harden()

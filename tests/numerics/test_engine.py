@@ -96,3 +96,25 @@ def test_resolve_device():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def test_step_hook_runs_before_every_forward_pass_of_the_stage():
+    model, sample, loss_fn = _task()
+    calls, seen = [], []
+
+    def hook(m, step):
+        calls.append(step)
+        if step == 3:  # a state change at step 3 is what the forward pass of step 3 sees
+            with torch.no_grad():
+                m[2].bias.fill_(100.0)
+
+    def recording_loss(m, batch, step):
+        seen.append((step, float(m[2].bias.detach())))
+        return loss_fn(m, batch, step)
+
+    config = EngineConfig(steps=6, first_step=1, last_step=5, progress=False, device="cpu",
+                          lr=1e-9, weight_decay=0.0)
+    fit(model, recording_loss, sample, config, step_hook=hook)
+    assert calls == [1, 2, 3, 4]
+    assert [s for s, _ in seen] == calls
+    assert seen[2][1] == pytest.approx(100.0) and seen[1][1] != pytest.approx(100.0)
