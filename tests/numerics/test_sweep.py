@@ -356,7 +356,7 @@ def test_example_spec_is_a_valid_training_sweep():
 
 @pytest.mark.parametrize(("base", "message"), [
     ({"checkpoint": "run.pt"}, "'checkpoint' cannot be set in a sweep"),
-    ({"decoder": "cnn"}, "decoder must be 'structured' or 'mlp'"),
+    ({"decoder": "cnn"}, "unknown decoder 'cnn': choose one of structured, mlp"),
     ({"steps": "many"}, "base.steps must be of type int"),
     ({"lerning_rate": 0.1}, r"unknown setting\(s\) lerning_rate"),
 ])
