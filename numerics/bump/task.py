@@ -74,11 +74,16 @@ class BumpTask:
 
 
 def _check_centres(xy: Tensor) -> None:
-    if not isinstance(xy, Tensor) or xy.ndim != 2 or xy.shape[1] != 2:
+    # by shape, not by type: numerics.derivatives traces these functions with Taylor jets
+    # (numerics.taylor.Jet), which carry a shape but are not tensors
+    shape = getattr(xy, "shape", None)
+    if shape is None or len(shape) != 2 or shape[1] != 2:
         raise DataError(f"centres must be a tensor of shape (batch, 2), got "
                         f"{getattr(xy, 'shape', type(xy).__name__)}")
-    if not xy.is_floating_point():
-        raise DataError(f"centres must be floating point, got {xy.dtype}")
+    floating = getattr(xy, "is_floating_point", None)
+    if floating is None or not floating():
+        raise DataError(f"centres must be a floating-point tensor, got "
+                        f"{getattr(xy, 'dtype', type(xy).__name__)}")
 
 
 def bump_1d(t: Tensor, size: int, sigma: float) -> Tensor:
