@@ -82,8 +82,8 @@ def _check_centres(xy: Tensor) -> None:
                         f"{getattr(xy, 'shape', type(xy).__name__)}")
     floating = getattr(xy, "is_floating_point", None)
     if floating is None or not floating():
-        raise DataError(f"centres must be a floating-point tensor, got "
-                        f"{getattr(xy, 'dtype', type(xy).__name__)}")
+        raise DataError(f"centres must be a floating-point torch tensor, got "
+                        f"{type(xy).__name__} of dtype {getattr(xy, 'dtype', None)}")
 
 
 def bump_1d(t: Tensor, size: int, sigma: float) -> Tensor:
