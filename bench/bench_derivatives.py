@@ -109,20 +109,28 @@ def _once(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
 
 
 _MEMORY_SCRIPT = """
-import json, resource, sys, time
+import json, sys, time
 import torch
 from bench.bench_derivatives import SIZES, _mlp
 from numerics.derivatives import cross_derivatives
+
+
+def status(key):  # kB; VmHWM (peak resident) belongs to this process's own address space
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1])
+
+
 torch.set_num_threads(int(sys.argv[3]))
 f = _mlp()
 z = torch.randn(int(sys.argv[1]), 6, dtype=torch.float64)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = status("VmHWM:")
 start = time.perf_counter()
 with torch.no_grad():
     values = cross_derivatives(f, z, SIZES, int(sys.argv[2])).values
 print(json.dumps({"seconds": time.perf_counter() - start, "values_mb": values.nbytes / 2**20,
-                  "rss_before_mb": before / 1024,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_before_call_mb": before / 1024,
+                  "peak_rss_mb": status("VmHWM:") / 1024}))
 """
 
 
@@ -153,7 +161,8 @@ def cost_rows() -> list[dict[str, object]]:
 
 
 def _memory(batch: int, order: int, threads: int) -> dict[str, float]:
-    """Peak resident memory of one cross_derivatives call in a fresh process (Linux, MB)."""
+    """Peak resident memory (VmHWM) of one cross_derivatives call in a fresh process (Linux,
+    MB); ru_maxrss would inherit the parent's peak across fork and exec."""
     out = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT, str(batch), str(order),
                           str(threads)], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parent.parent)

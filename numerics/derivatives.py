@@ -173,7 +173,14 @@ def _box_values(f1: Function, z: Tensor, box: _Box, chunk_size: int | None) -> T
     g = f1
     for directions in box.sets:
         g = _directional(g, eye[list(directions)])
-    values = vmap(g, chunk_size=_box_chunk(box, z.shape[0], chunk_size))(z)
+    chunk = _box_chunk(box, z.shape[0], chunk_size)
+    try:
+        values = vmap(g, chunk_size=chunk)(z)
+    except NotImplementedError:  # e.g. SiLU: nested forward AD only in the autograd-mode form
+        if torch.is_grad_enabled():
+            raise
+        with torch.enable_grad():
+            values = vmap(g, chunk_size=chunk)(z).detach()
     values = values.reshape(z.shape[0], -1, values.shape[-1])
     return values[:, list(box.leaf), :]
 

@@ -205,10 +205,23 @@ def test_property_box_method_equals_full_tensor(sizes: list[int], order: int, se
     d = sum(sizes)
     f = _mlp(d, 2, seed=seed, width=8)
     z = _points(d, n=2, seed=seed)
-    got = cross_derivatives(f, z, sizes, order)
+    got = cross_derivatives(f, z, sizes, order, method="boxes")
     expected = select_cross(derivative_tensor(f, z, order), got.tuples)
     np.testing.assert_allclose(got.values.detach().numpy(), expected.detach().numpy(),
                                rtol=1e-11, atol=1e-13)
+
+
+@settings(max_examples=8, deadline=None)
+@given(sizes=st.lists(st.integers(1, 3), min_size=2, max_size=3), order=st.integers(2, 4),
+       seed=st.integers(0, 1000))
+def test_property_taylor_equals_boxes(sizes: list[int], order: int, seed: int) -> None:
+    d = sum(sizes)
+    f = _silu_mlp(d, 2, seed=seed)
+    z = _points(d, n=2, seed=seed)
+    with torch.no_grad():
+        got = cross_derivatives(f, z, sizes, order, method="taylor").values
+        expected = cross_derivatives(f, z, sizes, order, method="boxes").values
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_errors() -> None:
