@@ -276,6 +276,11 @@ def cross_derivatives(f: Function, z: Tensor, slot_sizes: Sequence[int], order: 
             if method == "taylor":
                 raise ConfigError(f"method 'taylor' cannot propagate this function ({err}); "
                                   f"use method 'boxes' or 'auto'") from err
+        except Exception:
+            # "auto": f may reject a non-tensor input (type checks); the boxes pass plain
+            # tensors, and re-raise if f fails on those too
+            if method == "taylor":
+                raise
     return CrossDerivatives(order, _box_method(f, z, sizes, tuples, chunk_size), tuple(tuples))
 
 
@@ -437,6 +442,9 @@ def cross_sample_values(f: Function, z: Tensor, slot_sizes: Sequence[int], order
             if method == "taylor":
                 raise ConfigError(f"method 'taylor' cannot propagate this function ({err}); "
                                   f"use method 'boxes' or 'auto'") from err
+        except Exception:  # "auto": as in cross_derivatives, the jvp pass re-raises real errors
+            if method == "taylor":
+                raise
     f1 = _single(f)
     if order == 1:
         first = vmap(lambda y, v: jvp(f1, (y,), (v,))[1], in_dims=(None, 0))

@@ -315,6 +315,21 @@ def test_auto_falls_back_to_boxes_and_taylor_refuses() -> None:
         cross_derivatives(_unsupported_op, z, (2, 2), 3, method="jet")
 
 
+def _type_checked(z: torch.Tensor) -> torch.Tensor:
+    if not isinstance(z, torch.Tensor):
+        raise DataError("z must be a tensor")
+    return torch.tanh(z) * z[:, :1]
+
+
+def test_auto_falls_back_when_f_rejects_a_jet() -> None:
+    z = _points(3, n=2)
+    got = cross_derivatives(_type_checked, z, (1, 2), 2).values
+    expected = select_cross(derivative_tensor(_type_checked, z, 2), cross_tuples((1, 2), 2))
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(DataError, match="must be a tensor"):
+        cross_derivatives(_type_checked, z, (1, 2), 2, method="taylor")
+
+
 def test_taylor_chunks_are_bounded_and_change_nothing() -> None:
     from numerics.derivatives import _taylor_chunk
 
