@@ -21,9 +21,11 @@ from typing import Any
 
 from numerics.training import TrainConfig, train
 
-__all__ = ["TrainTrialConfig", "train_trial", "training_results"]
+__all__ = ["VERDICTS", "TrainTrialConfig", "train_trial", "training_results", "training_summary"]
 
 _DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
+#: The verdicts a training run can get (numerics.verdict), in the order they are counted.
+VERDICTS = ("identified", "not-converged", "mixed-but-reconstructs")
 
 
 @dataclass(frozen=True)
@@ -70,3 +72,16 @@ def training_results(report: Any, config: TrainTrialConfig | None = None
     return [{"trial": t.trial, "seed": t.seed,
              **train_trial(report.order, report.slot_sizes, t.outputs, t.seed, config)}
             for t in report.trials]
+
+
+def training_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts of :func:`training_results`: ``trials``, one count per entry of
+    :data:`VERDICTS`, ``candidates`` (mixed-but-reconstructs where the theory says
+    conjectured) and ``median_sis`` (NaN for no trials)."""
+    import statistics
+
+    counts = {v: sum(r["verdict"] == v for r in results) for v in VERDICTS}
+    return {"trials": len(results), **counts,
+            "candidates": sum(bool(r["candidate_counterexample"]) for r in results),
+            "median_sis": statistics.median(r["sis"] for r in results) if results
+            else float("nan")}

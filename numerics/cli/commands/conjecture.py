@@ -77,10 +77,15 @@ def run(args: argparse.Namespace) -> int:
                             seed=args.seed, candidate_dir=candidates, progress=progress)
     data = report.to_dict()
     if args.train:
-        from numerics.conjecture_train import TrainTrialConfig, training_results
+        from numerics.conjecture_train import (
+            TrainTrialConfig,
+            training_results,
+            training_summary,
+        )
 
         data["training"] = training_results(report, TrainTrialConfig(
             steps=args.steps, device=args.device, progress=not args.json))
+        data["training_summary"] = training_summary(data["training"])
     if args.out is not None:
         from numerics.io import atomic_write_json
 
@@ -93,4 +98,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"trial {t['trial']}: training {t['verdict']}, SIS {t['sis']:.3f}, "
                   f"off-block {t['off_block']:.3f}, recon {t['recon_rel']:.3g}, OOD recon "
                   f"{t['ood_recon_rel']:.3g}")
+        if "training_summary" in data:
+            c = data["training_summary"]
+            print(f"training: {c['trials']} trials, {c['identified']} identified, "
+                  f"{c['not-converged']} not-converged (optimization failures), "
+                  f"{c['mixed-but-reconstructs']} mixed-but-reconstructs "
+                  f"({c['candidates']} candidate counterexamples), median SIS "
+                  f"{c['median_sis']:.3f}")
     return 0 if report.consistent_with_conjecture else 1
