@@ -80,5 +80,9 @@ def test_a_stage_budget_inside_analyze_answers_unknown() -> None:
     slots = Slots.from_sizes(2, 2)
     a, b, c, _ = slots.symbols
     report = analyze([a**8 * b**7 + a * c, *slots.symbols], slots, stage_timeout=0.001)
-    assert report.verdict == "unknown"
     assert any("time budget of 0.001 s ran out" in n for n in report.notes)
+    # a stage that ran out leaves the verdict unknown, unless a stage that did finish in time
+    # certified an answer (on a fresh CI clone the ambiguity stage once finished in time and
+    # found a certified counterexample: 'not-identifiable' with its witness)
+    assert report.verdict == "unknown" or (report.verdict == "not-identifiable"
+                                           and report.counterexample is not None)
