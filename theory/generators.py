@@ -36,7 +36,7 @@ from theory.independence import (
     sufficient_independence,
 )
 from theory.order import interaction_order
-from theory.slots import Slots
+from theory.slots import Slots, exponent_vectors
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -287,13 +287,7 @@ def class_draw(order: int, sizes: Sequence[int], outputs: int, seed: int,
     _need_outputs(outputs, order, slots.sizes)
     indices = _class_indices(slots, order, top)
     monos = [_monomial(v) for v in indices]
-    position = {s: i for i, s in enumerate(slots.symbols)}
-    exponents = []
-    for v in indices:
-        e = [0] * slots.dim
-        for s in v:
-            e[position[s]] += 1
-        exponents.append(tuple(e))
+    exponents = exponent_vectors(slots.symbols, indices)
     slot_of = slots.slot_of
     cross = [sum(e) for e in exponents
              if len({slot_of[i] for i, x in enumerate(e) if x}) >= 2]
@@ -399,13 +393,7 @@ def exp_polynomial(order: int, sizes: Sequence[int], outputs: int, seed: int) ->
     _need_outputs(outputs, order, slots.sizes)
     indices = _class_indices(slots, order, order + 1)
     monos = [_monomial(v) for v in indices]
-    position = {s: i for i, s in enumerate(slots.symbols)}
-    exponents = []
-    for v in indices:
-        e = [0] * slots.dim
-        for s in v:
-            e[position[s]] += 1
-        exponents.append(tuple(e))
+    exponents = exponent_vectors(slots.symbols, indices)
     rng = random.Random(seed)
     for _ in range(MAX_ATTEMPTS):
         coeffs = [[_coefficient(rng) for _ in monos] for _ in range(outputs)]

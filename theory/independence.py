@@ -67,7 +67,7 @@ from theory.budget import expired_here, time_budget
 from theory.constants import formal_constants, is_transcendental
 from theory.errors import AnalysisError, BudgetError
 from theory.order import _Undecided, as_polynomial, exp_rational_forms, interaction_order
-from theory.slots import Slots
+from theory.slots import Slots, exponent_vectors
 
 __all__ = ["MAX_SYMBOLIC_ENTRIES", "TIMEOUT", "IndependenceResult", "KernelVector",
            "derivative_label", "exp_linear_certificate", "kernel_certificate",
@@ -319,13 +319,7 @@ def _modular_full_rank(polys: list[sympy.Poly | None], gens: tuple[sympy.Symbol,
         return None
     dense = isinstance(polys, _DenseOutputs)
     terms = None if dense else [p.terms() if isinstance(p, sympy.Poly) else p for p in polys]
-    position = {s: i for i, s in enumerate(latents)}
-    exponents = []
-    for v in indices:
-        e = [0] * len(latents)
-        for s in v:
-            e[position[s]] += 1
-        exponents.append(tuple(e))
+    exponents = exponent_vectors(latents, indices)
     for point in _random_points(latents):
         values = [point[s] for s in latents]
         if dense:
@@ -464,13 +458,7 @@ def exp_linear_certificate(poly_terms: list[list[tuple[tuple[int, ...], object]]
     if len(poly_terms) < needed:
         return None
     latents = slots.symbols
-    position = {s: i for i, s in enumerate(latents)}
-    exponents = []
-    for v in indices:
-        e = [0] * len(latents)
-        for s in v:
-            e[position[s]] += 1
-        exponents.append(tuple(e))
+    exponents = exponent_vectors(latents, indices)
     ys = tuple(sympy.Dummy(f"Y{k}") for k in range(slots.K))
     offsets = slots.offsets
     for point in _random_points((*latents, *ys)):

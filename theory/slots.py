@@ -26,6 +26,20 @@ def _as_symbol_block(block: object, k: int) -> tuple[sympy.Symbol, ...]:
     return symbols
 
 
+def exponent_vectors(symbols: Sequence[sympy.Symbol], indices: Iterable[Sequence[sympy.Symbol]]
+                     ) -> list[tuple[int, ...]]:
+    """The exponent vector of each multi-index: ``e[i]`` counts how often ``symbols[i]`` occurs
+    in it (the monomial prod_i z_i^e[i]), one tuple of ``len(symbols)`` entries per index."""
+    position = {s: i for i, s in enumerate(symbols)}
+    out = []
+    for v in indices:
+        e = [0] * len(position)
+        for s in v:
+            e[position[s]] += 1
+        out.append(tuple(e))
+    return out
+
+
 def _symbols_of(e: sympy.Basic) -> set[sympy.Basic]:
     """``e.free_symbols``, walking sums and products once and reading each distinct factor's
     symbols once (a polynomial with many terms repeats a few factors x**k many times)."""
