@@ -205,25 +205,22 @@ class Recheck:
         return asdict(self)
 
 
-def _assess(model: nn.Module, data: Any, config: Any) -> dict[str, Any]:
+def _assess(model: nn.Module, data: Any, config: Any, prediction: tuple[str, str]
+            ) -> dict[str, Any]:
     """Held-out error, off-block fraction, SIS and verdict of ``model`` (as numerics.training
-    judges a run)."""
+    judges a run); ``prediction``: the theory's ``(prediction, reason)`` for the run."""
     from numerics.models import StructuredDecoder
     from numerics.population import SingleMember
-    from numerics.slotwise import block_jacobian
-    from numerics.training import h_map, held_out_recon, identifiability
-    from numerics.verdict import judge, predict
+    from numerics.training import block_structure, held_out_recon, identifiability
+    from numerics.verdict import judge
 
     model.eval()
     if isinstance(model.decoder, StructuredDecoder):
         model.decoder.harden()
     recon = float(held_out_recon(data)(SingleMember(model))[0])
     score, _ = identifiability(model, data, config, data.z_test)
-    blocks = block_jacobian(h_map(model, data), data.z_test[:min(500, config.n_eval)],
-                            config.true_sizes(), config.inferred_sizes())
-    prediction, reason = predict(data.symbolic, config.decoder, config.model_order(),
-                                 config.order)
-    verdict = judge(recon, blocks.off_block, prediction, reason,
+    blocks = block_structure(model, data, config)
+    verdict = judge(recon, blocks.off_block, *prediction,
                     recon_threshold=config.selection.threshold)
     return {"val_recon": recon, "off_block": float(blocks.off_block), "sis": float(score.sis),
             "verdict": verdict.to_dict()}
@@ -244,7 +241,8 @@ def recheck(folder: str | Path, steps: int = 5000, lr: float | None = None, seed
 
     from numerics.engine import fit
     from numerics.population import SingleMember
-    from numerics.training import build_data, population_loss, step_hook
+    from numerics.training import batch_sampler, build_data, population_loss, step_hook
+    from numerics.verdict import predict
 
     if isinstance(steps, bool) or not isinstance(steps, int) or not (
             1 <= steps <= MAX_RECHECK_STEPS):
@@ -258,36 +256,27 @@ def recheck(folder: str | Path, steps: int = 5000, lr: float | None = None, seed
         raise ConfigError(f"lr must be a positive number, got {lr!r}")
     start = time.perf_counter()
     data = build_data(config)
-    before = _assess(model, data, config)
+    prediction = predict(data.symbolic, config.decoder, config.model_order(), config.order)
+    before = _assess(model, data, config, prediction)
     model.train()
-    x_train = data.x_train
-    n_train = x_train.shape[0]
-
-    def sample_batch(step: int, gen: torch.Generator) -> torch.Tensor:
-        return x_train[torch.randint(n_train, (config.batch_size,), generator=gen)]
-
     engine = replace(config.engine_config(), steps=steps, lr=float(rate),
                      warmup_steps=min(config.warmup_steps, steps), seed=seed, checkpoint=None,
                      fingerprint=None, progress=False, eval_every=max(1, steps // 4))
     member = SingleMember(model)
-    done = fit(member, population_loss(replace(config, steps=steps)), sample_batch, engine,
-               description="recheck", evaluate=lambda pop: _progress(pop, data, config),
-               clip_gradients=lambda m, c: m.clip_grad_norm_(c),
-               step_hook=step_hook(replace(config, steps=steps)))
-    trained = member.member(0)
-    after = _assess(trained, data, config)
+    continued = replace(config, steps=steps)  # the loss ramps and the hardening step
+    done = fit(member, population_loss(continued), batch_sampler(data, config.batch_size),
+               engine, description="recheck", evaluate=lambda pop: _progress(pop, data, config),
+               clip_gradients=lambda m, c: m.clip_grad_norm_(c), step_hook=step_hook(continued))
+    after = _assess(member.member(0), data, config, prediction)
     return Recheck(str(folder), steps, float(rate), seed, before, after, conclude(after),
                    time.perf_counter() - start, [dict(e) for e in done.evaluations])
 
 
 def _progress(pop: Any, data: Any, config: Any) -> dict[str, float]:
     """Held-out error and off-block fraction during the continuation (model not hardened)."""
-    from numerics.slotwise import block_jacobian
-    from numerics.training import h_map, held_out_recon
+    from numerics.training import block_structure, held_out_recon
 
-    model = pop.member(0)
-    blocks = block_jacobian(h_map(model, data), data.z_test[:min(500, config.n_eval)],
-                            config.true_sizes(), config.inferred_sizes())
+    blocks = block_structure(pop.member(0), data, config)
     return {"val_recon": float(held_out_recon(data)(pop)[0]),
             "off_block": float(blocks.off_block)}
 

@@ -61,9 +61,10 @@ Tensor = torch.Tensor
 
 __all__ = ["DEFAULT_OUTPUTS", "GENERATOR_KINDS", "MAX_BATCH", "MAX_DECODER_MONOMIALS",
            "MAX_GENERATOR_TERMS", "MAX_LATENTS", "MAX_SEED", "MEMORY_LIMIT", "SUPPORT_KINDS",
-           "Data", "TrainConfig", "TrainResult", "build_data", "build_generator", "build_model",
-           "h_map", "held_out_recon", "identifiability", "population_loss", "regroup_model",
-           "step_hook", "symbolic_generator", "sympy_generator_for", "train"]
+           "Data", "TrainConfig", "TrainResult", "batch_sampler", "block_structure",
+           "build_data", "build_generator", "build_model", "h_map", "held_out_recon",
+           "identifiability", "population_loss", "regroup_model", "step_hook",
+           "symbolic_generator", "sympy_generator_for", "train"]
 
 
 @dataclass
@@ -349,6 +350,26 @@ def identifiability(model: nn.Module, data: Data, config: TrainConfig, z: Tensor
     return score, recon
 
 
+def batch_sampler(data: Data, batch_size: int) -> Callable[[int, torch.Generator], Tensor]:
+    """``sample_batch(step, gen)`` for numerics.engine.fit: ``batch_size`` rows of the
+    standardized training set drawn with replacement from ``gen``: ``(batch_size, d_x)``."""
+    x_train = data.x_train
+    n_train = x_train.shape[0]
+
+    def sample_batch(step: int, gen: torch.Generator) -> Tensor:
+        return x_train[torch.randint(n_train, (batch_size,), generator=gen)]
+    return sample_batch
+
+
+def block_structure(model: nn.Module, data: Data, config: TrainConfig) -> Any:
+    """numerics.slotwise.block_jacobian of h = ghat o f (:func:`h_map`) at the first
+    min(500, n_eval) test latents: the block norms and the off-block fraction of a run."""
+    from numerics.slotwise import block_jacobian
+
+    return block_jacobian(h_map(model, data), data.z_test[:min(500, config.n_eval)],
+                          config.true_sizes(), config.inferred_sizes())
+
+
 def held_out_recon(data: Data) -> Any:
     """Held-out reconstruction error of every member of a population: ``(R,)``."""
     def val_recon(pop: Members) -> Tensor:
@@ -389,17 +410,11 @@ def _train(config: TrainConfig) -> TrainResult:
     from numerics.compgen import compositional_generalization
     from numerics.models import StructuredDecoder
     from numerics.selection import select_model
-    from numerics.slotwise import block_jacobian
     from numerics.verdict import judge, predict
 
     t0 = time.perf_counter()
     data = build_data(config)
-    n_train = data.x_train.shape[0]
-    x_train = data.x_train
-
-    def sample_batch(step: int, gen: torch.Generator) -> Tensor:
-        return x_train[torch.randint(n_train, (config.batch_size,), generator=gen)]
-
+    sample_batch = batch_sampler(data, config.batch_size)
     z_periodic = data.z_test[:min(500, config.n_eval)]
     val_recon = held_out_recon(data)
 
@@ -430,8 +445,7 @@ def _train(config: TrainConfig) -> TrainResult:
         model, data.render, data.support, data.z_train, config.true_sizes(), score.permutation,
         latent_sizes=config.inferred_sizes(), z_test=data.z_test, n=config.n_eval,
         seed=config.seed)
-    blocks = block_jacobian(h_map(model, data), data.z_test[:min(500, config.n_eval)],
-                            config.true_sizes(), config.inferred_sizes())
+    blocks = block_structure(model, data, config)
     prediction, reason = predict(data.symbolic, config.decoder, config.model_order(),
                                  config.order)
     verdict = judge(chosen.val_recon, blocks.off_block, prediction, reason,
