@@ -15,7 +15,8 @@ import argparse
 import math
 
 from bench.common import print_table, timeit, write_results
-from theory.ambiguity import ambiguities, dense_reference_dimension, linear_system
+from theory.ambiguity import ambiguities
+from theory.ambiguity_system import dense_reference_dimension, linear_system
 from theory.generators import random_polynomial
 from theory.linalg import available_backends, nullspace
 

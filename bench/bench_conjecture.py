@@ -3,14 +3,14 @@
 For each (family, slots, D) the order N increases until one trial takes longer than the budget
 (default 60 s of process CPU time; wall-clock is reported too, since the machine is shared),
 or until the generator would have more than ``--max-outputs`` outputs (the fewest that allow
-sufficient independence, :func:`theory.generators.minimum_outputs`: drawing and certifying a
+sufficient independence, :func:`theory.class_construction.minimum_outputs`: drawing and certifying a
 d_x x d_x rational matrix is then the whole cost, recorded as a skipped row). A trial runs under
 a wall-clock cap of twice the budget (``theory.budget``) and is recorded as over budget when
 it hits it. One trial = :func:`theory.conjecture.run_trial`:
 
 * ``polynomial``: draw f = C m(z) with the certified full-rank C of
-  :func:`theory.generators.class_draw` (what ``polynomial`` returns), then solve the ambiguity
-  system and the discrete search through m(z) (exact: C has full column rank, see
+  :func:`theory.class_construction.class_draw` (what ``polynomial`` returns), then solve the
+  ambiguity system and the discrete search through m(z) (exact: C has full column rank, see
   :func:`theory.conjecture.check_class_draw`); the answer depends on N, slots and D only;
 * ``exp-polynomial``: :func:`theory.generators.exp_polynomial` (one exp of a linear form per
   slot on top), whose system is solved on f itself.
@@ -26,9 +26,9 @@ import argparse
 
 from bench.common import print_table, write_results
 from theory.budget import time_budget
+from theory.class_construction import minimum_outputs
 from theory.conjecture import run_trial
 from theory.errors import BudgetError
-from theory.generators import minimum_outputs
 
 CONFIGS = [
     ("polynomial", (2, 2), 1), ("polynomial", (2, 2), 2), ("polynomial", (2, 2), 3),

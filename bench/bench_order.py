@@ -19,12 +19,13 @@ import sympy
 
 from bench.common import print_table, timeit, write_results
 from theory import generators as gen
+from theory.class_construction import minimum_outputs
 from theory.order import interaction_order, interaction_order_bruteforce
 
 
 def transcendental_generator(seed: int) -> gen.Generator:
     """An order-2 generator with exp/sin/tanh terms inside each slot (2 slots x 2 latents)."""
-    base = gen.bilinear((2, 2), gen.minimum_outputs(2, (2, 2)), seed)
+    base = gen.bilinear((2, 2), minimum_outputs(2, (2, 2)), seed)
     a1, a2, b1, b2 = base.slots.symbols
     extra = [sympy.exp(a1) * a2, sympy.sin(a2) * a1, sympy.tanh(b1 - b2), sympy.exp(b2) * b1**2]
     f = sympy.Matrix([e + extra[i % 4] for i, e in enumerate(base.f)])

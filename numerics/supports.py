@@ -365,8 +365,9 @@ def box_support(boxes: Sequence[Sequence[Sequence[object]]], slot_sizes: Sequenc
     """
     import itertools
 
-    from theory.counterexamples import CatalogueError, cpe_boxes
+    from theory.errors import CatalogueError
     from theory.slots import Slots
+    from theory.supports import cpe_boxes
 
     sizes = _check_sizes(slot_sizes)
     d = sum(sizes)

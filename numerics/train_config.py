@@ -208,7 +208,7 @@ class TrainConfig:
         MAX_DECODER_MONOMIALS cross-slot monomials, or an exact generator with more than
         MAX_GENERATOR_TERMS terms (outputs x monomials per output); all counted by formula."""
         from numerics.models import monomial_count
-        from theory.generators import class_size
+        from theory.class_construction import class_size
 
         latent = self.inferred_sizes()
         for what, dims in (("true", sizes), ("inferred", latent)):
@@ -252,7 +252,7 @@ class TrainConfig:
         if self.generator == "sympy" and self.sympy_generator is not None:
             return len(tuple(self.sympy_generator.f))
         if self.outputs is None:
-            from theory.generators import minimum_outputs
+            from theory.class_construction import minimum_outputs
 
             if not is_int(self.order) or self.order < 0:
                 return DEFAULT_OUTPUTS

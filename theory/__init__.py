@@ -16,9 +16,9 @@ from typing import Any
 
 _EXPORTS: dict[str, str] = {
     "AmbiguityResult": "theory.ambiguity",
-    "Counterexample": "theory.ambiguity",
+    "Counterexample": "theory.certificates",
     "ambiguities": "theory.ambiguity",
-    "ConjectureReport": "theory.conjecture",
+    "ConjectureReport": "theory.conjecture_report",
     "DiscreteResult": "theory.discrete",
     "discrete_ambiguities": "theory.discrete",
     "run_conjecture": "theory.conjecture",
@@ -29,7 +29,7 @@ _EXPORTS: dict[str, str] = {
     "ParseError": "theory.errors",
     "SlotError": "theory.errors",
     "Generator": "theory.generators",
-    "IndependenceResult": "theory.independence",
+    "IndependenceResult": "theory.rank_certificates",
     "sufficient_independence": "theory.independence",
     "CrossDerivative": "theory.order",
     "cross_derivatives": "theory.order",

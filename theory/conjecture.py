@@ -11,7 +11,7 @@ predicts that every solution is slot-wise (dimension == slot-wise dimension).
 A trial whose solution space is larger is a *candidate* counterexample: it is saved (exact
 coefficients, seed, everything needed to reproduce it) and then verified exactly -- an affine
 non-slot-wise direction is integrated (:mod:`theory.ambiguity`) and the resulting map h is
-re-checked by :func:`theory.counterexamples.certify_reparametrization` (exact inverse, h not
+re-checked by :func:`theory.certificates.certify_reparametrization` (exact inverse, h not
 slot-wise, f o h of order <= N). Only a trial that passes is called a counterexample; if its
 generator is also sufficiently independent of exact order N, it refutes the conjecture.
 """
@@ -23,24 +23,25 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import sympy
 
 from theory import parsing
 from theory.ambiguity import ambiguities
-from theory.counterexamples import certify_reparametrization, matrix_to_exact, slots_summary
+from theory.certificates import certify_reparametrization
+from theory.class_construction import ClassDraw, class_draw, minimum_outputs
+from theory.conjecture_report import ConjectureReport, TrialResult
 from theory.discrete import discrete_ambiguities
 from theory.errors import AnalysisError
-from theory.generators import ClassDraw, class_draw, exp_polynomial, minimum_outputs, polynomial
+from theory.exact_json import matrix_to_exact, slots_summary
+from theory.generators import exp_polynomial, polynomial
 from theory.independence import sufficient_independence
 from theory.order import interaction_order
 from theory.slots import Slots
 
-__all__ = ["DISCRETE_TIMEOUT", "FAMILIES", "RULES_OUT", "ConjectureReport", "TrialResult",
-           "check_class_draw", "check_generator", "parse_slot_sizes", "run_conjecture",
-           "run_trial"]
+__all__ = ["DISCRETE_TIMEOUT", "FAMILIES", "check_class_draw", "check_generator",
+           "parse_slot_sizes", "run_conjecture", "run_trial"]
 
 #: Seconds the discrete search of one trial may take.
 DISCRETE_TIMEOUT = 20.0
@@ -48,164 +49,6 @@ DISCRETE_TIMEOUT = 20.0
 #: Generator families of :func:`run_trial`: the function and the reproduce name.
 FAMILIES = {"polynomial": "theory.generators.polynomial",
             "exp-polynomial": "theory.generators.exp_polynomial"}
-
-RULES_OUT = (
-    "excluded exactly: every family of reparametrizations h_t = id + t v + O(t^2) with v a"
-    " polynomial field of degree <= {D} that is not slot-wise to first order (the tangent"
-    " condition Df . v in the class has only slot-wise solutions of degree <= {D}). Not"
-    " excluded: first-order directions of higher degree or non-polynomial ones, ambiguities"
-    " tangent to a slot-wise field at t = 0 but mixing at higher order, and isolated maps other"
-    " than coordinate permutations"
-)
-"""What a slot-wise ("consistent with the conjecture") trial has ruled out, and what not."""
-
-
-@dataclass
-class TrialResult:
-    """One trial of the conjecture runner (every field JSON-able).
-
-    ``order_verified``: f has order <= N and not <= N - 1 (exact); ``independent``: sufficient
-    independence at order N (``independence_method`` says how it was decided);
-    ``dimension`` / ``slotwise_dimension``: of the ambiguity solution space and its slot-wise
-    part; ``slotwise``: they are equal (the conjecture's prediction, to first order at degree
-    D); ``candidate``: not slot-wise; ``certified``: a candidate whose integrated map passed the
-    exact re-check; ``refutes_conjecture``: certified while f is sufficiently independent of
-    exact order N. ``seconds`` / ``cpu_seconds``: wall-clock and process CPU time;
-    ``timings``: wall-clock seconds per stage.
-    """
-
-    trial: int
-    seed: int
-    generator: str
-    outputs: int
-    order_verified: bool
-    independent: bool | None
-    independence_method: str
-    unknowns: int
-    equations: int
-    dimension: int
-    slotwise_dimension: int
-    slotwise: bool
-    candidate: bool
-    certified: bool
-    refutes_conjecture: bool
-    note: str
-    seconds: float
-    cpu_seconds: float
-    timings: dict[str, float]
-    candidate_file: str | None = None
-    degree: int = 1
-    discrete_candidates: int | None = None
-    discrete_complete: bool | None = None
-
-    @property
-    def rules_out(self) -> str:
-        """What this trial has excluded for its generator, exactly (see :data:`RULES_OUT`)."""
-        if self.certified:
-            return "nothing: a certified ambiguity mixes slots (see note)"
-        if not self.slotwise:
-            return ("nothing certified: a first-order non-slot-wise direction of degree <="
-                    f" {self.degree} exists but does not integrate to a certified map")
-        text = RULES_OUT.format(D=self.degree)
-        if self.discrete_complete:
-            text += (f"; and all {self.discrete_candidates} coordinate permutations (signed or"
-                     " not) that move latents between slots")
-        elif self.discrete_candidates is not None:
-            text += "; the search over coordinate permutations was incomplete"
-        return text
-
-
-@dataclass
-class ConjectureReport:
-    """All trials of one run, with its parameters; ``to_dict`` / ``format_table``."""
-
-    order: int
-    slot_sizes: tuple[int, ...]
-    degree: int
-    outputs: int | None
-    seed: int
-    trials: list[TrialResult] = field(default_factory=list)
-    seconds: float = 0.0
-    cpu_seconds: float = 0.0
-
-    @property
-    def n_slotwise(self) -> int:
-        """Trials whose ambiguity space is exactly the slot-wise one."""
-        return sum(t.slotwise for t in self.trials)
-
-    @property
-    def candidates(self) -> list[TrialResult]:
-        """Trials with non-slot-wise ambiguities (candidate counterexamples)."""
-        return [t for t in self.trials if t.candidate]
-
-    @property
-    def counterexamples(self) -> list[TrialResult]:
-        """Candidates certified exactly (a non-slot-wise map h with f o h in the class)."""
-        return [t for t in self.trials if t.certified]
-
-    @property
-    def rules_out(self) -> str:
-        """What the slot-wise trials of this run have excluded for their generators."""
-        done = [t for t in self.trials if t.slotwise and not t.certified]
-        if not done:
-            return "no trial was slot-wise: nothing excluded"
-        text = RULES_OUT.format(D=self.degree)
-        complete = sum(bool(t.discrete_complete) for t in done)
-        return (f"for {len(done)} of {len(self.trials)} generators: {text}; coordinate"
-                f" permutations between slots searched completely for {complete} of them")
-
-    @property
-    def consistent_with_conjecture(self) -> bool:
-        """No trial refutes the conjecture (certified, independent, exact order N)."""
-        return not any(t.refutes_conjecture for t in self.trials)
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-able report: parameters, summary and one dict per trial."""
-        return {
-            "order": self.order,
-            "slot_sizes": list(self.slot_sizes),
-            "degree": self.degree,
-            "outputs": self.outputs,
-            "seed": self.seed,
-            "seconds": self.seconds,
-            "cpu_seconds": self.cpu_seconds,
-            "summary": {
-                "trials": len(self.trials),
-                "slotwise": self.n_slotwise,
-                "candidates": len(self.candidates),
-                "certified_counterexamples": len(self.counterexamples),
-                "consistent_with_conjecture": self.consistent_with_conjecture,
-                "rules_out": self.rules_out,
-            },
-            "trials": [asdict(t) for t in self.trials],
-        }
-
-    def format_table(self) -> str:
-        """Readable table, one row per trial, then a summary line (candidates flagged)."""
-        head = (f"conjecture check: order N = {self.order}, slots {self.slot_sizes}, field degree"
-                f" D = {self.degree}, {len(self.trials)} trials, {self.seconds:.1f} s wall,"
-                f" {self.cpu_seconds:.1f} s CPU")
-        cols = ["trial", "seed", "d_x", "order ok", "indep.", "unknowns", "eqs", "dim",
-                "slot-wise dim", "slot-wise?", "wall s", "cpu s"]
-        rows = [[str(t.trial), str(t.seed), str(t.outputs), "yes" if t.order_verified else "NO",
-                 {True: "yes", False: "NO", None: "?"}[t.independent], str(t.unknowns),
-                 str(t.equations), str(t.dimension), str(t.slotwise_dimension),
-                 "COUNTEREXAMPLE" if t.certified else ("yes" if t.slotwise else "CANDIDATE"),
-                 f"{t.seconds:.2f}", f"{t.cpu_seconds:.2f}"] for t in self.trials]
-        widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c)
-                  for i, c in enumerate(cols)]
-        lines = [head, "  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True))]
-        lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
-        lines.append(f"slot-wise in {self.n_slotwise}/{len(self.trials)} trials;"
-                     f" {len(self.candidates)} candidate(s), {len(self.counterexamples)} certified")
-        lines.append(f"ruled out: {self.rules_out}")
-        for t in self.candidates:
-            lines.append(f"!!! CANDIDATE COUNTEREXAMPLE trial {t.trial} (seed {t.seed}):"
-                         f" {t.note} [saved: {t.candidate_file}]")
-            if t.refutes_conjecture:
-                lines.append("!!! certified, with f sufficiently independent of exact order"
-                             f" {self.order}: this REFUTES the conjecture")
-        return "\n".join(lines)
 
 
 def _check_positive(name: str, value: object, minimum: int) -> int:
@@ -233,7 +76,7 @@ def check_generator(f: object, slots: Slots, order: int, degree: int, *, seed: i
     Verifies exactly that f has order ``order`` (<= N and not <= N - 1) and whether it is
     sufficiently independent at order N, solves the ambiguity system with fields of degree <=
     ``degree``, and, if some solution is not slot-wise, flags a candidate, re-checks the
-    integrated map with :func:`theory.counterexamples.certify_reparametrization` and saves
+    integrated map with :func:`theory.certificates.certify_reparametrization` and saves
     everything (``reproduce``: how to rebuild f) to ``candidate_dir``.
     ``independence_verified``: f's sufficient independence at this order was already verified
     exactly by its constructor (as :func:`theory.generators.polynomial` does), so the check is
@@ -308,8 +151,8 @@ def check_class_draw(draw: ClassDraw, degree: int, *, seed: int = -1, trial: int
                      candidate_dir: str | Path | None = None,
                      reproduce: dict[str, object] | None = None,
                      discrete_search: bool = True) -> TrialResult:
-    """:func:`check_generator` for f = C m(z) of :func:`theory.generators.class_draw`, solved
-    through m(z).
+    """:func:`check_generator` for f = C m(z) of :func:`theory.class_construction.class_draw`,
+    solved through m(z).
 
     Reduction (exact). The monomials of the draw are the derivative columns, so its full-rank
     certificate of M(z) = C E(z) gives rank C = m: C has a constant left inverse B. For a field
@@ -448,7 +291,7 @@ def run_conjecture(order: int, trials: int, slot_sizes: Sequence[int], degree: i
 
     order: N >= 0 (the generators' exact interaction order and the model class); slot_sizes:
     |B_1|, ..., |B_K| (K >= 2); degree: D >= 1, the degree of the polynomial vector fields;
-    outputs: d_x (None: :func:`theory.generators.minimum_outputs`, the fewest that allow
+    outputs: d_x (None: :func:`theory.class_construction.minimum_outputs`, the fewest that allow
     sufficient independence);
     candidate_dir: where candidates are saved as JSON (None: not saved); progress: called with
     each finished trial. Returns a :class:`ConjectureReport`.

@@ -13,16 +13,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from theory import generators as G
+from theory.class_construction import minimum_outputs
 from theory.report import analyze
 
 __all__ = ["DEMO_GENERATORS", "format_table", "symbolic_demo"]
 
 #: (row name, constructor seed -> Generator) in display order.
 DEMO_GENERATORS: tuple[tuple[str, Callable[[int], G.Generator]], ...] = (
-    ("order 0, 2x2 latents", lambda s: G.order0((2, 2), G.minimum_outputs(0, (2, 2)), s)),
-    ("additive, 2x2 latents", lambda s: G.additive((2, 2), G.minimum_outputs(1, (2, 2)), s)),
-    ("bilinear, 2+1 latents", lambda s: G.bilinear((2, 1), G.minimum_outputs(2, (2, 1)), s)),
-    ("order 3 polynomial, 1x1", lambda s: G.polynomial(3, (1, 1), G.minimum_outputs(3, (1, 1)),
+    ("order 0, 2x2 latents", lambda s: G.order0((2, 2), minimum_outputs(0, (2, 2)), s)),
+    ("additive, 2x2 latents", lambda s: G.additive((2, 2), minimum_outputs(1, (2, 2)), s)),
+    ("bilinear, 2+1 latents", lambda s: G.bilinear((2, 1), minimum_outputs(2, (2, 1)), s)),
+    ("order 3 polynomial, 1x1", lambda s: G.polynomial(3, (1, 1), minimum_outputs(3, (1, 1)),
                                                         s)),
     ("linear f = A z, 2x2", lambda s: G.linear((2, 2), 6, s)),
     ("low-degree (quadratic), 1x1", lambda s: G.low_degree((1, 1), 6, s)),

@@ -31,7 +31,7 @@ Deciding a candidate. For polynomial f the order across C is read from the monom
 (exact ``Poly`` coefficients after cancellation): n >= 1 fails iff some monomial of degree > n
 touches >= 2 blocks of C; n = 0 fails iff some output depends on >= 2 blocks of C. Other f are
 relabelled and passed to :func:`theory.order.interaction_order`. Every candidate that passes is
-certified from scratch by :func:`theory.counterexamples.certify_reparametrization` (exact
+certified from scratch by :func:`theory.certificates.certify_reparametrization` (exact
 inverse, not slot-wise, f o h of order <= n) before it is returned.
 """
 
@@ -44,10 +44,11 @@ from dataclasses import dataclass
 
 import sympy
 
-from theory.ambiguity import Counterexample
 from theory.budget import expired_here, time_budget
+from theory.certificates import Counterexample, certify_reparametrization
 from theory.errors import AnalysisError, BudgetError
-from theory.order import as_polynomial, interaction_order
+from theory.exp_rational import as_polynomial
+from theory.order import interaction_order
 from theory.slots import Slots
 
 __all__ = ["MAX_CANDIDATES", "TIMEOUT", "DiscreteResult", "candidate_count",
@@ -166,11 +167,9 @@ def discrete_ambiguities(f: object, slots: Slots, order: int, *,
     partition C of the coordinates into blocks of the slot sizes other than the slots (module
     docstring: at most :data:`MAX_CANDIDATES`), decides whether f has order <= ``order`` across
     C, and certifies the first hit as h(z)_{C_k} = z_{B_k} with
-    :func:`theory.counterexamples.certify_reparametrization`. ``timeout``: seconds (None: no
+    :func:`theory.certificates.certify_reparametrization`. ``timeout``: seconds (None: no
     limit) after which the search stops with ``complete = False``.
     """
-    from theory.counterexamples import certify_reparametrization
-
     f, slots, order = _check(f, slots, order)
     total = candidate_count(slots.sizes)
     if slots.K < 2 or total == 0:

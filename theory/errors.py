@@ -29,6 +29,10 @@ class AnalysisError(InteractionAsymmetryError, ValueError):
     """An analysis was asked for with parameters it cannot honour (negative order, ...)."""
 
 
+class CatalogueError(AnalysisError):
+    """An unknown catalogue name or a malformed counterexample entry, witness or exact data."""
+
+
 class BudgetError(InteractionAsymmetryError, RuntimeError):
     """A computation would exceed, or has exceeded, its size or time budget; the message names
     the limit and how to raise it."""

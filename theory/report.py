@@ -32,18 +32,15 @@ from typing import Any
 
 import sympy
 
-from theory.ambiguity import (
-    AmbiguityResult,
-    Counterexample,
-    ambiguities,
-    specialized_counterexample,
-)
+from theory.ambiguity import AmbiguityResult, ambiguities, specialized_counterexample
 from theory.budget import expired_here, time_budget
+from theory.certificates import Counterexample
 from theory.constants import constant_atoms, formal_constants, rationalize_floats
 from theory.discrete import DiscreteResult, discrete_ambiguities
 from theory.errors import AnalysisError, BudgetError
 from theory.independence import sufficient_independence
-from theory.order import cross_derivatives, interaction_order, normalize_radicals
+from theory.order import cross_derivatives, interaction_order
+from theory.radicals import normalize_radicals
 from theory.slots import Slots
 
 __all__ = ["VERDICTS", "Report", "analyze"]
@@ -255,7 +252,7 @@ def _exact_input(f: sympy.Matrix, slots: Slots) -> tuple[sympy.Matrix, list[str]
     Floats become the rationals of their decimal text (with an ExactnessWarning,
     theory.constants); irrational constants stay exact (theory.constants: formal symbols in
     the rank certificates); radicals and absolute values are rewritten over irreducible factors
-    on the stated domain (theory.order.normalize_radicals), where perfect powers become
+    on the stated domain (theory.radicals.normalize_radicals), where perfect powers become
     polynomials. AnalysisError for complex constants."""
     notes = []
     f, floats = rationalize_floats(f)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import sympy
 
-from theory.errors import GeneratorError, SlotError
+from theory.errors import AnalysisError, GeneratorError, SlotError
 
 
 def _as_symbol_block(block: object, k: int) -> tuple[sympy.Symbol, ...]:
@@ -212,3 +212,11 @@ class Slots:
                 raise SlotError(f"output {l} uses symbols that belong to no slot: {names}{hint}")
             out.append(e)
         return sympy.Matrix(out)
+
+
+def require_slots(slots: object) -> Slots:
+    """``slots`` itself when it is a :class:`Slots`; :class:`AnalysisError` otherwise (the
+    check every analysis entry point makes before it touches the layout)."""
+    if not isinstance(slots, Slots):
+        raise AnalysisError(f"slots must be a theory.slots.Slots, got {type(slots).__name__}")
+    return slots

@@ -18,6 +18,7 @@ import sympy
 from hypothesis import strategies as st
 
 from theory import generators as gen
+from theory.class_construction import minimum_outputs
 from theory.slots import Slots
 
 __all__ = [
@@ -49,7 +50,7 @@ def generators(order: int, max_slots: int = 2, max_size: int = 1, extra_outputs:
     """Verified generators of exact interaction ``order`` that are sufficiently independent.
 
     Draws slot sizes (at least 2 slots for order >= 1), a seed and ``0..extra_outputs`` outputs
-    beyond :func:`theory.generators.minimum_outputs`, then calls
+    beyond :func:`theory.class_construction.minimum_outputs`, then calls
     :func:`theory.generators.polynomial`.
     """
     min_slots = 2 if order >= 1 else 1
@@ -60,7 +61,7 @@ def generators(order: int, max_slots: int = 2, max_size: int = 1, extra_outputs:
                               max_size=max(max_slots, min_slots)))
         seed = draw(st.integers(0, 2**31 - 1))
         extra = draw(st.integers(0, extra_outputs))
-        outputs = gen.minimum_outputs(order, sizes) + extra
+        outputs = minimum_outputs(order, sizes) + extra
         return gen.polynomial(order, sizes, outputs, seed)
 
     return build()

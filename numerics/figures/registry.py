@@ -22,8 +22,10 @@ from numerics.progress import track
 from numerics.training import TrainConfig, TrainResult, build_data, train
 from theory import Slots, ambiguities
 from theory import generators as gen
+from theory.class_construction import minimum_outputs
 from theory.conjecture import run_conjecture
-from theory.independence import derivative_multi_indices, sufficient_independence
+from theory.derivative_matrix import derivative_multi_indices
+from theory.independence import sufficient_independence
 
 _CONFIG_KEYS = {f.name for f in fields(TrainConfig)}
 
@@ -36,7 +38,7 @@ def _proof(order: int) -> FigureFn:
     def make(out: Path, quick: bool, cache: dict) -> list[Path]:
         sizes = (2, 2)
         build = {0: gen.order0, 1: gen.additive, 2: gen.bilinear}[order]
-        g = build(sizes, gen.minimum_outputs(order, sizes), seed=0)
+        g = build(sizes, minimum_outputs(order, sizes), seed=0)
         plotted = proof.block_structure_figure(
             g.f, g.slots, order, sample_points(g.slots, _POINTS, seed=0),
             title=f"{g.name}: interaction order n = {order} (certified {g.order})")
@@ -47,8 +49,8 @@ def _proof(order: int) -> FigureFn:
 
 def _split_slot(out: Path, quick: bool, cache: dict) -> list[Path]:
     """f additive over slots (2, 2) vs f~ additive over (1, 1, 1, 1) read as slots (2, 2)."""
-    whole = gen.additive((2, 2), gen.minimum_outputs(1, (2, 2)), seed=1)
-    fine = gen.additive((1, 1, 1, 1), gen.minimum_outputs(1, (2, 2)), seed=1)
+    whole = gen.additive((2, 2), minimum_outputs(1, (2, 2)), seed=1)
+    fine = gen.additive((1, 1, 1, 1), minimum_outputs(1, (2, 2)), seed=1)
     coarse = Slots([fine.slots.symbols[:2], fine.slots.symbols[2:]])
     f_split = fine.f.subs(dict(zip(coarse.symbols, whole.slots.symbols, strict=True)))
     plotted = proof.split_slot_figure(whole.f, sympy.Matrix(f_split), whole.slots, 1,
@@ -60,8 +62,8 @@ def _ambiguity(out: Path, quick: bool, cache: dict) -> list[Path]:
     """Affine ambiguity fields of class generators and counterexamples (order of each)."""
     sizes = (2, 2)
     cases = [
-        (gen.additive(sizes, gen.minimum_outputs(1, sizes), seed=0), 1),
-        (gen.bilinear(sizes, gen.minimum_outputs(2, sizes), seed=0), 2),
+        (gen.additive(sizes, minimum_outputs(1, sizes), seed=0), 1),
+        (gen.bilinear(sizes, minimum_outputs(2, sizes), seed=0), 2),
         (gen.linear(sizes, 6, seed=0), 1),
         (gen.low_degree(sizes, 12, seed=0), 2),
     ]
@@ -78,8 +80,8 @@ def _ambiguity(out: Path, quick: bool, cache: dict) -> list[Path]:
 def _independence(out: Path, quick: bool, cache: dict) -> list[Path]:
     """Stacked derivative columns (n = 1) at the certifying point: additive vs linear."""
     paths = []
-    for name, g in (("additive", gen.additive((2, 2), gen.minimum_outputs(1, (2, 2)), seed=0)),
-                    ("linear", gen.linear((2, 2), gen.minimum_outputs(1, (2, 2)), seed=0))):
+    for name, g in (("additive", gen.additive((2, 2), minimum_outputs(1, (2, 2)), seed=0)),
+                    ("linear", gen.linear((2, 2), minimum_outputs(1, (2, 2)), seed=0))):
         result = sufficient_independence(g.f, g.slots, order=1)
         point = result.witness_point or dict.fromkeys(g.slots.symbols, sympy.Rational(1, 3))
         columns = [sympy.diff(g.f, *v).subs(point) for v in derivative_multi_indices(g.slots, 1)]
@@ -96,7 +98,7 @@ def _trained(cache: dict, quick: bool, order: int, decoder: str, sizes: tuple[in
     """One training run per (generator order, decoder, sizes, decoder order), shared."""
     key = (order, decoder, sizes, decoder_order)
     if key not in cache:
-        outputs = max(12, gen.minimum_outputs(order, sizes)) if quick else 40
+        outputs = max(12, minimum_outputs(order, sizes)) if quick else 40
         cache[key] = train(TrainConfig(
             order=order, decoder=decoder, decoder_order=decoder_order, slot_sizes=sizes,
             outputs=outputs, support="lshape", steps=150 if quick else 3000,

@@ -16,7 +16,9 @@ from numerics.generators import from_sympy
 from numerics.supports import box_support
 from numerics.verdict import RUN_VERDICTS
 from theory import counterexamples as C
+from theory.errors import CatalogueError
 from theory.slots import Slots
+from theory.supports import smoothstep
 
 SMALL = DemoConfig(steps=600, batch=128, hidden=16, n_eval=400, seeds=0, device="cpu")
 # order-2 decoders: the cross-slot coefficients must grow to O(1 / std(z_i z_j)) with Adam steps
@@ -85,7 +87,7 @@ def test_bad_config_and_name():
         demonstrate("linear", DemoConfig(steps=0))
     with pytest.raises(ConfigError, match="lr"):
         demonstrate("linear", DemoConfig(lr=0.0))
-    with pytest.raises(C.CatalogueError, match="unknown counterexample"):
+    with pytest.raises(CatalogueError, match="unknown counterexample"):
         demonstrate("nope", SMALL)
 
 
@@ -93,7 +95,7 @@ def test_smoothstep_derivatives_match_torch_func():
     # the C^m check of the support witness uses sympy derivatives of the smoothstep polynomial
     slots = Slots.from_sizes(1)
     (t,) = slots.symbols
-    poly = C.smoothstep(t, sympy.Integer(1), sympy.Integer(2), 2).args[1][0]
+    poly = smoothstep(t, sympy.Integer(1), sympy.Integer(2), 2).args[1][0]
     f = from_sympy(sympy.Matrix([poly]), slots)
     g = torch.Generator().manual_seed(0)
     pts = 1 + torch.rand(16, generator=g, dtype=torch.float64)

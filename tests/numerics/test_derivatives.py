@@ -30,6 +30,7 @@ from numerics.errors import ConfigError, DataError
 from numerics.generators import from_sympy, make_generator
 from theory import generators as tg
 from theory import order as theory_order
+from theory.class_construction import minimum_outputs
 from theory.slots import Slots
 
 
@@ -76,7 +77,7 @@ def test_cross_derivatives_match_sympy_derivatives(order: int, outputs: int) -> 
 
 
 def test_cross_derivatives_match_theory_cross_derivatives_of_a_polynomial() -> None:
-    g = tg.bilinear((2, 1), tg.minimum_outputs(2, (2, 1)), seed=2)
+    g = tg.bilinear((2, 1), minimum_outputs(2, (2, 1)), seed=2)
     z = _points(3, n=3, seed=4)
     got = cross_derivatives(from_sympy(g), z, g.slots.sizes, 2)
     symbols = g.slots.symbols

@@ -433,11 +433,12 @@ def test_train_refuses_work_beyond_its_limits_before_building(argv, limit, capsy
 
 
 def test_minimum_outputs_is_counted_not_listed() -> None:
-    from theory.generators import _class_indices, _slots, class_size, minimum_outputs
+    from theory.class_construction import class_indices, class_size, minimum_outputs, slots_of_sizes
 
     for sizes, order, top in [((2, 2, 2), 3, 4), ((2, 3, 1), 2, 3), ((1, 1, 1), 1, 3),
                               ((4,), 0, 3), ((2, 2, 2, 2), 3, 4)]:
-        assert class_size(sizes, order, top) == len(_class_indices(_slots(sizes), order, top))
+        indices = class_indices(slots_of_sizes(sizes), order, top)
+        assert class_size(sizes, order, top) == len(indices)
     assert minimum_outputs(99, (2, 2, 2)) == 1609344402  # C(105, 6) - 1 + 3 * C(101, 100)
 
 

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from numerics.errors import ConfigError, DataError
 from numerics.supports import KINDS, BoxSupport, box_support, make_support
-from theory.counterexamples import cpe_boxes, get
+from theory.counterexamples import get
+from theory.supports import cpe_boxes
 
 
 def test_hand_points_are_classified_exactly() -> None:

@@ -9,8 +9,10 @@ import sympy
 
 from theory import counterexamples as C
 from theory.ambiguity import slotwise_field_count
+from theory.certificates import certify_reparametrization
 from theory.conjecture import check_generator, parse_slot_sizes, run_conjecture
 from theory.errors import AnalysisError, ParseError
+from theory.exact_json import matrix_from_exact
 from theory.slots import Slots
 
 
@@ -57,14 +59,14 @@ def test_candidate_is_flagged_saved_and_certified(tmp_path):
     assert result.certified  # an affine non-slot-wise direction integrates exactly
     assert result.independent is False and not result.refutes_conjecture
     saved = json.loads((tmp_path / "candidate_linear_N1_D1_seed7.json").read_text())
-    f = C.matrix_from_exact(saved["f"], entry.slots.symbols)
+    f = matrix_from_exact(saved["f"], entry.slots.symbols)
     assert f == entry.f
-    h = C.matrix_from_exact(saved["counterexample_h"], entry.slots.symbols)
-    assert C.certify_reparametrization(f, entry.slots, 1, h).valid
+    h = matrix_from_exact(saved["counterexample_h"], entry.slots.symbols)
+    assert certify_reparametrization(f, entry.slots, 1, h).valid
 
 
 def test_table_flags_candidates_loudly():
-    from theory.conjecture import ConjectureReport
+    from theory.conjecture_report import ConjectureReport
 
     entry = C.get("low_degree")
     trial = check_generator(entry.f, entry.slots, 2, 1, seed=1, name="low_degree")
@@ -142,8 +144,9 @@ def test_exp_polynomial_family_trial_and_bad_family():
 def test_trials_solved_through_the_monomials_agree_with_the_full_system(order, sizes, degree,
                                                                         seed):
     # f = C m(z) with C of full column rank has the ambiguity space of m(z): same dimensions
+    from theory.class_construction import minimum_outputs
     from theory.conjecture import run_trial
-    from theory.generators import minimum_outputs, polynomial
+    from theory.generators import polynomial
 
     reduced = run_trial(order, sizes, degree, None, seed=seed)
     g = polynomial(order, sizes, minimum_outputs(order, sizes), seed)

@@ -71,7 +71,7 @@ def test_issue_examples_get_an_answer(texts, order, verdict):
     assert report.order == order
     assert report.verdict == verdict
     if verdict == "not-identifiable":
-        from theory.counterexamples import certify_reparametrization
+        from theory.certificates import certify_reparametrization
 
         ce = report.counterexample
         assert certify_reparametrization(report.f, XY, order, ce.h, ce.inverse).valid

@@ -9,8 +9,13 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from theory import certificates as CT
 from theory import counterexamples as C
-from theory.ambiguity import is_slotwise_map
+from theory import exact_json as J
+from theory import supports as S
+from theory import witnesses as W
+from theory.certificates import is_slotwise_map
+from theory.errors import CatalogueError
 from theory.order import has_order_at_most, interaction_order
 from theory.slots import Slots
 
@@ -18,7 +23,7 @@ REQUIRED = {"linear", "low_degree", "higher_order_interaction", "model_order_too
             "latent_dim_too_large", "support_not_aligned_connected"}
 
 
-def _failed(cert: C.Certificate) -> list[str]:
+def _failed(cert: CT.Certificate) -> list[str]:
     return [c.what for c in cert.checks if not c.passed]
 
 
@@ -37,9 +42,9 @@ def test_every_entry_verifies_exactly(name):
 
 
 def test_unknown_name_is_a_clear_error():
-    with pytest.raises(C.CatalogueError, match=r"unknown counterexample 'nope'.*linear"):
+    with pytest.raises(CatalogueError, match=r"unknown counterexample 'nope'.*linear"):
         C.get("nope")
-    with pytest.raises(C.CatalogueError, match="CounterexampleEntry"):
+    with pytest.raises(CatalogueError, match="CounterexampleEntry"):
         C.verify("linear")
 
 
@@ -56,7 +61,7 @@ def test_higher_order_interaction_maps_f_onto_the_additive_g():
 def test_slotwise_h_is_rejected():
     entry = C.get("linear")
     z1, z2 = entry.slots.symbols
-    swapped = C.Reparametrization(sympy.Matrix([2 * z2, z1]), sympy.Matrix([z2, z1 / 2]))
+    swapped = W.Reparametrization(sympy.Matrix([2 * z2, z1]), sympy.Matrix([z2, z1 / 2]))
     cert = C.verify(dataclasses.replace(entry, witness=swapped))
     assert _failed(cert) == ["h is not slot-wise up to a permutation of slots"]
 
@@ -64,7 +69,7 @@ def test_slotwise_h_is_rejected():
 def test_non_invertible_h_is_rejected():
     entry = C.get("low_degree")
     z1, z2 = entry.slots.symbols
-    bad = C.Reparametrization(sympy.Matrix([z1 + z2, z1 + z2]), sympy.Matrix([z1, z2]))
+    bad = W.Reparametrization(sympy.Matrix([z1 + z2, z1 + z2]), sympy.Matrix([z1, z2]))
     failed = _failed(C.verify(dataclasses.replace(entry, witness=bad)))
     assert "det Dh is a non-zero constant" in failed
     assert any("invertible" in w for w in failed)
@@ -97,7 +102,7 @@ def test_latent_dim_witness_without_mixing_fails():
 def test_support_witness_that_differs_on_the_support_fails():
     entry = C.get("support_not_aligned_connected")
     z1, _ = entry.slots.symbols
-    step = C.smoothstep(z1, sympy.Integer(1), sympy.Integer(2), 2)
+    step = S.smoothstep(z1, sympy.Integer(1), sympy.Integer(2), 2)
     bad = dataclasses.replace(entry.witness, decoder=entry.f + sympy.Matrix([0, 0, step, 0]))
     failed = _failed(C.verify(dataclasses.replace(entry, witness=bad)))
     assert any(x.startswith("f_hat = f exactly on every training box") for x in failed)
@@ -108,21 +113,21 @@ def test_support_witness_values_on_each_box():
     z = entry.slots.symbols
     diff = entry.witness.decoder - entry.f
     box = {z[0]: sympy.Interval(0, 1), z[1]: sympy.Interval(2, 3)}
-    assert [C._restrict(e, box) for e in diff] == [0, 0, -1, -1]
+    assert [S.restrict(e, box) for e in diff] == [0, 0, -1, -1]
     box = {z[0]: sympy.Interval(0, 1), z[1]: sympy.Interval(1, 2)}
-    with pytest.raises(C.CatalogueError, match="changes branch"):
-        C._restrict(diff[2], box)
+    with pytest.raises(CatalogueError, match="changes branch"):
+        S.restrict(diff[2], box)
 
 
 def test_cpe_boxes_of_the_support_witness_are_exact():
     entry = C.get("support_not_aligned_connected")
-    cpe, ood = C.cpe_boxes(entry.witness.train_boxes, entry.slots)
+    cpe, ood = S.cpe_boxes(entry.witness.train_boxes, entry.slots)
     zero, one, two, three = (sympy.Integer(k) for k in range(4))
     assert cpe == [((zero, one), (zero, one)), ((zero, one), (two, three)),
                    ((two, three), (zero, one)), ((two, three), (two, three))]
     assert ood == [((zero, one), (two, three)), ((two, three), (zero, one))]
     assert all(isinstance(v, sympy.Rational) for box in cpe for pair in box for v in pair)
-    assert "cpe_boxes" in C.__all__
+    assert "cpe_boxes" in S.__all__
 
 
 def test_cpe_boxes_allow_touching_and_reject_overlapping_projections():
@@ -131,19 +136,19 @@ def test_cpe_boxes_allow_touching_and_reject_overlapping_projections():
     one = sympy.Integer(1)
     # projections [0, 1/2] and [1/2, 1] of slot 1 meet only at 1/2: Z_CPE = 2 x 1 boxes
     touching = (((0, half), (0, one)), ((half, one), (0, one)))
-    cpe, ood = C.cpe_boxes(touching, slots)
+    cpe, ood = S.cpe_boxes(touching, slots)
     assert cpe == list(touching) and ood == []
     # [0, 1] and [1/2, 2] overlap on [1/2, 1] without being equal
     overlapping = (((0, one), (0, one)), ((half, 2 * one), (2 * one, 3 * one)))
-    with pytest.raises(C.CatalogueError, match="overlap without being equal"):
-        C.cpe_boxes(overlapping, slots)
+    with pytest.raises(CatalogueError, match="overlap without being equal"):
+        S.cpe_boxes(overlapping, slots)
 
 
 @settings(max_examples=6, deadline=None)
 @given(m=st.integers(min_value=1, max_value=5))
 def test_smoothstep_is_a_Cm_step(m):
     t = sympy.Symbol("t", real=True)
-    pw = C.smoothstep(t, sympy.Integer(0), sympy.Integer(1), m)
+    pw = S.smoothstep(t, sympy.Integer(0), sympy.Integer(1), m)
     poly = pw.args[1][0]
     assert poly.subs(t, 0) == 0 and poly.subs(t, 1) == 1
     for j in range(1, m + 1):
@@ -161,15 +166,15 @@ def test_exact_matrix_round_trip(coeffs):
     a, b = slots.symbols
     expr = sum((sympy.Rational(p, q) * a**i * b**j for p, q, i, j in coeffs), sympy.Integer(0))
     m = sympy.Matrix([expr, a - b])
-    assert C.matrix_from_exact(C.matrix_to_exact(m, slots.symbols), slots.symbols) == m
+    assert J.matrix_from_exact(J.matrix_to_exact(m, slots.symbols), slots.symbols) == m
 
 
 def test_certify_reparametrization_inverts_affine_maps():
     slots = Slots.from_sizes(1, 1)
     a, b = slots.symbols
     f = sympy.Matrix([a + b, a - b, 2 * a])
-    cert = C.certify_reparametrization(f, slots, 1, sympy.Matrix([a + 3 * b + 1, b]))
+    cert = CT.certify_reparametrization(f, slots, 1, sympy.Matrix([a + 3 * b + 1, b]))
     assert cert.valid, cert.format()
-    nonaffine = C.certify_reparametrization(f, slots, 1, sympy.Matrix([a + b**2, b]))
+    nonaffine = CT.certify_reparametrization(f, slots, 1, sympy.Matrix([a + b**2, b]))
     assert not nonaffine.valid
     assert not is_slotwise_map(sympy.Matrix([a + b**2, b]), slots)

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from theory import generators as gen
-from theory.counterexamples import certify_reparametrization
+from theory.certificates import certify_reparametrization
+from theory.class_construction import minimum_outputs
 from theory.discrete import candidate_count, discrete_ambiguities, partitions
 from theory.errors import AnalysisError
 from theory.order import interaction_order
@@ -97,14 +98,14 @@ def test_transcendental_sub_blocks_are_exchanged_too():
 
 
 def test_a_sufficiently_independent_generator_has_no_discrete_ambiguity():
-    g = gen.polynomial(2, (2, 2), gen.minimum_outputs(2, (2, 2)), seed=0)
+    g = gen.polynomial(2, (2, 2), minimum_outputs(2, (2, 2)), seed=0)
     result = discrete_ambiguities(g.f, g.slots, 2)
     assert result.counterexample is None and result.complete
     assert "all 2 partitions checked" in result.note
 
 
 def test_budget_and_bad_input():
-    g = gen.polynomial(1, (3, 3, 3), gen.minimum_outputs(1, (3, 3, 3)), seed=0)
+    g = gen.polynomial(1, (3, 3, 3), minimum_outputs(1, (3, 3, 3)), seed=0)
     result = discrete_ambiguities(g.f, g.slots, 1, timeout=0.001)
     assert not result.complete and "time budget" in result.note
     with pytest.raises(AnalysisError, match="non-negative"):

@@ -5,16 +5,17 @@ import sympy
 
 from theory import GeneratorError, SlotError
 from theory import generators as gen
+from theory.class_construction import minimum_outputs
 from theory.independence import sufficient_independence
 from theory.order import interaction_order
 
 
 def test_minimum_outputs():
-    assert gen.minimum_outputs(0, (1, 1)) == 2
-    assert gen.minimum_outputs(0, (2, 1)) == 4
-    assert gen.minimum_outputs(1, (1, 1)) == 4
-    assert gen.minimum_outputs(1, (2, 1)) == 2 + 1 + 3 + 1
-    assert gen.minimum_outputs(2, (1, 1)) == 2 + 3 + 2
+    assert minimum_outputs(0, (1, 1)) == 2
+    assert minimum_outputs(0, (2, 1)) == 4
+    assert minimum_outputs(1, (1, 1)) == 4
+    assert minimum_outputs(1, (2, 1)) == 2 + 1 + 3 + 1
+    assert minimum_outputs(2, (1, 1)) == 2 + 3 + 2
 
 
 @pytest.mark.parametrize(
@@ -113,14 +114,14 @@ def _old_class_generator(order, sizes, outputs, seed, top):
     each draw verified on the expression."""
     import random
 
-    from theory.generators import _class_indices, _coefficient, _monomial, _slots
+    from theory.class_construction import class_indices, coefficient, monomial, slots_of_sizes
     from theory.order import interaction_order
 
-    slots = _slots(sizes)
-    monos = [_monomial(v) for v in _class_indices(slots, order, top)]
+    slots = slots_of_sizes(sizes)
+    monos = [monomial(v) for v in class_indices(slots, order, top)]
     rng = random.Random(seed)
     for _ in range(gen.MAX_ATTEMPTS):
-        f = sympy.Matrix([sympy.Add(*(_coefficient(rng) * m for m in monos))
+        f = sympy.Matrix([sympy.Add(*(coefficient(rng) * m for m in monos))
                           for _ in range(outputs)])
         if interaction_order(f, slots) != order:
             continue
@@ -137,7 +138,7 @@ def _old_class_generator(order, sizes, outputs, seed, top):
 def test_fast_construction_gives_the_same_expression_as_before(order, sizes, extra, seed):
     # numerics.training builds its exact generators with theory.generators.polynomial: the
     # same arguments must give the same expression, argument for argument, as the old code
-    outputs = gen.minimum_outputs(order, sizes) + extra
+    outputs = minimum_outputs(order, sizes) + extra
     new = gen.polynomial(order, sizes, outputs, seed)
     old, old_report = _old_class_generator(order, sizes, outputs, seed, order + 1)
     assert new.f.shape == old.shape
@@ -149,14 +150,14 @@ def test_fast_construction_gives_the_same_expression_as_before(order, sizes, ext
 
 
 def test_fast_sum_handles_unit_and_negative_coefficients():
-    from theory.generators import _sum_of_terms
+    from theory.class_construction import sum_of_terms
 
     x, y = sympy.symbols("x y", real=True)
     monos = [x, x * y, y**2, x**2 * y]
     for coeffs in ([1, -1, sympy.Rational(3, 2), -2], [-1, 1, 1, -sympy.Rational(1, 4)]):
         coeffs = [sympy.Integer(c) if isinstance(c, int) else c for c in coeffs]
         expected = sympy.Add(*(c * m for c, m in zip(coeffs, monos, strict=True)))
-        got = _sum_of_terms(coeffs, monos)
+        got = sum_of_terms(coeffs, monos)
         assert got == expected and got.args == expected.args
 
 
@@ -165,7 +166,7 @@ def test_fast_sum_handles_unit_and_negative_coefficients():
 def test_exp_polynomial_certificate_agrees_with_the_exact_route(order, sizes, seed):
     # the fast modular certificate (exp(a_k . z_k) as indeterminates) against the general
     # exp-rational route of sufficient_independence on the same expression
-    g = gen.exp_polynomial(order, sizes, gen.minimum_outputs(order, sizes), seed)
+    g = gen.exp_polynomial(order, sizes, minimum_outputs(order, sizes), seed)
     assert g.order == order == interaction_order(g.f, g.slots)
     assert g.independence.holds is True and "exp(a_k . z_k)" in g.independence.note
     assert sufficient_independence(g.f, g.slots, order).holds is True
@@ -173,7 +174,7 @@ def test_exp_polynomial_certificate_agrees_with_the_exact_route(order, sizes, se
 
 
 def test_exp_linear_certificate_refuses_a_deficient_generator():
-    from theory.independence import exp_linear_certificate
+    from theory.rank_certificates import exp_linear_certificate
     from theory.slots import Slots
 
     slots = Slots.from_sizes(1, 1)

@@ -5,8 +5,11 @@ from hypothesis import strategies as st
 
 from theory import AnalysisError, Slots
 from theory import generators as gen
-from theory.independence import IndependenceResult, derivative_label, sufficient_independence
+from theory.class_construction import minimum_outputs
+from theory.derivative_matrix import derivative_label
+from theory.independence import sufficient_independence
 from theory.parsing import parse_generator, parse_slots
+from theory.rank_certificates import IndependenceResult
 from theory.strategies import generators, slotwise_reparametrizations
 
 XY = parse_slots("x | y")
@@ -152,7 +155,7 @@ def test_polynomial_full_rank_is_certified_modulo_the_prime():
 
 def _annihilates(g: gen.Generator, result: IndependenceResult, coefficients: dict) -> bool:
     """Brute force: sum_j c_j D_alpha_j f == 0, differentiated with sympy from scratch."""
-    from theory.independence import derivative_multi_indices
+    from theory.derivative_matrix import derivative_multi_indices
 
     indices = derivative_multi_indices(g.slots, result.order)
     total = sympy.zeros(g.f.rows, 1)
@@ -166,7 +169,7 @@ def test_the_hanging_case_is_certified_by_a_kernel_vector_in_well_under_a_second
     # ran for more than 13 CPU-minutes
     import time
 
-    from theory.independence import kernel_certificate  # noqa: F401  (public helper)
+    from theory.rank_certificates import kernel_certificate  # noqa: F401  (public helper)
 
     g = gen.hidden_relation(3, (1, 1, 1), 22, seed=0)
     assert g.order == 3
@@ -182,18 +185,18 @@ def test_the_hanging_case_is_certified_by_a_kernel_vector_in_well_under_a_second
 
 
 def test_kernel_vectors_returned_annihilate_every_column_by_brute_force():
-    from theory.independence import (
-        _derivative_rows,
-        _exact_derivatives,
-        _random_points,
+    from theory.derivative_matrix import (
         derivative_multi_indices,
-        kernel_certificate,
+        derivative_rows,
+        exact_derivatives,
+        random_points,
     )
+    from theory.rank_certificates import kernel_certificate
 
     g = gen.hidden_relation(2, (1, 2), 14, seed=3)
     indices = derivative_multi_indices(g.slots, 2)
-    exact = _exact_derivatives(*_derivative_rows(g.f, g.slots, indices), g.slots)
-    point = _random_points(exact.point_symbols)[0]
+    exact = exact_derivatives(*derivative_rows(g.f, g.slots, indices), g.slots)
+    point = random_points(exact.point_symbols)[0]
     reduced, pivots = exact.at_point(point).rref()
     vectors = kernel_certificate(exact, point, reduced, tuple(pivots))
     assert len(vectors) == len(indices) - len(pivots) == 1
@@ -249,12 +252,12 @@ def test_timed_random_hidden_relations_answer_within_their_budget(order, sizes, 
        shift=st.fractions(min_value=-3, max_value=3, max_denominator=7))
 def test_hidden_relations_are_always_certified(order, seed, shift):
     sizes = (1, 2) if order < 3 else (1, 1)
-    need = gen.minimum_outputs(order, sizes)
+    need = minimum_outputs(order, sizes)
     g = gen.hidden_relation(order, sizes, need + 1, seed, shift=sympy.Rational(shift))
     r = sufficient_independence(g.f, g.slots, order, timeout=20)
     assert r.holds is False and r.rank == r.needed - 1
     s = g.slots.symbols[0]
-    from theory.independence import derivative_multi_indices
+    from theory.derivative_matrix import derivative_multi_indices
 
     indices = derivative_multi_indices(g.slots, order)
     j, k = indices.index((s,) * order), indices.index((s,) * (order + 1))

@@ -9,14 +9,15 @@ from hypothesis import strategies as st
 
 from theory import AnalysisError, Slots
 from theory import generators as gen
+from theory.class_construction import minimum_outputs
+from theory.degree import is_identically_zero
+from theory.exp_rational import exp_rational_form
 from theory.order import (
     CrossDerivative,
     cross_derivatives,
-    exp_rational_form,
     has_order_at_most,
     interaction_order,
     interaction_order_bruteforce,
-    is_identically_zero,
 )
 from theory.parsing import parse_generator, parse_slots
 from theory.strategies import generators, polynomial_expressions, slotwise_reparametrizations
@@ -263,7 +264,7 @@ def test_non_affine_map_of_an_interacting_slot_raises_order_two(data):
 @settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 10**6))
 def test_non_slotwise_linear_mixing_leaves_the_additive_class(seed):
-    g = gen.additive((1, 1), gen.minimum_outputs(1, (1, 1)), seed)
+    g = gen.additive((1, 1), minimum_outputs(1, (1, 1)), seed)
     rng = random.Random(seed)
     while True:
         a = sympy.Matrix(2, 2, [sympy.Rational(rng.choice((1, -1)) * rng.randint(1, 5),

@@ -8,7 +8,7 @@ import math
 import pytest
 import sympy
 
-from theory.ambiguity import is_slotwise_map
+from theory.certificates import is_slotwise_map
 from theory.errors import AnalysisError
 from theory.order import has_order_at_most
 from theory.report import VERDICTS, Report, analyze
