@@ -148,7 +148,7 @@ def load_candidate(folder: str | Path) -> tuple[Any, nn.Module, dict[str, Any]]:
                               "(written by another version of the package?)")
     settings = dict(saved_config)
     try:
-        settings["selection"] = SelectionSettings(**settings.get("selection", {}))
+        settings["selection"] = SelectionSettings.from_dict(settings.get("selection", {}))
         for name in ("slot_sizes", "latent_sizes"):
             if settings.get(name) is not None:
                 settings[name] = tuple(settings[name])
@@ -167,8 +167,9 @@ def load_candidate(folder: str | Path) -> tuple[Any, nn.Module, dict[str, Any]]:
     except Exception as err:  # torch raises several types for a corrupt or foreign file
         raise CheckpointError(f"cannot load {path}: {' '.join(str(err).split())[:200]}"
                               ) from err
-    if not isinstance(state, dict) or "model" not in state or state.get("config") != \
-            saved_config:
+    # the checkpoint keeps the config as Python values (tuples), result.json as JSON (lists)
+    if not isinstance(state, dict) or "model" not in state or json.loads(
+            json.dumps(state.get("config"))) != saved_config:
         raise CheckpointError(f"{path} does not belong to {folder / 'result.json'}")
     model = build_model(config, state.get("seed"))
     try:

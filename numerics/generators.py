@@ -203,14 +203,53 @@ def _as_tensors(*values: _Value, like: Tensor | None = None) -> tuple[Tensor, ..
     )
 
 
-def _poly(e: sympy.Expr, symbols: tuple[sympy.Symbol, ...]) -> sympy.Poly:
-    """``sympy.Poly(e, *symbols)``; an expanded expression (the theory's generators) is read
-    term by term without sympy's expand, about 10x faster; sympy refuses an unexpanded one
-    (PolynomialError), which is then expanded."""
+def _expanded_terms(e: sympy.Expr, index: dict[sympy.Symbol, int]
+                    ) -> dict[tuple[int, ...], float] | None:
+    """``{exponent vector: float coefficient}`` of an *expanded* polynomial ``e`` in the symbols
+    of ``index`` (symbol -> coordinate), read straight off sympy's Add/Mul/Pow tree (the
+    theory's generators are built expanded: 184 outputs of 565 terms translate in about a tenth
+    of the time of ``sympy.Poly``); None for anything else (a non-numeric coefficient, a factor
+    that is not a symbol power, an unexpanded product), which is then read by ``sympy.Poly``.
+    The result equals ``{m: float(a) for m, a in sympy.Poly(e, *symbols).terms()}``."""
+    d = len(index)
+    terms: dict[tuple[int, ...], float] = {}
+    for term in sympy.Add.make_args(e):
+        coefficient = sympy.Integer(1)
+        exponent = [0] * d
+        for factor in sympy.Mul.make_args(term):
+            if factor.is_Number:
+                coefficient = coefficient * factor
+                continue
+            base, power = factor.as_base_exp() if factor.is_Pow else (factor, sympy.Integer(1))
+            position = index.get(base)
+            if position is None or not (power.is_Integer and power > 0):
+                return None
+            exponent[position] += int(power)
+        if not coefficient.is_Rational:
+            return None
+        key = tuple(exponent)
+        if key in terms:  # not sympy's canonical expanded form: let Poly combine the terms
+            return None
+        if coefficient != 0:
+            terms[key] = float(coefficient)
+    return terms
+
+
+def _polynomial_terms(e: sympy.Expr, symbols: tuple[sympy.Symbol, ...],
+                      index: dict[sympy.Symbol, int]) -> dict[tuple[int, ...], float] | None:
+    """``{exponent vector: float coefficient}`` of ``e`` when it is a polynomial in
+    ``symbols``, else None: the expanded fast path, else ``sympy.Poly`` (expanding first when
+    sympy refuses the unexpanded expression)."""
+    fast = _expanded_terms(e, index)
+    if fast is not None:
+        return fast
+    if not e.is_polynomial(*symbols):
+        return None
     try:
-        return sympy.Poly(e, *symbols, expand=False)
+        poly = sympy.Poly(e, *symbols, expand=False)
     except sympy.PolynomialError:
-        return sympy.Poly(e, *symbols)
+        poly = sympy.Poly(e, *symbols)
+    return {m: float(a) for m, a in poly.terms()}
 
 
 class TorchGenerator(nn.Module):
@@ -237,16 +276,17 @@ class TorchGenerator(nn.Module):
         self.d_z = slots.dim
         self.d_x = len(self.expressions)
         symbols = slots.symbols
-        polys = {l: _poly(e, symbols) for l, e in enumerate(self.expressions)
-                 if e.is_polynomial(*symbols)}
+        index = {sym: i for i, sym in enumerate(symbols)}
+        read = {l: _polynomial_terms(e, symbols, index) for l, e in enumerate(self.expressions)}
+        polys = {l: t for l, t in read.items() if t is not None}
         self._poly_outputs = tuple(polys)
         self._tree_outputs = tuple(l for l in range(self.d_x) if l not in polys)
-        monomials = sorted({m for p in polys.values() for m in p.monoms()})
+        monomials = sorted({m for t in polys.values() for m in t})
         row = {m: r for r, m in enumerate(monomials)}
         coeffs = np.zeros((len(monomials), len(polys)))
-        for c, p in enumerate(polys.values()):
-            for m, a in p.terms():
-                coeffs[row[m], c] = float(a)
+        for c, t in enumerate(polys.values()):
+            for m, a in t.items():
+                coeffs[row[m], c] = a
         self._max_power = max((max(m) for m in monomials), default=0)
         self.register_buffer("exponents", torch.tensor(monomials, dtype=torch.long).reshape(
             len(monomials), self.d_z), persistent=False)

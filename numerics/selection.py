@@ -26,17 +26,19 @@ can run). One *round*:
    coordinates of the right slots handed to the wrong decoder blocks;
    or, when the caller gives ``unmix`` (structured decoders of order >= 2, numerics.training),
    unmixing instead of regrouping: the ``regroup_members`` best explored members train one
-   more ``regroup_fraction`` ("settle"), ``unmix(member, seed, unmix_restarts)`` proposes up
+   more ``regroup_fraction`` ("settle"), ``unmix(member, seed, unmix_search)`` proposes up
    to ``unmix_proposals`` copies per member (its encoder composed with an affine map of the
    coordinates that numerics.unmixing fits without ground truth, a fresh decoder warm-started
    at the fit's cross-slot coefficients), the copies train together for another
    ``regroup_fraction``, and the ``keep`` lowest held-out errors go on; at ``late_unmix_at``
-   of the schedule the kept members are checked once more ("late", ``late_restarts``
-   starts): a member whose best proposal has a residual below ``switch_ratio`` times its
+   of the schedule the kept members are checked once more ("late", a wider search,
+   ``late_search``): a member whose best proposal has a residual below ``switch_ratio`` times its
    own (its coordinates as they are) is replaced by that proposal. This catches a
    slot-mixing minimum that formed after the first unmixing, when the encoder was still far
    from converged: measured on 4x2 slots at order 3 at 40 % of the schedule, the mixed runs'
    own residual was 1.2-1.9x their best proposal's, that of four identified runs 1.04-1.16x;
+   with 4 starts of 60 Adam steps the late check still missed the slot-wise map of six of
+   twenty seeds, which 24 starts halved to 6 and 2 (numerics.unmixing) found in all six;
 4. the kept members finish the schedule (the same learning-rate schedule, fresh optimizer
    state; a single kept member is trained as a plain module,
    :class:`numerics.population.SingleMember`) and the one with the lowest held-out error is
@@ -59,7 +61,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
@@ -68,13 +70,20 @@ from torch import nn
 from numerics.engine import EngineConfig, FitResult, LossFn, SampleFn, StepHook, fit
 from numerics.errors import ConfigError
 from numerics.population import Population, SingleMember
+from numerics.unmixing import check_halving
 from numerics.verdict import RECON_THRESHOLD
 
 Tensor = torch.Tensor
 Members = Population | SingleMember
-#: ``unmix(member, seed, restarts) -> (own residual, [(residual, copy), ...])``, ``restarts``
-#: the starts of the residual's minimization (numerics.training, numerics.unmixing)
-Unmix = Callable[[nn.Module, int, int], tuple[float, list[tuple[float, nn.Module]]]]
+#: A search of numerics.unmixing: ``((starts, steps), (keep, steps), ...)``: ``starts`` maps run
+#: ``steps`` Adam steps, then each further stage keeps the ``keep`` lowest residuals and runs its
+#: ``steps`` more (successive halving)
+Search = tuple[tuple[int, int], ...]
+#: ``unmix(member, seed, search) -> (own residual, [(residual, copy), ...])`` (numerics.training,
+#: numerics.unmixing)
+Unmix = Callable[[nn.Module, int, Search], tuple[float, list[tuple[float, nn.Module]]]]
+#: Settings of earlier versions and their meaning now: a number of starts of 60 Adam steps.
+_LEGACY_SEARCH = {"unmix_restarts": "unmix_search", "late_restarts": "late_search"}
 #: Seed offset between consecutive initializations (member 0 of round 0 uses the run's seed).
 SEED_STRIDE = 1_000_003
 STOP_REASONS = ("reconstructs", "restarts exhausted", "time budget")
@@ -99,8 +108,8 @@ class SelectionSettings:
     regroup_members: int = 2
     max_assignments: int = 16
     unmix_proposals: int = 3
-    unmix_restarts: int = 8
-    late_restarts: int = 4
+    unmix_search: Search = ((8, 60),)
+    late_search: Search = ((24, 15), (6, 30), (2, 60))
     late_unmix_at: float = 0.4
     switch_ratio: float = 0.8
     threshold: float = RECON_THRESHOLD
@@ -109,8 +118,7 @@ class SelectionSettings:
         """:class:`ConfigError` for values that cannot be searched with."""
         for name, low in (("candidates", 1), ("keep", 1), ("restarts", 0),
                           ("max_assignments", 1), ("regroup_stages", 0),
-                          ("regroup_members", 1), ("unmix_proposals", 1),
-                          ("unmix_restarts", 1), ("late_restarts", 1)):
+                          ("regroup_members", 1), ("unmix_proposals", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -122,6 +130,12 @@ class SelectionSettings:
             if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not (
                     0.0 < fraction < 1.0):
                 raise ConfigError(f"{name} must lie in (0, 1), got {fraction!r}")
+        for name in ("unmix_search", "late_search"):
+            search = getattr(self, name)
+            if not isinstance(search, tuple) or not search:
+                raise ConfigError(f"{name} must be a non-empty tuple of (maps, steps) pairs, "
+                                  f"got {search!r}")
+            check_halving(search)
         budget = self.time_budget
         if budget is not None and (isinstance(budget, bool) or not isinstance(
                 budget, (int, float)) or not budget > 0 or budget == float("inf")):
@@ -131,6 +145,27 @@ class SelectionSettings:
                 not 0 < self.threshold < float("inf"):
             raise ConfigError(f"threshold must be a positive finite number, got "
                               f"{self.threshold!r}")
+
+
+    @classmethod
+    def from_dict(cls, d: dict[str, object]) -> SelectionSettings:
+        """Inverse of ``dataclasses.asdict`` (JSON lists become tuples); the settings of earlier
+        versions ``unmix_restarts`` / ``late_restarts`` (n starts of 60 Adam steps) are read
+        as the searches ``((n, 60),)`` they meant. :class:`ConfigError` for unknown names."""
+        values = dict(d)
+        for old, new in _LEGACY_SEARCH.items():
+            if old in values:
+                values[new] = ((values.pop(old), 60),)
+        for name in ("unmix_search", "late_search"):
+            if isinstance(values.get(name), list):
+                values[name] = tuple(tuple(s) if isinstance(s, list) else s
+                                     for s in values[name])
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigError(f"unknown selection settings {unknown}")
+        settings = cls(**values)
+        settings.validate()
+        return settings
 
 
 @dataclass
@@ -307,7 +342,7 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
             owners, copies = [], []
             for r in range(len(kept)):
                 _, proposed = unmix(population.member(r), seeds[kept[r]] + 1,
-                                    settings.unmix_restarts)
+                                    settings.unmix_search)
                 unmix_residual.append([res for res, _ in proposed])
                 owners += [kept[r]] * len(proposed)
                 copies += [copy for _, copy in proposed]
@@ -355,7 +390,7 @@ def select_model(build: Callable[[int], nn.Module], loss_fn: LossFn, sample_batc
             members = []
             for r in range(len(kept)):
                 member = population.member(r)
-                own, proposed = unmix(member, seeds[kept[r]] + 2, settings.late_restarts)
+                own, proposed = unmix(member, seeds[kept[r]] + 2, settings.late_search)
                 best_residual, best_copy = min(proposed, key=lambda p: p[0],
                                                default=(own, member))
                 switch = best_residual < settings.switch_ratio * own

@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from numerics.errors import ConfigError
-from numerics.selection import Members
+from numerics.selection import Members, Search
 from numerics.train_config import (
     DEFAULT_OUTPUTS,
     GENERATOR_KINDS,
@@ -238,10 +238,10 @@ def _fresh_decoder(config: TrainConfig, member: nn.Module, seed: int) -> nn.Modu
 def _unmixer(config: TrainConfig, data: Data) -> Any:
     """The unmixing stage of numerics.selection for structured decoders of order >=
     numerics.unmixing.FROM_ORDER on several slots (with at most MAX_FEATURES features), else
-    None: ``unmix(member, seed, restarts)`` returns the residual of the member's own coordinates and
-    ``(residual, copy)`` pairs, each copy the member's encoder composed with a proposed affine
-    map and a fresh decoder seeded from ``seed`` whose cross-slot coefficients and bias start
-    at the proposal's least-squares fit."""
+    None: ``unmix(member, seed, search)`` (``search``: a numerics.selection.Search) returns the
+    residual of the member's own coordinates and ``(residual, copy)`` pairs, each copy the
+    member's encoder composed with a proposed affine map and a fresh decoder seeded from
+    ``seed`` whose cross-slot coefficients and bias start at the proposal's least-squares fit."""
     from numerics import unmixing
 
     latent = config.inferred_sizes()
@@ -251,7 +251,7 @@ def _unmixer(config: TrainConfig, data: Data) -> Any:
         return None
     x = data.x_train[:unmixing.POINTS]
 
-    def unmix(member: nn.Module, seed: int, restarts: int
+    def unmix(member: nn.Module, seed: int, search: Search
               ) -> tuple[float, list[tuple[float, nn.Module]]]:
         device = next(member.parameters()).device
         with torch.no_grad():
@@ -261,7 +261,7 @@ def _unmixer(config: TrainConfig, data: Data) -> Any:
         out = []
         for i, proposal in enumerate(unmixing.propose_unmixings(
                 z_hat, x, latent, order, proposals=config.selection.unmix_proposals,
-                restarts=restarts, seed=seed)):
+                restarts=search[0][0], steps=search[0][1], halving=search[1:], seed=seed)):
             model = _fresh_decoder(config, member, seed + i)
             model.encoder.transform_outputs(proposal.matrix, proposal.shift)
             model.decoder.warm_start(proposal.interaction, proposal.constant)

@@ -21,6 +21,7 @@ from numerics.generators import (
     make_generator,
 )
 from theory import generators as tg
+from theory.class_construction import minimum_outputs
 from theory.errors import GeneratorError, SlotError
 from theory.slots import Slots
 
@@ -85,7 +86,7 @@ def test_piecewise_becomes_where_and_is_vmap_safe() -> None:
 
 
 def test_theory_generator_object_is_accepted() -> None:
-    g = tg.bilinear((2, 2), tg.minimum_outputs(2, (2, 2)), seed=3)
+    g = tg.bilinear((2, 2), minimum_outputs(2, (2, 2)), seed=3)
     gen = from_sympy(g)
     z = _points(4, n=3)
     np.testing.assert_allclose(gen(z).numpy(), _sympy_values(g.f, g.slots, z), rtol=1e-13,
@@ -95,7 +96,7 @@ def test_theory_generator_object_is_accepted() -> None:
 @pytest.mark.parametrize("order", [0, 1, 2, 3])
 def test_theory_polynomial_generators_keep_their_order(order: int) -> None:
     """Symbolic order (theory) == numerical order (torch.func) for the translated generator."""
-    g = tg.polynomial(order, (2, 1), tg.minimum_outputs(order, (2, 1)), seed=1)
+    g = tg.polynomial(order, (2, 1), minimum_outputs(order, (2, 1)), seed=1)
     gen = from_sympy(g)
     assert gen.order == g.order == order
     cert = certify_order(gen, _points(3, n=5))
@@ -185,3 +186,41 @@ def test_make_generator_errors() -> None:
 
 def test_torch_generator_type() -> None:
     assert isinstance(from_sympy(sympy.Matrix([A + C]), SLOTS), TorchGenerator)
+
+
+def _table(gen: TorchGenerator) -> dict[tuple[int, ...], list[float]]:
+    """The polynomial outputs' coefficient table of ``gen`` keyed by exponent vector."""
+    return {tuple(e): c for e, c in zip(gen.exponents.tolist(), gen.coefficients.tolist(),
+                                        strict=True)}
+
+
+def test_expanded_polynomials_read_without_poly_equal_the_poly_reading() -> None:
+    """The expanded fast path gives exactly sympy.Poly's coefficients: an expanded polynomial,
+    the same polynomial unexpanded (read by Poly) and the theory's generators agree entry by
+    entry, and outputs that are not polynomials stay expression trees."""
+    expanded = sympy.Matrix([3 * A**2 * B - sympy.Rational(5, 7) * C + 2,
+                             A * B * C**3 + B**2, sympy.Integer(0), sympy.Integer(4)])
+    factored = sympy.Matrix([(3 * A**2 * B - sympy.Rational(5, 7) * C + 2),
+                             B * (A * C**3 + B), (A + B) * 0, (1 + sympy.Integer(1))**2])
+    assert factored[1] != expanded[1]
+    fast, slow = from_sympy(expanded, SLOTS), from_sympy(factored, SLOTS)
+    assert _table(fast) == _table(slow)
+    assert _table(fast)[(2, 1, 0)] == [3.0, 0.0, 0.0, 0.0]
+    assert _table(fast)[(0, 0, 1)] == [-5 / 7, 0.0, 0.0, 0.0]
+    assert _table(fast)[(0, 0, 0)] == [2.0, 0.0, 0.0, 4.0]
+    mixed = from_sympy(sympy.Matrix([sympy.sqrt(2) * A + B, sympy.Float(0.5) * C,
+                                     sympy.exp(A) + B, A / B]), SLOTS)
+    assert mixed._poly_outputs == (0, 1) and mixed._tree_outputs == (2, 3)
+    assert _table(mixed)[(1, 0, 0)] == [float(sympy.sqrt(2)), 0.0]
+    z = _points(3)
+    np.testing.assert_allclose(mixed(z[:, :]).numpy()[:, :3],
+                               _sympy_values(sympy.Matrix([sympy.sqrt(2) * A + B,
+                                                           sympy.Float(0.5) * C,
+                                                           sympy.exp(A) + B]), SLOTS, z),
+                               rtol=1e-14, atol=1e-14)
+    g = tg.polynomial(3, (2, 1), 40, 3)
+    ref = {}
+    for c, e in enumerate(g.f):
+        for m, a in sympy.Poly(e, *g.slots.symbols).terms():
+            ref.setdefault(m, [0.0] * len(g.f))[c] = float(a)
+    assert _table(from_sympy(g)) == ref

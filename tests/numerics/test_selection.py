@@ -255,3 +255,20 @@ def test_time_budget_counts_from_the_start_of_the_run() -> None:
     assert late.restarts == 0 and late.stopped == "time budget"
     fresh = select_model(*args)
     assert fresh.restarts == 3 and fresh.stopped == "restarts exhausted"
+
+
+def test_selection_settings_from_json_and_from_earlier_versions() -> None:
+    """asdict -> JSON -> from_dict gives the settings back; the earlier ``late_restarts`` /
+    ``unmix_restarts`` (n starts of 60 Adam steps) read as the searches they meant."""
+    import json
+    from dataclasses import asdict
+
+    settings = SelectionSettings(late_search=((16, 10), (4, 20)), candidates=3)
+    assert SelectionSettings.from_dict(json.loads(json.dumps(asdict(settings)))) == settings
+    old = SelectionSettings.from_dict({"late_restarts": 4, "unmix_restarts": 8})
+    assert old.late_search == ((4, 60),) and old.unmix_search == ((8, 60),)
+    with pytest.raises(ConfigError, match="unknown selection settings"):
+        SelectionSettings.from_dict({"restartz": 1})
+    for bad in ((), ((0, 5),), ((4, 5), (8, 5)), "24x15"):
+        with pytest.raises(ConfigError):
+            SelectionSettings(late_search=bad).validate()

@@ -97,6 +97,27 @@ def test_proposal_undoes_a_linear_mixing() -> None:
     assert torch.equal(again[0].matrix, best.matrix)
 
 
+def test_successive_halving_search_undoes_the_mixing_and_keeps_its_survivors() -> None:
+    """24 starts halved to 6 and 2: at most 2 distinct proposals, the best undoes the mixing,
+    and the search is deterministic given its seed."""
+    sizes = (2, 2)
+    z, x = _class_data(sizes, 2, 30, m=512)
+    z_hat = z @ _mixing(4, 3, strength=0.5).T + 0.3
+    kw = dict(restarts=24, steps=15, halving=((6, 30), (2, 90)), seed=1)
+    proposals = propose_unmixings(z_hat, x, sizes, 2, **kw)
+    assert 1 <= len(proposals) <= 2 and proposals[0].residual < 1e-6
+    again = propose_unmixings(z_hat, x, sizes, 2, **kw)
+    assert torch.equal(again[0].matrix, proposals[0].matrix)
+
+
+@pytest.mark.parametrize("halving", [((0, 5),), ((9, 5),), ((2, 0),), ((2,),), ((True, 3),),
+                                     ((4, 5), (6, 5))])
+def test_halving_stages_are_checked(halving: tuple) -> None:
+    with pytest.raises(ConfigError):
+        propose_unmixings(torch.randn(40, 4), torch.randn(40, 3), (2, 2), 2, restarts=8,
+                          halving=halving)
+
+
 def test_proposal_rejects_bad_arguments() -> None:
     with pytest.raises(ConfigError):
         propose_unmixings(torch.zeros(10, 4), torch.zeros(9, 3), (2, 2), 2)
