@@ -195,7 +195,7 @@ def propose_unmixings(z_hat: Tensor, x: Tensor, slot_sizes: Sequence[int], order
     successive-halving search that spends most steps on the promising starts. Measured
     offline on the encoders captured at the late check of 4 x 2 latents at n = 3 (six seeds,
     903 908 909 912 914 919, stuck in slot-mixing minima, off-block 0.25-0.37 of an affine fit
-    to the true latents): 4 starts x 60 steps (the default late check) found a slot-wise map
+    to the true latents): 4 starts x 60 steps (the earlier late check) found a slot-wise map
     for none; 32 x 20 steps halved to 8 x 40 and 2 x 60 (2.5x the steps x maps of 8 x 60)
     found one for all six, with residuals 0.54-0.70 of the mixed coordinates' own (two
     identified seeds: 0.72 and 0.95); 24 x 15 halved to 6 x 30 and 2 x 60 for three of four.
