@@ -7,20 +7,28 @@ Variants (each trained from the same seed on the same scenes, then evaluated on 
 - ``spatial-broadcast``: spatial-broadcast decoder (no attention, so alpha = 0), beta > 0;
 - ``slot-attention``: Slot Attention encoder with the full objective.
 
-Writes ``results.json`` (configuration + one row per variant), ``results.md`` (the table) and
-``jacobian_maps.png`` (per variant: a test scene, its reconstruction and the normalized decoder
-Jacobian map Jn_{p,k} of every slot). Each variant trains through :func:`numerics.engine.fit`
-with a checkpoint in the output folder, so an interrupted experiment resumes.
+Every variant runs for each requested seed and scene mode. Writes ``results.json``
+(configuration, one row per mode/variant/seed, the mean ± std summary over seeds and the
+learning curves), ``results.md`` (summary and per-run tables), ``jacobian_maps.png`` (per
+variant: a test scene, its reconstruction and the normalized decoder Jacobian map Jn_{p,k} of
+every slot) and, with ``engine.eval_every > 0``, ``learning_curves.png``. Every row carries a
+``verdict`` (:func:`numerics.sprites.metrics.judge_run`: ``objects``, ``collapsed``,
+``no-recon`` or ``mixed``) and ``collapsed``: a run whose slots collapse onto one slot has a
+high JIS and a low J-ARI, and is flagged rather than counted as a success. Each run trains
+through :func:`numerics.engine.fit` with a checkpoint in the output folder, so an interrupted
+experiment resumes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from numerics.engine import EngineConfig
@@ -38,18 +46,21 @@ from numerics.sprites.training import (
 )
 
 VARIANTS = ("full", "alpha=0", "beta=0", "spatial-broadcast", "slot-attention")
-COLUMNS = ("variant", "decoder", "encoder", "alpha", "beta", "recon_mse", "jis", "j_ari",
-           "fg_ari", "sis", "matched_r2", "train_s")
+COLUMNS = ("mode", "variant", "seed", "alpha", "beta", "recon_mse", "recon_r2", "jis", "j_ari",
+           "fg_ari", "sis", "dominant_share", "verdict", "steps", "train_s")
+#: Metrics averaged over seeds in the summary (mean and std).
+SUMMARY_METRICS = ("jis", "j_ari", "fg_ari", "sis", "recon_mse", "recon_r2", "dominant_share")
 
 
 def preset(name: str) -> SpritesRun:
     """Base run of the ``full`` variant: ``smoke`` (seconds, tests), ``cpu`` (minutes) or
     ``paper`` (the paper's sizes and weights, docs/theory.md section 5, for a GPU).
 
-    ``cpu`` trains only a few hundred steps, so it raises alpha from the paper's 0.05 to 10: with
-    the per-image squared error (about 10^2 early on) as reconstruction term, alpha = 0.05 would
-    leave the penalty (at most heads^2/2 per pixel, averaged over pixels) without any effect in
-    so few steps.
+    ``cpu`` (6000 steps, about 13 CPU-minutes per variant) raises alpha from the paper's 0.05
+    to 3 but holds it at 0 for the first 1500 steps: with the per-image squared error as
+    reconstruction term, alpha = 0.05 leaves the penalty without effect in so few steps (run a1
+    of docs/sprites.md), while a penalty that starts before the reconstruction is learned
+    collapses every pixel onto one slot. ``gpu``: the ``cpu`` recipe, larger, for one GPU.
     """
     if name == "smoke":
         return SpritesRun(
@@ -61,15 +72,20 @@ def preset(name: str) -> SpritesRun:
             engine=EngineConfig(steps=8, lr=1e-3, log_every=4, progress=False),
             n_train=64, batch_size=8)
     if name == "cpu":
+        # the best recipe of docs/sprites.md (run c2): 16 x 16, two objects, the penalty off
+        # for 1500 steps (reconstruction first), then warmed up to alpha = 3 over 1500 steps;
+        # an earlier or stronger penalty collapses onto one slot (runs b1, b2)
         return SpritesRun(
-            data=SpritesConfig(size=32, min_objects=2, max_objects=3, min_scale=0.1,
-                               max_scale=0.2),
-            model=ModelConfig(size=32, slots=4, slot_dim=6, width=32, encoder_layers=2,
-                              encoder_heads=4, decoder_layers=2, decoder_heads=4, octaves=5,
+            data=SpritesConfig(size=16, min_objects=2, max_objects=2, min_scale=0.15,
+                               max_scale=0.25, margin=0.2),
+            model=ModelConfig(size=16, slots=3, slot_dim=6, width=32, encoder_layers=2,
+                              encoder_heads=4, decoder_layers=2, decoder_heads=4, octaves=4,
                               cnn_channels=32),
-            loss=LossConfig(sigma=5.0, beta=0.05, alpha=10.0, alpha_warmup=200),
-            engine=EngineConfig(steps=600, lr=1e-3, warmup_steps=50, log_every=50),
-            n_train=2000, batch_size=16)
+            loss=LossConfig(sigma=1.0, beta=0.05, alpha=3.0, alpha_warmup=1500,
+                            alpha_start=1500),
+            engine=EngineConfig(steps=6000, lr=1.5e-3, warmup_steps=100, min_lr_ratio=0.1,
+                                log_every=50, eval_every=250),
+            n_train=4000, batch_size=32)
     if name == "paper":
         return SpritesRun(
             data=SpritesConfig(size=64, min_objects=1, max_objects=4),
@@ -80,7 +96,17 @@ def preset(name: str) -> SpritesRun:
             engine=EngineConfig(steps=500_000, lr=5e-4, warmup_steps=10_000, amp=True,
                                 log_every=500, checkpoint_every=5000),
             n_train=100_000, batch_size=64)
-    raise ConfigError(f"unknown preset {name!r}: use smoke, cpu or paper")
+    if name == "gpu":
+        # sized (not measured: no GPU was available when it was set) for <= 10 min on one H100:
+        # the cpu recipe with a wider model, twice the batch and more steps
+        cpu = preset("cpu")
+        return replace(
+            cpu,
+            model=replace(cpu.model, width=128, cnn_channels=64, encoder_layers=3),
+            engine=replace(cpu.engine, steps=20_000, amp=True, log_every=200, eval_every=1000,
+                           checkpoint_every=2000, device="auto"),
+            n_train=50_000, batch_size=64)
+    raise ConfigError(f"unknown preset {name!r}: use smoke, cpu, gpu or paper")
 
 
 def variant_run(base: SpritesRun, variant: str) -> SpritesRun:
@@ -101,19 +127,63 @@ def variant_run(base: SpritesRun, variant: str) -> SpritesRun:
 
 @dataclass
 class ExperimentResult:
-    """Rows of the comparison table (dicts with :data:`COLUMNS`) and the written files."""
+    """Rows of the comparison (one per mode, variant and seed, dicts with :data:`COLUMNS`),
+    the summary over seeds (:data:`SUMMARY_METRICS` as mean and std) and the written files."""
 
     rows: list[dict[str, Any]]
+    summary: list[dict[str, Any]] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
 
 
-def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """The rows as a GitHub markdown table (floats with 3 decimals)."""
-    def cell(v: Any) -> str:
-        return f"{v:.3f}" if isinstance(v, float) else str(v)
+def _cell(v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else ""
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
 
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in COLUMNS) + " |" for r in rows]
+
+def markdown_table(rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) -> str:
+    """The rows as a GitHub markdown table (floats with 3 decimals; a collapsed run's verdict
+    in bold)."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for r in rows:
+        cells = [_cell(r.get(c, "")) for c in columns]
+        if r.get("collapsed") and "verdict" in columns:
+            i = columns.index("verdict")
+            cells[i] = f"**{cells[i]}**"
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and (population) std over seeds of :data:`SUMMARY_METRICS` per (mode, variant), the
+    number of seeds and how many runs got each verdict (e.g. ``objects 2, collapsed 1``)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["mode"], r["variant"]), []).append(r)
+    out = []
+    for (mode, variant), group in groups.items():
+        entry: dict[str, Any] = {"mode": mode, "variant": variant, "seeds": len(group)}
+        for m in SUMMARY_METRICS:
+            values = np.array([float(g[m]) for g in group], dtype=np.float64)
+            finite = values[np.isfinite(values)]
+            entry[m] = float(finite.mean()) if finite.size else math.nan
+            entry[m + "_std"] = float(finite.std()) if finite.size else math.nan
+        verdicts = [g["verdict"] for g in group]
+        entry["verdicts"] = ", ".join(f"{v} {verdicts.count(v)}" for v in dict.fromkeys(verdicts))
+        entry["collapsed"] = sum(bool(g["collapsed"]) for g in group)
+        out.append(entry)
+    return out
+
+
+def summary_markdown(summary: list[dict[str, Any]]) -> str:
+    """The summary as a markdown table: ``mean ± std`` per metric, verdict counts."""
+    head = ("mode", "variant", "seeds", *SUMMARY_METRICS, "verdicts")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for e in summary:
+        cells = [e["mode"], e["variant"], str(e["seeds"])]
+        cells += [f"{e[m]:.3f} ± {e[m + '_std']:.3f}" for m in SUMMARY_METRICS]
+        cells.append(e["verdicts"])
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -156,36 +226,106 @@ def jacobian_figure(models: dict[str, SlotVAE], images: torch.Tensor, path: str 
     plt.close(fig)
 
 
+def curve_figure(curves: dict[str, dict[str, list]], path: str | os.PathLike) -> None:
+    """Learning curves, one column per run name: the loss terms (recon, KL, interaction,
+    alpha(t); log scale) over steps on top, JIS, J-ARI, FG-ARI and the dominant-slot share on
+    held-out scenes below. ``curves[name]``: ``{"history": [...], "evaluations": [...]}`` as in
+    :class:`numerics.engine.FitResult`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(curves), figsize=(4.2 * len(curves), 6.0), squeeze=False)
+    for col, (name, curve) in enumerate(curves.items()):
+        top, bottom = axes[0][col], axes[1][col]
+        hist = curve["history"]
+        steps = [h["step"] for h in hist]
+        for key in ("recon", "kl", "interaction", "alpha"):
+            values = [h[key] for h in hist if key in h]
+            if values and max(values) > 0:
+                top.plot(steps[:len(values)], values, label=key)
+        top.set_yscale("log")
+        top.set_title(name, fontsize=9)
+        top.legend(fontsize=7)
+        evals = curve["evaluations"]
+        if evals:
+            e_steps = [e["step"] for e in evals]
+            for key in ("jis", "j_ari", "fg_ari", "dominant_share"):
+                bottom.plot(e_steps, [e[key] for e in evals], marker=".", label=key)
+        bottom.axhline(0.8, color="grey", lw=0.6, ls="--")
+        bottom.set_ylim(-0.05, 1.05)
+        bottom.set_xlabel("step")
+        bottom.legend(fontsize=7)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def run_experiment(base: SpritesRun, out: str | os.PathLike, *,
-                   variants: tuple[str, ...] = VARIANTS, n_eval: int = 256,
+                   variants: tuple[str, ...] = VARIANTS, seeds: tuple[int, ...] | None = None,
+                   modes: tuple[str, ...] | None = None, n_eval: int = 256,
                    n_jacobian: int = 32, regressor: str = "kernel",
-                   eval_seed: int = 12345) -> ExperimentResult:
-    """Train and evaluate every variant on the same data; write JSON, markdown and figure."""
+                   eval_seed: int = 12345, n_curve: int = 32) -> ExperimentResult:
+    """Train and evaluate every (mode, variant, seed) on the same data per mode; write JSON,
+    markdown, the Jacobian-map figure (first seed of each variant, first mode) and, when
+    ``base.engine.eval_every > 0``, learning curves (first seed, first mode; scored on
+    ``n_curve`` held-out scenes of another seed than the test scenes).
+
+    ``seeds``: model/batch seeds (default: ``base.engine.seed``); ``modes``: scene composition
+    modes (default: ``base.data.mode``). A run's checkpoint is ``out/MODE-VARIANT-sSEED.pt``.
+    """
     out = Path(out)
-    runs = {v: variant_run(base, v) for v in variants}
+    seeds = tuple(seeds) if seeds else (base.engine.seed,)
+    modes = tuple(modes) if modes else (base.data.mode,)
+    if len(set(seeds)) != len(seeds) or len(set(modes)) != len(modes):
+        raise ConfigError("seeds and modes must not repeat")
+    runs = {(mode, v): variant_run(replace(base, data=replace(base.data, mode=mode)), v)
+            for mode in modes for v in variants}
     for run in runs.values():
         run.validate()
-    train = None
-    test = render(base.data, n_eval, eval_seed)
     rows: list[dict[str, Any]] = []
     models: dict[str, SlotVAE] = {}
-    for name, run in runs.items():
-        run = replace(run, engine=replace(run.engine, checkpoint=str(out / f"{name}.pt")))
-        if train is None:
-            train = training_scenes(run, progress=run.engine.progress)
-        model, fit_result = train_sprites(run, train)
-        metrics = evaluate_sprites(model, test, n_jacobian=n_jacobian, regressor=regressor,
-                                   seed=base.engine.seed, device=run.engine.device)
-        rows.append({"variant": name, "decoder": run.model.decoder,
-                     "encoder": run.model.encoder, "alpha": run.loss.alpha,
-                     "beta": run.loss.beta, **metrics, "train_s": fit_result.seconds,
-                     "steps": fit_result.steps, "device": fit_result.device})
-        models[name] = model
+    curves: dict[str, dict[str, list]] = {}
+    data: dict[str, tuple[Any, Any, Any]] = {}
+    for (mode, name), run in runs.items():
+        if mode not in data:
+            data[mode] = (training_scenes(run, progress=run.engine.progress),
+                          render(run.data, n_eval, eval_seed),
+                          render(run.data, n_curve, eval_seed + 1))
+        train, test, curve_scenes = data[mode]
+        for seed in seeds:
+            tag = f"{mode}-{name}-s{seed}"
+            seeded = replace(run, engine=replace(run.engine, seed=seed,
+                                                 checkpoint=str(out / f"{tag}.pt")))
+            model, fit_result = train_sprites(seeded, train, eval_scenes=curve_scenes,
+                                              n_jacobian=min(n_jacobian, n_curve))
+            metrics = evaluate_sprites(model, test, n_jacobian=n_jacobian, regressor=regressor,
+                                       seed=seed, device=run.engine.device)
+            rows.append({"mode": mode, "variant": name, "seed": seed,
+                         "decoder": run.model.decoder, "encoder": run.model.encoder,
+                         "alpha": run.loss.alpha, "beta": run.loss.beta, **metrics,
+                         "train_s": fit_result.seconds, "steps": fit_result.steps,
+                         "device": fit_result.device})
+            if seed == seeds[0] and mode == modes[0]:
+                models[name] = model
+                curves[name] = {"history": fit_result.history,
+                                "evaluations": fit_result.evaluations}
+    summary = summarize(rows)
     files = {"json": str(out / "results.json"), "markdown": str(out / "results.md"),
              "figure": str(out / "jacobian_maps.png")}
     atomic_write_json(files["json"], {"base": dataclasses.asdict(base), "n_eval": n_eval,
                                       "n_jacobian": n_jacobian, "regressor": regressor,
-                                      "rows": rows})
-    atomic_write_text(files["markdown"], markdown_table(rows))
+                                      "seeds": list(seeds), "modes": list(modes),
+                                      "rows": rows, "summary": summary, "curves": curves})
+    flagged = [f"{r['mode']} {r['variant']} seed {r['seed']}" for r in rows if r["collapsed"]]
+    note = ("\nCollapsed (one slot owns nearly every foreground pixel while J-ARI stays low; "
+            "JIS is high for that reason alone): " + "; ".join(flagged) + "\n") if flagged else ""
+    atomic_write_text(files["markdown"], "## Mean ± std over seeds\n\n" + summary_markdown(summary)
+                      + note + "\n## Runs\n\n" + markdown_table(rows))
     jacobian_figure(models, test.images[:1], files["figure"])
-    return ExperimentResult(rows=rows, files=files)
+    if base.engine.eval_every > 0 and any(c["evaluations"] for c in curves.values()):
+        files["curves"] = str(out / "learning_curves.png")
+        curve_figure(curves, files["curves"])
+    return ExperimentResult(rows=rows, summary=summary, files=files)

@@ -7,7 +7,9 @@ KL = mean_batch sum_{k,i} KL(N(mu, e^{logvar}) || N(0, 1))
    = mean_batch sum_{k,i} (mu^2 + e^{logvar} - logvar - 1) / 2,
 L_int = mean_batch mean_pixels sum_{k<k'} a_{p,k} a_{p,k'} with a_{p,k} = sum_heads mean_layers
 A_{h,p,k} (decoder cross-attention of pixel p on slot k), and
-alpha(t) = alpha * min(1, (t + 1) / alpha_warmup) (linear warm-up; alpha when alpha_warmup = 0).
+alpha(t) = 0 for t < alpha_start, then alpha * min(1, (t - alpha_start + 1) / alpha_warmup)
+(a delayed linear warm-up: the penalty starts once the reconstruction is under way; alpha when
+alpha_warmup = 0).
 """
 
 from __future__ import annotations
@@ -29,20 +31,25 @@ class LossConfig:
     beta: float = 0.05
     alpha: float = 0.05
     alpha_warmup: int = 25_000
+    alpha_start: int = 0
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for negative weights or warm-up."""
         for name in ("sigma", "beta", "alpha"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        if self.alpha_warmup < 0:
-            raise ConfigError(f"alpha_warmup must be >= 0, got {self.alpha_warmup}")
+        for name in ("alpha_warmup", "alpha_start"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
 
     def alpha_at(self, step: int) -> float:
-        """alpha(t) = alpha * min(1, (t + 1) / alpha_warmup)."""
+        """alpha(t): 0 before alpha_start, then alpha * min(1, (t - start + 1) / alpha_warmup)."""
+        if step < self.alpha_start:
+            return 0.0
         if self.alpha_warmup == 0:
             return self.alpha
-        return self.alpha * min(1.0, (step + 1) / self.alpha_warmup)
+        return self.alpha * min(1.0, (step - self.alpha_start + 1) / self.alpha_warmup)
 
 
 def _at_least_float32(t: torch.Tensor) -> torch.Tensor:

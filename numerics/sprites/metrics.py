@@ -202,3 +202,70 @@ def sprites_sis(slots: torch.Tensor, assignment: torch.Tensor, segmentation: tor
                                   [slots.shape[2]] * o, regressor=regressor, seed=seed,
                                   device="cpu")
     return SpritesSIS(result=result, matching=matching)
+
+
+#: A run is flagged ``collapsed`` when, on average over images, one slot owns at least this share
+#: of the foreground pixels (argmax_k J) and at least :data:`COLLAPSE_MASS` of the normalized
+#: Jacobian mass, while J-ARI stays below :data:`COLLAPSE_MAX_J_ARI`. (The mass condition tells
+#: a collapse from an untrained, uniform decoder, whose near-tied argmax can also favour one slot.)
+COLLAPSE_SHARE = 0.9
+COLLAPSE_MASS = 0.5
+COLLAPSE_MAX_J_ARI = 0.5
+#: ``objects`` needs JIS and J-ARI at least this and a reconstruction R^2 of at least
+#: :data:`OBJECTS_MIN_RECON_R2` (1 - recon_mse / per-pixel variance of the scenes).
+OBJECTS_MIN_SCORE = 0.8
+OBJECTS_MIN_RECON_R2 = 0.9
+
+
+def slot_dominance(jacobian: torch.Tensor, segmentation: torch.Tensor) -> dict[str, float]:
+    """How much one slot dominates each image; jacobian (n, P, K) >= 0, segmentation (n, P).
+
+    On the foreground pixels of every image: ``dominant_share`` = mean over images of
+    max_k (share of pixels with argmax_k' J_{p,k'} = k); ``dominant_mass`` = mean over images of
+    max_k sum_p J_{p,k} / sum_{p,k} J_{p,k} and ``dominant_mass_score`` = (dominant_mass - 1/K) /
+    (1 - 1/K) (0 for a uniform decoder, 1 when one slot has all the mass);
+    ``true_dominant_share`` = mean over images of the share of the largest visible object
+    (what an object-wise model's ``dominant_share`` is).
+    A model that routes every pixel through one slot has dominant_share = 1.
+    """
+    _check_pair(jacobian, segmentation, "jacobian")
+    pred = jacobian.argmax(dim=-1)
+    k = jacobian.shape[-1]
+    shares, masses, truths = [], [], []
+    for i in range(jacobian.shape[0]):
+        fg = segmentation[i] > 0
+        if not bool(fg.any()):
+            continue
+        n = float(fg.sum())
+        shares.append(float(torch.bincount(pred[i][fg], minlength=k).max()) / n)
+        mass = jacobian[i][fg].double().sum(dim=0)
+        masses.append(float(mass.max() / mass.sum()) if float(mass.sum()) > 0 else 1.0 / k)
+        truths.append(float(torch.bincount(segmentation[i][fg]).max()) / n)
+    if not shares:
+        raise DataError("no foreground pixels: slot dominance is undefined")
+    mass = float(np.mean(masses))
+    return {"dominant_share": float(np.mean(shares)), "dominant_mass": mass,
+            "dominant_mass_score": (mass - 1.0 / k) / (1.0 - 1.0 / k) if k > 1 else 1.0,
+            "true_dominant_share": float(np.mean(truths))}
+
+
+def judge_run(metrics: dict[str, float]) -> str:
+    """One word for a run's metrics (keys jis, j_ari, recon_r2, dominant_share,
+    dominant_mass_score).
+
+    ``collapsed``: dominant_share >= COLLAPSE_SHARE, dominant_mass_score >= COLLAPSE_MASS and
+    j_ari < COLLAPSE_MAX_J_ARI (one slot explains nearly every pixel; JIS can be high for this
+    reason alone);
+    ``objects``: jis, j_ari >= OBJECTS_MIN_SCORE and recon_r2 >= OBJECTS_MIN_RECON_R2;
+    ``no-recon``: recon_r2 < OBJECTS_MIN_RECON_R2 (and not collapsed);
+    ``mixed``: reconstructs, but the slots are not object-wise.
+    """
+    if (metrics["dominant_share"] >= COLLAPSE_SHARE
+            and metrics["dominant_mass_score"] >= COLLAPSE_MASS
+            and metrics["j_ari"] < COLLAPSE_MAX_J_ARI):
+        return "collapsed"
+    if metrics["recon_r2"] < OBJECTS_MIN_RECON_R2:
+        return "no-recon"
+    if metrics["jis"] >= OBJECTS_MIN_SCORE and metrics["j_ari"] >= OBJECTS_MIN_SCORE:
+        return "objects"
+    return "mixed"

@@ -17,15 +17,30 @@ import torch
 from numerics.device import resolve_device
 from numerics.engine import EngineConfig, FitResult, fit
 from numerics.errors import ConfigError, DataError
+from numerics.progress import LOGGER
 from numerics.sprites.data import Scenes, SpritesConfig, load_or_render, render
 from numerics.sprites.loss import LossConfig, slot_attention_mass, slot_vae_loss
-from numerics.sprites.metrics import decoder_jacobian, foreground_ari, j_ari, jis, sprites_sis
+from numerics.sprites.metrics import (
+    decoder_jacobian,
+    foreground_ari,
+    j_ari,
+    jis,
+    judge_run,
+    slot_dominance,
+    sprites_sis,
+)
 from numerics.sprites.models import ModelConfig, SlotVAE, make_model
+
+#: The metrics recorded at every evaluation of a learning curve (see :func:`train_sprites`).
+CURVE_KEYS = ("recon_mse", "recon_r2", "jis", "j_ari", "fg_ari", "dominant_share",
+              "dominant_mass_score", "collapsed")
 
 
 @dataclass
 class SpritesRun:
-    """Everything a sprites training run needs; ``cache``: optional ``.npz`` path of the data."""
+    """Everything a sprites training run needs; ``cache``: optional ``.npz`` path of the data;
+    ``compile``: compile the model's forward pass in place (``nn.Module.compile``, state-dict
+    keys unchanged, so checkpoints stay interchangeable with uncompiled runs)."""
 
     data: SpritesConfig = field(default_factory=SpritesConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -35,6 +50,7 @@ class SpritesRun:
     batch_size: int = 64
     data_seed: int = 0
     cache: str | None = None
+    compile: bool = False
 
     def validate(self) -> None:
         """Check every part and their consistency; raise :class:`ConfigError`."""
@@ -60,7 +76,8 @@ class SpritesRun:
         try:
             return cls(data=SpritesConfig(**d["data"]), model=ModelConfig(**d["model"]),
                        loss=LossConfig(**d["loss"]), engine=EngineConfig(**d["engine"]),
-                       **{k: d[k] for k in ("n_train", "batch_size", "data_seed", "cache")})
+                       **{k: d[k] for k in ("n_train", "batch_size", "data_seed", "cache")},
+                       compile=bool(d.get("compile", False)))
         except (KeyError, TypeError) as err:
             raise ConfigError(f"not a sprites run configuration: {err}") from err
 
@@ -72,16 +89,23 @@ def training_scenes(run: SpritesRun, progress: bool = False) -> Scenes:
     return render(run.data, run.n_train, run.data_seed, progress=progress)
 
 
-def train_sprites(run: SpritesRun, scenes: Scenes | None = None) -> tuple[SlotVAE, FitResult]:
+def train_sprites(run: SpritesRun, scenes: Scenes | None = None, *,
+                  eval_scenes: Scenes | None = None,
+                  n_jacobian: int = 16) -> tuple[SlotVAE, FitResult]:
     """Train a :class:`SlotVAE` as configured by ``run``.
 
     The model is initialized from ``run.engine.seed``; batches and the reparametrization noise
     come from the engine's seeded generator, so a run (and a resumed run) is reproducible.
+    With ``eval_scenes`` and ``run.engine.eval_every > 0``, every ``eval_every`` steps the model
+    is scored on them (:data:`CURVE_KEYS`, collapsed as 0/1; no SIS, Jacobian on the
+    first ``n_jacobian`` scenes): the learning curve in ``FitResult.evaluations``.
     """
     run.validate()
     scenes = scenes if scenes is not None else training_scenes(run, run.engine.progress)
     images = scenes.images
     model = make_model(run.model, seed=run.engine.seed)
+    if run.compile:
+        model.compile()
 
     noise_shape = (run.batch_size, run.model.slots, run.model.slot_dim)
 
@@ -92,7 +116,17 @@ def train_sprites(run: SpritesRun, scenes: Scenes | None = None) -> tuple[SlotVA
     def loss_fn(m: torch.nn.Module, batch: dict[str, torch.Tensor], step: int):
         return slot_vae_loss(m, batch["images"], step, run.loss, batch["noise"])
 
-    result = fit(model, loss_fn, sample_batch, run.engine, description="sprites")
+    evaluate = None
+    if eval_scenes is not None and run.engine.eval_every > 0:
+        def evaluate(m: torch.nn.Module) -> dict[str, float]:
+            metrics = evaluate_sprites(m, eval_scenes, n_jacobian=n_jacobian, sis=False,
+                                       device=run.engine.device)
+            point = {k: float(v) for k, v in metrics.items() if k in CURVE_KEYS}
+            LOGGER.info("sprites eval: %s", " ".join(f"{k}={v:.3f}" for k, v in point.items()))
+            return point
+
+    result = fit(model, loss_fn, sample_batch, run.engine, evaluate=evaluate,
+                 description="sprites")
     return model, result
 
 
@@ -116,7 +150,7 @@ def _encode(model: SlotVAE, images: torch.Tensor, batch_size: int,
 
 def evaluate_sprites(model: SlotVAE, scenes: Scenes, *, n_jacobian: int = 64,
                      batch_size: int = 32, regressor: str = "kernel", seed: int = 0,
-                     device: str = "auto") -> dict[str, float]:
+                     device: str = "auto", sis: bool = True) -> dict[str, Any]:
     """Metrics of ``model`` on ``scenes`` (eval mode, z = posterior mean).
 
     recon_mse: mean squared error per pixel and channel over all scenes; jis, j_ari: decoder
@@ -124,7 +158,12 @@ def evaluate_sprites(model: SlotVAE, scenes: Scenes, *, n_jacobian: int = 64,
     fg_ari: argmax of the decoder masks (spatial broadcast) or of the attention mass a_{p,k}
     (Transformer decoder) against the ground truth on all scenes; sis: object latents vs. the
     slots matched to them by that same pixel assignment (Hungarian matching per scene) on all
-    scenes with every object present (NaN when fewer than 20 such scenes).
+    scenes with every object present (NaN when fewer than 20 such scenes, or ``sis=False``).
+    recon_r2 = 1 - recon_mse / (per-pixel variance of the scenes' images); dominant_share,
+    dominant_mass, dominant_mass_score, true_dominant_share:
+    :func:`~numerics.sprites.metrics.slot_dominance` of the Jacobian; verdict:
+    :func:`~numerics.sprites.metrics.judge_run` (objects, collapsed,
+    no-recon or mixed) and collapsed = (verdict == "collapsed").
     """
     if len(scenes) < 1 or n_jacobian < 1:
         raise DataError("evaluation needs at least one scene and n_jacobian >= 1")
@@ -137,14 +176,19 @@ def evaluate_sprites(model: SlotVAE, scenes: Scenes, *, n_jacobian: int = 64,
                                   mu[i:i + batch_size].to(dev)).cpu()
                  for i in range(0, sub.stop, batch_size)]
     jac = torch.cat(jacobians)[sub]
-    metrics = {
+    variance = float(scenes.images.double().var(dim=0, unbiased=False).mean())
+    metrics: dict[str, Any] = {
         "recon_mse": float(recon.mean()),
+        "recon_r2": 1.0 - float(recon.mean()) / variance if variance > 0 else math.nan,
         "jis": jis(jac, seg[sub] > 0),
         "j_ari": j_ari(jac, seg[sub]),
         "fg_ari": foreground_ari(scores, seg),
+        **slot_dominance(jac, seg[sub]),
     }
+    metrics["verdict"] = judge_run(metrics)
+    metrics["collapsed"] = metrics["verdict"] == "collapsed"
     full = scenes.present.all(dim=1)
-    if int(full.sum()) >= 20:
+    if sis and int(full.sum()) >= 20:
         result = sprites_sis(mu[full], scores.argmax(-1)[full], seg[full], scenes.latents[full],
                              scenes.present[full], regressor=regressor, seed=seed)
         metrics.update(sis=result.sis, matched_r2=result.result.matched_r2)

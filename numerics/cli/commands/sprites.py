@@ -23,7 +23,7 @@ NAME = "sprites"
 HELP = ("multi-object sprites: render scenes, train/evaluate the regularized Transformer slot "
         "VAE and baselines, run the alpha/beta/decoder comparison (JIS, J-ARI, SIS)")
 
-PRESETS = ("smoke", "cpu", "paper")
+PRESETS = ("smoke", "cpu", "gpu", "paper")
 VARIANTS = ("full", "alpha=0", "beta=0", "spatial-broadcast", "slot-attention")
 
 
@@ -34,6 +34,23 @@ def _non_negative_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
     return value
 
 
@@ -59,8 +76,15 @@ def _overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encoder", choices=("transformer", "slot-attention"), default=None)
     p.add_argument("--mode", choices=("occlusion", "additive", "shadow"), default=None,
                    help="scene composition")
+    p.add_argument("--alpha-start", type=_non_negative_int, default=None,
+                   help="steps with alpha = 0 before the penalty's linear warm-up")
+    p.add_argument("--alpha-warmup", type=_non_negative_int, default=None,
+                   help="steps of the penalty's linear warm-up")
+    p.add_argument("--lr", type=_positive_float, default=None, help="peak learning rate")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast on CUDA (--no-amp to disable)")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="torch.compile the model (nn.Module.compile; default off)")
     p.add_argument("--seed", type=int, default=None, help="model/batch seed")
     p.add_argument("--cache", default=None, metavar="PATH.npz", help="cache training scenes")
 
@@ -93,6 +117,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("experiment", help="the alpha/beta/decoder comparison table + figure")
     _overrides(p)
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS[:4]))
+    p.add_argument("--seeds", nargs="+", type=int, default=None,
+                   help="model/batch seeds, one run per variant each (default: --seed)")
+    p.add_argument("--modes", nargs="+", choices=("occlusion", "additive", "shadow"),
+                   default=None, help="scene modes, each with every variant (default: --mode)")
+    p.add_argument("--eval-every", type=_non_negative_int, default=None,
+                   help="steps between learning-curve evaluations (0: none)")
     p.add_argument("--n-eval", type=positive_int, default=256)
     p.add_argument("--n-jacobian", type=positive_int, default=32)
     p.add_argument("--regressor", choices=("kernel", "linear", "mlp"), default="kernel")
@@ -113,16 +143,18 @@ def _build_run(args: argparse.Namespace):
         model = replace(model, decoder=args.decoder)
     if args.encoder is not None:
         model = replace(model, encoder=args.encoder)
-    loss = replace(loss, **{k: getattr(args, k) for k in ("alpha", "beta", "sigma")
+    loss = replace(loss, **{k: getattr(args, k)
+                            for k in ("alpha", "beta", "sigma", "alpha_start", "alpha_warmup")
                             if getattr(args, k) is not None})
     engine = replace(engine, device=args.device, progress=args.progress,
-                     **{k: getattr(args, k) for k in ("steps", "amp", "seed")
-                        if getattr(args, k) is not None})
+                     **{k: getattr(args, k) for k in ("steps", "amp", "seed", "lr", "eval_every")
+                        if getattr(args, k, None) is not None})
     if args.decoder == "spatial-broadcast" and args.alpha is None:
         loss = replace(loss, alpha=0.0)
     run = replace(run, data=data, model=model, loss=loss, engine=engine,
                   n_train=args.n_train or run.n_train, batch_size=args.batch_size or run.batch_size,
-                  cache=args.cache)
+                  cache=args.cache,
+                  compile=run.compile if args.compile is None else args.compile)
     run.validate()
     return run
 
@@ -205,13 +237,21 @@ def run(args: argparse.Namespace) -> int:
         scenes = render(config.data, args.n, args.eval_seed)
         metrics = evaluate_sprites(model, scenes, n_jacobian=args.n_jacobian,
                                    regressor=args.regressor, device=args.device)
-        _emit(args, metrics, "\n".join(f"{k:>10}: {v:.4f}" for k, v in metrics.items()))
+        _emit(args, metrics, "\n".join(
+            f"{k:>19}: {v:.4f}" if isinstance(v, float) else f"{k:>19}: {v}"
+            for k, v in metrics.items()))
         return 0
-    from numerics.sprites.experiment import markdown_table, run_experiment
+    from numerics.sprites.experiment import markdown_table, run_experiment, summary_markdown
 
     result = run_experiment(_build_run(args), args.out, variants=tuple(args.variants),
+                            seeds=tuple(args.seeds) if args.seeds else None,
+                            modes=tuple(args.modes) if args.modes else None,
                             n_eval=args.n_eval, n_jacobian=args.n_jacobian,
                             regressor=args.regressor)
-    _emit(args, {"rows": result.rows, "files": result.files},
-          markdown_table(result.rows) + "\n" + "\n".join(result.files.values()))
+    flagged = [f"{r['mode']} {r['variant']} seed {r['seed']}" for r in result.rows
+               if r["collapsed"]]
+    text = (summary_markdown(result.summary) + "\n" + markdown_table(result.rows)
+            + (f"\ncollapsed: {'; '.join(flagged)}\n" if flagged else "")
+            + "\n" + "\n".join(result.files.values()))
+    _emit(args, {"rows": result.rows, "summary": result.summary, "files": result.files}, text)
     return 0

@@ -149,3 +149,35 @@ def test_sprites_sis_perfect_and_scrambled() -> None:
     assert wrong.result.matched_r2 < 0.5
     with pytest.raises(DataError):
         sprites_sis(slots, assignment, seg, latents, torch.zeros(n, o, dtype=torch.bool))
+
+
+def _hand_jacobian(assign: list[list[int]], k: int) -> torch.Tensor:
+    """J (n, P, K) with mass 1 on the given slot of every pixel (and 0.01 elsewhere)."""
+    a = torch.tensor(assign)
+    return torch.nn.functional.one_hot(a, k).double() + 0.01
+
+
+def test_slot_dominance_and_verdicts_on_hand_built_cases() -> None:
+    from numerics.sprites.metrics import judge_run, slot_dominance
+
+    seg = torch.tensor([[0, 1, 1, 2, 2, 2], [1, 1, 2, 2, 0, 0]])
+    # object-wise: slot 2 <-> object 1, slot 0 <-> object 2
+    objects = slot_dominance(_hand_jacobian([[1, 2, 2, 0, 0, 0], [2, 2, 0, 0, 1, 1]], 3), seg)
+    assert objects["dominant_share"] == pytest.approx((3 / 5 + 2 / 4) / 2)
+    assert objects["true_dominant_share"] == pytest.approx((3 / 5 + 2 / 4) / 2)
+    # collapsed: every pixel on slot 1
+    collapsed = _hand_jacobian([[1] * 6, [1] * 6], 3)
+    dom = slot_dominance(collapsed, seg)
+    assert dom["dominant_share"] == 1.0
+    assert dom["dominant_mass"] == pytest.approx(1.01 / 1.03)
+    assert jis(collapsed, seg > 0) > 0.9 and j_ari(collapsed, seg) == 0.0
+    row = {"jis": jis(collapsed, seg > 0), "j_ari": 0.0, "recon_r2": 0.95, **dom}
+    assert judge_run(row) == "collapsed"
+    assert dom["dominant_mass_score"] == pytest.approx((1.01 / 1.03 - 1 / 3) / (2 / 3))
+    assert judge_run({**row, "dominant_share": 0.6}) == "mixed"
+    # an untrained, uniform decoder: near-tied argmax on one slot, but no mass on it
+    assert judge_run({**row, "dominant_mass_score": 0.01}) == "mixed"
+    assert judge_run({**row, "dominant_share": 0.6, "recon_r2": 0.5}) == "no-recon"
+    assert judge_run({**row, "dominant_share": 0.55, "j_ari": 0.9}) == "objects"
+    with pytest.raises(DataError):
+        slot_dominance(collapsed, torch.zeros(2, 6, dtype=torch.int64))

@@ -22,16 +22,58 @@ def test_smoke_experiment_every_variant_and_metric(tmp_path) -> None:
                             n_jacobian=2, regressor="linear")
     assert [r["variant"] for r in result.rows] == list(variants)
     for row in result.rows:
-        assert row["recon_mse"] > 0
+        assert row["recon_mse"] > 0 and row["recon_r2"] <= 1.0
         assert -1.0 <= row["j_ari"] <= 1.0 and -1.0 <= row["fg_ari"] <= 1.0
         assert 0.0 <= row["jis"] <= 1.0 and row["sis"] == row["sis"]
+        assert row["verdict"] in ("objects", "collapsed", "no-recon", "mixed")
+        assert row["collapsed"] == (row["verdict"] == "collapsed")
+        assert 0.0 < row["dominant_share"] <= 1.0
     saved = json.loads((tmp_path / "results.json").read_text())
     assert [r["variant"] for r in saved["rows"]] == list(variants)
+    assert [s["variant"] for s in saved["summary"]] == list(variants)
     table = (tmp_path / "results.md").read_text()
-    assert table.count("\n") == len(variants) + 2 and "| spatial-broadcast |" in table
+    assert "| spatial-broadcast |" in table and "verdict" in table and "±" in table
     assert (tmp_path / "jacobian_maps.png").stat().st_size > 0
+    assert "curves" not in result.files  # eval_every = 0: no learning curves
     for v in variants:
-        assert (tmp_path / f"{v}.pt").is_file()
+        assert (tmp_path / f"occlusion-{v}-s0.pt").is_file()
+
+
+def test_experiment_seeds_modes_curves_and_collapse_flag(tmp_path, monkeypatch) -> None:
+    import numerics.sprites.experiment as experiment
+
+    base = replace(preset("smoke"), engine=replace(preset("smoke").engine, eval_every=4))
+    result = run_experiment(base, tmp_path, variants=("full",), seeds=(3, 4),
+                            modes=("occlusion", "shadow"), n_eval=8, n_jacobian=2,
+                            regressor="linear", n_curve=4)
+    assert [(r["mode"], r["seed"]) for r in result.rows] == [
+        ("occlusion", 3), ("occlusion", 4), ("shadow", 3), ("shadow", 4)]
+    assert [s["seeds"] for s in result.summary] == [2, 2]
+    jis_values = [r["jis"] for r in result.rows[:2]]
+    assert result.summary[0]["jis"] == pytest.approx(sum(jis_values) / 2)
+    assert (tmp_path / "learning_curves.png").stat().st_size > 0
+    curve = json.loads((tmp_path / "results.json").read_text())["curves"]["full"]
+    assert [e["step"] for e in curve["evaluations"]] == [4.0, 8.0]
+    assert {"jis", "j_ari", "dominant_share"} <= set(curve["evaluations"][0])
+    # a collapsed run (forced verdict) is flagged in the markdown
+    rows = [{**result.rows[0], "verdict": "collapsed", "collapsed": True}]
+    assert "**collapsed**" in experiment.markdown_table(rows)
+    assert experiment.summarize(rows)[0]["collapsed"] == 1
+    with pytest.raises(ConfigError):
+        run_experiment(base, tmp_path, variants=("full",), seeds=(1, 1))
+
+
+def test_gpu_preset_config_path_on_cpu_without_autocast(tmp_path) -> None:
+    gpu = preset("gpu")
+    assert gpu.engine.amp and gpu.model.decoder == "transformer" and gpu.loss.alpha > 0
+    small = replace(gpu, n_train=16, batch_size=4, compile=False,
+                    engine=replace(gpu.engine, steps=2, amp=False, device="cpu",
+                                   warmup_steps=1, progress=False, checkpoint=None))
+    model, fit = train_sprites(small)
+    assert fit.steps == 2 and fit.device == "cpu"
+    metrics = evaluate_sprites(model, render(small.data, 4, 1), n_jacobian=1, sis=False,
+                               device="cpu")
+    assert metrics["recon_mse"] > 0 and metrics["sis"] != metrics["sis"]
 
 
 def test_training_is_reproducible_and_resumes(tmp_path) -> None:
@@ -99,4 +141,26 @@ def test_cli_train_eval_render(tmp_path, capsys) -> None:
     config["model"]["slots"] = -3
     (out / "run.json").write_text(json.dumps(config))
     assert main(["sprites", "eval", str(out), "--n", "5"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_cli_experiment_seeds_and_bad_input(tmp_path, capsys) -> None:
+    out = tmp_path / "exp"
+    assert main(["sprites", "experiment", "--preset", "smoke", "--variants", "full",
+                 "--seeds", "0", "1", "--n-eval", "6", "--n-jacobian", "2", "--regressor",
+                 "linear", "--alpha-start", "2", "--alpha-warmup", "2", "--lr", "2e-3",
+                 "--out", str(out), "--no-progress", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert [r["seed"] for r in payload["rows"]] == [0, 1]
+    assert payload["summary"][0]["seeds"] == 2
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["base"]["loss"]["alpha_start"] == 2 and saved["base"]["engine"]["lr"] == 2e-3
+    command = ["sprites", "experiment", "--preset", "smoke", "--variants", "full", "--out",
+               str(tmp_path / "bad")]
+    for bad in (["--alpha-start", "-1"], ["--lr", "0"]):  # refused by the parser
+        with pytest.raises(SystemExit) as stop:
+            main([*command, *bad])
+        assert stop.value.code == 2
+    capsys.readouterr()
+    assert main([*command, "--seeds", "1", "1"]) == 2  # refused by run_experiment
     assert capsys.readouterr().err.count("\n") == 1
