@@ -17,7 +17,12 @@ from __future__ import annotations
 
 import argparse
 
-from numerics.cli.types import positive_int
+from numerics.cli.types import (
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 NAME = "sprites"
 HELP = ("multi-object sprites: render scenes, train/evaluate the regularized Transformer slot "
@@ -25,33 +30,6 @@ HELP = ("multi-object sprites: render scenes, train/evaluate the regularized Tra
 
 PRESETS = ("smoke", "cpu", "gpu", "paper")
 VARIANTS = ("full", "alpha=0", "beta=0", "spatial-broadcast", "slot-attention")
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _non_negative_float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -67,20 +45,20 @@ def _overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=positive_int, default=None, help="optimisation steps")
     p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--n-train", type=positive_int, default=None, help="training scenes")
-    p.add_argument("--alpha", type=_non_negative_float, default=None,
+    p.add_argument("--alpha", type=non_negative_float, default=None,
                    help="interaction penalty weight")
-    p.add_argument("--beta", type=_non_negative_float, default=None, help="KL weight")
-    p.add_argument("--sigma", type=_non_negative_float, default=None,
+    p.add_argument("--beta", type=non_negative_float, default=None, help="KL weight")
+    p.add_argument("--sigma", type=non_negative_float, default=None,
                    help="reconstruction weight")
     p.add_argument("--decoder", choices=("transformer", "spatial-broadcast"), default=None)
     p.add_argument("--encoder", choices=("transformer", "slot-attention"), default=None)
     p.add_argument("--mode", choices=("occlusion", "additive", "shadow"), default=None,
                    help="scene composition")
-    p.add_argument("--alpha-start", type=_non_negative_int, default=None,
+    p.add_argument("--alpha-start", type=non_negative_int, default=None,
                    help="steps with alpha = 0 before the penalty's linear warm-up")
-    p.add_argument("--alpha-warmup", type=_non_negative_int, default=None,
+    p.add_argument("--alpha-warmup", type=non_negative_int, default=None,
                    help="steps of the penalty's linear warm-up")
-    p.add_argument("--lr", type=_positive_float, default=None, help="peak learning rate")
+    p.add_argument("--lr", type=positive_float, default=None, help="peak learning rate")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast on CUDA (--no-amp to disable)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
@@ -121,7 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="model/batch seeds, one run per variant each (default: --seed)")
     p.add_argument("--modes", nargs="+", choices=("occlusion", "additive", "shadow"),
                    default=None, help="scene modes, each with every variant (default: --mode)")
-    p.add_argument("--eval-every", type=_non_negative_int, default=None,
+    p.add_argument("--eval-every", type=non_negative_int, default=None,
                    help="steps between learning-curve evaluations (0: none)")
     p.add_argument("--n-eval", type=positive_int, default=256)
     p.add_argument("--n-jacobian", type=positive_int, default=32)
