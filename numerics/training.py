@@ -237,8 +237,9 @@ def _fresh_decoder(config: TrainConfig, member: nn.Module, seed: int) -> nn.Modu
 
 def _unmixer(config: TrainConfig, data: Data) -> Any:
     """The unmixing stage of numerics.selection for structured decoders of order >=
-    numerics.unmixing.FROM_ORDER on several slots (with at most MAX_FEATURES features), else
-    None: ``unmix(member, seed, search)`` (``search``: a numerics.selection.Search) returns the
+    numerics.unmixing.FROM_ORDER on several slots (with at most MAX_FEATURES features and a
+    training set of at least numerics.unmixing.points_for points), else None:
+    ``unmix(member, seed, search)`` (``search``: a numerics.selection.Search) returns the
     residual of the member's own coordinates and ``(residual, copy)`` pairs, each copy the
     member's encoder composed with a proposed affine map and a fresh decoder seeded from
     ``seed`` whose cross-slot coefficients and bias start at the proposal's least-squares fit."""
@@ -247,17 +248,17 @@ def _unmixer(config: TrainConfig, data: Data) -> Any:
     latent = config.inferred_sizes()
     order = config.model_order()
     if not config.constrained() or order < unmixing.FROM_ORDER or len(latent) < 2 or (
-            unmixing.feature_count(latent, order) > unmixing.MAX_FEATURES):
+            unmixing.feature_count(latent, order) > unmixing.MAX_FEATURES) or (
+            len(data.x_train) < unmixing.points_for(latent, order)):
         return None
-    x = data.x_train[:unmixing.POINTS]
+    x = data.x_train[:unmixing.points_for(latent, order)]
 
     def unmix(member: nn.Module, seed: int, search: Search
               ) -> tuple[float, list[tuple[float, nn.Module]]]:
         device = next(member.parameters()).device
         with torch.no_grad():
             z_hat = member.encoder(x.to(device)).cpu()
-            own = float(unmixing.unmixing_residual(z_hat.double()[None], x.double(), latent,
-                                                   order)[0])
+        own = unmixing.coordinate_residual(z_hat, x, latent, order)
         out = []
         for i, proposal in enumerate(unmixing.propose_unmixings(
                 z_hat, x, latent, order, proposals=config.selection.unmix_proposals,

@@ -14,26 +14,41 @@ outputs makes x best explained by
               1..n + 1]   (the model class of an order-n decoder, truncated at degree n + 1),
 
 measured by the variable-projection residual (the linear coefficients B are solved, not
-learned; lambda = 1e-8 times the mean diagonal of Phi^T Phi keeps the normal equations
-positive definite)
+learned)
 
-    r(A) = || X - Phi(u) B*(u) ||_F^2 / || X - mean X ||_F^2,
-    B*(u) = (Phi^T Phi + lambda I)^{-1} Phi^T X,   u standardized per coordinate.
+    r(A) = min_B || X - Phi(u) B ||_F^2 / || X - mean X ||_F^2,   u standardized per coordinate,
+
+the exact least-squares residual (:func:`unmixing_residual` computes it from this definition,
+through the singular vectors of Phi(u); it is the reference of the tests).
+
+The search never forms Phi(u) B*. Every monomial of degree <= n of u is a polynomial of degree
+<= n of zhat and back (u is an invertible affine map of zhat), so the span of those columns of
+Phi(u), M_n, is the same for every A: only the q within-slot monomials of degree n + 1, W(u),
+move with A. With P the orthogonal projection onto the complement of M_n(zhat) (computed once
+per search, :func:`residual_system`), the least-squares fit on [M_n, W] splits into the fit on
+M_n plus the fit of P X on P W, so
+
+    r(A) = min_B' || P X - P W(u) B' ||_F^2 / || X - mean X ||_F^2
+         = ( ||P X||^2 - tr(B'^T C) - lambda ||B'||^2 ) / || X - mean X ||^2,
+    G = (P W)^T (P W),  C = (P W)^T P X,  (G + lambda I) B' = C,
+
+with lambda = 1e-8 times the mean diagonal of G, which keeps the normal equations positive
+definite in float64 when columns collide (the same number as the definition: tested against
+:func:`unmixing_residual` to 1e-9 on well-conditioned maps). Per Adam
+step and map that costs O(m r q + m q d_x) with r = C(d + n, n) instead of O(m p (p + d_x)):
+q = 20 against p = 185 for 4 x 2 latents at n = 3, 45 against 265 for 3 x 3.
 
 r is minimized over A by Adam from ``restarts`` starts (the identity first, then seeded random
-orthogonal matrices), optionally with successive halving (``halving``: the late check of
-numerics.selection keeps the best quarter, then the best third, of its starts), and the
-distinct best maps are returned as proposals; the training
-pipeline (numerics.selection) applies each to a copy of the encoder, gives it a fresh decoder,
-and keeps the copy with the lowest held-out reconstruction error. A generator that is exactly
-such a polynomial (theory.generators) gives r = 0 in its own coordinates (up to slot-wise
-affine maps and slot permutations, which keep the span of Phi); a non-polynomial one is fit
-approximately, and the held-out error decides.
+orthogonal matrices), optionally with successive halving (``halving``: keep the best maps of
+the previous stage and run more steps on them), and the distinct best maps are returned as
+proposals; the training pipeline (numerics.selection) applies each to a copy of the encoder,
+gives it a fresh decoder, and keeps the copy with the lowest held-out reconstruction error. A
+generator that is exactly such a polynomial (theory.generators) gives r = 0 in its own
+coordinates (up to slot-wise affine maps and slot permutations, which keep the span of Phi); a
+non-polynomial one is fit approximately, and the held-out error decides.
 
-Cost per Adam step: R restarts x m points x p features, O(R m p (p + d_x)); with m = 512 and
-60 steps, in float64 on 2 CPU cores (after the first call of a process, which adds about
-0.8 s): 1.0 s for 3 x 2 latents at n = 3 (p = 99 features, d_x = 98) and 2.2-2.4 s for 4 x 2
-(p = 185, d_x = 184) with R = 8 starts, 1.2 s for 4 x 2 with R = 4 (the late check).
+The residual is fit on :func:`points_for` training points: max(POINTS, 3 p), so that the
+fit of p features cannot follow the points.
 """
 
 from __future__ import annotations
@@ -56,11 +71,15 @@ __all__ = [
     "FROM_ORDER",
     "MAX_FEATURES",
     "POINTS",
+    "ResidualSystem",
     "Unmixing",
     "check_halving",
+    "coordinate_residual",
     "feature_count",
     "fit_coefficients",
+    "points_for",
     "propose_unmixings",
+    "residual_system",
     "unmixing_features",
     "unmixing_residual",
 ]
@@ -68,13 +87,17 @@ __all__ = [
 #: Decoder orders whose training runs the unmixing stage (instead of regrouping): measured on
 #: unseen seeds, regrouping alone identified 0/5 on 3x2 at order 3 and 13/20 on 4x2 at order 2.
 FROM_ORDER = 2
-#: Training points the residual is fit on (p = 99 features for 3 x 2 latents at n = 3).
+#: Fewest training points the residual is fit on (p = 99 features for 3 x 2 latents at n = 3);
+#: :func:`points_for` takes 3 p when that is more.
 POINTS = 512
-#: Most features p the stage fits (p must stay well below POINTS; the Gram matrices cost
-#: R p^2 floats): larger layouts and orders skip the unmixing stage.
-MAX_FEATURES = 256
-#: Ridge of the normal equations relative to the mean diagonal of Phi^T Phi: keeps them
-#: positive definite in float64 (condition number <= about p / RIDGE) when features collide.
+#: Points per feature of Phi at least (:func:`points_for`).
+POINTS_PER_FEATURE = 3
+#: Most features p the stage fits (the projection basis costs m r doubles with m = 3 p):
+#: larger layouts and orders skip the unmixing stage. 3 x 3 latents at n = 3 have 265,
+#: 5 x 2 at n = 3 have 311.
+MAX_FEATURES = 1024
+#: Ridge of the normal equations relative to their mean diagonal: keeps them positive definite
+#: in float64 (condition number <= about p / RIDGE) when features collide.
 RIDGE = 1e-8
 #: Two proposals whose residuals agree to this relative tolerance are taken as the same
 #: solution (the objective is invariant under slot-wise affine maps and slot permutations).
@@ -105,12 +128,44 @@ def _monomial_index(slot_sizes: tuple[int, ...], order: int) -> Tensor:
     within = [t for k in range(len(slot_sizes)) for m in range(1, order + 2)
               for t in itertools.combinations_with_replacement(
                   range(int(offsets[k]), int(offsets[k + 1])), m)]
-    monomials = cross_monomials(slot_sizes, order) + within
-    d = int(offsets[-1])
-    index = torch.full((len(monomials), order + 1), d, dtype=torch.long)
+    return _padded_index(cross_monomials(slot_sizes, order) + within, int(offsets[-1]),
+                         order + 1)
+
+
+def _padded_index(monomials: Sequence[tuple[int, ...]], d: int, width: int) -> Tensor:
+    """``(len(monomials), width)`` index tuples padded with d (the column of ones)."""
+    index = torch.full((len(monomials), width), d, dtype=torch.long)
     for r, t in enumerate(monomials):
         index[r, :len(t)] = torch.tensor(t)
     return index
+
+
+@functools.lru_cache(maxsize=32)
+def _low_index(d: int, order: int) -> Tensor:
+    """Every monomial of degree 1..order of d coordinates (the columns M_n besides 1)."""
+    monomials = [t for m in range(1, order + 1)
+                 for t in itertools.combinations_with_replacement(range(d), m)]
+    return _padded_index(monomials, d, max(order, 1))
+
+
+@functools.lru_cache(maxsize=32)
+def _top_index(slot_sizes: tuple[int, ...], order: int) -> Tensor:
+    """The within-slot monomials of degree order + 1 (the columns W)."""
+    offsets = np.cumsum((0, *slot_sizes))
+    monomials = [t for k in range(len(slot_sizes))
+                 for t in itertools.combinations_with_replacement(
+                     range(int(offsets[k]), int(offsets[k + 1])), order + 1)]
+    return _padded_index(monomials, int(offsets[-1]), order + 1)
+
+
+def _products(u: Tensor, index: Tensor) -> Tensor:
+    """``(..., m, d) -> (..., m, len(index))``: the products of the indexed coordinates."""
+    padded = torch.cat([u, torch.ones_like(u[..., :1])], dim=-1)
+    index = index.to(u.device)
+    out = padded[..., index[:, 0]]
+    for position in range(1, index.shape[1]):
+        out = out * padded[..., index[:, position]]
+    return out
 
 
 def feature_count(slot_sizes: Sequence[int], order: int) -> int:
@@ -118,18 +173,18 @@ def feature_count(slot_sizes: Sequence[int], order: int) -> int:
     return len(_monomial_index(tuple(int(s) for s in slot_sizes), int(order))) + 1
 
 
+def points_for(slot_sizes: Sequence[int], order: int) -> int:
+    """Training points the residual is fit on: max(POINTS, POINTS_PER_FEATURE * p)."""
+    return max(POINTS, POINTS_PER_FEATURE * feature_count(slot_sizes, order))
+
+
 def unmixing_features(u: Tensor, slot_sizes: Sequence[int], order: int) -> Tensor:
     """Phi(u) of the module docstring: ``(..., m, d) -> (..., m, p)``, the constant last."""
     sizes = tuple(int(s) for s in slot_sizes)
     if u.shape[-1] != sum(sizes):
         raise ConfigError(f"u has {u.shape[-1]} coordinates, slots {sizes} need {sum(sizes)}")
-    index = _monomial_index(sizes, int(order)).to(u.device)
-    ones = torch.ones_like(u[..., :1])
-    padded = torch.cat([u, ones], dim=-1)
-    m = padded[..., index[:, 0]]
-    for position in range(1, index.shape[1]):
-        m = m * padded[..., index[:, position]]
-    return torch.cat([m, ones], dim=-1)
+    return torch.cat([_products(u, _monomial_index(sizes, int(order))),
+                      torch.ones_like(u[..., :1])], dim=-1)
 
 
 def _ridge_solve(phi: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -146,17 +201,86 @@ def _ridge_solve(phi: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
 
 def unmixing_residual(u: Tensor, x: Tensor, slot_sizes: Sequence[int], order: int) -> Tensor:
-    """r of the module docstring for coordinates ``u: (R, m, d)`` and data ``x: (m, d_x)``:
-    ``(R,)``, differentiable in ``u``. Each u is standardized per coordinate first."""
+    """r of the module docstring from its definition, for coordinates ``u: (R, m, d)`` and data
+    ``x: (m, d_x)``: ``(R,)``. Each u is standardized per coordinate, Phi(u) is formed in full
+    and X is projected on its left singular vectors (singular values above m p eps times the
+    largest, numpy's rank tolerance). O(R m p^2): the reference that the search's
+    :class:`ResidualSystem` is tested against."""
+    u = u.double()
     u = (u - u.mean(-2, keepdim=True)) / u.std(-2, keepdim=True).clamp_min(1e-12)
     phi = unmixing_features(u, slot_sizes, order)
-    xc = x - x.mean(0)
-    # with C = Phi^T X and (G + lambda I) B = C:  ||X - Phi B||^2 = ||X||^2 - tr(B^T C)
-    # - lambda ||B||^2 exactly, so the fitted values Phi B (a third of the cost) are not formed
-    coeffs, cross, ridge = _ridge_solve(phi, xc)
+    xc = x.double() - x.double().mean(0)
+    left, singular, _ = torch.linalg.svd(phi, full_matrices=False)
+    tolerance = singular[..., :1] * max(phi.shape[-2:]) * torch.finfo(torch.float64).eps
+    left = left * (singular > tolerance).to(left.dtype)[..., None, :]
     energy = xc.square().sum()
-    fitted = (coeffs * cross).sum((-2, -1)) + ridge * coeffs.square().sum((-2, -1))
-    return (energy - fitted) / energy
+    return (energy - (left.transpose(-1, -2) @ xc).square().sum((-2, -1))) / energy
+
+
+@dataclass(frozen=True)
+class ResidualSystem:
+    """What the search of :func:`propose_unmixings` precomputes once (module docstring).
+
+    ``z``: the standardized encoder coordinates ``(m, d)``; ``basis``: an orthonormal basis
+    ``(m, r)`` of the span of their monomials of degree <= n (the constant included);
+    ``x_perp``: the data minus its projection on that span ``(m, d_x)`` (P X); ``remaining``:
+    ||P X||^2; ``energy``: ||X - mean X||^2. float64.
+    """
+
+    z: Tensor
+    basis: Tensor
+    x_perp: Tensor
+    remaining: Tensor
+    energy: Tensor
+    slot_sizes: tuple[int, ...]
+    order: int
+
+    def residual(self, maps: Tensor) -> Tensor:
+        """r of the module docstring for u = maps @ z per map: ``maps: (R, d, d) -> (R,)``,
+        differentiable in ``maps``; equals :func:`unmixing_residual` of those u."""
+        u = torch.einsum("mj,rij->rmi", self.z, maps)
+        u = (u - u.mean(-2, keepdim=True)) / u.std(-2, keepdim=True).clamp_min(1e-12)
+        top = _products(u, _top_index(self.slot_sizes, self.order))
+        top = top - self.basis @ (self.basis.T @ top)
+        coeffs, cross, ridge = _ridge_solve(top, self.x_perp)
+        fitted = (coeffs * cross).sum((-2, -1)) + ridge * coeffs.square().sum((-2, -1))
+        return (self.remaining - fitted) / self.energy
+
+
+def residual_system(z_hat: Tensor, x: Tensor, slot_sizes: Sequence[int], order: int
+                    ) -> ResidualSystem:
+    """The :class:`ResidualSystem` of coordinates ``z_hat: (m, d)`` and data ``x: (m, d_x)``:
+    z_hat is standardized per coordinate, the basis is the left singular vectors of
+    [1, monomials of degree 1..n of z] with singular values above m p eps times the largest
+    (numpy's rank tolerance)."""
+    sizes = tuple(int(s) for s in slot_sizes)
+    if z_hat.ndim != 2 or x.ndim != 2 or z_hat.shape[0] != x.shape[0]:
+        raise ConfigError(f"z_hat (m, d) and x (m, d_x) must have the same m, got "
+                          f"{tuple(z_hat.shape)} and {tuple(x.shape)}")
+    if z_hat.shape[1] != sum(sizes):
+        raise ConfigError(f"z_hat has {z_hat.shape[1]} coordinates, slots {sizes} need "
+                          f"{sum(sizes)}")
+    z = z_hat.detach().double()
+    z = (z - z.mean(0)) / z.std(0).clamp_min(1e-12)
+    low = torch.cat([torch.ones_like(z[:, :1]),
+                     _products(z, _low_index(z.shape[1], int(order)))], dim=1)
+    left, singular, _ = torch.linalg.svd(low, full_matrices=False)
+    tolerance = singular[0] * max(low.shape) * torch.finfo(torch.float64).eps
+    basis = left[:, singular > tolerance]
+    xc = x.detach().double()
+    xc = xc - xc.mean(0)
+    x_perp = xc - basis @ (basis.T @ xc)
+    return ResidualSystem(z, basis, x_perp, x_perp.square().sum(), xc.square().sum(), sizes,
+                          int(order))
+
+
+def coordinate_residual(z_hat: Tensor, x: Tensor, slot_sizes: Sequence[int], order: int
+                        ) -> float:
+    """r of the coordinates ``z_hat: (m, d)`` as they are (A = I) for ``x: (m, d_x)``."""
+    system = residual_system(z_hat, x, slot_sizes, order)
+    eye = torch.eye(system.z.shape[1], dtype=torch.float64)[None]
+    with torch.no_grad():
+        return float(system.residual(eye)[0])
 
 
 def fit_coefficients(u: Tensor, x: Tensor, slot_sizes: Sequence[int], order: int) -> Tensor:
@@ -205,14 +329,10 @@ def propose_unmixings(z_hat: Tensor, x: Tensor, slot_sizes: Sequence[int], order
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{name} must be a positive integer, got {value!r}")
     stages = check_halving(halving, restarts)
-    if z_hat.ndim != 2 or x.ndim != 2 or z_hat.shape[0] != x.shape[0]:
-        raise ConfigError(f"z_hat (m, d) and x (m, d_x) must have the same m, got "
-                          f"{tuple(z_hat.shape)} and {tuple(x.shape)}")
+    system = residual_system(z_hat, x, sizes, order)
     d = z_hat.shape[1]
-    z = z_hat.detach().double()
-    mean, std = z.mean(0), z.std(0).clamp_min(1e-12)
-    z = (z - mean) / std
-    x = x.detach().double()
+    z_raw = z_hat.detach().double()
+    mean, std = z_raw.mean(0), z_raw.std(0).clamp_min(1e-12)
     gen = torch.Generator().manual_seed(int(seed))
     starts = torch.eye(d, dtype=torch.float64).repeat(restarts, 1, 1)
     if restarts > 1:
@@ -222,20 +342,19 @@ def propose_unmixings(z_hat: Tensor, x: Tensor, slot_sizes: Sequence[int], order
     for keep, stage_steps in ((restarts, steps), *stages):
         if keep < maps.shape[0]:
             with torch.no_grad():
-                residual = unmixing_residual(torch.einsum("mj,rij->rmi", z, maps), x, sizes,
-                                             order)
+                residual = system.residual(maps)
             maps = maps[residual.argsort()[:keep]]
         maps = maps.detach().clone().requires_grad_(True)
         opt = torch.optim.Adam([maps], lr=lr)
         for _ in range(stage_steps):
             opt.zero_grad()
-            unmixing_residual(torch.einsum("mj,rij->rmi", z, maps), x, sizes,
-                              order).sum().backward()
+            system.residual(maps).sum().backward()
             opt.step()
     with torch.no_grad():
-        u = torch.einsum("mj,rij->rmi", z, maps)
-        residual = unmixing_residual(u, x, sizes, order)
+        residual = system.residual(maps)
+        u = torch.einsum("mj,rij->rmi", system.z, maps)
         u_mean, u_std = u.mean(1), u.std(1).clamp_min(1e-12)
+    x = x.detach().double()
     chosen: list[Unmixing] = []
     n_cross = len(cross_monomials(sizes, order))
     for r in residual.argsort().tolist():
@@ -246,7 +365,7 @@ def propose_unmixings(z_hat: Tensor, x: Tensor, slot_sizes: Sequence[int], order
         # u = (maps (zhat - mean) / std - u_mean) / u_std  =  matrix @ zhat + shift
         matrix = maps[r].detach() / std[None, :] / u_std[r][:, None]
         shift = -(matrix @ mean) - u_mean[r] / u_std[r]
-        coefficients = fit_coefficients(u[r], x, sizes, order)
+        coefficients = fit_coefficients((u[r] - u_mean[r]) / u_std[r], x, sizes, order)
         chosen.append(Unmixing(matrix, shift, value, coefficients[:n_cross], coefficients[-1]))
         if len(chosen) == proposals:
             break

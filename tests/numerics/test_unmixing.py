@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 from numerics.errors import ConfigError
 from numerics.models import MLPEncoder
 from numerics.slotwise import block_norms
-from numerics.unmixing import propose_unmixings, unmixing_features, unmixing_residual
+from numerics.unmixing import (
+    coordinate_residual,
+    feature_count,
+    points_for,
+    propose_unmixings,
+    residual_system,
+    unmixing_features,
+    unmixing_residual,
+)
 
 Tensor = torch.Tensor
 
@@ -77,6 +85,50 @@ def test_residual_invariant_under_slot_permutation_and_slotwise_affine_maps(
     cross = torch.eye(4, dtype=torch.float64)
     cross[0, 2] = cross[0, 3] = 0.7
     assert float(unmixing_residual((u @ cross.T)[None], x, sizes, 2)) > base + 1e-4
+
+
+def test_residual_hand_built() -> None:
+    """One slot {u0} and one slot {u1} at order 1 (features 1, u0, u0^2, u1, u1^2; no cross
+    term): x = u0 * u1 on the four points (+-1, +-1) is orthogonal to every feature (each is
+    even in u0 or in u1 while u0 u1 is odd in both), so r = 1 exactly; x = u0^2 + u1 is fit
+    exactly, r = 0. The search's projected residual agrees."""
+    u = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]],
+                     dtype=torch.float64)
+    product = (u[:, 0] * u[:, 1])[:, None]
+    assert float(unmixing_residual(u[None], product, (1, 1), 1)[0]) == pytest.approx(1.0,
+                                                                                    abs=1e-12)
+    assert coordinate_residual(u, product, (1, 1), 1) == pytest.approx(1.0, abs=1e-12)
+    exact = (u[:, 0] ** 2 + u[:, 1])[:, None]
+    assert float(unmixing_residual(u[None], exact, (1, 1), 1)[0]) == pytest.approx(0.0,
+                                                                                  abs=1e-12)
+    assert coordinate_residual(u, exact, (1, 1), 1) == pytest.approx(0.0, abs=1e-12)
+
+
+@settings(deadline=None, max_examples=15)
+@given(seed=st.integers(0, 10_000),
+       case=st.sampled_from([((2, 2), 2), ((2, 3, 1), 3), ((2, 2, 2), 3), ((3, 3), 2)]))
+def test_projected_residual_equals_the_definition(seed: int, case: tuple) -> None:
+    """ResidualSystem.residual (the search's O(m r q) form) equals unmixing_residual (Phi(u) in
+    full) for well-conditioned maps: random rotations times scales in [0.5, 2]."""
+    sizes, order = case
+    d = sum(sizes)
+    gen = torch.Generator().manual_seed(seed)
+    m = points_for(sizes, order)
+    z = torch.rand(m, d, generator=gen, dtype=torch.float64) * 2 - 1
+    x = torch.tanh(z @ torch.randn(d, 12, generator=gen, dtype=torch.float64)) ** 2
+    q = torch.linalg.qr(torch.randn(3, d, d, generator=gen, dtype=torch.float64))[0]
+    maps = q * (0.5 + 1.5 * torch.rand(3, 1, d, generator=gen, dtype=torch.float64))
+    system = residual_system(z, x, sizes, order)
+    fast = system.residual(maps)
+    reference = unmixing_residual(torch.einsum("mj,rij->rmi", system.z, maps), x, sizes, order)
+    assert torch.allclose(fast, reference, rtol=0, atol=1e-9)
+    assert coordinate_residual(z, x, sizes, order) == pytest.approx(
+        float(unmixing_residual(z[None], x, sizes, order)[0]), abs=1e-9)
+
+
+def test_points_grow_with_the_features() -> None:
+    assert points_for((2, 2, 2), 3) == 512  # p = 99
+    assert feature_count((3, 3, 3), 3) == 265 and points_for((3, 3, 3), 3) == 795
 
 
 def test_proposal_undoes_a_linear_mixing() -> None:
