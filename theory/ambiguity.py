@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import sympy
 
 import theory.modular as modular
-from theory.ambiguity_system import AmbiguitySystem, non_negative_int
+from theory.ambiguity_system import AmbiguitySystem, Column, EquationRow, non_negative_int
 from theory.certificates import Counterexample, certified_counterexample
 from theory.constants import formal_constants
 from theory.errors import AnalysisError, BudgetError
@@ -112,7 +112,7 @@ def slotwise_field_count(slots: Slots, degree: int) -> int:
     return sum(n * math.comb(n + degree, degree) for n in slots.sizes)
 
 
-def _field(vector: list[sympy.Rational], columns: list[tuple[int, tuple[int, ...]]],
+def _field(vector: list[sympy.Rational], columns: list[Column],
            symbols: tuple[sympy.Symbol, ...]) -> sympy.Matrix:
     """The field v = sum_j vector[j] z^{m_j} e_{i_j} of a solution vector."""
     v = [sympy.Integer(0)] * len(symbols)
@@ -246,12 +246,12 @@ def ambiguities(f: object, slots: Slots, order: int, degree: int = 1) -> Ambigui
     )
 
 
-def _solutions(rows: list[dict[int, object]], cols: list[int]) -> int:
+def _solutions(rows: list[EquationRow], cols: list[int]) -> int:
     """Dimension of the solutions supported on the columns ``cols``."""
     return len(cols) - _restricted_rank(rows, cols)
 
 
-def _slot_fields(system: AmbiguitySystem, k: int, rows: list[dict[int, object]]) -> SlotFields:
+def _slot_fields(system: AmbiguitySystem, k: int, rows: list[EquationRow]) -> SlotFields:
     """Per-slot subsystem; ``rows`` are the equations restricted to slot k's own columns."""
     cols = [j for j, s in enumerate(system.slot_of_col) if s == k]
     affine = [j for j in cols if system.degree_of[j] <= 1]
@@ -274,12 +274,12 @@ def _slot_fields(system: AmbiguitySystem, k: int, rows: list[dict[int, object]])
     )
 
 
-def _rows_by_slot(system: AmbiguitySystem) -> list[list[dict[int, object]]]:
+def _rows_by_slot(system: AmbiguitySystem) -> list[list[EquationRow]]:
     """The equations restricted to each slot's own slot-wise columns (other unknowns = 0)."""
-    out: list[list[dict[int, object]]] = [[] for _ in system.slots.blocks]
+    out: list[list[EquationRow]] = [[] for _ in system.slots.blocks]
     slot_of_col = system.slot_of_col
     for row in system.rows:
-        parts: dict[int, dict[int, object]] = {}
+        parts: dict[int, EquationRow] = {}
         for j, v in row.items():
             k = slot_of_col[j]
             if k is not None:
@@ -289,7 +289,7 @@ def _rows_by_slot(system: AmbiguitySystem) -> list[list[dict[int, object]]]:
     return out
 
 
-def _restricted_rank(rows: list[dict[int, object]], cols: list[int]) -> int:
+def _restricted_rank(rows: list[EquationRow], cols: list[int]) -> int:
     index = {j: t for t, j in enumerate(cols)}
     sub = []
     for row in rows:

@@ -31,9 +31,9 @@ Any other function (sin, log, sqrt, irrational coefficients, ...) raises
 :class:`~theory.errors.AnalysisError`: the answer would not be exact.
 
 Slot-wise fields (v_{B_k} depends on z_{B_k} only) always include the trivial ambiguities
-(slot-wise reparametrizations); the result compares the solution space with them and, for affine
-The exponential-polynomial calculus is :mod:`theory.exp_polynomial`; the solution space is
-read off by :func:`theory.ambiguity.ambiguities`.
+(slot-wise reparametrizations); :func:`theory.ambiguity.ambiguities` reads the solution space off
+this system and compares it with them. The exponential-polynomial calculus is
+:mod:`theory.exp_polynomial`.
 """
 
 from __future__ import annotations
@@ -42,17 +42,24 @@ import itertools
 from collections import defaultdict
 
 import sympy
+from sympy.external.gmpy import MPQ
 
 from theory.errors import AnalysisError
-from theory.exp_polynomial import exp_components, partial
+from theory.exp_polynomial import Monomial, exp_components, partial
 from theory.slots import Slots, require_slots
 
-__all__ = ["AmbiguitySystem", "dense_reference_dimension", "linear_system", "non_negative_int"]
+__all__ = ["AmbiguitySystem", "Column", "EquationRow", "dense_reference_dimension",
+           "linear_system", "non_negative_int"]
+
+Column = tuple[int, Monomial]
+"""An unknown of the system: (i, m), the coefficient of z^m in the field component v_i."""
+EquationRow = dict[int, MPQ]
+"""One equation: {column index: non-zero coefficient in sympy's ``QQ``}."""
 
 
-def _monomials(n_vars: int, degree: int) -> list[tuple[int, ...]]:
+def _monomials(n_vars: int, degree: int) -> list[Monomial]:
     """All exponent vectors of total degree <= degree, graded then lexicographic."""
-    out = []
+    out: list[Monomial] = []
     for d in range(degree + 1):
         for combo in itertools.combinations_with_replacement(range(n_vars), d):
             e = [0] * n_vars
@@ -85,12 +92,12 @@ class AmbiguitySystem:
         slot_of = slots.slot_of
         d = len(symbols)
         monos = _monomials(d, degree)
-        columns = [(i, m) for i in range(d) for m in monos]
+        columns: list[Column] = [(i, m) for i in range(d) for m in monos]
 
-        def slot_set(m: tuple[int, ...]) -> frozenset[int]:
+        def slot_set(m: Monomial) -> frozenset[int]:
             return frozenset(slot_of[v] for v, e in enumerate(m) if e)
 
-        def kind(col: tuple[int, tuple[int, ...]]) -> tuple:
+        def kind(col: Column) -> tuple[int, int, int]:
             i, m = col
             ss = slot_set(m)
             slotwise = ss <= {slot_of[i]}
@@ -102,10 +109,10 @@ class AmbiguitySystem:
         self.slotwise = [kind(c)[0] == 0 for c in columns]
         self.n_slotwise = sum(self.slotwise)
         self.degree_of = [sum(m) for _, m in columns]
-        self.slot_of_col = [slot_of[i] if sw else None
-                            for (i, _), sw in zip(columns, self.slotwise, strict=True)]
+        self.slot_of_col: list[int | None] = [
+            slot_of[i] if sw else None for (i, _), sw in zip(columns, self.slotwise, strict=True)]
 
-        by_coordinate: dict[int, list[tuple[int, tuple[int, ...]]]] = defaultdict(list)
+        by_coordinate: dict[int, list[tuple[int, Monomial]]] = defaultdict(list)
         for col, (i, m) in enumerate(columns):
             by_coordinate[i].append((col, m))
 
@@ -114,12 +121,14 @@ class AmbiguitySystem:
         # its coefficient must vanish only depends on its slots (a bit mask) and degree: both
         # are read from the factors, so the hot loop does integer sums and small-key lookups
         # only (the rows, and their order, are those of the monomial-by-monomial construction)
-        def slot_mask(m: tuple[int, ...]) -> int:
+        def slot_mask(m: Monomial) -> int:
             return sum(1 << k for k in slot_set(m))
 
         m_slots = {m: slot_mask(m) for m in monos}
-        rows: dict[tuple, dict[int, object]] = defaultdict(dict)
-        violation_cache: dict[tuple, dict[tuple[int, int], bool]] = {}
+        # keyed by (output, component, packed product monomial)
+        rows: dict[tuple[int, int, int], EquationRow] = defaultdict(dict)
+        # per (output slot, exponent slots): (slot mask, degree) -> whether it must vanish
+        violation_cache: dict[tuple[int | None, frozenset[int]], dict[tuple[int, int], bool]] = {}
         for l, expr in enumerate(f):
             home = _output_slot(expr, slots, l) if order == 0 else None
             for comp_index, comp in enumerate(exp_components(expr, symbols, slot_of, l)):
@@ -129,7 +138,7 @@ class AmbiguitySystem:
                                         default=0)
                 powers = [base ** v for v in range(d)]
 
-                def code(e: tuple[int, ...], powers: list[int] = powers) -> int:
+                def code(e: Monomial, powers: list[int] = powers) -> int:
                     return sum(x * w for x, w in zip(e, powers, strict=True))
 
                 column_keys = [[(col, code(m), m_slots[m], sum(m)) for col, m in
@@ -149,8 +158,8 @@ class AmbiguitySystem:
                             if bad:
                                 row = rows[(l, comp_index, g_code + m_code)]
                                 row[col] = row.get(col, 0) + c
-        self.rows = [r for r in ({j: v for j, v in row.items() if v} for row in rows.values())
-                     if r]
+        self.rows: list[EquationRow] = [
+            r for r in ({j: v for j, v in row.items() if v} for row in rows.values()) if r]
 
 
 def _violates(order: int, home: int | None, p_slots: frozenset[int], mono_slots: frozenset[int],
@@ -169,7 +178,7 @@ def _violates(order: int, home: int | None, p_slots: frozenset[int], mono_slots:
 
 
 def linear_system(f: object, slots: Slots, order: int, degree: int = 1
-                  ) -> tuple[list[dict[int, object]], list[tuple[int, tuple[int, ...]]]]:
+                  ) -> tuple[list[EquationRow], list[Column]]:
     """The sparse ambiguity system itself: ``(rows, columns)``.
 
     ``columns[j] = (i, m)`` is the unknown coefficient of the monomial z^m in v_i (slot-wise
@@ -200,16 +209,17 @@ def dense_reference_dimension(f: object, slots: Slots, order: int, degree: int =
     coefficient of a monomial touching a slot other than those of its output; then
     ``linear_eq_to_matrix`` and a dense ``nullspace``.
     """
-    f = slots.check_generator(f)
+    matrix = slots.check_generator(f)
     symbols = slots.symbols
     monomials = sorted(sympy.itermonomials(symbols, degree), key=sympy.default_sort_key)
-    coeffs, v = [], []
+    coeffs: list[sympy.Symbol] = []
+    v: list[sympy.Expr] = []
     for i in range(len(symbols)):
         cs = sympy.symbols(f"c{i}_0:{len(monomials)}")
         coeffs.extend(cs)
         v.append(sum(c * m for c, m in zip(cs, monomials, strict=True)))
     equations = []
-    for expr, out in zip(f.jacobian(symbols) * sympy.Matrix(v), f, strict=True):
+    for expr, out in zip(matrix.jacobian(symbols) * sympy.Matrix(v), matrix, strict=True):
         home = {slots.slot(s) for s in out.free_symbols}
         for exps, coeff in sympy.Poly(sympy.expand(expr), *symbols).terms():
             touched = {slots.slot_of[j] for j, e in enumerate(exps) if e}

@@ -45,7 +45,7 @@ _OPEN: list[BudgetScope] = []  # open budgets of the main thread, outermost firs
 
 def expired_here(err: BudgetError, scope: BudgetScope | None) -> bool:
     """True iff ``err`` was raised because the budget ``scope`` itself ran out."""
-    return scope is not None and getattr(err, "scope", None) is scope
+    return scope is not None and err.scope is scope
 
 
 def _expire(signum: int, frame: object) -> None:

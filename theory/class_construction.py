@@ -27,7 +27,7 @@ from sympy.core.add import _addsort
 
 from theory.errors import GeneratorError
 from theory.independence import sufficient_independence
-from theory.rank_certificates import IndependenceResult, modular_certificate
+from theory.rank_certificates import DenseOutputs, IndependenceResult, modular_certificate
 from theory.slots import Slots, exponent_vectors
 
 __all__ = ["MAX_ATTEMPTS", "ClassDraw", "check_order", "check_outputs", "class_draw",
@@ -214,7 +214,7 @@ def class_draw(order: int, sizes: Sequence[int], outputs: int, seed: int,
         coeffs = [[coefficient(rng) for _ in monos] for _ in range(outputs)]
         if support_order != order:
             continue
-        report = modular_certificate(coeffs, slots, order, monomials=exponents)
+        report = modular_certificate(DenseOutputs(coeffs, exponents), slots, order)
         if report is None:
             report = sufficient_independence(sympy.Matrix(sums_of_terms(coeffs, monos)),
                                              slots, order)

@@ -28,7 +28,7 @@ from pathlib import Path
 import sympy
 
 from theory import parsing
-from theory.ambiguity import ambiguities
+from theory.ambiguity import AmbiguityResult, ambiguities
 from theory.certificates import certify_reparametrization
 from theory.class_construction import ClassDraw, class_draw, minimum_outputs
 from theory.conjecture_report import ConjectureReport, TrialResult
@@ -88,31 +88,32 @@ def check_generator(f: object, slots: Slots, order: int, degree: int, *, seed: i
     """
     timings: dict[str, float] = {}
     t0, c0 = time.perf_counter(), time.process_time()
-    f = slots.check_generator(f)
+    matrix = slots.check_generator(f)
     t = time.perf_counter()
-    order_ok = interaction_order(f, slots) == order  # <= N and not <= N - 1, one pass
+    order_ok = interaction_order(matrix, slots) == order  # <= N and not <= N - 1, one pass
     timings["order"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    independent: bool | None
     if independence_verified:
         independent, method = True, "verified by the generator's constructor"
     else:
-        indep = sufficient_independence(f, slots, order=order)
+        indep = sufficient_independence(matrix, slots, order=order)
         independent, method = indep.holds, indep.method
     timings["independence"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    amb = ambiguities(f, slots, order, degree)
+    amb = ambiguities(matrix, slots, order, degree)
     timings["ambiguity"] = time.perf_counter() - t
 
     certified, note, candidate_file = False, "every ambiguity is slot-wise", None
     discrete = None
     if amb.is_slotwise and discrete_search:
         t = time.perf_counter()
-        discrete = discrete_ambiguities(f, slots, order, timeout=discrete_timeout)
+        discrete = discrete_ambiguities(matrix, slots, order, timeout=discrete_timeout)
         timings["discrete"] = time.perf_counter() - t
         if discrete.counterexample is not None:
-            cert = certify_reparametrization(f, slots, order, discrete.counterexample.h)
+            cert = certify_reparametrization(matrix, slots, order, discrete.counterexample.h)
             certified = cert.valid
             note = ("certified discrete ambiguity: " if certified else "re-check FAILED: ") + (
                 cert.claim)
@@ -120,19 +121,19 @@ def check_generator(f: object, slots: Slots, order: int, degree: int, *, seed: i
         t = time.perf_counter()
         note = amb.note
         if amb.counterexample is not None:
-            cert = certify_reparametrization(f, slots, order, amb.counterexample.h,
-                                            amb.counterexample.inverse)
+            cert = certify_reparametrization(matrix, slots, order, amb.counterexample.h,
+                                             amb.counterexample.inverse)
             certified = cert.valid
             note = ("certified: " if certified else "re-check FAILED: ") + cert.claim
         if candidate_dir is not None:
             path = Path(candidate_dir) / f"candidate_{name}_N{order}_D{degree}_seed{seed}.json"
-            _save_candidate(path, _candidate_payload(f, slots, order, degree, reproduce, amb,
-                                                     certified, note))
+            _save_candidate(path, _candidate_payload(matrix, slots, order, degree, reproduce,
+                                                     amb, certified, note))
             candidate_file = str(path)
         timings["certify"] = time.perf_counter() - t
 
     return TrialResult(
-        trial=trial, seed=seed, generator=name, outputs=len(f),
+        trial=trial, seed=seed, generator=name, outputs=len(matrix),
         order_verified=order_ok, independent=independent, independence_method=method,
         unknowns=amb.unknowns, equations=amb.equations, dimension=amb.dimension,
         slotwise_dimension=amb.slotwise_dimension, slotwise=amb.is_slotwise,
@@ -258,8 +259,8 @@ def run_trial(order: int, slot_sizes: Sequence[int], degree: int, outputs: int |
 
 
 def _candidate_payload(f: sympy.Matrix, slots: Slots, order: int, degree: int,
-                       reproduce: dict[str, object] | None, amb, certified: bool,
-                       note: str) -> dict[str, object]:
+                       reproduce: dict[str, object] | None, amb: AmbiguityResult,
+                       certified: bool, note: str) -> dict[str, object]:
     """Everything needed to reproduce a candidate: the call, exact f and the exact fields."""
     symbols = slots.symbols
     return {

@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import random
 from itertools import combinations_with_replacement
+from typing import TypeAlias
 
 import sympy
 from sympy import QQ
+from sympy.external.gmpy import MPQ
+from sympy.polys.domains import PolynomialRing
 from sympy.polys.matrices import DomainMatrix
+from sympy.polys.rings import PolyElement
 
 from theory.exp_rational import Undecided, as_polynomial, exp_rational_forms
 from theory.slots import Slots
 
-__all__ = ["MAX_SYMBOLIC_ENTRIES", "POINTS", "SEED", "ExactMatrix", "derivative_label",
+__all__ = ["MAX_SYMBOLIC_ENTRIES", "POINTS", "SEED", "Entry", "ExactMatrix", "derivative_label",
            "derivative_multi_indices", "derivative_rows", "exact_derivatives", "latent_point",
            "nullspace_support", "random_points"]
 
@@ -31,6 +35,10 @@ MAX_SYMBOLIC_ENTRIES = 1500
 #: Number of seeded random points tried, and their seed.
 POINTS = 3
 SEED = 20250407
+
+Entry: TypeAlias = "sympy.Poly | sympy.Expr"
+"""A derivative entry: a ``sympy.Poly`` over the latents (polynomial matrices) or an expression
+(exp-rational forms and other derivatives)."""
 
 
 def derivative_label(variables: tuple[sympy.Symbol, ...]) -> str:
@@ -61,7 +69,7 @@ class ExactMatrix:
     must fix (the latents, plus the exponential indeterminates in the exp-rational case).
     """
 
-    def __init__(self, rows: list[list[object]], polynomial: bool,
+    def __init__(self, rows: list[list[Entry]], polynomial: bool,
                  point_symbols: tuple[sympy.Symbol, ...]) -> None:
         self.rows = rows
         self.polynomial = polynomial
@@ -84,7 +92,7 @@ class ExactMatrix:
         return ExactMatrix([[self.rows[i][j] for j in cols] for i in rows], self.polynomial,
                             self.point_symbols)
 
-    def at_point(self, point: dict) -> DomainMatrix | None:
+    def at_point(self, point: dict[sympy.Symbol, sympy.Rational]) -> DomainMatrix | None:
         """The matrix at a point over QQ or QQ_I; None if the point is outside the domain."""
         if self.polynomial:
             values = [point[s] for s in self.point_symbols]
@@ -113,7 +121,7 @@ class ExactMatrix:
         if not self.polynomial:
             return None
         index: dict[tuple[int, tuple[int, ...]], int] = {}
-        data: dict[int, dict[int, object]] = {}
+        data: dict[int, dict[int, MPQ]] = {}
         for i, row in enumerate(self.rows):
             for j, entry in enumerate(row):
                 for mono, coeff in entry.terms():
@@ -123,7 +131,7 @@ class ExactMatrix:
                     data.setdefault(r, {})[j] = QQ.from_sympy(coeff)
         return DomainMatrix(data, (max(len(index), 1), self.shape[1]), QQ)
 
-    def ring_rows(self) -> tuple[list[list[object]], object]:
+    def ring_rows(self) -> tuple[list[list[PolyElement]], PolynomialRing]:
         """The rows as elements of one polynomial ring K = Q[point_symbols] (Q(i) for complex
         exp-rational forms): polynomial entries as they are, exp-rational rows multiplied by
         the least common multiple of their denominators (a non-zero factor per row, which
@@ -153,7 +161,7 @@ class ExactMatrix:
 
 def derivative_rows(f: sympy.Matrix, slots: Slots, indices: list[tuple[sympy.Symbol, ...]],
                      polys: list[sympy.Poly | None] | None = None
-                     ) -> tuple[list[list[object]], bool]:
+                     ) -> tuple[list[list[Entry]], bool]:
     """[D_alpha f_l] (Poly entries when every output is a polynomial) and that flag; ``polys``:
     the outputs as polynomials when the caller already has them."""
     if polys is None:
@@ -161,9 +169,10 @@ def derivative_rows(f: sympy.Matrix, slots: Slots, indices: list[tuple[sympy.Sym
     polynomial = all(p is not None for p in polys)
     rows = []
     for e, p in zip(f, polys, strict=True):
-        memo: dict[tuple[sympy.Symbol, ...], object] = {(): p if polynomial else e}
+        memo: dict[tuple[sympy.Symbol, ...], Entry] = {(): p if polynomial else e}
 
-        def entry(v: tuple[sympy.Symbol, ...], memo=memo) -> object:
+        def entry(v: tuple[sympy.Symbol, ...],
+                  memo: dict[tuple[sympy.Symbol, ...], Entry] = memo) -> Entry:
             if v not in memo:
                 prev = entry(v[:-1])
                 memo[v] = prev.diff(v[-1]) if polynomial else sympy.diff(prev, v[-1])
@@ -173,7 +182,7 @@ def derivative_rows(f: sympy.Matrix, slots: Slots, indices: list[tuple[sympy.Sym
     return rows, polynomial
 
 
-def exact_derivatives(rows: list[list[object]], polynomial: bool, slots: Slots,
+def exact_derivatives(rows: list[list[Entry]], polynomial: bool, slots: Slots,
                        params: tuple[sympy.Symbol, ...] = ()) -> ExactMatrix | None:
     """The derivative rows in exact form; None outside the decidable class. ``params``: the
     formal constants (:func:`theory.constants.formal_constants`), fixed by points too."""
@@ -200,5 +209,6 @@ def nullspace_support(dm: DomainMatrix) -> set[int]:
     return {j for i in range(ns.rows) for j in range(ns.cols) if ns[i, j] != 0}
 
 
-def latent_point(point: dict, slots: Slots) -> dict[sympy.Symbol, sympy.Rational]:
+def latent_point(point: dict[sympy.Symbol, sympy.Rational], slots: Slots
+                 ) -> dict[sympy.Symbol, sympy.Rational]:
     return {s: point[s] for s in slots.symbols}

@@ -170,12 +170,12 @@ def discrete_ambiguities(f: object, slots: Slots, order: int, *,
     :func:`theory.certificates.certify_reparametrization`. ``timeout``: seconds (None: no
     limit) after which the search stops with ``complete = False``.
     """
-    f, slots, order = _check(f, slots, order)
+    matrix, slots, order = _check(f, slots, order)
     total = candidate_count(slots.sizes)
     if slots.K < 2 or total == 0:
         return DiscreteResult(order, 0, 0, True, None, "one slot or no other partition: nothing"
                               " to search")
-    polys = [as_polynomial(e, slots.symbols) for e in f]
+    polys = [as_polynomial(e, slots.symbols) for e in matrix]
     supports = _Supports(polys) if all(p is not None for p in polys) else None
     searched, undecided = 0, 0
     limit = min(total, MAX_CANDIDATES)
@@ -192,7 +192,7 @@ def discrete_ambiguities(f: object, slots: Slots, order: int, *,
                 h = _map_for(partition, slots)
                 if supports is not None and not supports.fits(tuple(block_of), order):
                     continue
-                f_h = f.xreplace(dict(zip(slots.symbols, h, strict=True)))
+                f_h = matrix.xreplace(dict(zip(slots.symbols, h, strict=True)))
                 if supports is None:
                     try:
                         if interaction_order(f_h, slots) > order:
@@ -200,7 +200,7 @@ def discrete_ambiguities(f: object, slots: Slots, order: int, *,
                     except AnalysisError:
                         undecided += 1
                         continue
-                cert = certify_reparametrization(f, slots, order, h)
+                cert = certify_reparametrization(matrix, slots, order, h)
                 if cert.valid:
                     n_h = interaction_order(f_h, slots)
                     blocks = " | ".join(",".join(str(slots.symbols[i]) for i in block)

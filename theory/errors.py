@@ -8,6 +8,11 @@ The command line turns these into a one-line message and exit code 2.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from theory.budget import BudgetScope
+
 
 class InteractionAsymmetryError(Exception):
     """Base class of every error raised on purpose by this package."""
@@ -35,7 +40,10 @@ class CatalogueError(AnalysisError):
 
 class BudgetError(InteractionAsymmetryError, RuntimeError):
     """A computation would exceed, or has exceeded, its size or time budget; the message names
-    the limit and how to raise it."""
+    the limit and how to raise it. ``scope``: the :class:`theory.budget.BudgetScope` whose time
+    ran out (None for a size budget or an invalid budget)."""
+
+    scope: BudgetScope | None = None
 
 
 class ExactnessWarning(UserWarning):

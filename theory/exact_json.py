@@ -11,9 +11,11 @@ import sympy
 from theory.errors import CatalogueError
 from theory.slots import Slots
 
-__all__ = ["ExactColumn", "matrix_from_exact", "matrix_to_exact", "slots_summary"]
+__all__ = ["ExactColumn", "ExactTerm", "matrix_from_exact", "matrix_to_exact", "slots_summary"]
 
-ExactColumn = list[list[list[list[int] | str]]]
+ExactTerm = list[list[int] | str]
+"""One term of a polynomial: [exponent vector, "p/q"] (a JSON array)."""
+ExactColumn = list[list[ExactTerm]]
 """A column of polynomials: per entry, its terms as [exponent vector, "p/q"] pairs."""
 
 
@@ -33,7 +35,7 @@ def matrix_from_exact(data: ExactColumn, symbols: tuple[sympy.Symbol, ...]) -> s
     for terms in data:
         expr = sympy.Integer(0)
         for mono, coeff in terms:
-            if len(mono) != len(symbols):
+            if isinstance(mono, str) or len(mono) != len(symbols):
                 raise CatalogueError(f"exponent vector {mono} does not match {len(symbols)}"
                                      " symbols")
             p, _, q = str(coeff).partition("/")

@@ -51,8 +51,6 @@ neither certificate confirms).
 
 from __future__ import annotations
 
-import math
-
 import sympy
 
 from theory.budget import expired_here, time_budget
@@ -72,6 +70,7 @@ from theory.irreducibility import irreducibility_result
 from theory.order import interaction_order
 from theory.rank_certificates import (
     DIGITS,
+    IndependenceProgress,
     IndependenceResult,
     kernel_result,
     modular_certificate,
@@ -116,8 +115,8 @@ def _confirm_full_rank(f: sympy.Matrix, slots: Slots, order: int,
                               " undecided")
 
 
-def _full_rank_result(f: sympy.Matrix, slots: Slots, order: int, progress: dict[str, object]
-                      ) -> IndependenceResult:
+def _full_rank_result(f: sympy.Matrix, slots: Slots, order: int,
+                      progress: IndependenceProgress) -> IndependenceResult:
     """n >= 1 (module docstring); ``progress`` is updated with the stage and best rank seen."""
     indices = derivative_multi_indices(slots, order)
     labels = tuple(derivative_label(v) for v in indices)
@@ -219,22 +218,23 @@ def sufficient_independence(f: object, slots: Slots, order: int | None = None, *
     ``holds = None`` with ``method = "budget"`` and the stage that ran out in ``note``.
     """
     slots = require_slots(slots)
-    f = slots.check_generator(f)
+    matrix = slots.check_generator(f)
     if order is None:
-        order = interaction_order(f, slots)
-        if order == math.inf:
+        found = interaction_order(matrix, slots)
+        if not isinstance(found, int):  # math.inf
             raise AnalysisError("f has no finite interaction order: sufficient independence is"
                                 " defined at a finite order n (pass order=...)")
+        order = found
     if isinstance(order, bool) or not isinstance(order, int) or order < 0:
         raise AnalysisError(f"order must be a non-negative integer, got {order!r}")
     needed = slots.dim if order == 0 else len(derivative_multi_indices(slots, order))
-    progress: dict[str, object] = {"stage": "the rank at random points", "rank": 0}
+    progress: IndependenceProgress = {"stage": "the rank at random points", "rank": 0}
     try:
         with time_budget(timeout, "sufficient independence",
                          "pass a larger timeout (seconds) or None") as scope:
             if order == 0:
-                return irreducibility_result(f, slots, progress)
-            return _full_rank_result(f, slots, order, progress)
+                return irreducibility_result(matrix, slots, progress)
+            return _full_rank_result(matrix, slots, order, progress)
     except BudgetError as err:
         if not expired_here(err, scope):
             raise

@@ -26,7 +26,7 @@ from theory.derivative_matrix import (
     random_points,
 )
 from theory.exp_rational import as_polynomial
-from theory.rank_certificates import IndependenceResult
+from theory.rank_certificates import IndependenceProgress, IndependenceResult
 from theory.slots import Slots
 
 __all__ = ["irreducibility_result", "matroid_components"]
@@ -63,7 +63,7 @@ def _slot_check(dm: DomainMatrix) -> tuple[int, list[set[int]]]:
     return dm.rank(), matroid_components(dm)
 
 
-def irreducibility_result(f: sympy.Matrix, slots: Slots, progress: dict[str, object]
+def irreducibility_result(f: sympy.Matrix, slots: Slots, progress: IndependenceProgress
                           ) -> IndependenceResult:
     """Sufficient independence at n = 0 (module docstring) of f (d_x, 1); ``progress`` is
     updated with the stage and best rank seen (read when a time budget runs out)."""
@@ -109,8 +109,11 @@ def irreducibility_result(f: sympy.Matrix, slots: Slots, progress: dict[str, obj
                 return IndependenceResult(True, 0, rank, needed, "random-rational-points",
                                           labels, witness, (),
                                           "every slot: full-rank Jacobian block, irreducible")
-    progress.update(rank=best_rank, stage="the slot Jacobian ranks over rational functions")
-    rank, dependent, problems = 0, [], []
+    progress["rank"] = best_rank
+    progress["stage"] = "the slot Jacobian ranks over rational functions"
+    rank = 0
+    dependent: list[str] = []
+    problems: list[str] = []
     for k, block in enumerate(blocks):
         size, cols = slots.sizes[k], list(range(offsets[k], offsets[k + 1]))
         if block is None:

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from fractions import Fraction
 
 import sympy
+from sympy.external.gmpy import MPQ
 from sympy.polys.domains import QQ
 from sympy.polys.matrices import DomainMatrix
 
@@ -33,6 +34,10 @@ except ImportError:  # pragma: no cover - exercised only where python-flint is m
     flint = None
 
 Row = Mapping[int, object]
+"""A sparse input row {column: exact rational}; the entries are validated (:func:`_to_qq`)."""
+QQRow = dict[int, MPQ]
+"""A validated sparse row: {column: non-zero element of sympy's ``QQ`` (``MPQ``, the rational
+type of sympy's ground types)}."""
 _QQ_TYPE = QQ.dtype
 
 __all__ = ["available_backends", "nullspace", "rank", "rref"]
@@ -53,7 +58,7 @@ def _resolve(backend: str) -> str:
     return backend
 
 
-def _to_qq(x: object):
+def _to_qq(x: object) -> MPQ:
     """An exact rational as a sympy ``QQ`` domain element; floats and symbols are refused."""
     if type(x) is _QQ_TYPE:
         return x
@@ -74,12 +79,12 @@ def _to_qq(x: object):
     raise AnalysisError(f"linear systems must have exact rational entries, got {x!r}")
 
 
-def _check_rows(rows: Iterable[Row], n_cols: int) -> list[dict[int, object]]:
+def _check_rows(rows: Iterable[Row], n_cols: int) -> list[QQRow]:
     if isinstance(n_cols, bool) or not isinstance(n_cols, int) or n_cols < 0:
         raise AnalysisError(f"n_cols must be a non-negative integer, got {n_cols!r}")
     out = []
     for r, row in enumerate(rows):
-        clean = {}
+        clean: QQRow = {}
         for j, v in row.items():
             if isinstance(j, bool) or not isinstance(j, int) or not 0 <= j < n_cols:
                 raise AnalysisError(f"row {r} has column {j!r} outside 0..{n_cols - 1}")
@@ -91,14 +96,15 @@ def _check_rows(rows: Iterable[Row], n_cols: int) -> list[dict[int, object]]:
     return out
 
 
-def _rref_sympy(rows: list[dict[int, object]], n_cols: int) -> list[dict[int, object]]:
+def _rref_sympy(rows: list[QQRow], n_cols: int) -> list[QQRow]:
     dm = DomainMatrix(dict(enumerate(rows)), (len(rows), n_cols), QQ)
     reduced, pivots = dm.rref()
     sdm = reduced.rep.to_sdm()
     return [dict(sdm.get(r, {})) for r in range(len(pivots))]
 
 
-def _rref_flint(rows: list[dict[int, object]], n_cols: int) -> list[dict[int, object]]:
+def _rref_flint(rows: list[dict[int, MPQ | flint.fmpq]], n_cols: int
+                ) -> list[dict[int, flint.fmpq]]:
     mat = flint.fmpq_mat(len(rows), n_cols)
     for r, row in enumerate(rows):
         for j, v in row.items():
@@ -108,8 +114,8 @@ def _rref_flint(rows: list[dict[int, object]], n_cols: int) -> list[dict[int, ob
     return [{j: v for j, v in enumerate(row) if v} for row in reduced.tolist()[:rk]]
 
 
-def _rref_rows(rows: list[dict[int, object]], n_cols: int, backend: str,
-               batch: int | None) -> list[dict[int, object]]:
+def _rref_rows(rows: list[QQRow], n_cols: int, backend: str,
+               batch: int | None) -> list[QQRow]:
     """Non-zero rows of the RREF (in pivot order), reducing batch by batch (``batch`` rows at a
     time; default: all at once for sympy, bounded batches for flint)."""
     if not rows or n_cols == 0:
@@ -118,7 +124,7 @@ def _rref_rows(rows: list[dict[int, object]], n_cols: int, backend: str,
         kernel, step = _rref_flint, batch or max(4 * n_cols, 256)
     else:
         kernel, step = _rref_sympy, batch or len(rows)
-    basis: list[dict[int, object]] = []
+    basis: list[QQRow] = []
     for start in range(0, len(rows), step):
         basis = kernel(basis + rows[start:start + step], n_cols)
         if len(basis) == n_cols:  # full column rank: nothing more can change
@@ -128,7 +134,7 @@ def _rref_rows(rows: list[dict[int, object]], n_cols: int, backend: str,
     return basis
 
 
-def _first_col(row: dict[int, object]) -> int:
+def _first_col(row: QQRow) -> int:
     return min(row)
 
 

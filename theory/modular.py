@@ -13,6 +13,9 @@ products are accumulated over blocks of ``_BLOCK`` = 2^12 terms and reduced betw
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Protocol, SupportsInt, TypeGuard
+
 import numpy as np
 import sympy
 
@@ -23,6 +26,8 @@ _BLOCK = 4096
 
 __all__ = [
     "PRIME",
+    "ExactRational",
+    "Terms",
     "derivative_matrix_dense",
     "derivative_matrix_rank",
     "derivative_matrix_rank_terms",
@@ -31,30 +36,60 @@ __all__ = [
     "projected_rank",
     "rank_mod",
     "residue",
+    "residues",
 ]
 
 
-def _check_rational(q: object) -> None:
-    """:class:`AnalysisError` unless ``q`` is an exact rational (has numerator/denominator)."""
-    if isinstance(q, (bool, float)) or not (hasattr(q, "numerator")
-                                            and hasattr(q, "denominator")):
+class ExactRational(Protocol):
+    """An exact rational a/b read through ``numerator`` / ``denominator``: int,
+    ``fractions.Fraction``, ``sympy.Rational``, sympy's ``QQ`` elements, flint ``fmpq``."""
+
+    @property
+    def numerator(self) -> SupportsInt: ...
+
+    @property
+    def denominator(self) -> SupportsInt: ...
+
+
+Terms = Sequence[tuple[tuple[int, ...], ExactRational]]
+"""A polynomial as its (exponent vector, exact rational coefficient) terms."""
+
+
+def _is_rational(q: object) -> TypeGuard[ExactRational]:
+    return (not isinstance(q, (bool, float)) and hasattr(q, "numerator")
+            and hasattr(q, "denominator"))
+
+
+def _check_rational(q: object) -> ExactRational:
+    """``q`` itself if it is an exact rational (has numerator/denominator, not a bool or a
+    float); :class:`AnalysisError` otherwise."""
+    if not _is_rational(q):
         raise AnalysisError(
             f"the certified rank needs exact rational values, got {str(q)[:80]} "
             f"({type(q).__name__}); write irrational constants (pi, E, sqrt(2)) and floats "
             f"as rationals, e.g. 22/7 or 1/10")
+    return q
 
 
 def residue(q: object) -> int | None:
     """a/b -> a * b^-1 mod PRIME, or None when PRIME divides b.
 
-    ``q``: an exact rational with ``numerator`` / ``denominator`` (int, ``fractions.Fraction``,
-    ``sympy.Rational``, sympy's ``QQ`` elements, flint ``fmpq``).
+    ``q``: an exact rational (:class:`ExactRational`); anything else raises
+    :class:`AnalysisError`.
     """
-    _check_rational(q)
-    den = int(q.denominator) % PRIME
+    rational = _check_rational(q)
+    den = int(rational.denominator) % PRIME
     if den == 0:
         return None
-    return int(q.numerator) * pow(den, -1, PRIME) % PRIME
+    return int(rational.numerator) * pow(den, -1, PRIME) % PRIME
+
+
+def residues(values: Sequence[object]) -> list[int] | None:
+    """:func:`residue` of every value (all are checked), None when PRIME divides a
+    denominator."""
+    each = [residue(v) for v in values]
+    out = [r for r in each if r is not None]
+    return out if len(out) == len(each) else None
 
 
 def matmul_mod(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -105,7 +140,7 @@ def derivative_matrix_rank(polys: list[sympy.Poly], exponents: list[tuple[int, .
     return derivative_matrix_rank_terms([poly.terms() for poly in polys], exponents, point)
 
 
-def derivative_matrix_rank_terms(terms: list[list[tuple[tuple[int, ...], object]]],
+def derivative_matrix_rank_terms(terms: Sequence[Terms],
                                  exponents: list[tuple[int, ...]], point: list[sympy.Rational]
                                  ) -> int | None:
     """:func:`derivative_matrix_rank` with each output given as its (exponent vector, exact
@@ -115,14 +150,14 @@ def derivative_matrix_rank_terms(terms: list[list[tuple[tuple[int, ...], object]
     return None if matrix is None else rank_mod(matrix)
 
 
-def derivative_matrix_terms(terms: list[list[tuple[tuple[int, ...], object]]],
+def derivative_matrix_terms(terms: Sequence[Terms],
                             exponents: list[tuple[int, ...]], point: list[sympy.Rational]
                             ) -> np.ndarray | None:
     """The residues M[l, j] = (d^{alpha_j} f_l)(point) mod PRIME, ``(d_x, columns)`` int64,
     for outputs given as (exponent vector, rational coefficient) terms (see
     :func:`derivative_matrix_rank`); None when PRIME divides a denominator."""
-    values = [residue(v) for v in point]
-    if any(v is None for v in values):
+    values = residues(point)
+    if values is None:
         return None
     monomials: dict[tuple[int, ...], int] = {}
     entries: list[tuple[int, int, int]] = []
@@ -143,13 +178,14 @@ def derivative_matrix_terms(terms: list[list[tuple[tuple[int, ...], object]]],
     return _times_derivatives(c_mat, list(monomials), exponents, values)
 
 
-def derivative_matrix_dense(coefficients: list[list[object]], monomials: list[tuple[int, ...]],
+def derivative_matrix_dense(coefficients: Sequence[Sequence[ExactRational]],
+                            monomials: list[tuple[int, ...]],
                             exponents: list[tuple[int, ...]], point: list[sympy.Rational]
                             ) -> np.ndarray | None:
     """:func:`derivative_matrix_terms` when every output has the same ``monomials``:
     ``coefficients[l][mu]`` is the exact rational coefficient of monomial mu in output l."""
-    values = [residue(v) for v in point]
-    if any(v is None for v in values):
+    values = residues(point)
+    if values is None:
         return None
     cache: dict[object, int | None] = {}
     rows = []
@@ -180,7 +216,7 @@ def _times_derivatives(c_mat: np.ndarray, monomials: list[tuple[int, ...]],
         falling[e, 1:] = falling[e - 1, :-1] * e % PRIME
     falling = np.tril(falling)
     rest = mu[:, None, :] - alpha[None, :, :]  # (monomials, columns, d)
-    valid = (rest >= 0).all(axis=2)
+    valid: np.ndarray = np.all(rest >= 0, axis=2)  # (monomials, columns)
     safe = np.where(rest >= 0, rest, 0)
     e_mat = valid.astype(np.int64)
     for i in range(d):
@@ -189,7 +225,8 @@ def _times_derivatives(c_mat: np.ndarray, monomials: list[tuple[int, ...]],
     return matmul_mod(c_mat, e_mat)
 
 
-def projected_rank(rows: list[dict[int, object]], n_cols: int, seed: int = 0) -> int | None:
+def projected_rank(rows: Sequence[Mapping[int, ExactRational]], n_cols: int, seed: int = 0
+                   ) -> int | None:
     """A lower bound of the rank over Q of a sparse rational system: rank_p(R A).
 
     ``rows``: the non-zero entries {column: exact rational} of each row of A (m x ``n_cols``);
@@ -205,14 +242,14 @@ def projected_rank(rows: list[dict[int, object]], n_cols: int, seed: int = 0) ->
     r_idx, c_idx, vals = [], [], []
     for i, row in enumerate(rows):
         for j, q in row.items():
-            _check_rational(q)
-            den = int(q.denominator) % PRIME
+            rational = _check_rational(q)
+            den = int(rational.denominator) % PRIME
             if den == 0:
                 return None
             inv = inverse.get(den)
             if inv is None:
                 inv = inverse[den] = pow(den, -1, PRIME)
-            value = int(q.numerator) * inv % PRIME
+            value = int(rational.numerator) * inv % PRIME
             if value:
                 r_idx.append(i)
                 c_idx.append(j)

@@ -203,10 +203,10 @@ def interaction_order(f: object, slots: Slots) -> int | float:
     Raises :class:`AnalysisError` when no exact certificate can be found (e.g. sqrt of a
     cross-slot expression), never a guess.
     """
-    f = _checked(f, slots)
+    matrix = _checked(f, slots)
     best: int | float = 0
     where = _where(slots)
-    for expr in f:
+    for expr in matrix:
         best = max(best, _output_order(expr, slots, where))
         if best == math.inf:
             break
@@ -234,16 +234,18 @@ def cross_derivatives(f: object, slots: Slots, order: int) -> list[CrossDerivati
     """
     if isinstance(order, bool) or not isinstance(order, int) or order < 1:
         raise AnalysisError(f"derivative order must be a positive integer, got {order!r}")
-    f = _checked(f, slots)
+    matrix = _checked(f, slots)
     latents = slots.symbols
     out: list[CrossDerivative] = []
-    for l, expr in enumerate(f):
+    for l, expr in enumerate(matrix):
         present = [s for s in latents if s in expr.free_symbols]
         if len({slots.slot(s) for s in present}) < 2:
             continue
         poly = as_polynomial(expr, latents)
 
-        def walk(start: int, prefix: tuple, value, poly=poly, present=present, l=l) -> None:
+        def walk(start: int, prefix: tuple[sympy.Symbol, ...], value: sympy.Poly | sympy.Expr,
+                 poly: sympy.Poly | None = poly, present: list[sympy.Symbol] = present,
+                 l: int = l) -> None:
             if len(prefix) == order:
                 if _is_cross(prefix, slots):
                     out.append(CrossDerivative(
@@ -269,9 +271,9 @@ def interaction_order_bruteforce(f: object, slots: Slots, max_order: int) -> int
     k - 1 for the first k where all vanish (0 if every output depends on <= 1 slot). Returns
     ``math.inf`` if cross partials of order ``max_order + 1`` still do not all vanish.
     """
-    f = _checked(f, slots)
+    matrix = _checked(f, slots)
     latents = slots.symbols
-    outputs = [(sympy.expand(e), as_polynomial(e, latents) is not None) for e in f]
+    outputs = [(sympy.expand(e), as_polynomial(e, latents) is not None) for e in matrix]
 
     def vanishes(e: sympy.Expr, polynomial: bool, variables: tuple[sympy.Symbol, ...]) -> bool:
         d = sympy.diff(e, *variables)

@@ -16,7 +16,9 @@ outcome every route of :func:`theory.independence.sufficient_independence` retur
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeAlias, TypedDict
 
 import mpmath
 import numpy as np
@@ -34,9 +36,9 @@ from theory.derivative_matrix import (
 )
 from theory.slots import Slots, exponent_vectors
 
-__all__ = ["DIGITS", "IndependenceResult", "KernelVector", "exp_linear_certificate",
-           "kernel_certificate", "kernel_result", "modular_certificate", "modular_full_rank",
-           "numeric_full_rank"]
+__all__ = ["DIGITS", "DenseOutputs", "IndependenceProgress", "IndependenceResult", "KernelVector",
+           "Outputs", "exp_linear_certificate", "kernel_certificate", "kernel_result",
+           "modular_certificate", "modular_full_rank", "numeric_full_rank"]
 
 #: Decimal digits of the high-precision evaluation of :func:`numeric_full_rank`.
 DIGITS = 50
@@ -62,6 +64,14 @@ class IndependenceResult:
     witness_point: dict[sympy.Symbol, sympy.Rational] | None
     dependent_columns: tuple[str, ...] = ()
     note: str = field(default="")
+
+
+class IndependenceProgress(TypedDict):
+    """How far a decision of sufficient independence got: the ``stage`` running and the best
+    ``rank`` seen so far (reported when a time budget runs out)."""
+
+    stage: str
+    rank: int
 
 
 def numeric_full_rank(rows: list[list[sympy.Expr]], slots: Slots, needed: int
@@ -91,28 +101,50 @@ def numeric_full_rank(rows: list[list[sympy.Expr]], slots: Slots, needed: int
     return None, best
 
 
-def modular_full_rank(polys: list[sympy.Poly | None], gens: tuple[sympy.Symbol, ...],
+@dataclass(frozen=True)
+class DenseOutputs:
+    """Outputs that all have the same monomials: ``coefficients[l][mu]`` is the exact rational
+    coefficient of the monomial with exponent vector ``monomials[mu]`` in output l."""
+
+    coefficients: Sequence[Sequence[modular.ExactRational]]
+    monomials: list[tuple[int, ...]]
+
+
+Outputs: TypeAlias = "Sequence[sympy.Poly | modular.Terms | None] | DenseOutputs"
+"""Polynomial outputs for the modular certificates: each a ``sympy.Poly`` in the latents, its
+(exponent vector, rational) terms, or None when it is not a polynomial; or
+:class:`DenseOutputs`."""
+
+
+def modular_full_rank(polys: Outputs, gens: tuple[sympy.Symbol, ...],
                        indices: list[tuple[sympy.Symbol, ...]]
                        ) -> dict[sympy.Symbol, sympy.Rational] | None:
     """A random point where [D_alpha f_l] has full column rank modulo a prime, else None.
 
     ``polys``: the outputs as ``sympy.Poly`` in ``gens`` (the latents, then any formal
-    constants; None for a non-polynomial output). Only for
+    constants), as (exponent vector, rational) terms, or as :class:`DenseOutputs`; None for a
+    non-polynomial output. Only for
     polynomial outputs: the rank is computed from the coefficient matrix and the
     derivatives of the monomials (:func:`theory.modular.derivative_matrix_rank`), without
     symbolic differentiation. Full rank modulo p implies full rank over Q; when the rank modulo
     p is short (or p divides a denominator) the caller decides exactly over Q instead.
     """
     latents = gens
-    if any(p is None for p in polys) or len(polys) < len(indices):
-        return None
-    dense = isinstance(polys, _DenseOutputs)
-    terms = None if dense else [p.terms() if isinstance(p, sympy.Poly) else p for p in polys]
+    dense: DenseOutputs | None = None
+    terms: list[modular.Terms] = []
+    if isinstance(polys, DenseOutputs):
+        if len(polys.coefficients) < len(indices):
+            return None
+        dense = polys
+    else:
+        if any(p is None for p in polys) or len(polys) < len(indices):
+            return None
+        terms = [p.terms() if isinstance(p, sympy.Poly) else p for p in polys if p is not None]
     exponents = exponent_vectors(latents, indices)
     for point in random_points(latents):
         values = [point[s] for s in latents]
-        if dense:
-            matrix = modular.derivative_matrix_dense(polys.coefficients, polys.monomials,
+        if dense is not None:
+            matrix = modular.derivative_matrix_dense(dense.coefficients, dense.monomials,
                                                      exponents, values)
             rank = None if matrix is None else modular.rank_mod(matrix)
         else:
@@ -136,8 +168,8 @@ class KernelVector:
     free_column: int
 
 
-def kernel_certificate(exact: ExactMatrix, point: dict, reduced: DomainMatrix,
-                       pivots: tuple[int, ...]) -> list[KernelVector]:
+def kernel_certificate(exact: ExactMatrix, point: dict[sympy.Symbol, sympy.Rational],
+                       reduced: DomainMatrix, pivots: tuple[int, ...]) -> list[KernelVector]:
     """Polynomial kernel vectors of M(z) built at ``point`` and verified exactly (module doc).
 
     ``reduced``, ``pivots``: the reduced row echelon form of M(point). For each free column j
@@ -146,7 +178,10 @@ def kernel_certificate(exact: ExactMatrix, point: dict, reduced: DomainMatrix,
     the verified vectors (possibly fewer than the free columns when the point was unlucky).
     """
     at = reduced.to_Matrix()
-    m_point = exact.at_point(point).to_Matrix()
+    at_point = exact.at_point(point)
+    if at_point is None:  # the point is outside the domain: nothing can be verified there
+        return []
+    m_point = at_point.to_Matrix()
     ring_rows, ring = exact.ring_rows()
     out = []
     for j in (c for c in range(exact.shape[1]) if c not in pivots):
@@ -168,9 +203,9 @@ def kernel_certificate(exact: ExactMatrix, point: dict, reduced: DomainMatrix,
     return out
 
 
-def kernel_result(exact: ExactMatrix, point: dict, dm: DomainMatrix, order: int,
-                   needed: int, labels: tuple[str, ...], shortage: str
-                   ) -> IndependenceResult | None:
+def kernel_result(exact: ExactMatrix, point: dict[sympy.Symbol, sympy.Rational],
+                  dm: DomainMatrix, order: int, needed: int, labels: tuple[str, ...],
+                  shortage: str) -> IndependenceResult | None:
     """holds = False from verified kernel vectors at the best point, or None if none verifies."""
     reduced, pivots = dm.rref()
     seen = len(pivots)
@@ -191,32 +226,16 @@ def kernel_result(exact: ExactMatrix, point: dict, dm: DomainMatrix, order: int,
         f" vector(s) checked by exact polynomial arithmetic, e.g. {shown[:300]} = 0")
 
 
-class _DenseOutputs(list):
-    """Outputs that all have the same monomials (a list of coefficient rows, one per output,
-    with the shared exponent vectors in ``monomials``)."""
-
-    def __init__(self, coefficients: list[list[object]], monomials: list[tuple[int, ...]]
-                 ) -> None:
-        super().__init__(coefficients)
-        self.coefficients = coefficients
-        self.monomials = monomials
-
-
-def modular_certificate(outputs: list[sympy.Poly] | list[list[tuple[tuple[int, ...], object]]],
-                        slots: Slots, order: int,
-                        monomials: list[tuple[int, ...]] | None = None
+def modular_certificate(outputs: Outputs, slots: Slots, order: int
                         ) -> IndependenceResult | None:
     """The fast first step of :func:`sufficient_independence` for polynomial outputs, given as
-    ``sympy.Poly`` in the latents or as lists of (exponent vector, rational coefficient): the
-    certified full rank modulo the prime at a seeded random point (the same points and the
+    ``sympy.Poly`` in the latents, as lists of (exponent vector, rational coefficient), or as
+    :class:`DenseOutputs` (every output has the same exponent vectors: the fast dense route):
+    the certified full rank modulo the prime at a seeded random point (the same points and the
     same result as :func:`sufficient_independence` for the same f), or None when it does not
-    certify (the caller then decides with :func:`sufficient_independence`). Order n >= 1.
-    ``monomials``: when given, every output has these exponent vectors and ``outputs`` are the
-    coefficient rows in that order (the fast dense route)."""
+    certify (the caller then decides with :func:`sufficient_independence`). Order n >= 1."""
     indices = derivative_multi_indices(slots, order)
     labels = tuple(derivative_label(v) for v in indices)
-    if monomials is not None:
-        outputs = _DenseOutputs(outputs, monomials)
     certified = modular_full_rank(outputs, slots.symbols, indices)
     if certified is None:
         return None
@@ -227,9 +246,9 @@ def modular_certificate(outputs: list[sympy.Poly] | list[list[tuple[tuple[int, .
                               " the rank over Q)")
 
 
-def exp_linear_certificate(poly_terms: list[list[tuple[tuple[int, ...], object]]],
-                           exp_terms: list[list[tuple[int, object]]],
-                           forms: list[list[object]], slots: Slots, order: int
+def exp_linear_certificate(poly_terms: Sequence[modular.Terms],
+                           exp_terms: Sequence[Sequence[tuple[int, sympy.Rational]]],
+                           forms: Sequence[Sequence[sympy.Rational]], slots: Slots, order: int
                            ) -> IndependenceResult | None:
     """Full rank for f_l = P_l(z) + sum_k d_lk exp(a_k . z_{B_k}), certified modulo the prime.
 
@@ -259,8 +278,8 @@ def exp_linear_certificate(poly_terms: list[list[tuple[tuple[int, ...], object]]
         usable = True
         for k in range(slots.K):
             y = modular.residue(point[ys[k]])
-            a = [modular.residue(sympy.Rational(c)) for c in forms[k]]
-            if y is None or any(v is None for v in a):
+            a = modular.residues([sympy.Rational(c) for c in forms[k]])
+            if y is None or a is None:
                 usable = False
                 break
             for j, e in enumerate(exponents):

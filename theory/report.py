@@ -27,8 +27,9 @@ not hang.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import sympy
 
@@ -41,6 +42,7 @@ from theory.errors import AnalysisError, BudgetError
 from theory.independence import sufficient_independence
 from theory.order import cross_derivatives, interaction_order
 from theory.radicals import normalize_radicals
+from theory.rank_certificates import IndependenceResult
 from theory.slots import Slots
 
 __all__ = ["VERDICTS", "Report", "analyze"]
@@ -90,7 +92,7 @@ class Report:
     theorem: str
     counterexample: Counterexample | None = None
     ambiguity: AmbiguityResult | None = None
-    independence: Any = None
+    independence: IndependenceResult | None = None
     restrictions: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     discrete: DiscreteResult | None = None
@@ -220,7 +222,7 @@ def _restrictions(f: sympy.Matrix, slots: Slots, order: int,
 
 def _theorem(order: int | float, si: bool | None, verdict: str,
              amb: AmbiguityResult | None) -> str:
-    if order == math.inf:
+    if not isinstance(order, int):  # math.inf
         return ("no finite interaction order across slots (mixed partials of every order are"
                 " non-zero): neither Theorem 4.3 nor the conjecture applies")
     cls = _CLASS_NAMES.get(order, f"of at most {_nth(order)}-order interaction across slots")
@@ -234,7 +236,7 @@ def _theorem(order: int | float, si: bool | None, verdict: str,
                 f" and sufficiently independent. Prediction for any decoder of the same latent"
                 f" dimension, with at most {_nth(order)}-order interaction across slots, that"
                 f" reconstructs the data: {_PREDICTION}")
-    if verdict == "conjectured":
+    if verdict == "conjectured" and amb is not None:
         return (f"conjecture of Brady et al. (proved only for n <= 2): f has interaction order"
                 f" {order} and is sufficiently independent, and every polynomial ambiguity of"
                 f" degree <= {amb.degree} is slot-wise ({amb.dimension} = {amb.slotwise_dimension}"
@@ -309,7 +311,11 @@ def analyze(f: object, slots: Slots, *, degree: int = 1, timeout: float | None =
         return _analyze(f, slots, degree, stage_timeout)
 
 
-def _stage(seconds: float | None, what: str, notes: list[str], run):
+_T = TypeVar("_T")
+
+
+def _stage(seconds: float | None, what: str, notes: list[str], run: Callable[[], _T]
+           ) -> tuple[bool, _T | None]:
     """``(True, run())``, or ``(False, None)`` with a note when the stage's own budget ran out
     (an enclosing budget's expiry propagates)."""
     try:
@@ -327,50 +333,50 @@ def _analyze(f: object, slots: Slots, degree: int, stage_timeout: float | None) 
         raise AnalysisError(f"slots must be a theory.slots.Slots, got {type(slots).__name__}")
     if isinstance(degree, bool) or not isinstance(degree, int) or degree < 0:
         raise AnalysisError(f"degree must be a non-negative integer, got {degree!r}")
-    f = slots.check_generator(f)
-    f, notes = _exact_input(f, slots)
-    done, order = _stage(stage_timeout, "the interaction order", notes,
-                         lambda: interaction_order(f, slots))
-    if not done:
-        return Report(slots, f, None, None, "unknown",
+    matrix, notes = _exact_input(slots.check_generator(f), slots)
+    done, found = _stage(stage_timeout, "the interaction order", notes,
+                         lambda: interaction_order(matrix, slots))
+    if not done or found is None:
+        return Report(slots, matrix, None, None, "unknown",
                       "the interaction order was not decided within the time budget: no"
                       " result applies", notes=notes)
-    if order == math.inf:
+    if not isinstance(found, int):  # math.inf
         verdict = "unknown"
-        return Report(slots, f, order, None, verdict, _theorem(order, None, verdict, None),
+        return Report(slots, matrix, found, None, verdict, _theorem(found, None, verdict, None),
                       notes=[*notes,
                              "sufficient independence and ambiguities need a finite order"])
-    independence = sufficient_independence(f, slots, order=order, timeout=stage_timeout)
+    order = found
+    independence = sufficient_independence(matrix, slots, order=order, timeout=stage_timeout)
     si = independence.holds
     notes.append(f"sufficient independence decided by {independence.method}"
                  if si is not None else f"sufficient independence: {independence.note}")
     amb, special = None, None
     try:
         _, amb = _stage(stage_timeout, "the ambiguity system", notes,
-                        lambda: ambiguities(f, slots, order, degree))
+                        lambda: ambiguities(matrix, slots, order, degree))
     except AnalysisError as err:
         notes.append(f"ambiguity analysis skipped: {err}")
-        if formal_constants(f)[1]:
-            done, found = _stage(stage_timeout, "the ambiguity system of a rational stand-in",
-                                 notes, lambda: specialized_counterexample(f, slots, order,
-                                                                           degree))
-            if done:
-                special, why = found
+        if formal_constants(matrix)[1]:
+            done, stand_in = _stage(stage_timeout, "the ambiguity system of a rational stand-in",
+                                    notes, lambda: specialized_counterexample(matrix, slots,
+                                                                              order, degree))
+            if done and stand_in is not None:
+                special, why = stand_in
                 notes.append(f"constants: {why}")
     restrictions: list[str] = []
     if amb is not None and order >= 2:
         second = amb if degree >= 2 else None
         if second is None and slots.dim * math.comb(slots.dim + 2, 2) <= MAX_RESTRICTION_UNKNOWNS:
             _, second = _stage(stage_timeout, "the degree-2 restriction analysis", notes,
-                               lambda: ambiguities(f, slots, order, 2))
+                               lambda: ambiguities(matrix, slots, order, 2))
         elif second is None:
             notes.append("degree-2 restriction analysis skipped (d_z too large)")
         if second is not None:
-            restrictions = _restrictions(f, slots, order, second)
+            restrictions = _restrictions(matrix, slots, order, second)
     ce = amb.counterexample if amb is not None else special
     discrete = None
     if ce is None:
-        discrete = discrete_ambiguities(f, slots, order, timeout=stage_timeout)
+        discrete = discrete_ambiguities(matrix, slots, order, timeout=stage_timeout)
         ce = discrete.counterexample
         notes.append(f"discrete ambiguities: {discrete.note}")
     if ce is not None:
@@ -384,6 +390,6 @@ def _analyze(f: object, slots: Slots, degree: int, stage_timeout: float | None) 
         verdict = "conjectured"
     else:
         verdict = "unknown"
-    return Report(slots, f, order, si, verdict, _theorem(order, si, verdict, amb),
+    return Report(slots, matrix, order, si, verdict, _theorem(order, si, verdict, amb),
                   counterexample=ce, ambiguity=amb, independence=independence,
                   restrictions=restrictions, notes=notes, discrete=discrete)

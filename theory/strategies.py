@@ -56,7 +56,7 @@ def generators(order: int, max_slots: int = 2, max_size: int = 1, extra_outputs:
     min_slots = 2 if order >= 1 else 1
 
     @st.composite
-    def build(draw) -> gen.Generator:
+    def build(draw: st.DrawFn) -> gen.Generator:
         sizes = draw(st.lists(st.integers(1, max_size), min_size=min_slots,
                               max_size=max(max_slots, min_slots)))
         seed = draw(st.integers(0, 2**31 - 1))
@@ -99,7 +99,7 @@ def slotwise_reparametrizations(slots: Slots, affine_only: bool = False,
     names = ["identity"] if affine_only else sorted(MONOTONE_MAPS)
 
     @st.composite
-    def build(draw) -> dict[sympy.Symbol, sympy.Expr]:
+    def build(draw: st.DrawFn) -> dict[sympy.Symbol, sympy.Expr]:
         source = list(range(slots.K))
         if permute:
             for size in set(slots.sizes):

@@ -72,7 +72,7 @@ def restrict(expr: sympy.Expr, box: dict[sympy.Symbol, sympy.Interval]) -> sympy
     active on the whole interval of that latent (exact set containment); CatalogueError when a
     breakpoint lies inside the interval."""
 
-    def pick(*args):
+    def pick(*args: sympy.Basic) -> sympy.Expr:
         pw = sympy.Piecewise(*args, evaluate=False)
         cond_vars = set().union(*(c.free_symbols for _, c in pw.args))
         if len(cond_vars) != 1 or not cond_vars <= set(box):
