@@ -9,8 +9,9 @@ it. Each run is appended to ``OUT/runs.jsonl`` as soon as it ends (a rerun skips
 ``identified`` / ``not-converged`` / ``mixed-but-reconstructs`` and candidate
 counterexamples, the runs with SIS >= 0.9 *and* verdict ``identified`` (the issue's target),
 restarts and late switches, the smallest SIS of an identified run and the median / max wall
-seconds per call. ``--time-budget`` and other ``iasym train`` options can be passed after
-``--``.
+seconds per call. Candidate counterexamples are saved under ``OUT/candidates`` (recheck one
+with ``iasym recheck``). ``--time-budget`` and other ``iasym train`` options can be passed
+after ``--``.
 
 Run: ``.venv/bin/python -m bench.reliability --cells 4x2:3 2,3,1:3 --seeds 900-919
 --out docs/reliability/current`` (about 25 s per run on a 2-core CPU).
@@ -64,10 +65,13 @@ def _commit() -> str:
     return done.stdout.strip() + ("+dirty" if dirty else "")
 
 
-def run_one(layout: str, order: int, seed: int, extra: Sequence[str]) -> dict[str, Any]:
-    """One ``iasym train`` process: the fields of a runs.jsonl row."""
+def run_one(layout: str, order: int, seed: int, extra: Sequence[str], candidates: Path
+            ) -> dict[str, Any]:
+    """One ``iasym train`` process (candidate counterexamples saved under ``candidates``):
+    the fields of a runs.jsonl row."""
     cmd = [sys.executable, "-m", "numerics", "train", "--order", str(order), "--slots", layout,
-           "--seed", str(seed), "--json", "--quiet", *extra]
+           "--seed", str(seed), "--json", "--quiet", "--candidates-dir", str(candidates),
+           *extra]
     t0 = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
@@ -161,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
         for seed in args.seeds:
             if (layout, order, seed) in done:
                 continue
-            row = run_one(layout, order, seed, extra)
+            row = run_one(layout, order, seed, extra, out / "candidates")
             row["commit"] = commit
             rows.append(row)
             with log.open("a") as handle:

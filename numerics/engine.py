@@ -88,8 +88,10 @@ class EngineConfig:
             raise ConfigError(f"lr must be a positive finite number, got {self.lr!r}")
         if self.weight_decay < 0:
             raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        if self.warmup_steps < 0:
-            raise ConfigError(f"warmup_steps must be >= 0, got {self.warmup_steps!r}")
+        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or (
+                self.warmup_steps < 0):
+            raise ConfigError(f"warmup_steps must be an integer >= 0, got "
+                              f"{self.warmup_steps!r}")
         if self.schedule not in ("cosine", "constant"):
             raise ConfigError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
         if not 0.0 <= self.min_lr_ratio <= 1.0:

@@ -13,7 +13,13 @@ L-shaped training support, and records per cell
 * median SIS, median off-block fraction of dh/dz, median OOD/ID error ratio (recombination
   protocol of numerics.compgen) and median seconds per run.
 
-Generator seeds are the run seeds, so a row's cells see the same generators. Runs go seed by
+Generators: the theory's exact ones of each order (numerics.training.sympy_generator_for)
+with slot functions of degree ``slot_degree``, by default the largest decoder order + 1 (4 for
+decoders up to order 3). With cubic slot functions (the single-run default for orders 0-2) a
+decoder of order 3 is not in the theorem's regime: any linear mixing h keeps f o h of order
+<= 3, a certified counterexample, so mixed runs there say nothing about decoders of higher
+order than the generator. Generator seeds are the run seeds, so a row's cells see the same
+generators. Runs go seed by
 seed over all cells, so a grid stopped early (or extended with more ``seeds`` later) has about
 the same number of runs in every cell. Every finished
 run is appended to ``runs.jsonl`` in the output folder at once, and a rerun with the same
@@ -49,9 +55,10 @@ __all__ = ["GridConfig", "cell_summary", "format_markdown", "parse_orders", "run
 class GridConfig:
     """Which cells and how many seeds (see the module docstring).
 
-    ``steps``: None means TrainConfig's default. ``options``: further TrainConfig fields for
-    every run (e.g. ``{"n_train": 1024}``); outputs default to what sufficient independence
-    of the generator order needs (at least 40).
+    ``steps``: None means TrainConfig's default. ``slot_degree``: the generators' within-slot
+    degree (None: :meth:`degree`, the largest decoder or generator order + 1, at least 3).
+    ``options``: further TrainConfig fields for every run (e.g. ``{"n_train": 1024}``);
+    outputs default to what sufficient independence of the generator order needs (at least 40).
     """
 
     slot_sizes: tuple[int, ...] = (2, 2, 2)
@@ -61,6 +68,7 @@ class GridConfig:
     seeds: int = 10
     first_seed: int = 0
     steps: int | None = None
+    slot_degree: int | None = None
     support: str = "lshape"
     device: str = "auto"
     options: dict[str, Any] = field(default_factory=dict)
@@ -78,6 +86,22 @@ class GridConfig:
         if self.seeds > MAX_SEEDS:
             raise BudgetError(f"seeds={self.seeds} per cell is above the limit of {MAX_SEEDS} "
                               f"(numerics.grid.MAX_SEEDS)")
+        from theory.generators import MAX_SLOT_DEGREE
+
+        low = max(3, max(self.generator_orders) + 1)
+        if self.slot_degree is not None and (
+                isinstance(self.slot_degree, bool) or not isinstance(self.slot_degree, int)
+                or not low <= self.slot_degree <= MAX_SLOT_DEGREE):
+            raise ConfigError(f"slot_degree must be an integer in {low}..{MAX_SLOT_DEGREE} for "
+                              f"generator orders up to {max(self.generator_orders)}, got "
+                              f"{self.slot_degree!r}")
+
+    def degree(self) -> int:
+        """The generators' within-slot degree: ``slot_degree`` or max(3, the largest decoder or
+        generator order + 1)."""
+        if self.slot_degree is not None:
+            return self.slot_degree
+        return max(3, max(self.decoder_orders) + 1, max(self.generator_orders) + 1)
 
     def columns(self) -> list[tuple[str, str, int | None]]:
         """(label, decoder kind, decoder order) of every column."""
@@ -138,7 +162,7 @@ def _repredict(config: GridConfig, rows: dict[str, dict[str, Any]]
         if (n, label, seed) not in cache:
             train_config = TrainConfig(order=n, decoder=decoder, decoder_order=d_order,
                                        slot_sizes=config.slot_sizes, seed=seed,
-                                       **config.options)
+                                       slot_degree=config.degree(), **config.options)
             cache[(n, label, seed)] = predict(symbolic_generator(train_config), decoder,
                                               d_order, n)
         prediction, reason = cache[(n, label, seed)]
@@ -199,8 +223,8 @@ def run_grid(config: GridConfig, out_dir: str | Path, progress: bool = True
                 kw["steps"] = config.steps
             result = train(TrainConfig(
                 order=n, decoder=decoder, decoder_order=d_order, slot_sizes=config.slot_sizes,
-                support=config.support, seed=seed, device=config.device, progress=False,
-                **kw))
+                slot_degree=config.degree(), support=config.support, seed=seed,
+                device=config.device, progress=False, **kw))
             row = _row(n, label, seed, result)
             handle.write(json.dumps(row) + "\n")
             handle.flush()
@@ -228,7 +252,8 @@ def write_summary(config: GridConfig, rows: dict[str, dict[str, Any]], out: Path
             runs = [rows[k] for s in seeds if (k := _key(n, label, s)) in rows]
             cells.append({"generator_order": n, "column": label, "decoder_order": d_order,
                           **cell_summary(runs)})
-    summary = {"config": {**asdict(config), "slot_sizes": list(config.slot_sizes)},
+    summary = {"config": {**asdict(config), "slot_sizes": list(config.slot_sizes),
+                          "slot_degree": config.degree()},
                "cells": cells}
     atomic_write_json(out / "grid.json", summary)
     atomic_write_text(out / "grid.md", format_markdown(summary))

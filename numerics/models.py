@@ -152,6 +152,37 @@ def cross_monomials(slot_sizes: Sequence[int], order: int) -> list[tuple[int, ..
     return [t for m in range(2, order + 1) for t in cross_tuples(sizes, m)]
 
 
+def within_monomials(slot_sizes: Sequence[int], degree: int) -> list[tuple[int, ...]]:
+    """Sorted latent index tuples of length 1..degree inside one slot, slot by slot (the
+    within-slot features of numerics.unmixing)."""
+    sizes = _check_sizes(slot_sizes)
+    offsets = np.cumsum((0, *sizes))
+    return [t for k in range(len(sizes)) for m in range(1, degree + 1)
+            for t in itertools.combinations_with_replacement(
+                range(int(offsets[k]), int(offsets[k + 1])), m)]
+
+
+def monomial_index(monomials: Sequence[tuple[int, ...]], d: int, width: int | None = None
+                   ) -> Tensor:
+    """``(len(monomials), width)`` latent index tuples padded with d, the index of a column of
+    ones (``width``: default the longest tuple): the input of :func:`monomial_products`."""
+    width = max((len(t) for t in monomials), default=1) if width is None else width
+    index = torch.full((len(monomials), width), d, dtype=torch.long)
+    for r, t in enumerate(monomials):
+        index[r, :len(t)] = torch.tensor(t)
+    return index
+
+
+def monomial_products(z: Tensor, index: Tensor) -> Tensor:
+    """``z: (..., d) -> (..., len(index))``: prod_{i in t} z_i for every row t of a
+    :func:`monomial_index` (padding reads 1); ``index`` must be on z's device."""
+    padded = torch.cat([z, torch.ones_like(z[..., :1])], dim=-1)
+    m = padded[..., index[:, 0]]
+    for position in range(1, index.shape[1]):
+        m = m * padded[..., index[:, position]]
+    return m
+
+
 def monomial_count(slot_sizes: Sequence[int], order: int) -> int:
     """sum_{m=2}^{order} [C(d + m - 1, m) - sum_k C(d_k + m - 1, m)], d = sum_k d_k."""
     sizes = _check_sizes(slot_sizes)
@@ -188,10 +219,7 @@ class StructuredDecoder(nn.Module):
         monomials = cross_monomials(sizes, self.order) if self.order >= 2 else []
         self.monomials: tuple[tuple[int, ...], ...] = tuple(monomials)
         if monomials:
-            index = torch.full((len(monomials), self.order), self.d_z, dtype=torch.long)
-            for r, t in enumerate(monomials):
-                index[r, :len(t)] = torch.tensor(t)
-            self.register_buffer("monomial_index", index)
+            self.register_buffer("monomial_index", monomial_index(monomials, self.d_z))
             coeffs = torch.randn(len(monomials), d_x, generator=gen) * (
                 interaction_scale / math.sqrt(len(monomials)))
             self.interaction = nn.Parameter(coeffs)
@@ -229,11 +257,7 @@ class StructuredDecoder(nn.Module):
 
     def monomial_features(self, z: Tensor) -> Tensor:
         """Cross-slot monomials m(z): ``(batch, d_z) -> (batch, n_monomials)``."""
-        padded = torch.cat([z, torch.ones_like(z[..., :1])], dim=-1)
-        m = padded[..., self.monomial_index[:, 0]]
-        for position in range(1, self.monomial_index.shape[1]):
-            m = m * padded[..., self.monomial_index[:, position]]
-        return m
+        return monomial_products(z, self.monomial_index)
 
     def penalty(self) -> Tensor:
         """Order 0: L_int = mean_l sum_{k<k'} w_{k,l} w_{k',l}; other orders: 0 (a scalar)."""

@@ -62,7 +62,12 @@ class TrainConfig:
     all cross tuples at ``penalty_batch`` points, k > 0 for its unbiased estimate from k random
     cross tuples per point (drawn from the seed and the step). ``eval_every``: steps between
     periodic metrics (0: none). ``checkpoint``: path of a resumable checkpoint (None: no
-    checkpoints).
+    checkpoints). ``slot_degree``: the within-slot degree of the exact (sympy) generator
+    (default: 3 for orders 0-2, order + 1 above; numerics.training.sympy_generator_for): a
+    decoder of order N is only in the theorem's regime on generators whose slot functions have
+    degree >= N + 1 (below, any linear mixing keeps f o h of order <= N: a certified
+    counterexample). ``warmup_steps``: linear warm-up of the learning rate at the start of the
+    schedule.
     """
 
     order: int = 1
@@ -71,6 +76,7 @@ class TrainConfig:
     slot_sizes: tuple[int, ...] = (1, 1, 1)
     outputs: int | None = None
     generator: str = "sympy"
+    slot_degree: int | None = None
     sympy_generator: Any = field(default=None, repr=False)
     latent_sizes: tuple[int, ...] | None = None
     generator_hidden: int = 16
@@ -145,6 +151,17 @@ class TrainConfig:
         outputs = self.d_x()
         if not is_int(outputs) or outputs < 1:
             raise ConfigError(f"outputs must be a positive integer, got {outputs!r}")
+        from theory.generators import MAX_SLOT_DEGREE
+
+        if self.slot_degree is not None and (
+                not is_int(self.slot_degree) or self.generator != "sympy"
+                or self.sympy_generator is not None
+                or not max(2 if self.order <= 1 else 3, self.order + 1) <= self.slot_degree
+                <= MAX_SLOT_DEGREE):
+            raise ConfigError(f"slot_degree applies to the built-in sympy generators and must "
+                              f"lie in {max(2 if self.order <= 1 else 3, self.order + 1)}.."
+                              f"{MAX_SLOT_DEGREE} for order {self.order}, got "
+                              f"{self.slot_degree!r}")
         if self.generator == "neural" and self.order == 0 and outputs < sum(sizes):
             raise ConfigError(f"order 0 needs outputs >= d_z = {sum(sizes)}, got {outputs}")
         if self.generator == "neural" and self.order >= 2 and len(sizes) < 2:
@@ -154,9 +171,10 @@ class TrainConfig:
         if self.support in ("band", "lshape") and len(sizes) < 2:
             raise ConfigError(f"a {self.support} support needs at least 2 slots")
         for name in ("steps", "batch_size", "n_train", "n_eval", "depth", "encoder_hidden",
-                     "penalty_batch", "generator_hidden", "generator_depth", "penalty_tuples"):
+                     "penalty_batch", "generator_hidden", "generator_depth", "penalty_tuples",
+                     "warmup_steps"):
             value = getattr(self, name)
-            low = 0 if name in ("steps", "penalty_tuples") else 1
+            low = 0 if name in ("steps", "penalty_tuples", "warmup_steps") else 1
             if not is_int(value) or value < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
         if self.n_train < 2:

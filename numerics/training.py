@@ -75,10 +75,14 @@ class TrainResult:
     theory's prediction, ``candidate_counterexample``, ``message``); ``off_block`` and
     ``block_norms``: the Jacobian block structure of h = ghat o f (numerics.slotwise);
     ``val_recon``: held-out reconstruction error on ``n_val`` training-support samples (what
-    the initialization was chosen by); ``selection``: the rounds of the search
-    (numerics.selection); ``restarts``: rounds after the first; ``threads``: torch's intra-op
-    thread count during the run (numbers are bit-identical only for the same seed, config,
-    device and thread count: reductions are split by thread).
+    the initialization was chosen by); ``sis_true_latents``: the SIS of the true latents
+    scored against themselves by the same protocol on the same samples, i.e. what a perfect
+    encoder reaches: below 1 when the support makes the slots dependent (the best other R^2 is
+    then the dependence itself; 0.917 for 2 slots of 2 latents on the L-shape, 0.991 for 3);
+    ``selection``: the rounds of the search (numerics.selection); ``restarts``: rounds after
+    the first; ``threads``: torch's intra-op thread count during the run (numbers are
+    bit-identical only for the same seed, config, device and thread count: reductions are
+    split by thread).
     """
 
     sis: float
@@ -99,6 +103,7 @@ class TrainResult:
     off_block: float = float("nan")
     block_norms: list[list[float]] = field(default_factory=list)
     val_recon: float = float("nan")
+    sis_true_latents: float = float("nan")
     restarts: int = 0
     selection: dict[str, Any] = field(default_factory=dict)
     threads: int = 0
@@ -138,25 +143,27 @@ class Data:
         return ((x.double() - self.mean) / self.std).float()
 
 
-def sympy_generator_for(order: int, slot_sizes: tuple[int, ...], outputs: int, seed: int
-                        ) -> Any:
+def sympy_generator_for(order: int, slot_sizes: tuple[int, ...], outputs: int, seed: int,
+                        slot_degree: int | None = None) -> Any:
     """The theory's exact polynomial generator of interaction order ``order``.
 
-    theory.generators: n = 0 ``order0`` (each output a random cubic in one slot), n = 1
-    ``additive`` (degree 3), n = 2 ``bilinear``, n >= 3 ``polynomial``; all certified
-    sufficiently independent (GeneratorError -> ConfigError when ``outputs`` is too small).
+    theory.generators: n = 0 ``order0`` (each output a random polynomial in one slot), n = 1
+    ``additive``, n = 2 ``bilinear``, n >= 3 ``polynomial``; all certified sufficiently
+    independent (GeneratorError -> ConfigError when ``outputs`` is too small).
+    ``slot_degree``: the within-slot degree (default: 3 for n <= 2, n + 1 above).
     """
     from theory import generators
     from theory.errors import GeneratorError
 
+    degree = (3 if order <= 2 else order + 1) if slot_degree is None else slot_degree
     try:
         if order == 0:
-            return generators.order0(slot_sizes, outputs, seed)
+            return generators.order0(slot_sizes, outputs, seed, degree=degree)
         if order == 1:
-            return generators.additive(slot_sizes, outputs, seed)
+            return generators.additive(slot_sizes, outputs, seed, degree=degree)
         if order == 2:
-            return generators.bilinear(slot_sizes, outputs, seed)
-        return generators.polynomial(order, slot_sizes, outputs, seed)
+            return generators.bilinear(slot_sizes, outputs, seed, degree=degree)
+        return generators.polynomial(order, slot_sizes, outputs, seed, top=degree)
     except GeneratorError as err:
         raise ConfigError(f"cannot build the order-{order} sympy generator: {err}") from err
 
@@ -166,7 +173,7 @@ def symbolic_generator(config: TrainConfig) -> Any:
     if config.generator != "sympy":
         return None
     return config.sympy_generator or sympy_generator_for(
-        config.order, config.true_sizes(), config.d_x(), config.seed)
+        config.order, config.true_sizes(), config.d_x(), config.seed, config.slot_degree)
 
 
 def build_generator(config: TrainConfig) -> tuple[nn.Module, Any]:
@@ -251,18 +258,22 @@ def _unmixer(config: TrainConfig, data: Data) -> Any:
             unmixing.feature_count(latent, order) > unmixing.MAX_FEATURES) or (
             len(data.x_train) < unmixing.points_for(latent, order)):
         return None
-    x = data.x_train[:unmixing.points_for(latent, order)]
+    points = unmixing.points_for(latent, order)
+    x_fit = data.x_train[:max(points, unmixing.FIT_POINTS)]
+    x = x_fit[:points]
 
     def unmix(member: nn.Module, seed: int, search: Search
               ) -> tuple[float, list[tuple[float, nn.Module]]]:
         device = next(member.parameters()).device
         with torch.no_grad():
-            z_hat = member.encoder(x.to(device)).cpu()
+            z_fit = member.encoder(x_fit.to(device)).cpu()
+        z_hat = z_fit[:points]
         own = unmixing.coordinate_residual(z_hat, x, latent, order)
         out = []
         for i, proposal in enumerate(unmixing.propose_unmixings(
                 z_hat, x, latent, order, proposals=config.selection.unmix_proposals,
-                restarts=search[0][0], steps=search[0][1], halving=search[1:], seed=seed)):
+                restarts=search[0][0], steps=search[0][1], halving=search[1:], seed=seed,
+                fit_on=(z_fit, x_fit))):
             model = _fresh_decoder(config, member, seed + i)
             model.encoder.transform_outputs(proposal.matrix, proposal.shift)
             model.decoder.warm_start(proposal.interaction, proposal.constant)
@@ -409,6 +420,7 @@ def train(config: TrainConfig) -> TrainResult:
 def _train(config: TrainConfig) -> TrainResult:
     from numerics.block_assignment import count_assignments
     from numerics.compgen import compositional_generalization
+    from numerics.metrics import slot_identifiability
     from numerics.models import StructuredDecoder
     from numerics.selection import select_model
     from numerics.verdict import judge, predict
@@ -442,6 +454,8 @@ def _train(config: TrainConfig) -> TrainResult:
         model.decoder.harden()
     model.eval()
     score, _ = identifiability(model, data, config, data.z_test)
+    ceiling = slot_identifiability(data.z_test, data.z_test, config.true_sizes(),
+                                   seed=config.seed, device="cpu")
     comp = compositional_generalization(
         model, data.render, data.support, data.z_train, config.true_sizes(), score.permutation,
         latent_sizes=config.inferred_sizes(), z_test=data.z_test, n=config.n_eval,
@@ -463,6 +477,7 @@ def _train(config: TrainConfig) -> TrainResult:
         steps_per_second=steps_per_second, config=config.to_dict(),
         verdict=verdict.to_dict(), off_block=blocks.off_block,
         block_norms=blocks.norms.round(6).tolist(), val_recon=chosen.val_recon,
+        sis_true_latents=float(ceiling.sis),
         restarts=chosen.restarts, selection=chosen.to_dict(), threads=torch.get_num_threads(),
         history=chosen.history, evaluations=chosen.evaluations, model=model,
         symbolic=data.symbolic)

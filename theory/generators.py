@@ -42,7 +42,12 @@ from theory.order import interaction_order
 from theory.rank_certificates import IndependenceResult, exp_linear_certificate
 from theory.slots import Slots, exponent_vectors
 
+#: Largest within-slot degree the seeded families take (a slot of 3 latents at degree 8 has
+#: 164 monomials per output already).
+MAX_SLOT_DEGREE = 8
+
 __all__ = [
+    "MAX_SLOT_DEGREE",
     "Generator",
     "additive",
     "bilinear",
@@ -92,14 +97,16 @@ def _verified(build: Callable[[random.Random], sympy.Matrix], slots: Slots, orde
                          f" {MAX_ATTEMPTS} draws from seed {seed}: add outputs")
 
 
-def order0(sizes: Sequence[int], outputs: int, seed: int, transcendental: bool = False
-           ) -> Generator:
-    """Order 0: every output is a random polynomial of degree 3 in one slot's latents.
+def order0(sizes: Sequence[int], outputs: int, seed: int, transcendental: bool = False,
+           degree: int = 3) -> Generator:
+    """Order 0: every output is a random polynomial of ``degree`` (>= 2, default 3) in one
+    slot's latents (every monomial of degree 1..degree of that slot).
 
     Outputs are dealt to the slots (each gets at least its minimum, see
     :func:`minimum_outputs`); ``transcendental`` adds c * tanh(linear form) to every output.
     Verified: order 0, full-rank and irreducible Jacobian block per slot.
     """
+    _check_degree("degree", degree, 2)
     slots = slots_of_sizes(sizes)
     need_outputs(outputs, 0, slots.sizes)
     owners = [k for k, n in enumerate(slots.sizes) for _ in range(n + 1 if n > 1 else n)]
@@ -110,7 +117,8 @@ def order0(sizes: Sequence[int], outputs: int, seed: int, transcendental: bool =
         rows = []
         for k in owners:
             block = slots.blocks[k]
-            monos = [v for d in range(1, 4) for v in combinations_with_replacement(block, d)]
+            monos = [v for d in range(1, degree + 1)
+                     for v in combinations_with_replacement(block, d)]
             e = sympy.Add(*(coefficient(rng) * monomial(v) for v in monos))
             if transcendental:
                 e += coefficient(rng) * sympy.tanh(sum(coefficient(rng) * s for s in block))
@@ -119,9 +127,19 @@ def order0(sizes: Sequence[int], outputs: int, seed: int, transcendental: bool =
 
     f, report = _verified(build, slots, 0, seed, "order-0 generator")
     extra = " plus tanh terms" if transcendental else ""
+    shape = "cubic" if degree == 3 else f"polynomial of degree {degree}"
     return Generator(f, slots, 0, "order0",
-                     f"each output a random cubic{extra} in one slot; irreducible slots",
+                     f"each output a random {shape}{extra} in one slot; irreducible slots",
                      report)
+
+
+def _check_degree(name: str, value: object, low: int) -> int:
+    """``value`` as an int >= ``low`` (and <= MAX_SLOT_DEGREE), else :class:`GeneratorError`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not (
+            low <= value <= MAX_SLOT_DEGREE):
+        raise GeneratorError(f"{name} must be an integer with {name} >= {low} and <= "
+                             f"{MAX_SLOT_DEGREE}, got {value!r}")
+    return value
 
 
 def _class_generator(order: int, sizes: Sequence[int], outputs: int, seed: int, top: int,
@@ -140,22 +158,29 @@ def additive(sizes: Sequence[int], outputs: int, seed: int, degree: int = 3) -> 
     Needs ``degree >= 2`` (linear parts alone are never sufficiently independent) and at
     least :func:`minimum_outputs` (1, sizes) outputs.
     """
-    if isinstance(degree, bool) or not isinstance(degree, int) or degree < 2:
-        raise GeneratorError(f"additive generators need degree >= 2, got {degree!r}")
-    return _class_generator(1, sizes, outputs, seed, degree, "additive")
+    return _class_generator(1, sizes, outputs, seed, _check_degree("degree", degree, 2),
+                            "additive")
 
 
-def bilinear(sizes: Sequence[int], outputs: int, seed: int) -> Generator:
-    """Order 2: additive cubic slot polynomials plus bilinear cross terms c_ij z_i z_j."""
-    return _class_generator(2, sizes, outputs, seed, 3, "bilinear")
+def bilinear(sizes: Sequence[int], outputs: int, seed: int, degree: int = 3) -> Generator:
+    """Order 2: additive slot polynomials of ``degree`` (>= 3, default 3: cubic) plus bilinear
+    cross terms c_ij z_i z_j."""
+    return _class_generator(2, sizes, outputs, seed, _check_degree("degree", degree, 3),
+                            "bilinear")
 
 
-def polynomial(order: int, sizes: Sequence[int], outputs: int, seed: int) -> Generator:
-    """Exact order ``order`` (0 -> :func:`order0`), sufficiently independent (module doc)."""
+def polynomial(order: int, sizes: Sequence[int], outputs: int, seed: int,
+               top: int | None = None) -> Generator:
+    """Exact order ``order`` (0 -> :func:`order0`), sufficiently independent (module doc).
+
+    ``top``: the largest within-slot degree (default order + 1; for order 0 the degree of
+    :func:`order0`, default 3); it must be at least order + 1 (order 0: 2).
+    """
     check_order(order)
     if order == 0:
-        return order0(sizes, outputs, seed)
-    return _class_generator(order, sizes, outputs, seed, order + 1, f"polynomial{order}")
+        return order0(sizes, outputs, seed, degree=3 if top is None else top)
+    top = order + 1 if top is None else _check_degree("top", top, order + 1)
+    return _class_generator(order, sizes, outputs, seed, top, f"polynomial{order}")
 
 
 def random_polynomial(order: int, sizes: Sequence[int], outputs: int, seed: int,

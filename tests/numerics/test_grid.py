@@ -47,6 +47,17 @@ def test_tiny_grid_writes_summary_and_resumes(tmp_path) -> None:
     assert len(rows) == 6 and rows[:5] == [json.loads(x) for x in lines[:5]]
 
 
+def test_grid_generators_have_slot_functions_beyond_every_decoder_order() -> None:
+    assert GridConfig().degree() == 4  # decoders up to order 3
+    assert GridConfig(generator_orders=(1,), decoder_orders=(0, 1)).degree() == 3
+    assert GridConfig(decoder_orders=(0, 4)).degree() == 5
+    assert GridConfig(slot_degree=6).degree() == 6
+    with pytest.raises(ConfigError, match="slot_degree"):
+        GridConfig(slot_degree=3).validate()  # generator order 3 needs 4
+    with pytest.raises(ConfigError, match="slot_degree"):
+        GridConfig(slot_degree=99).validate()
+
+
 def test_bad_grid_input() -> None:
     with pytest.raises(ConfigError):
         parse_orders("1,a")

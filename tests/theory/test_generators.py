@@ -34,6 +34,34 @@ def test_class_generators_have_their_order_and_are_sufficiently_independent(buil
     assert all(c.is_Rational for e in g.f for c in sympy.Poly(e, *g.slots.symbols).coeffs())
 
 
+@pytest.mark.parametrize(
+    ("build", "order", "degree"),
+    [
+        (lambda: gen.order0((2, 1), 5, seed=3, degree=4), 0, 4),
+        (lambda: gen.bilinear((1, 1), 7, seed=2, degree=4), 2, 4),
+        (lambda: gen.polynomial(1, (2, 1), 7, seed=1, top=5), 1, 5),
+        (lambda: gen.polynomial(0, (1, 2), 4, seed=0, top=4), 0, 4),
+    ],
+)
+def test_slot_degree_sets_the_within_slot_degree(build, order, degree):
+    """The slot functions reach exactly ``degree`` (total degree of f, since cross terms have
+    degree <= order < degree), and order and sufficient independence still hold."""
+    g = build()
+    assert g.order == order == interaction_order(g.f, g.slots)
+    assert sufficient_independence(g.f, g.slots, order).holds is True
+    assert max(sympy.Poly(e, *g.slots.symbols).total_degree() for e in g.f) == degree
+
+
+@pytest.mark.parametrize("call", [
+    lambda: gen.order0((1, 1), 2, 0, degree=1), lambda: gen.bilinear((1, 1), 7, 0, degree=2),
+    lambda: gen.polynomial(3, (1, 1), 11, 0, top=3), lambda: gen.polynomial(1, (1, 1), 4, 0,
+                                                                              top=9),
+    lambda: gen.order0((1, 1), 2, 0, degree=True)])
+def test_slot_degree_out_of_range_is_refused(call):
+    with pytest.raises(GeneratorError, match=r"degree|top"):
+        call()
+
+
 def test_order0_transcendental_variant():
     g = gen.order0((1, 1), 2, seed=0, transcendental=True)
     assert g.f[0].has(sympy.tanh)

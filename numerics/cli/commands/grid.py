@@ -34,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--steps", type=positive_int, default=None,
                         help="optimization steps per run (default: iasym train's)")
+    parser.add_argument("--slot-degree", type=positive_int, default=None,
+                        help="within-slot degree of the generators (default: the largest "
+                             "decoder order + 1, so that every decoder meets generators it "
+                             "cannot fit in mixed coordinates)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--out", default="grid_out", help="output folder (default grid_out)")
 
@@ -50,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
                         generator_orders=parse_orders(args.generator_orders),
                         decoder_orders=parse_orders(args.decoder_orders), mlp=not args.no_mlp,
                         seeds=args.seeds, first_seed=args.first_seed, steps=args.steps,
-                        device=args.device)
+                        slot_degree=args.slot_degree, device=args.device)
     from numerics.io import check_output_path, hold_lock
 
     check_output_path(args.out, "--out", directory=True)

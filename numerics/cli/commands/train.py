@@ -27,7 +27,8 @@ HELP = ("train an autoencoder (structured order-n or MLP decoder) on a generator
 
 #: option -> TrainConfig field, for the options whose default is the config's.
 _FIELDS = {"order": "order", "decoder": "decoder", "decoder_order": "decoder_order",
-           "outputs": "outputs", "generator": "generator", "support": "support",
+           "outputs": "outputs", "generator": "generator", "slot_degree": "slot_degree",
+           "support": "support",
            "steps": "steps", "batch_size": "batch_size", "lr": "lr", "seed": "seed",
            "cross_penalty": "cross_penalty", "penalty_tuples": "penalty_tuples",
            "n_train": "n_train", "n_eval": "n_eval",
@@ -82,6 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--generator", choices=GENERATOR_KINDS, default=d["generator"],
                         help="sympy: exact polynomial generator of theory.generators (default);"
                              " neural: seeded neural generator of numerics.generators")
+    parser.add_argument("--slot-degree", type=int, default=d["slot_degree"],
+                        help="within-slot degree of the sympy generator (default 3 for orders "
+                             "0-2, order + 1 above); a decoder of order N needs N + 1")
     parser.add_argument("--support", choices=SUPPORT_KINDS, default=d["support"],
                         help=f"training support (default {d['support']})")
     parser.add_argument("--steps", type=int, default=d["steps"],
@@ -187,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
     if any(tried):
         print(f"  coordinate grouping: {out['selection']['assignment']} (best of "
               f"{'+'.join(str(t) for t in tried)} tried)")
-    for key in ("sis", "off_block", "val_recon", "matched_r2", "recon_mse",
+    for key in ("sis", "sis_true_latents", "off_block", "val_recon", "matched_r2", "recon_mse",
                 "id_recombination_mse", "ood_recon_mse", "ood_autoencode_mse", "ood_sis",
                 "ood_ratio", "seconds", "steps_per_second"):
         print(f"  {key:22s} {out[key]:.4g}")
