@@ -44,6 +44,7 @@ slow: $(VENV)/.dev
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check theory numerics tests bench docs/hooks
+	$(VENV)/bin/mypy theory numerics
 
 bench: $(VENV)/.base
 	$(PY) -m bench

@@ -162,7 +162,7 @@ def run_benches(names: Sequence[str] | None = None, quick: bool = False,
 
     Returns the exit status: 0 when every benchmark run now succeeded, 1 otherwise.
     """
-    from numerics.io import atomic_write_json, atomic_write_text
+    from numerics.core.io import atomic_write_json, atomic_write_text
 
     available = discover(package)
     selected = list(names) if names else available

@@ -3,8 +3,8 @@
 Setting: MLP 6 -> 256 -> 256 -> 64 (tanh), float64, batch 512, 3 slots x 2.
 Methods, timed side by side in one run:
 
-* ``ours``: numerics.derivatives.cross_derivatives, default method (one multivariate Taylor
-  jet over the downward closure of the cross tuples, numerics.taylor; order 1: one
+* ``ours``: numerics.core.derivatives.cross_derivatives, default method (one multivariate Taylor
+  jet over the downward closure of the cross tuples, numerics.core.taylor; order 1: one
   forward-mode Jacobian, then the cross products).
 * ``boxes``: the same function with ``method="boxes"`` (nested vmapped jvp over K - 1 boxes of
   direction sets; the previous default), timed once.
@@ -16,12 +16,12 @@ Methods, timed side by side in one run:
   (always flagged ``loop_scaled``).
 * ``forward``: one forward pass of the batch, for scale.
 * ``needed``: the forward passes the method needs: a forward pass on
-  ``numerics.derivatives.forward_passes(SIZES, order)`` stacked copies of the batch (the number
+  ``numerics.core.derivatives.forward_passes(SIZES, order)`` stacked copies of the batch (the number
   of Taylor terms the jet carries per sample), the faster of one call and calls on
   ``TAYLOR_ROWS``-row pieces (the chunking ``ours`` uses by default). ``ours_over_needed`` is
   the overhead of the derivative machinery (mostly the Faa di Bruno products of the
   nonlinearities) over plain forward passes on the same work. ``lower_bound``:
-  numerics.derivatives.passes_lower_bound (one coefficient per cross tuple).
+  numerics.core.derivatives.passes_lower_bound (one coefficient per cross tuple).
 * ``memory``: a separate process computes the order-``--memory-order`` partials of a batch of
   ``--memory-batch`` samples and reports its peak resident memory (chunking bounds it).
 
@@ -46,7 +46,7 @@ from pathlib import Path
 import torch
 
 from bench.common import print_table, timeit, write_results
-from numerics.derivatives import (
+from numerics.core.derivatives import (
     TAYLOR_ROWS,
     cross_derivatives,
     cross_tuples,
@@ -112,7 +112,7 @@ _MEMORY_SCRIPT = """
 import json, sys, time
 import torch
 from bench.bench_derivatives import SIZES, _mlp
-from numerics.derivatives import cross_derivatives
+from numerics.core.derivatives import cross_derivatives
 
 
 def status(key):  # kB; VmHWM (peak resident) belongs to this process's own address space
@@ -140,7 +140,7 @@ COST_LAYOUTS = ((2, 2), (2, 2, 2), (3, 3), (2, 2, 2, 2), (3, 3, 3))
 def cost_rows() -> list[dict[str, object]]:
     """The cost model per layout and order (counts only, no timing): forward-pass equivalents
     per sample of each scheme, and the elementwise products per activation of the jet."""
-    from numerics import taylor
+    from numerics.core import taylor
 
     rows: list[dict[str, object]] = []
     for sizes in COST_LAYOUTS:

@@ -4,7 +4,7 @@ Data: 3 slots x 2 uniform latents; inferred slots are permuted slot-wise diffeom
 ("diffeo", R^2 near 1 on the diagonal) or additionally mix 40% of another slot into each
 ("mixed", intermediate R^2). For each scenario, timed side by side in one run:
 
-* ``ours_100k``: numerics.metrics.slot_identifiability(regressor="kernel") on all samples.
+* ``ours_100k``: numerics.synthetic.metrics.slot_identifiability(regressor="kernel") on all samples.
 * ``ours_5k``: the same on the first 5k samples.
 * ``sklearn_5k``: the same pipeline (split, training-split standardization, Hungarian, SIS) with
   exact ``sklearn.kernel_ridge.KernelRidge(alpha=1, kernel="rbf")`` as the regressor on the
@@ -25,7 +25,7 @@ import torch
 from sklearn.kernel_ridge import KernelRidge
 
 from bench.common import print_table, write_results
-from numerics.metrics import slot_identifiability
+from numerics.synthetic.metrics import slot_identifiability
 
 
 def _sklearn_kernel_ridge(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray

@@ -4,12 +4,12 @@ Each cell (generator order, slot layout, outputs) is run twice as a separate pro
 side: ``single`` = ``--candidates 1 --keep 1 --restarts 0 --assignments 1`` (one
 initialization trained for the whole schedule: the cost of the pre-search pipeline) and
 ``default`` (8 candidates explored together for 10 % of the schedule, the best ones regrouped
-by numerics.block_assignment (decoder order <= 1) or unmixed by numerics.unmixing (order >= 2,
-with the late check at 40 % of the schedule) and finished, restarts within the time budget).
-Reported: wall seconds of the whole command (start-up, data, training, metrics), the training
-seconds inside it, the verdict and SIS of each, and the ratio default / single. Structured
-decoder of the generator's order, every other option at its default; 2 torch threads (the
-CLI's cap).
+by numerics.synthetic.block_assignment (decoder order <= 1) or unmixed by
+numerics.synthetic.unmixing (order >= 2, with the late check at 40 % of the schedule) and finished,
+restarts within the time budget). Reported: wall seconds of the whole command (start-up, data,
+training, metrics), the training seconds inside it, the verdict and SIS of each, and the ratio
+default / single. Structured decoder of the generator's order, every other option at its default; 2
+torch threads (the CLI's cap).
 
 Run: ``.venv/bin/python -m bench.bench_train_call [--quick] [--seed 0]``.
 """

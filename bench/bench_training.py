@@ -3,9 +3,9 @@
 Same sizes for all: 3 slots x 2 latents, d_x = 40, batch 256, MLP encoder 40 -> 128 -> 128 -> 6;
 structured decoders of order 0, 1, 2, 3 (per-slot width 64) and the MLP baseline (width 128),
 plus the MLP with the order-2 cross-derivative penalty on 32 latents per step: exact (all 12
-cross tuples per point, numerics.models.cross_penalty) and stochastic (one uniform cross tuple
-per point, the unbiased estimate of ``--penalty-tuples 1``). One step = forward, loss,
-backward and AdamW update (the body of numerics.engine.fit), float32 on CPU. ``estimator``:
+cross tuples per point, numerics.synthetic.models.cross_penalty) and stochastic (one uniform cross
+tuple per point, the unbiased estimate of ``--penalty-tuples 1``). One step = forward, loss,
+backward and AdamW update (the body of numerics.core.engine.fit), float32 on CPU. ``estimator``:
 the stochastic penalty's mean and standard deviation over 400 draws at the initial decoder
 against the exact value on the same 32 points, and the mean reported variance.
 
@@ -19,8 +19,9 @@ import argparse
 import torch
 
 from bench.common import print_table, timeit, write_results
-from numerics.derivatives import penalty_tuple_ids, stochastic_cross_penalty
-from numerics.models import Autoencoder, MLPEncoder, cross_penalty, make_decoder
+from numerics.core.derivatives import penalty_tuple_ids, stochastic_cross_penalty
+from numerics.synthetic.decoder_families import make_decoder
+from numerics.synthetic.models import Autoencoder, MLPEncoder, cross_penalty
 
 SIZES = (2, 2, 2)
 D_X = 40

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from numerics.io import atomic_write
+from numerics.core.io import atomic_write
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 WRITTEN: list[Path] = []

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import machine_info
-from numerics.io import atomic_write_text
+from numerics.core.io import atomic_write_text
 
 #: The README's cells: (layout, generator order); the decoder is structured of the same order.
 DEFAULT_CELLS = ("3x2:0", "4x2:0", "3x2:1", "2x3:1", "4x2:1", "3x2:2", "4x2:2", "2,3,1:2",

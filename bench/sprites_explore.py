@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from numerics.engine import EngineConfig
-from numerics.progress import configure_logging
+from numerics.core.engine import EngineConfig
+from numerics.core.progress import configure_logging
 from numerics.sprites.data import SpritesConfig, render
 from numerics.sprites.loss import LossConfig
 from numerics.sprites.models import ModelConfig

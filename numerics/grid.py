@@ -2,18 +2,18 @@
 
 For every generator order n (rows) and decoder (columns: structured decoders of orders
 0..3 and the unconstrained MLP) :func:`run_grid` trains ``seeds`` runs of
-:func:`numerics.training.train` on the same slot layout (default 3 slots of 2 latents) and an
-L-shaped training support, and records per cell
+:func:`numerics.synthetic.training.train` on the same slot layout (default 3 slots of 2 latents) and
+an L-shaped training support, and records per cell
 
-* the theory's prediction (numerics.verdict.predict: ``identifiable`` / ``conjectured`` /
+* the theory's prediction (numerics.synthetic.verdict.predict: ``identifiable`` / ``conjectured`` /
   ``not-identifiable`` (a certified counterexample at the decoder's order) / ``no-theorem`` /
   ``cannot-reconstruct``),
 * counts of the run verdicts ``identified`` / ``not-converged`` / ``mixed-but-reconstructs``
   and of candidate counterexamples,
 * median SIS, median off-block fraction of dh/dz, median OOD/ID error ratio (recombination
-  protocol of numerics.compgen) and median seconds per run.
+  protocol of numerics.synthetic.compgen) and median seconds per run.
 
-Generators: the theory's exact ones of each order (numerics.training.sympy_generator_for)
+Generators: the theory's exact ones of each order (numerics.synthetic.training.sympy_generator_for)
 with slot functions of degree ``slot_degree``, by default the largest decoder order + 1 (4 for
 decoders up to order 3). With cubic slot functions (the single-run default for orders 0-2) a
 decoder of order 3 is not in the theorem's regime: any linear mixing h keeps f o h of order
@@ -39,9 +39,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from numerics.errors import ConfigError
-from numerics.progress import LOGGER
-from numerics.verdict import RUN_VERDICTS
+from numerics.core.errors import ConfigError
+from numerics.core.jsonio import dumps
+from numerics.core.progress import LOGGER
+from numerics.core.validation import is_int, positive_int
+from numerics.synthetic.verdict import RUN_VERDICTS
 from theory.errors import BudgetError
 
 #: Most seeds per cell (each seed is one training run per cell: 20 cells x 1000 seeds is days).
@@ -77,12 +79,10 @@ class GridConfig:
         """:class:`ConfigError` for an empty or malformed grid."""
         for name in ("generator_orders", "decoder_orders"):
             values = getattr(self, name)
-            if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 0
-                                 for v in values):
+            if not values or any(not is_int(v) or v < 0 for v in values):
                 raise ConfigError(f"{name} must be non-empty non-negative integers, got "
                                   f"{values!r}")
-        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
-            raise ConfigError(f"seeds must be a positive integer, got {self.seeds!r}")
+        positive_int("seeds", self.seeds)
         if self.seeds > MAX_SEEDS:
             raise BudgetError(f"seeds={self.seeds} per cell is above the limit of {MAX_SEEDS} "
                               f"(numerics.grid.MAX_SEEDS)")
@@ -90,8 +90,7 @@ class GridConfig:
 
         low = max(3, max(self.generator_orders) + 1)
         if self.slot_degree is not None and (
-                isinstance(self.slot_degree, bool) or not isinstance(self.slot_degree, int)
-                or not low <= self.slot_degree <= MAX_SLOT_DEGREE):
+                not is_int(self.slot_degree) or not low <= self.slot_degree <= MAX_SLOT_DEGREE):
             raise ConfigError(f"slot_degree must be an integer in {low}..{MAX_SLOT_DEGREE} for "
                               f"generator orders up to {max(self.generator_orders)}, got "
                               f"{self.slot_degree!r}")
@@ -147,8 +146,8 @@ def _repredict(config: GridConfig, rows: dict[str, dict[str, Any]]
     the decoder, not of the training, so a grid resumed after the theory learned more (e.g. a
     certified counterexample at the decoder's order) labels its old runs as its new ones.
     """
-    from numerics.training import TrainConfig, symbolic_generator
-    from numerics.verdict import PREDICTS_IDENTIFIABLE, predict
+    from numerics.synthetic.training import TrainConfig, symbolic_generator
+    from numerics.synthetic.verdict import PREDICTS_IDENTIFIABLE, predict
 
     columns = {label: (decoder, d_order) for label, decoder, d_order in config.columns()}
     cache: dict[tuple[int, str, int], tuple[str, str]] = {}
@@ -164,7 +163,7 @@ def _repredict(config: GridConfig, rows: dict[str, dict[str, Any]]
                                        slot_sizes=config.slot_sizes, seed=seed,
                                        slot_degree=config.degree(), **config.options)
             cache[(n, label, seed)] = predict(symbolic_generator(train_config), decoder,
-                                              d_order, n)
+                                              train_config.model_order(), n)
         prediction, reason = cache[(n, label, seed)]
         candidate = (row["verdict"] == "mixed-but-reconstructs"
                      and prediction in PREDICTS_IDENTIFIABLE)
@@ -173,8 +172,10 @@ def _repredict(config: GridConfig, rows: dict[str, dict[str, Any]]
     return out
 
 
-def _median(values: Sequence[float]) -> float:
-    finite = [v for v in values if v == v]
+def _median(values: Sequence[float | None]) -> float:
+    """Median of the defined values (null in runs.jsonl and NaN are undefined:
+    numerics.core.jsonio)."""
+    finite = [v for v in values if v is not None and v == v]
     return float(statistics.median(finite)) if finite else float("nan")
 
 
@@ -197,7 +198,7 @@ def cell_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def run_grid(config: GridConfig, out_dir: str | Path, progress: bool = True
              ) -> dict[str, Any]:
     """Train every cell's seeds (resuming from ``out_dir/runs.jsonl``), write the summary."""
-    from numerics.training import TrainConfig, train
+    from numerics.synthetic.training import TrainConfig, train
 
     config.validate()
     out = Path(out_dir)
@@ -207,9 +208,9 @@ def run_grid(config: GridConfig, out_dir: str | Path, progress: bool = True
     log = out / "runs.jsonl"
     done = _repredict(config, _load(log))
     if log.exists():  # drop a line cut by a kill, so that appended runs start on a new line
-        from numerics.io import atomic_write_text
+        from numerics.core.io import atomic_write_text
 
-        atomic_write_text(log, "".join(json.dumps(row) + "\n" for row in done.values()))
+        atomic_write_text(log, "".join(dumps(row) + "\n" for row in done.values()))
     # seeds outermost: a grid stopped early has about the same number of runs in every cell
     todo = [(n, col, s) for s in range(config.first_seed, config.first_seed + config.seeds)
             for n in config.generator_orders for col in config.columns()]
@@ -226,7 +227,7 @@ def run_grid(config: GridConfig, out_dir: str | Path, progress: bool = True
                 slot_degree=config.degree(), support=config.support, seed=seed,
                 device=config.device, progress=False, **kw))
             row = _row(n, label, seed, result)
-            handle.write(json.dumps(row) + "\n")
+            handle.write(dumps(row) + "\n")
             handle.flush()
             done[_key(n, label, seed)] = row
             if progress:
@@ -241,9 +242,9 @@ def run_grid(config: GridConfig, out_dir: str | Path, progress: bool = True
 def write_summary(config: GridConfig, rows: dict[str, dict[str, Any]], out: Path
                   ) -> dict[str, Any]:
     """grid.json, grid.md and the figure from the runs of ``config``'s cells."""
+    from numerics.core.io import atomic_write_json, atomic_write_text
     from numerics.figures.results import block_grid_figure
     from numerics.figures.style import save
-    from numerics.io import atomic_write_json, atomic_write_text
 
     seeds = range(config.first_seed, config.first_seed + config.seeds)
     cells: list[dict[str, Any]] = []

@@ -1,8 +1,8 @@
 """The bump comparison: every decoder trained on the donut with one budget, evaluated OOD.
 
 ``run_bump(config)`` trains each decoder of ``config.models`` through
-:func:`numerics.engine.fit` (MSE on target images at training centres, same steps, batch, lr and
-data seed for all) and measures ID/OOD MSE, their ratio, the per-layer pullback-metric
+:func:`numerics.core.engine.fit` (MSE on target images at training centres, same steps, batch, lr
+and data seed for all) and measures ID/OOD MSE, their ratio, the per-layer pullback-metric
 factorization score and the cross-slot derivative norm (:mod:`numerics.bump.metrics`), next to
 the same quantities for the true generator. Derivative metrics use the integer centres on a
 ``metric_stride`` lattice (all of the Cartesian-product extension); the cross-slot norm is also
@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import torch
 
@@ -36,9 +37,10 @@ from numerics.bump.task import (
     is_ood,
     sample_train_centres,
 )
-from numerics.engine import EngineConfig, fit
-from numerics.errors import ConfigError
-from numerics.io import atomic_write_json
+from numerics.core.engine import EngineConfig, fit
+from numerics.core.errors import ConfigError
+from numerics.core.io import atomic_write_json
+from numerics.core.validation import positive_int
 
 Tensor = torch.Tensor
 
@@ -70,8 +72,8 @@ class BumpConfig:
 
     def task(self) -> BumpTask:
         """The :class:`BumpTask` of this configuration (validates the geometry)."""
-        return BumpTask(self.size, self.sigma, tuple(self.ood), self.inputs, self.inverted,
-                        self.continuous)
+        ood = cast(tuple[int, int], tuple(self.ood))  # a list from JSON; BumpTask checks it
+        return BumpTask(self.size, self.sigma, ood, self.inputs, self.inverted, self.continuous)
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for settings that cannot run."""
@@ -79,9 +81,7 @@ class BumpConfig:
             raise ConfigError(f"models must be a non-empty subset of {DECODER_KINDS}, got "
                               f"{self.models!r}")
         for name in ("batch", "metric_stride"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+            positive_int(name, getattr(self, name))
         task = self.task()
         if "conv" in self.models and task.size % 4:
             raise ConfigError(f"the conv decoder needs a size divisible by 4, got {task.size}:"

@@ -35,7 +35,8 @@ from fractions import Fraction
 
 import sympy
 
-from numerics.errors import ConfigError
+from numerics.core.errors import ConfigError
+from numerics.core.validation import is_int
 from theory.generators import gaussian_bump
 from theory.independence import sufficient_independence
 from theory.order import cross_derivatives, interaction_order
@@ -105,7 +106,7 @@ def exact_sigma(sigma: float | int | str | sympy.Rational) -> sympy.Rational:
 
 def explain_bump(sigma: float | int | str | sympy.Rational = 1, grid: int = 2) -> BumpExplanation:
     """Certify orders and independence of the bump and its logarithm on a small lattice."""
-    if isinstance(grid, bool) or not isinstance(grid, int) or not 1 <= grid <= 6:
+    if not is_int(grid) or not 1 <= grid <= 6:
         raise ConfigError(f"grid must be an integer in [1, 6] (a reduced lattice), got {grid!r}")
     s = exact_sigma(sigma)
     bump = gaussian_bump(grid=grid, sigma=s)

@@ -8,7 +8,7 @@
   h = (a(x), b(y)) and drops when coordinates mix, e.g. h = x + y gives 1 - 1/2 = 1/2.
   Derivatives are exact (``torch.func.jacfwd`` vmapped), not finite differences on the grid.
 * Cross-slot derivative norm: sqrt(sum_pixels (d^2 f / dx dy)^2), the order-2 cross entries of
-  :func:`numerics.derivatives.cross_derivative_norms` with slot sizes (1, 1); it vanishes iff
+  :func:`numerics.core.derivatives.cross_derivative_norms` with slot sizes (1, 1); it vanishes iff
   the decoder is additive in (x, y) (interaction order <= 1).
 """
 
@@ -23,8 +23,8 @@ from torch.func import jacfwd, vmap
 
 from numerics.bump.models import BumpDecoder
 from numerics.bump.task import BumpTask, bump_image, encode, split_centres
-from numerics.derivatives import cross_derivative_norms
-from numerics.errors import DataError
+from numerics.core.derivatives import cross_derivative_norms
+from numerics.core.errors import DataError
 
 Tensor = torch.Tensor
 

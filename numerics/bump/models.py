@@ -32,7 +32,8 @@ import torch
 from torch import nn
 
 from numerics.bump.task import BumpTask
-from numerics.errors import ConfigError
+from numerics.core.errors import ConfigError
+from numerics.core.validation import positive_int
 
 Tensor = torch.Tensor
 DECODER_KINDS = ("mlp", "conv", "log-additive", "outer-product")
@@ -168,8 +169,7 @@ class OuterProductDecoder(_SlotwiseDecoder):
     kind = "outer-product"
 
     def __init__(self, task: BumpTask, hidden: int = 128, rank: int = 1) -> None:
-        if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
-            raise ConfigError(f"rank must be a positive integer, got {rank!r}")
+        positive_int("rank", rank)
         super().__init__(task, hidden, rank * task.size)
         self.rank = rank
 
@@ -193,8 +193,7 @@ def make_bump_decoder(kind: str, task: BumpTask, *, seed: int = 0, hidden: int =
         raise ConfigError(f"unknown decoder {kind!r}: choose from {', '.join(DECODER_KINDS)}")
     for name, value in (("hidden", hidden), ("depth", depth), ("channels", channels),
                         ("slot_hidden", slot_hidden)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        positive_int(name, value)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if kind == "mlp":

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import torch
 
-from numerics.errors import ConfigError, DataError
+from numerics.core.errors import ConfigError, DataError
+from numerics.core.validation import int_at_least
 
 Tensor = torch.Tensor
 INPUT_KINDS = ("raw", "onehot", "bump")
@@ -44,8 +45,7 @@ class BumpTask:
     continuous: bool = False
 
     def __post_init__(self) -> None:
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 2:
-            raise ConfigError(f"size must be an integer >= 2, got {self.size!r}")
+        int_at_least("size", self.size, 2)
         if not (isinstance(self.sigma, (int, float)) and 0 < self.sigma < float("inf")):
             raise ConfigError(f"sigma must be a positive finite number, got {self.sigma!r}")
         if len(self.ood) != 2 or not all(isinstance(b, int) for b in self.ood):
@@ -74,8 +74,8 @@ class BumpTask:
 
 
 def _check_centres(xy: Tensor) -> None:
-    # by shape, not by type: numerics.derivatives traces these functions with Taylor jets
-    # (numerics.taylor.Jet), which carry a shape but are not tensors
+    # by shape, not by type: numerics.core.derivatives traces these functions with Taylor jets
+    # (numerics.core.taylor.Jet), which carry a shape but are not tensors
     shape = getattr(xy, "shape", None)
     if shape is None or len(shape) != 2 or shape[1] != 2:
         raise DataError(f"centres must be a tensor of shape (batch, 2), got "

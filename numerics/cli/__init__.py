@@ -10,7 +10,7 @@ Every failure ends the program with exit code 2 and one line on stderr: errors t
 reason, anything else as an internal error naming its type (a bug to report, never a
 traceback). Every command takes ``--quiet`` (only warnings and errors on stderr: no
 progress bars or progress lines; messages go through the ``iasym`` logger,
-:mod:`numerics.progress`) and ``--timeout SECONDS`` (a module's ``TIMEOUT`` is its default,
+:mod:`numerics.core.progress`) and ``--timeout SECONDS`` (a module's ``TIMEOUT`` is its default,
 e.g. 60 s for ``analyze``; ``none``: no limit): past it the command stops with
 :class:`theory.errors.BudgetError`.
 """
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="iasym",
         description="Interaction asymmetry: exact theory and numerical verification.",
     )
-    from numerics.io import package_version
+    from numerics.core.io import package_version
 
     parser.add_argument("--version", action="version", version=f"iasym {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -81,8 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``iasym`` console script; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from numerics.device import flush_denormals
-    from numerics.progress import configure_logging
+    from numerics.core.device import flush_denormals
+    from numerics.core.progress import configure_logging
 
     configure_logging(quiet=args.quiet)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
-from numerics.errors import DataError
+from numerics.core.errors import DataError
 from theory.slots import Slots
 
 

@@ -15,11 +15,11 @@ import numpy as np
 import sympy
 import torch
 
+from numerics.core.progress import track
 from numerics.figures import proof, results
 from numerics.figures.derivatives import sample_points
 from numerics.figures.style import save
-from numerics.progress import track
-from numerics.training import TrainConfig, TrainResult, build_data, train
+from numerics.synthetic.training import TrainConfig, TrainResult, autoencoder, build_data, train
 from theory import Slots, ambiguities
 from theory import generators as gen
 from theory.class_construction import minimum_outputs
@@ -37,7 +37,9 @@ _POINTS = 6
 def _proof(order: int) -> FigureFn:
     def make(out: Path, quick: bool, cache: dict) -> list[Path]:
         sizes = (2, 2)
-        build = {0: gen.order0, 1: gen.additive, 2: gen.bilinear}[order]
+        builds: dict[int, Callable[..., gen.Generator]] = {
+            0: gen.order0, 1: gen.additive, 2: gen.bilinear}
+        build = builds[order]
         g = build(sizes, minimum_outputs(order, sizes), seed=0)
         plotted = proof.block_structure_figure(
             g.f, g.slots, order, sample_points(g.slots, _POINTS, seed=0),
@@ -127,9 +129,10 @@ def _support(out: Path, quick: bool, cache: dict) -> list[Path]:
         config = TrainConfig(**{k: v for k, v in run.config.items() if k in _CONFIG_KEYS})
         data = build_data(config)
         z_ood = data.support.sample_ood(400, torch.Generator().manual_seed(1))
+        model = autoencoder(run.model)
         with torch.no_grad():
             x = data.render(z_ood)
-            _, x_hat = run.model(x.to(next(run.model.parameters()).device))
+            _, x_hat = model(x.to(next(model.parameters()).device))
             err = (x_hat.cpu() - x) ** 2
         plotted = results.support_figure(
             data.z_train[:1500, :2].numpy(), z_ood[:, :2].numpy(), err.mean(1).numpy(),
@@ -187,7 +190,7 @@ FIGURES: dict[str, FigureFn] = {
 
 def render(out_dir: str | Path, only: str | None = None, quick: bool = False) -> list[Path]:
     """Render all figures (or the one named ``only``) into ``out_dir``; return saved paths."""
-    from numerics.errors import ConfigError
+    from numerics.core.errors import ConfigError
 
     if only is not None and only not in FIGURES:
         raise ConfigError(f"unknown figure {only!r}; choose from {', '.join(FIGURES)}")

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib
 import numpy as np
 
-from numerics.errors import DataError
+from numerics.core.errors import DataError
 from numerics.figures.proof import PlottedFigure
 from numerics.figures.style import DIVERGING, SEQUENTIAL, new_figure
 

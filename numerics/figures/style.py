@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO, Any
 
 import matplotlib
 
@@ -11,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from numerics.io import atomic_write
+from numerics.core.io import atomic_write
 
 SEQUENTIAL = "magma_r"
 DIVERGING = "RdBu_r"
@@ -60,8 +61,11 @@ def save(fig: Figure, out_dir: str | Path, name: str) -> list[Path]:
     paths = []
     for ext in ("png", "pdf"):
         path = out / f"{name}.{ext}"
-        atomic_write(path, lambda h, ext=ext: fig.savefig(h, format=ext, bbox_inches="tight"),
-                     "wb")
+
+        def write(handle: IO[Any], fmt: str = ext) -> None:
+            fig.savefig(handle, format=fmt, bbox_inches="tight")
+
+        atomic_write(path, write, "wb")
         paths.append(path)
     plt.close(fig)
     return paths

@@ -35,9 +35,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from numerics.errors import ConfigError, DataError
-from numerics.io import atomic_write
-from numerics.progress import track
+from numerics.core.errors import ConfigError, DataError
+from numerics.core.io import atomic_write
+from numerics.core.progress import track
+from numerics.core.validation import int_at_least
 from theory.errors import BudgetError
 
 MODES = ("occlusion", "additive", "shadow")
@@ -66,8 +67,7 @@ class SpritesConfig:
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for an impossible scene distribution."""
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 4:
-            raise ConfigError(f"size must be an integer >= 4, got {self.size!r}")
+        int_at_least("size", self.size, 4)
         if not 1 <= self.min_objects <= self.max_objects:
             raise ConfigError("need 1 <= min_objects <= max_objects, got "
                               f"{self.min_objects}, {self.max_objects}")

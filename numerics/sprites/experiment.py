@@ -15,13 +15,14 @@ every slot) and, with ``engine.eval_every > 0``, ``learning_curves.png``. Every 
 ``verdict`` (:func:`numerics.sprites.metrics.judge_run`: ``objects``, ``collapsed``,
 ``no-recon`` or ``mixed``) and ``collapsed``: a run whose slots collapse onto one slot has a
 high JIS and a low J-ARI, and is flagged rather than counted as a success. Each run trains
-through :func:`numerics.engine.fit` with a checkpoint in the output folder, so an interrupted
+through :func:`numerics.core.engine.fit` with a checkpoint in the output folder, so an interrupted
 experiment resumes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 from dataclasses import dataclass, field, replace
@@ -31,9 +32,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from numerics.engine import EngineConfig
-from numerics.errors import ConfigError
-from numerics.io import atomic_write_json, atomic_write_text
+from numerics.core.engine import EngineConfig
+from numerics.core.errors import ConfigError
+from numerics.core.io import atomic_write_json, atomic_write_text
 from numerics.sprites.data import SpritesConfig, render
 from numerics.sprites.loss import LossConfig
 from numerics.sprites.metrics import decoder_jacobian, normalize_jacobian
@@ -187,6 +188,11 @@ def summary_markdown(summary: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _image(model: SlotVAE, z: torch.Tensor) -> torch.Tensor:
+    """The decoded image of slot latents ``z`` in float32."""
+    return model.decoder(z).image.float()
+
+
 def jacobian_figure(models: dict[str, SlotVAE], images: torch.Tensor, path: str | os.PathLike,
                     device: str = "cpu") -> None:
     """Save a figure: one row per model with the scene, its reconstruction and Jn_{:,k} per
@@ -205,7 +211,7 @@ def jacobian_figure(models: dict[str, SlotVAE], images: torch.Tensor, path: str 
         x = images.to(device)
         with torch.no_grad():
             out = model(x)
-        jac = decoder_jacobian(lambda v, m=model: m.decoder(v).image.float(), out.mu)
+        jac = decoder_jacobian(functools.partial(_image, model), out.mu)
         maps = normalize_jacobian(jac)[0].T.reshape(-1, size, size).cpu()
         panels = [("scene", x[0].permute(1, 2, 0).clamp(0, 1).cpu()),
                   ("recon", out.decoded.image[0].float().permute(1, 2, 0).clamp(0, 1).cpu())]
@@ -230,7 +236,7 @@ def curve_figure(curves: dict[str, dict[str, list]], path: str | os.PathLike) ->
     """Learning curves, one column per run name: the loss terms (recon, KL, interaction,
     alpha(t); log scale) over steps on top, JIS, J-ARI, FG-ARI and the dominant-slot share on
     held-out scenes below. ``curves[name]``: ``{"history": [...], "evaluations": [...]}`` as in
-    :class:`numerics.engine.FitResult`."""
+    :class:`numerics.core.engine.FitResult`."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
-from numerics.errors import ConfigError
+from numerics.core.errors import ConfigError
+from numerics.core.validation import int_at_least
 from numerics.sprites.models import SlotVAE
 
 
@@ -39,9 +40,7 @@ class LossConfig:
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("alpha_warmup", "alpha_start"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
+            int_at_least(name, getattr(self, name), 0)
 
     def alpha_at(self, step: int) -> float:
         """alpha(t): 0 before alpha_start, then alpha * min(1, (t - start + 1) / alpha_warmup)."""

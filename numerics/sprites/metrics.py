@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from numerics.errors import DataError
-from numerics.metrics import SlotIdentifiability, slot_identifiability
+from numerics.core.errors import DataError
+from numerics.synthetic.metrics import SlotIdentifiability, slot_identifiability
 
 SIS_LATENTS = (0, 1, 2, 3)
 
@@ -189,7 +189,7 @@ def sprites_sis(slots: torch.Tensor, assignment: torch.Tensor, segmentation: tor
     present (n, O) must be all True (a fixed object count). Objects are matched to slots per
     scene (:func:`match_slots`); then the true "slots" are the O objects (latent ``columns``,
     by default x, y, scale, hue) and the inferred ones their matched slots, scored by
-    :func:`numerics.metrics.slot_identifiability`.
+    :func:`numerics.synthetic.metrics.slot_identifiability`.
     """
     if not bool(present.all()):
         raise DataError("SIS needs scenes with a fixed number of objects (all present)")
@@ -243,9 +243,9 @@ def slot_dominance(jacobian: torch.Tensor, segmentation: torch.Tensor) -> dict[s
         truths.append(float(torch.bincount(segmentation[i][fg]).max()) / n)
     if not shares:
         raise DataError("no foreground pixels: slot dominance is undefined")
-    mass = float(np.mean(masses))
-    return {"dominant_share": float(np.mean(shares)), "dominant_mass": mass,
-            "dominant_mass_score": (mass - 1.0 / k) / (1.0 - 1.0 / k) if k > 1 else 1.0,
+    mean_mass = float(np.mean(masses))
+    return {"dominant_share": float(np.mean(shares)), "dominant_mass": mean_mass,
+            "dominant_mass_score": (mean_mass - 1.0 / k) / (1.0 - 1.0 / k) if k > 1 else 1.0,
             "true_dominant_share": float(np.mean(truths))}
 
 

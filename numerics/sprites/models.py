@@ -34,7 +34,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from numerics.errors import ConfigError
+from numerics.core.errors import ConfigError
+from numerics.core.validation import positive_int
 
 ENCODERS = ("transformer", "slot-attention")
 DECODERS = ("transformer", "spatial-broadcast")
@@ -67,9 +68,7 @@ class ModelConfig:
             raise ConfigError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
         for name in ("size", "slots", "slot_dim", "width", "encoder_layers", "encoder_heads",
                      "decoder_layers", "decoder_heads", "octaves", "cnn_channels", "iterations"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+            positive_int(name, getattr(self, name))
         if self.size % 4:
             raise ConfigError(f"size must be a multiple of 4 (two stride-2 convolutions), got "
                               f"{self.size}")
@@ -103,6 +102,8 @@ def fourier_features(coords: torch.Tensor, octaves: int) -> torch.Tensor:
 
 class SoftPositionEmbedding(nn.Module):
     """Adds a linear map of (x, y, 1 - x, 1 - y) (coordinates in [0, 1]) to (B, N, D) tokens."""
+
+    grid: torch.Tensor
 
     def __init__(self, side: int, width: int) -> None:
         super().__init__()
@@ -250,6 +251,8 @@ class CrossAttentionBlock(nn.Module):
 class TransformerDecoder(nn.Module):
     """Cross-attention-only decoder with per-pixel Fourier queries: (B, K, d_slot) -> Decoded."""
 
+    features: torch.Tensor
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         w = config.width
@@ -276,6 +279,8 @@ class TransformerDecoder(nn.Module):
 
 class SpatialBroadcastDecoder(nn.Module):
     """Spatial broadcast decoder (Watters et al. 2019) with softmax masks over slots."""
+
+    grid: torch.Tensor
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()

@@ -1,4 +1,4 @@
-"""Training and evaluation of slot VAEs on sprites through :func:`numerics.engine.fit`.
+"""Training and evaluation of slot VAEs on sprites through :func:`numerics.core.engine.fit`.
 
 :func:`train_sprites` renders (or loads from an ``.npz`` cache) a fixed training set, draws
 batches from it with the engine's seeded generator and optimizes :func:`slot_vae_loss`.
@@ -9,15 +9,16 @@ batches from it with the engine's seeded generator and optimizes :func:`slot_vae
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 
-from numerics.device import resolve_device
-from numerics.engine import EngineConfig, FitResult, fit
-from numerics.errors import ConfigError, DataError
-from numerics.progress import LOGGER
+from numerics.core.device import resolve_device
+from numerics.core.engine import EngineConfig, FitResult, fit
+from numerics.core.errors import ConfigError, DataError
+from numerics.core.progress import LOGGER
 from numerics.sprites.data import Scenes, SpritesConfig, load_or_render, render
 from numerics.sprites.loss import LossConfig, slot_attention_mass, slot_vae_loss
 from numerics.sprites.metrics import (
@@ -113,12 +114,13 @@ def train_sprites(run: SpritesRun, scenes: Scenes | None = None, *,
         index = torch.randint(0, len(images), (run.batch_size,), generator=generator)
         return {"images": images[index], "noise": torch.randn(noise_shape, generator=generator)}
 
-    def loss_fn(m: torch.nn.Module, batch: dict[str, torch.Tensor], step: int):
+    def loss_fn(m: SlotVAE, batch: dict[str, torch.Tensor], step: int
+                ) -> tuple[torch.Tensor, Mapping[str, float]]:
         return slot_vae_loss(m, batch["images"], step, run.loss, batch["noise"])
 
     evaluate = None
     if eval_scenes is not None and run.engine.eval_every > 0:
-        def evaluate(m: torch.nn.Module) -> dict[str, float]:
+        def evaluate(m: SlotVAE) -> dict[str, float]:
             metrics = evaluate_sprites(m, eval_scenes, n_jacobian=n_jacobian, sis=False,
                                        device=run.engine.device)
             point = {k: float(v) for k, v in metrics.items() if k in CURVE_KEYS}

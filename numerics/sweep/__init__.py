@@ -1,7 +1,8 @@
 """Sweeps: a grid of training trials run on all local cores or on a Ray cluster, resumably.
 
 A sweep spec (YAML) holds a ``base`` configuration (fields of
-:class:`numerics.training.TrainConfig`) and ``grid`` axes, each a non-empty list of values::
+:class:`numerics.synthetic.training.TrainConfig`) and ``grid`` axes, each a non-empty list of
+values::
 
     name: small
     base: {slot_sizes: [2, 2], outputs: 12, steps: 300}
@@ -44,9 +45,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from numerics.errors import ConfigError, SweepError
+from numerics.core.errors import ConfigError, SweepError
+from numerics.core.jsonio import plain
+from numerics.core.validation import positive_int
 from numerics.sweep.backends import (
     BACKENDS,
     TrialFn,
@@ -66,8 +69,11 @@ from numerics.sweep.spec import (
     parse_spec,
     trial_id,
 )
-from numerics.sweep.store import ResultsFile, jsonable, latest_records, read_results
+from numerics.sweep.store import ResultsFile, latest_records, read_results
 from numerics.sweep.summary import KEY_METRICS, SEED_AXIS, format_summary, summarize
+
+if TYPE_CHECKING:
+    from numerics.synthetic.training import TrainConfig
 
 __all__ = ["BACKENDS", "KEY_METRICS", "NOT_SWEEPABLE", "SEED_AXIS", "SPEC_KEYS", "SweepError",
            "SweepResult", "SweepSpec", "Trial", "TrialFn", "check_against",
@@ -99,7 +105,7 @@ class SweepResult:
         """JSON-ready dictionary (records left out: they are in the results file)."""
         data = dataclasses.asdict(self)
         data.pop("records")
-        return jsonable(data)
+        return plain(data)
 
 
 NOT_SWEEPABLE = {
@@ -109,13 +115,13 @@ NOT_SWEEPABLE = {
 }
 
 
-def train_config(config: Mapping[str, Any]) -> Any:
-    """The validated :class:`numerics.training.TrainConfig` of a trial's config.
+def train_config(config: Mapping[str, Any]) -> TrainConfig:
+    """The validated :class:`numerics.synthetic.training.TrainConfig` of a trial's config.
 
     YAML lists become tuples for tuple fields (``slot_sizes``, ``latent_sizes``); the per-trial
     progress bar is off unless the config sets ``progress``. Raises :class:`ConfigError`.
     """
-    from numerics.training import TrainConfig
+    from numerics.synthetic.training import TrainConfig
 
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
     for key, reason in NOT_SWEEPABLE.items():
@@ -125,8 +131,9 @@ def train_config(config: Mapping[str, Any]) -> Any:
     if unknown:
         raise ConfigError(f"unknown setting(s) {', '.join(unknown)} for TrainConfig; valid: "
                           f"{', '.join(sorted(fields))}")
-    settings = {k: tuple(v) if isinstance(v, list) and str(fields[k].type).startswith("tuple")
-                else v for k, v in config.items()}
+    settings: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) and str(fields[k].type).startswith("tuple") else v
+        for k, v in config.items()}
     settings.setdefault("progress", False)
     train_cfg = TrainConfig(**settings)
     train_cfg.validate()
@@ -134,8 +141,8 @@ def train_config(config: Mapping[str, Any]) -> Any:
 
 
 def train_trial(config: dict[str, Any]) -> dict[str, Any]:
-    """Default trial: ``numerics.training.train(train_config(config)).to_dict()``."""
-    from numerics.training import train
+    """Default trial: ``numerics.synthetic.training.train(train_config(config)).to_dict()``."""
+    from numerics.synthetic.training import train
 
     return train(train_config(config)).to_dict()
 
@@ -145,16 +152,16 @@ _DEFAULT_TRIAL = train_trial
 
 def trial_metrics() -> set[str] | None:
     """Names of the numeric metrics the default trial returns (the numeric fields of
-    :class:`numerics.training.TrainResult`), or None when ``train_trial`` was replaced."""
+    :class:`numerics.synthetic.training.TrainResult`), or None when ``train_trial`` was replaced."""
     if train_trial is not _DEFAULT_TRIAL:
         return None
-    import typing
     from dataclasses import fields
 
-    from numerics.training import TrainResult
+    from numerics.synthetic.training import TrainResult
 
-    hints = typing.get_type_hints(TrainResult)
-    return {f.name for f in fields(TrainResult) if hints[f.name] in (float, int)}
+    # the annotations are strings (from __future__ import annotations in
+    # numerics.synthetic.training)
+    return {f.name for f in fields(TrainResult) if f.type in ("float", "int")}
 
 
 def default_results_path(spec: SweepSpec) -> Path:
@@ -169,7 +176,7 @@ def run_sweep(spec: SweepSpec, results_path: str | os.PathLike[str] | None = Non
     """Run every trial of ``spec`` not yet completed in ``results_path``; return a summary.
 
     ``trial_fn(config: dict) -> mapping of metrics`` defaults to :func:`train_trial` (training
-    with :class:`numerics.training.TrainConfig`, whose fields the spec is then checked
+    with :class:`numerics.synthetic.training.TrainConfig`, whose fields the spec is then checked
     against). ``backend="local"``: a spawn process pool of ``workers`` processes (default: all
     cores; 1 runs in this process), one math thread each. ``backend="ray"``: one Ray task per
     trial on the cluster at ``ray_address`` / ``RAY_ADDRESS`` or on a new local one with
@@ -182,11 +189,10 @@ def run_sweep(spec: SweepSpec, results_path: str | os.PathLike[str] | None = Non
                          "(worker processes are spawned and re-import the main module)")
     if backend not in BACKENDS:
         raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 1):
-        raise ConfigError(f"workers must be a positive integer, got {workers!r}")
+    if workers is not None:
+        positive_int("workers", workers)
     if trial_fn is None:
-        from numerics.training import TrainConfig
+        from numerics.synthetic.training import TrainConfig
 
         spec = check_against(spec, TrainConfig)
         trial_fn = train_trial
@@ -199,7 +205,7 @@ def run_sweep(spec: SweepSpec, results_path: str | os.PathLike[str] | None = Non
     else:
         trials = expand(spec)
     path = Path(results_path) if results_path is not None else default_results_path(spec)
-    from numerics.io import check_output_path
+    from numerics.core.io import check_output_path
 
     check_output_path(path, "results file")
     start = time.perf_counter()

@@ -5,7 +5,7 @@ inside the trial). ``local`` spawns a process pool (a script calling numerics.sw
 needs an ``if __name__ == "__main__":`` guard, as for any spawn pool): one math thread per
 worker, workers die with the sweep. ``ray`` submits one task per trial; Ray 2.x has no
 ``local_mode`` any more, so without a cluster address a single-node Ray instance is started on
-this machine (what the test suite uses) and shut down at the end, with numerics.reaper
+this machine (what the test suite uses) and shut down at the end, with numerics.core.reaper
 watching for node agents that outlive a killed sweep.
 """
 
@@ -17,17 +17,19 @@ import pickle
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any
 
-from numerics.errors import ConfigError, DataError, SweepError
+from numerics.core.errors import ConfigError, DataError, SweepError
+from numerics.core.jsonio import plain
 from numerics.sweep.spec import Trial
-from numerics.sweep.store import jsonable
 
 __all__ = ["BACKENDS", "TrialFn", "execute_trial", "ray_resources", "run_local", "run_ray",
            "run_serial"]
 
 TrialFn = Callable[[dict[str, Any]], Any]
+#: The records of finished trials as they come (closing it stops the workers).
+Records = Generator[dict[str, Any], None, None]
 BACKENDS = ("local", "ray")
 
 
@@ -41,7 +43,7 @@ def execute_trial(trial_fn: TrialFn, trial: Trial) -> dict[str, Any]:
     result = error = trace = None
     try:
         output = trial_fn(dict(trial.config))
-        result = jsonable(output)
+        result = plain(output)
         if not isinstance(result, dict):
             raise DataError(f"trial function returned {type(output).__name__}; it must return "
                             "a mapping of metric names to values")
@@ -88,14 +90,14 @@ def _init_worker() -> None:
         torch.set_num_threads(1)
 
 
-def run_serial(trials: Sequence[Trial], trial_fn: TrialFn) -> Iterator[dict[str, Any]]:
+def run_serial(trials: Sequence[Trial], trial_fn: TrialFn) -> Records:
     for trial in trials:
         yield execute_trial(trial_fn, trial)
 
 
 def run_local(trials: Sequence[Trial], trial_fn: TrialFn, workers: int,
                salvage: Callable[[dict[str, Any]], None] | None = None
-               ) -> Iterator[dict[str, Any]]:
+               ) -> Records:
     """Trials on a spawn process pool, records in completion order. When the consumer stops
     early (Ctrl-C, an error), running trials finish and ``salvage(record)`` receives every
     finished record that was not yielded, so nothing computed is lost."""
@@ -144,7 +146,7 @@ def ray_resources(config: Mapping[str, Any], cluster_gpus: float) -> dict[str, f
 
 
 def run_ray(trials: Sequence[Trial], trial_fn: TrialFn, workers: int | None,
-             address: str | None) -> Iterator[dict[str, Any]]:
+             address: str | None) -> Records:
     try:
         import ray
     except ImportError as err:
@@ -155,7 +157,7 @@ def run_ray(trials: Sequence[Trial], trial_fn: TrialFn, workers: int | None,
     if not ray.is_initialized():
         if not (address or os.environ.get("RAY_ADDRESS")):
             # a local cluster's node agents outlive a SIGKILLed sweep: a watcher kills them
-            from numerics.reaper import start_reaper
+            from numerics.core.reaper import start_reaper
 
             reaper = start_reaper()
         try:

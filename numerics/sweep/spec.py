@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -20,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from numerics.errors import ConfigError
+from numerics.core.errors import ConfigError
+from numerics.core.jsonio import dumps
+from numerics.core.validation import is_int, is_real
 
 __all__ = ["MAX_SPEC_BYTES", "SPEC_KEYS", "SweepSpec", "Trial", "canonical_json",
            "check_against", "expand", "load_spec", "parse_spec", "trial_id"]
@@ -194,9 +195,9 @@ def check_against(spec: SweepSpec, config_type: type) -> SweepSpec:
         if kind is bool:
             ok = isinstance(value, bool)
         elif kind is int:
-            ok = isinstance(value, int) and not isinstance(value, bool)
+            ok = is_int(value)
         elif kind is float:
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            ok = is_real(value)
             value = float(value) if ok else value
         elif kind is str:
             ok = isinstance(value, str)
@@ -214,8 +215,8 @@ def check_against(spec: SweepSpec, config_type: type) -> SweepSpec:
 
 
 def canonical_json(obj: Any) -> str:
-    """Sorted-key compact JSON of ``obj`` (no NaN): the form trial ids and groups hash."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    """Sorted-key compact JSON of ``obj``: the form trial ids and groups hash."""
+    return dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
 def trial_id(config: Mapping[str, Any]) -> str:

@@ -8,36 +8,16 @@ advisory lock (``flock``) stops a second sweep from writing to the same file at 
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from numerics.errors import DataError, SweepError
+from numerics.core.errors import DataError, SweepError
+from numerics.core.jsonio import dumps
 
-__all__ = ["ResultsFile", "jsonable", "latest_records", "read_results"]
-
-
-def jsonable(obj: Any) -> Any:
-    """Plain JSON types: non-finite floats become strings, tensors/arrays become lists."""
-    if hasattr(obj, "to_dict") and callable(obj.to_dict):
-        return jsonable(obj.to_dict())
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return jsonable(dataclasses.asdict(obj))
-    if isinstance(obj, Mapping):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
-    if obj is None or isinstance(obj, (str, bool, int, float)):
-        return obj
-    if hasattr(obj, "tolist"):  # numpy arrays/scalars, torch tensors
-        return jsonable(obj.tolist())
-    return str(obj)
+__all__ = ["ResultsFile", "latest_records", "read_results"]
 
 
 def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -106,8 +86,8 @@ class ResultsFile:
         try:
             import fcntl
         except ImportError:  # pragma: no cover - no advisory locks on this platform
-            fcntl = None
-        if fcntl is not None:
+            pass
+        else:
             try:
                 fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as err:
@@ -118,7 +98,7 @@ class ResultsFile:
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Write ``record`` as one line with a single write on the O_APPEND descriptor, fsync."""
-        line = (json.dumps(record, sort_keys=True, allow_nan=False) + "\n").encode()
+        line = (dumps(record, sort_keys=True) + "\n").encode()
         written = os.write(self.fd, line)
         if written != len(line):
             raise SweepError(f"short write to {self.path} ({written} of {len(line)} bytes); "

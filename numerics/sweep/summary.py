@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from numerics.errors import ConfigError
+from numerics.core.errors import ConfigError
+from numerics.core.jsonio import dumps
 from numerics.sweep.spec import canonical_json
 
 __all__ = ["KEY_METRICS", "SEED_AXIS", "format_summary", "summarize"]
@@ -17,6 +17,11 @@ SEED_AXIS = "seed"
 
 
 def _number(value: Any) -> float | None:
+    """A metric's value as a float, or None when it is not a number. ``null`` is an undefined
+    metric (NaN: numerics.core.jsonio writes non-finite numbers as null); the strings "nan", "inf"
+    and "-inf" are how results files of earlier versions wrote them."""
+    if value is None:
+        return math.nan
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -87,7 +92,7 @@ def format_summary(rows: Sequence[Mapping[str, Any]], axes: Sequence[str],
     def cell(row: Mapping[str, Any], key: str) -> str:
         if key in metrics:
             return f"{row[key]:.4g} ± {row[f'{key}_std']:.2g}"
-        return json.dumps(row[key]) if not isinstance(row[key], str) else row[key]
+        return dumps(row[key]) if not isinstance(row[key], str) else row[key]
 
     table = [header, *[[cell(r, k) for k in header] for r in rows]]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from numerics.cli import main
-from numerics.selection import SelectionSettings
+from numerics.synthetic.selection import SelectionSettings
 from theory.errors import ParseError
 from theory.parsing import parse_slot_sizes
 
@@ -21,6 +21,22 @@ def test_parse_slot_sizes() -> None:
     for bad in ("3x", "x2", "a,b", "3x0", "0", ""):
         with pytest.raises(ParseError):
             parse_slot_sizes(bad)
+
+
+def test_options_default_to_the_config_dataclasses() -> None:
+    from numerics.cli import build_parser
+    from numerics.synthetic.training import TrainConfig
+
+    args = build_parser().parse_args(["train"])
+    config, settings = TrainConfig(), SelectionSettings()
+    for name in ("order", "decoder", "decoder_order", "outputs", "generator", "slot_degree",
+                 "support", "steps", "batch_size", "lr", "seed", "cross_penalty",
+                 "penalty_tuples", "n_train", "n_eval", "hidden", "device", "checkpoint"):
+        assert getattr(args, name) == getattr(config, name), name
+    assert parse_slot_sizes(args.slots) == config.slot_sizes
+    assert (args.candidates, args.keep, args.restarts, args.assignments) == (
+        settings.candidates, settings.keep, settings.restarts, settings.max_assignments)
+    assert float(args.time_budget) == settings.time_budget
 
 
 def test_json_is_one_object_with_required_keys(capsys) -> None:

@@ -16,9 +16,9 @@ import torch
 from torch import nn
 
 from numerics.cli import main
-from numerics.engine import EngineConfig, fit
-from numerics.errors import CheckpointError, ConfigError, DivergenceError
-from numerics.io import check_output_path, hold_lock
+from numerics.core.engine import EngineConfig, fit
+from numerics.core.errors import CheckpointError, ConfigError, DivergenceError
+from numerics.core.io import check_output_path, hold_lock
 from theory.errors import BudgetError, ExactnessWarning, ParseError
 
 TINY = ["--generator", "neural", "--slots", "2x1", "--outputs", "6", "--n-train", "128",
@@ -193,8 +193,8 @@ def test_library_errors_are_in_the_package_tree() -> None:
 
 
 def test_metrics_refuse_bad_arguments_and_survive_huge_scales() -> None:
-    from numerics.errors import DataError
-    from numerics.metrics import slot_identifiability
+    from numerics.core.errors import DataError
+    from numerics.synthetic.metrics import slot_identifiability
 
     gen = torch.Generator().manual_seed(0)
     z = torch.rand(400, 2, generator=gen, dtype=torch.float64)
@@ -227,7 +227,7 @@ def test_expression_files_with_bom_and_endless_files(tmp_path) -> None:
 
 
 def test_results_are_ordinary_files(tmp_path) -> None:
-    from numerics.io import atomic_write_json
+    from numerics.core.io import atomic_write_json
 
     atomic_write_json(tmp_path / "r.json", {"a": 1})
     mask = os.umask(0)
@@ -355,7 +355,7 @@ def test_sigkill_and_resume_give_the_same_numbers(tmp_path) -> None:
 
 
 def test_version(capsys) -> None:
-    from numerics.io import package_version
+    from numerics.core.io import package_version
 
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
@@ -363,7 +363,7 @@ def test_version(capsys) -> None:
 
 
 def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path) -> None:
-    from numerics.io import atomic_write_text
+    from numerics.core.io import atomic_write_text
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -463,7 +463,7 @@ def test_counts_that_multiply_work_are_bounded_up_front(argv, limit, tmp_path, c
 def test_reaper_kills_the_orphans_of_a_sigkilled_process(tmp_path) -> None:
     """What a local Ray cluster leaves when the sweep is SIGKILLed (node agents reparented to
     init): a grandchild that outlives its parent. The watcher kills it; other processes live."""
-    from numerics.reaper import _stat
+    from numerics.core.reaper import _stat
 
     pid_file = tmp_path / "grandchild.pid"
     # parent -> middle (dies with the parent, as Ray's raylet does) -> grandchild (does not)
@@ -474,7 +474,7 @@ def test_reaper_kills_the_orphans_of_a_sigkilled_process(tmp_path) -> None:
                    "time.sleep(60)\n")
     parent_code = (
         "import subprocess, sys, time\n"
-        "from numerics.reaper import start_reaper\n"
+        "from numerics.core.reaper import start_reaper\n"
         "start_reaper()\n"
         f"child = subprocess.Popen([sys.executable, '-c', {middle_code!r}],"
         " stdout=subprocess.PIPE, text=True)\n"

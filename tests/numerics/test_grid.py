@@ -7,7 +7,7 @@ import json
 import pytest
 
 from numerics.cli import main
-from numerics.errors import ConfigError
+from numerics.core.errors import ConfigError
 from numerics.grid import GridConfig, cell_summary, parse_orders, run_grid
 
 TINY = {"n_train": 256, "n_eval": 100, "n_val": 64, "hidden": 8, "encoder_hidden": 16,

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numerics.errors import ConfigError, DataError
+from numerics.core.errors import ConfigError, DataError
 from numerics.sweep import (
     SweepError,
     check_against,
@@ -341,14 +341,15 @@ grid: {order: [1], decoder: [mlp], seed: [0]}
 
 def test_example_spec_is_a_valid_training_sweep():
     from numerics.sweep import train_config
+    from numerics.synthetic.training import TrainConfig
 
-    spec = check_against(load_spec(EXAMPLE), __import__("numerics.training").training.TrainConfig)
+    spec = check_against(load_spec(EXAMPLE), TrainConfig)
     assert spec.axes == ("order", "decoder", "seed", "support") and spec.size == 24
     configs = [train_config(t.config) for t in expand(spec)]
     assert configs[0].slot_sizes == (2, 2) and configs[0].progress is False
     assert {(c.order, c.decoder, c.support) for c in configs} == {
         (o, d, s) for o in (0, 1, 2) for d in ("structured", "mlp") for s in ("full", "band")}
-    from numerics.training import build_data
+    from numerics.synthetic.training import build_data
 
     highest = next(c for c in configs if c.order == 2)
     assert build_data(highest) is not None  # enough outputs for the order-2 generator

@@ -164,7 +164,7 @@ def _old_class_generator(order, sizes, outputs, seed, top):
     (3, (1, 1, 1), 2, 5), (4, (2, 1), 0, 2), (1, (3, 3), 0, 1),
 ])
 def test_fast_construction_gives_the_same_expression_as_before(order, sizes, extra, seed):
-    # numerics.training builds its exact generators with theory.generators.polynomial: the
+    # numerics.synthetic.training builds its exact generators with theory.generators.polynomial: the
     # same arguments must give the same expression, argument for argument, as the old code
     outputs = minimum_outputs(order, sizes) + extra
     new = gen.polynomial(order, sizes, outputs, seed)

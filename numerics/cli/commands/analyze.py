@@ -36,8 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Parse, analyze, print ``Report.format()`` or ``Report.to_dict()`` as JSON; exit 0."""
-    import json
-
+    from numerics.core.jsonio import dumps
     from theory.errors import GeneratorError
     from theory.parsing import parse_generator, parse_slots, read_expression_file
     from theory.report import analyze
@@ -51,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     f = parse_generator(texts, slots)
     report = analyze(f, slots, degree=args.degree)
     if args.json:
-        print(json.dumps(report.to_dict()))
+        print(dumps(report.to_dict()))
     else:
         print(report.format())
     return 0

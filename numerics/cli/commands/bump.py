@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _parse_ood(text: str) -> tuple[int, int]:
-    from numerics.errors import ConfigError
+    from numerics.core.errors import ConfigError
 
     parts = text.split(":")
     if len(parts) != 2 or not all(p.strip().lstrip("-").isdigit() for p in parts):
@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from numerics.bump.experiment import BumpConfig, format_table, run_bump, save_bump
+    from numerics.core.jsonio import dumps
 
     config = BumpConfig(size=args.size, sigma=args.sigma, ood=_parse_ood(args.ood),
                         inputs=args.inputs, inverted=args.inverted, steps=args.steps,
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         with open(paths["json"], encoding="utf-8") as handle:
             written = json.load(handle)
-        print(json.dumps({**written, "files": paths}))
+        print(dumps({**written, "files": paths}))
     else:
         print(format_table(result))
         if result.explanation_text:

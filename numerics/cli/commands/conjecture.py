@@ -7,8 +7,8 @@ Example::
     iasym conjecture --order 3 --trials 2 --slots 2x2 --degree 1 --train --steps 2000
 
 Symbolic part: :func:`theory.conjecture.run_conjecture` (exact). ``--train`` adds, per trial,
-:func:`numerics.conjecture_train.train_trial` (an order-N structured autoencoder; recovery and
-compositional generalization measured). Candidate counterexamples are saved under
+:func:`numerics.synthetic.conjecture_train.train_trial` (an order-N structured autoencoder; recovery
+and compositional generalization measured). Candidate counterexamples are saved under
 ``--candidates`` (default: next to ``--out``, else ./conjecture_candidates) and flagged.
 Exit code 0 when no trial refutes the conjecture, 1 otherwise.
 """
@@ -16,6 +16,7 @@ Exit code 0 when no trial refutes the conjecture, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 NAME = "conjecture"
 #: Seconds the command may take unless --timeout says otherwise.
@@ -48,15 +49,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the trials, print the table (or JSON), write --out atomically."""
-    import json
     from pathlib import Path
 
-    from numerics.progress import LOGGER
+    from numerics.core.jsonio import dumps
+    from numerics.core.progress import LOGGER
     from theory.conjecture import parse_slot_sizes, run_conjecture
 
     sizes = parse_slot_sizes(args.slots)
     if args.out is not None:
-        from numerics.io import check_output_path
+        from numerics.core.io import check_output_path
 
         check_output_path(args.out, "--out")
     if args.candidates is not None:
@@ -75,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
 
     report = run_conjecture(args.order, args.trials, sizes, args.degree, outputs=args.outputs,
                             seed=args.seed, candidate_dir=candidates, progress=progress)
-    data = report.to_dict()
+    data: dict[str, Any] = report.to_dict()
     if args.train:
-        from numerics.conjecture_train import (
+        from numerics.synthetic.conjecture_train import (
             TrainTrialConfig,
             training_results,
             training_summary,
@@ -87,11 +88,11 @@ def run(args: argparse.Namespace) -> int:
             steps=args.steps, device=args.device, progress=not args.json))
         data["training_summary"] = training_summary(data["training"])
     if args.out is not None:
-        from numerics.io import atomic_write_json
+        from numerics.core.io import atomic_write_json
 
         atomic_write_json(args.out, data)
     if args.json:
-        print(json.dumps(data))
+        print(dumps(data))
     else:
         print(report.format_table())
         for t in data.get("training", []):

@@ -7,7 +7,7 @@ Example::
     iasym counterexample support_not_aligned_connected --train --json
 
 The symbolic certificate is :func:`theory.counterexamples.verify` (exact); ``--train`` adds the
-numerical demonstration :func:`numerics.counterexample_demo.demonstrate` (small training runs).
+numerical demonstration :func:`numerics.counterexamples.demo.demonstrate` (small training runs).
 Exit code 0 when the certificate is valid (and, with ``--train``, the failure is shown), 1
 otherwise.
 """
@@ -55,14 +55,13 @@ def _describe(entry) -> dict[str, object]:
 
 def run(args: argparse.Namespace) -> int:
     """List, or verify (and optionally demonstrate) one entry; print text or one JSON object."""
-    import json
-
+    from numerics.core.jsonio import dumps
     from theory.counterexamples import CATALOGUE, CatalogueError, get, verify
 
     if args.list:
         rows = {name: e.assumption for name, e in CATALOGUE.items()}
         if args.json:
-            print(json.dumps({"entries": rows}))
+            print(dumps({"entries": rows}))
         else:
             for name, assumption in rows.items():
                 print(f"{name:32s} violates: {assumption}")
@@ -76,14 +75,14 @@ def run(args: argparse.Namespace) -> int:
     certificate = verify(entry)
     demo = None
     if args.train:
-        from numerics.counterexample_demo import DemoConfig, demonstrate
+        from numerics.counterexamples.demo import DemoConfig, demonstrate
 
         demo = demonstrate(entry.name, DemoConfig(steps=args.steps, lr=args.lr, seeds=args.seeds,
                                                   seed=args.seed, device=args.device,
                                                   progress=not args.json))
     ok = certificate.valid and (demo is None or demo.shown)
     if args.json:
-        print(json.dumps({"entry": _describe(entry), "certificate": certificate.to_dict(),
+        print(dumps({"entry": _describe(entry), "certificate": certificate.to_dict(),
                           "demonstration": None if demo is None else demo.to_dict(),
                           "ok": ok}))
     else:

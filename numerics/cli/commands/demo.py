@@ -5,8 +5,8 @@ Example::
     iasym demo                 # writes demo_out/results.json and demo_out/demo.png
     iasym demo --quick --out /tmp/demo --seed 1
 
-Library call: :func:`numerics.demo.run_demo`. Prints the table of predicted verdicts (exact
-analysis of each sympy generator) versus measured slot identifiability and ID/OOD errors.
+Library call: :func:`numerics.synthetic.demo.run_demo`. Prints the table of predicted verdicts
+(exact analysis of each sympy generator) versus measured slot identifiability and ID/OOD errors.
 """
 
 from __future__ import annotations
@@ -33,13 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo, print the table (or JSON) and where the files are; exit code 0."""
-    import json
-    import math
 
     import torch
 
-    from numerics.demo import format_table, run_demo
-    from numerics.io import check_output_path, hold_lock
+    from numerics.core.io import check_output_path, hold_lock
+    from numerics.core.jsonio import dumps
+    from numerics.synthetic.demo import format_table, run_demo
 
     check_output_path(args.out, "--out", directory=True)
     torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -47,9 +46,7 @@ def run(args: argparse.Namespace) -> int:
         rows = run_demo(args.out, seed=args.seed, steps=args.steps, device=args.device,
                         quick=args.quick, progress=not args.json)
     if args.json:
-        clean = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                  for k, v in row.items()} for row in rows]
-        print(json.dumps({"out": args.out, "rows": clean}))
+        print(dumps({"out": args.out, "rows": rows}))
         return 0
     print(format_table(rows))
     print(f"\nwritten: {args.out}/results.json, {args.out}/demo.png")

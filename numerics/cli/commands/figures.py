@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
         for name in FIGURES:
             print(name)
         return 0
-    from numerics.io import check_output_path
+    from numerics.core.io import check_output_path
 
     check_output_path(args.out, "--out", directory=True)
     for path in render(args.out, only=args.only, quick=args.quick):

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
                         decoder_orders=parse_orders(args.decoder_orders), mlp=not args.no_mlp,
                         seeds=args.seeds, first_seed=args.first_seed, steps=args.steps,
                         slot_degree=args.slot_degree, device=args.device)
-    from numerics.io import check_output_path, hold_lock
+    from numerics.core.io import check_output_path, hold_lock
 
     check_output_path(args.out, "--out", directory=True)
     with hold_lock(args.out, "output folder"):

@@ -5,7 +5,7 @@ Example::
     iasym recheck candidate_counterexamples/2x3x1-n3-d3-seed910 --steps 5000
 
 loads the folder that ``iasym train`` wrote for a run flagged as a candidate counterexample
-(numerics.candidates), trains the same model ``--steps`` more steps on the same data and
+(numerics.synthetic.candidates), trains the same model ``--steps`` more steps on the same data and
 prints the verdict before and after, with the conclusion: slot-wise after more training, mixed
 and no longer reconstructing (both optimization failures), or still mixed and reconstructing
 (the candidate stands).
@@ -42,16 +42,15 @@ def _line(name: str, state: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Recheck the candidate; print the two verdicts and the conclusion (or JSON); exit 0."""
-    import json
-
     import torch
 
-    from numerics.candidates import recheck
+    from numerics.core.jsonio import dumps
+    from numerics.synthetic.candidates import recheck
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     found = recheck(args.folder, steps=args.steps, lr=args.lr, seed=args.seed)
     if args.json:
-        print(json.dumps(found.to_dict()))
+        print(dumps(found.to_dict()))
         return 0
     print(f"{found.folder}: {found.steps} more steps at lr {found.lr:.3g} "
           f"({found.seconds:.1f} s)")

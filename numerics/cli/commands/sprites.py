@@ -137,23 +137,10 @@ def _build_run(args: argparse.Namespace):
     return run
 
 
-def _clean(obj: object) -> object:
-    """JSON-safe copy: non-finite floats become null, tuples lists."""
-    import math
-
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def _emit(args: argparse.Namespace, payload: dict, text: str) -> None:
-    import json
+    from numerics.core.jsonio import dumps
 
-    print(json.dumps(_clean(payload)) if args.json else text)
+    print(dumps(payload) if args.json else text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -164,14 +151,15 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "render":
         from numerics.sprites.data import SpritesConfig, load_or_render
 
-        config = SpritesConfig(size=args.size, min_objects=args.min_objects,
-                               max_objects=args.max_objects, mode=args.mode)
-        scenes = load_or_render(args.out, config, args.n, args.seed, progress=args.progress)
+        scene_config = SpritesConfig(size=args.size, min_objects=args.min_objects,
+                                     max_objects=args.max_objects, mode=args.mode)
+        scenes = load_or_render(args.out, scene_config, args.n, args.seed,
+                                progress=args.progress)
         _emit(args, {"path": args.out, "n": len(scenes), "size": args.size},
               f"wrote {len(scenes)} scenes to {args.out}")
         return 0
     if args.action == "train":
-        from numerics.io import atomic_write_json
+        from numerics.core.io import atomic_write_json
         from numerics.sprites.training import train_sprites
 
         run_config = _build_run(args)
@@ -190,8 +178,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "eval":
         import json
 
-        from numerics.errors import CheckpointError, ConfigError
-        from numerics.io import load_checkpoint
+        from numerics.core.errors import CheckpointError, ConfigError
+        from numerics.core.io import load_checkpoint
         from numerics.sprites.data import render
         from numerics.sprites.models import make_model
         from numerics.sprites.training import SpritesRun, evaluate_sprites
@@ -221,15 +209,16 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from numerics.sprites.experiment import markdown_table, run_experiment, summary_markdown
 
-    result = run_experiment(_build_run(args), args.out, variants=tuple(args.variants),
-                            seeds=tuple(args.seeds) if args.seeds else None,
-                            modes=tuple(args.modes) if args.modes else None,
-                            n_eval=args.n_eval, n_jacobian=args.n_jacobian,
-                            regressor=args.regressor)
-    flagged = [f"{r['mode']} {r['variant']} seed {r['seed']}" for r in result.rows
+    experiment = run_experiment(_build_run(args), args.out, variants=tuple(args.variants),
+                                seeds=tuple(args.seeds) if args.seeds else None,
+                                modes=tuple(args.modes) if args.modes else None,
+                                n_eval=args.n_eval, n_jacobian=args.n_jacobian,
+                                regressor=args.regressor)
+    flagged = [f"{r['mode']} {r['variant']} seed {r['seed']}" for r in experiment.rows
                if r["collapsed"]]
-    text = (summary_markdown(result.summary) + "\n" + markdown_table(result.rows)
+    text = (summary_markdown(experiment.summary) + "\n" + markdown_table(experiment.rows)
             + (f"\ncollapsed: {'; '.join(flagged)}\n" if flagged else "")
-            + "\n" + "\n".join(result.files.values()))
-    _emit(args, {"rows": result.rows, "summary": result.summary, "files": result.files}, text)
+            + "\n" + "\n".join(experiment.files.values()))
+    _emit(args, {"rows": experiment.rows, "summary": experiment.summary,
+                 "files": experiment.files}, text)
     return 0

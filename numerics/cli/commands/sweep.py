@@ -47,15 +47,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the spec, run the pending trials, print the summary; exit 1 if any trial failed."""
-    import json
-
+    from numerics.core.jsonio import dumps
     from numerics.sweep import format_summary, load_spec, run_sweep, trial_metrics
 
     spec = load_spec(args.spec)
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
     known = trial_metrics() if metrics is not None else None
-    if known is not None:  # checked before any trial runs
-        from numerics.errors import ConfigError
+    if known is not None and metrics is not None:  # checked before any trial runs
+        from numerics.core.errors import ConfigError
 
         unknown = [m for m in metrics if m not in known]
         if unknown:
@@ -65,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                        retry_failed=args.retry_failed, ray_address=args.ray_address,
                        progress=args.progress and not args.quiet)
     if args.json:
-        print(json.dumps(result.to_dict()))
+        print(dumps(result.to_dict()))
     else:
         print(f"sweep {spec.name}: {result.total} trials, {result.ran} run now, "
               f"{result.skipped} already done, {result.failed} failed -> {result.results_path}")

@@ -5,12 +5,12 @@ Examples::
     iasym train --order 1 --decoder structured --slots 3x2 --outputs 24
     iasym train --order 2 --decoder mlp --slots 2,3,1 --support band --json
 
-The run is :func:`numerics.training.train` with a :class:`numerics.training.TrainConfig` built
-from the options (every default is the config's own). ``--json`` prints
-``TrainResult.to_dict()`` without the loss history as one JSON object: ``verdict`` (identified /
-not-converged / mixed-but-reconstructs, with its thresholds, the theory's prediction and a
-message), ``off_block`` and ``block_norms`` (Jacobian block structure of h = ghat o f),
-``restarts`` and ``selection`` (the initializations and coordinate groupings tried),
+The run is :func:`numerics.synthetic.training.train` with a
+:class:`numerics.synthetic.training.TrainConfig` built from the options (every default is the
+config's own). ``--json`` prints ``TrainResult.to_dict()`` without the loss history as one JSON
+object: ``verdict`` (identified / not-converged / mixed-but-reconstructs, with its thresholds, the
+theory's prediction and a message), ``off_block`` and ``block_norms`` (Jacobian block structure of h
+= ghat o f), ``restarts`` and ``selection`` (the initializations and coordinate groupings tried),
 ``sis``, ``recon_mse``, ... . A run that mixes slots while reconstructing where the theory
 predicts identifiability is a candidate counterexample: it is flagged on stderr and saved
 under ``--candidates-dir``.
@@ -20,33 +20,40 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import fields
+from typing import Any
 
 NAME = "train"
 HELP = ("train an autoencoder (structured order-n or MLP decoder) on a generator of order n, "
         "report slot identifiability, ID/OOD errors and the run's verdict")
 
-#: option -> TrainConfig field, for the options whose default is the config's.
-_FIELDS = {"order": "order", "decoder": "decoder", "decoder_order": "decoder_order",
-           "outputs": "outputs", "generator": "generator", "slot_degree": "slot_degree",
-           "support": "support",
-           "steps": "steps", "batch_size": "batch_size", "lr": "lr", "seed": "seed",
-           "cross_penalty": "cross_penalty", "penalty_tuples": "penalty_tuples",
-           "n_train": "n_train", "n_eval": "n_eval",
-           "hidden": "hidden", "device": "device", "checkpoint": "checkpoint"}
+#: TrainConfig fields set by the option of the same name (``--decoder-order`` sets
+#: ``decoder_order``); their defaults are the config's.
+_FIELDS = ("order", "decoder", "decoder_order", "outputs", "generator", "slot_degree",
+           "support", "steps", "batch_size", "lr", "seed", "cross_penalty", "penalty_tuples",
+           "n_train", "n_eval", "hidden", "device", "checkpoint")
+#: option -> SelectionSettings field (``--time-budget`` is read by :func:`_seconds`).
+_SELECTION = {"candidates": "candidates", "keep": "keep", "restarts": "restarts",
+              "assignments": "max_assignments"}
 
 
-def _defaults() -> tuple[dict, dict]:
-    from numerics.selection import SelectionSettings
-    from numerics.training import TrainConfig
+def _defaults() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The defaults of TrainConfig's and SelectionSettings' fields."""
+    from numerics.synthetic.selection import SelectionSettings
+    from numerics.synthetic.training import TrainConfig
 
     config = {f.name: f.default for f in fields(TrainConfig)}
     selection = {f.name: f.default for f in fields(SelectionSettings)}
     return config, selection
 
 
+def _layout(sizes: tuple[int, ...]) -> str:
+    """Slot sizes as ``--slots`` text: KxD when every slot has D latents, else "2,1,3"."""
+    return f"{len(sizes)}x{sizes[0]}" if len(set(sizes)) == 1 else ",".join(map(str, sizes))
+
+
 def _seconds(text: str | None) -> float | None:
     """``--time-budget``: seconds > 0, or 'none' for no limit (ConfigError otherwise)."""
-    from numerics.errors import ConfigError
+    from numerics.core.errors import ConfigError
 
     if text is None or text.lower() == "none":
         return None
@@ -62,19 +69,21 @@ def _seconds(text: str | None) -> float | None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``iasym train`` (defaults are TrainConfig's and SelectionSettings')."""
-    from numerics.decoder_families import names
-    from numerics.training import DEFAULT_OUTPUTS, GENERATOR_KINDS, SUPPORT_KINDS
+    from numerics.synthetic.decoder_families import family, names
+    from numerics.synthetic.training import DEFAULT_OUTPUTS, GENERATOR_KINDS, SUPPORT_KINDS
 
     d, sel = _defaults()
+    slots = _layout(d["slot_sizes"])
+    decoders = "; ".join(f"{name}: {family(name).description}" for name in names())
     parser.add_argument("--order", type=int, default=d["order"],
                         help=f"generator interaction order n (default {d['order']})")
     parser.add_argument("--decoder", choices=names(), default=d["decoder"],
-                        help="decoder family (numerics.decoder_families): structured order-n "
-                             "decoder, unconstrained MLP baseline, or one registered since")
+                        help=f"decoder family (numerics.synthetic.decoder_families; default "
+                             f"{d['decoder']}): {decoders}")
     parser.add_argument("--decoder-order", type=int, default=d["decoder_order"],
                         help="order of the structured decoder (default: the generator's)")
-    parser.add_argument("--slots", default="3x1",
-                        help="true slots: KxD (e.g. 3x2) or sizes 2,1,3 (default 3x1)")
+    parser.add_argument("--slots", default=slots,
+                        help=f"true slots: KxD (e.g. 3x2) or sizes 2,1,3 (default {slots})")
     parser.add_argument("--latent-slots", default=None,
                         help="inferred slots (default: the true ones, minimal capacity)")
     parser.add_argument("--outputs", type=int, default=d["outputs"],
@@ -82,7 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"sufficiently independent generator of the order needs)")
     parser.add_argument("--generator", choices=GENERATOR_KINDS, default=d["generator"],
                         help="sympy: exact polynomial generator of theory.generators (default);"
-                             " neural: seeded neural generator of numerics.generators")
+                             " neural: seeded neural generator of numerics.synthetic.generators")
     parser.add_argument("--slot-degree", type=int, default=d["slot_degree"],
                         help="within-slot degree of the sympy generator (default 3 for orders "
                              "0-2, order + 1 above); a decoder of order N needs N + 1")
@@ -103,7 +112,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-eval", type=int, default=d["n_eval"],
                         help="held-out samples for SIS and the ID/OOD errors")
     parser.add_argument("--hidden", type=int, default=d["hidden"],
-                        help="decoder width (default 64 per slot structured, 128 MLP)")
+                        help="decoder width (default: the decoder family's, see --decoder)")
     parser.add_argument("--candidates", type=int, default=sel["candidates"],
                         help=f"initializations trained together, chosen by held-out "
                              f"reconstruction (default {sel['candidates']})")
@@ -133,38 +142,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def _finite(obj: object) -> object:
-    """JSON-safe copy: non-finite floats become null (strict JSON has no NaN)."""
-    import math
-
-    if isinstance(obj, dict):
-        return {str(k): _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def run(args: argparse.Namespace) -> int:
     """Build the TrainConfig, train, print a summary (or JSON); exit code 0."""
-    import json
-
     import torch
 
-    from numerics.candidates import save_candidate
-    from numerics.progress import LOGGER
-    from numerics.selection import SelectionSettings
-    from numerics.training import TrainConfig, train
+    from numerics.core.jsonio import dumps
+    from numerics.core.progress import LOGGER
+    from numerics.synthetic.candidates import save_candidate
+    from numerics.synthetic.selection import SelectionSettings
+    from numerics.synthetic.training import TrainConfig, train
     from theory.parsing import parse_slot_sizes
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    selection = SelectionSettings(candidates=args.candidates, keep=args.keep,
-                                  restarts=args.restarts,
-                                  max_assignments=args.assignments,
+    selection = SelectionSettings(**{f: getattr(args, o) for o, f in _SELECTION.items()},
                                   time_budget=_seconds(args.time_budget))
     config = TrainConfig(
-        **{f: getattr(args, o) for o, f in _FIELDS.items()},
+        **{f: getattr(args, f) for f in _FIELDS},
         slot_sizes=parse_slot_sizes(args.slots),
         latent_sizes=parse_slot_sizes(args.latent_slots) if args.latent_slots else None,
         selection=selection, progress=not (args.no_progress or args.json))
@@ -179,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
         save_candidate(result, args.save)
     if args.json:
         out.pop("history")
-        print(json.dumps(_finite(out)))
+        print(dumps(out))
         return 0
     print(f"{config.decoder} decoder, order {config.model_order()}, generator order "
           f"{config.order}, slots {config.true_sizes()}, {config.support} support, device "

@@ -9,7 +9,7 @@ import pytest
 from numerics.bump.experiment import BumpConfig, format_table, run_bump, save_bump
 from numerics.bump.models import DECODER_KINDS
 from numerics.cli import main
-from numerics.errors import ConfigError
+from numerics.core.errors import ConfigError
 
 TINY = {"size": 8, "ood": (2, 5), "steps": 4, "batch": 8, "hidden": 8, "depth": 1,
         "channels": 2, "slot_hidden": 4, "progress": False, "explain": False}

@@ -10,8 +10,8 @@ import torch
 
 from numerics.bump.explain import exact_sigma, explain_bump
 from numerics.bump.task import BumpTask, bump_image
-from numerics.derivatives import cross_derivatives
-from numerics.errors import ConfigError
+from numerics.core.derivatives import cross_derivatives
+from numerics.core.errors import ConfigError
 
 
 @pytest.fixture(scope="module")

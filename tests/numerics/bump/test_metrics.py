@@ -21,7 +21,7 @@ from numerics.bump.metrics import (
 )
 from numerics.bump.models import BumpDecoder
 from numerics.bump.task import BumpTask, bump_image, encode
-from numerics.errors import DataError
+from numerics.core.errors import DataError
 
 XY = torch.tensor([[0.3, -1.2], [1.5, 0.7], [-0.4, 2.0], [2.2, 0.1]], dtype=torch.float64)
 

@@ -8,8 +8,8 @@ import torch
 from numerics.bump.metrics import layer_factorization_scores
 from numerics.bump.models import DECODER_KINDS, make_bump_decoder
 from numerics.bump.task import BumpTask, encode
-from numerics.derivatives import cross_derivative_norms, cross_derivatives
-from numerics.errors import ConfigError
+from numerics.core.derivatives import cross_derivative_norms, cross_derivatives
+from numerics.core.errors import ConfigError
 
 SMALL = {"hidden": 16, "depth": 2, "channels": 4, "slot_hidden": 8}
 

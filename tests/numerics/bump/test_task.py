@@ -18,7 +18,7 @@ from numerics.bump.task import (
     sample_train_centres,
     split_centres,
 )
-from numerics.errors import ConfigError, DataError
+from numerics.core.errors import ConfigError, DataError
 
 coords = st.floats(min_value=0.0, max_value=27.0, allow_nan=False)
 

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.func import jacfwd
 
-from numerics.errors import DataError
+from numerics.core.errors import DataError
 from numerics.figures.derivatives import (
     cross_slot_mask,
     derivative_tensor,

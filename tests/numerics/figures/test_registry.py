@@ -5,7 +5,7 @@ import matplotlib.image
 import pytest
 
 from numerics.cli import main
-from numerics.errors import ConfigError
+from numerics.core.errors import ConfigError
 from numerics.figures.registry import FIGURES, render
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from numerics.errors import DataError
+from numerics.core.errors import DataError
 from numerics.figures.results import (
     ambiguity_figure,
     conjecture_figure,

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numerics.errors import ConfigError
+from numerics.core.errors import ConfigError
 from numerics.sprites.data import (
     SpritesConfig,
     compose,

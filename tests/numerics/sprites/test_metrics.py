@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import adjusted_rand_score
 
-from numerics.errors import DataError
+from numerics.core.errors import DataError
 from numerics.sprites.metrics import (
     ari,
     decoder_jacobian,

@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numerics.errors import ConfigError
+from numerics.core.errors import ConfigError
 from numerics.sprites.experiment import preset
 from numerics.sprites.loss import (
     LossConfig,

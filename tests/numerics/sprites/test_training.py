@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from numerics.cli import main
-from numerics.errors import ConfigError
+from numerics.core.errors import ConfigError
 from numerics.sprites.data import render
 from numerics.sprites.experiment import VARIANTS, preset, run_experiment, variant_run
 from numerics.sprites.training import SpritesRun, evaluate_sprites, train_sprites

@@ -1,0 +1,2 @@
+"""The theory's certified counterexamples trained: a structured decoder fits the mixed
+latents as well as the true ones (``demo``)."""
