@@ -18,6 +18,7 @@ from numerics.synthetic.unmixing import (
     points_for,
     propose_unmixings,
     residual_system,
+    search_starts,
     unmixing_features,
     unmixing_residual,
 )
@@ -152,6 +153,28 @@ def test_overlap_hand_built_and_invariant() -> None:
     near = base.clone()
     near[2] = near[0] + 1e-4 * near[2]  # slot 2's coordinate almost that of slot 1
     assert float(system.overlap(near[None])[0]) > float(values[0]) + 5
+
+
+def test_search_starts_identity_full_and_slot_pair_rotations() -> None:
+    """Start 0 is the identity, odd starts rotate all coordinates, even starts >= 2 rotate the
+    coordinates of one slot pair (pairs in turn) and are the identity elsewhere; all are
+    orthogonal and the same for the same seed."""
+    sizes = (2, 3, 1)
+    starts = search_starts(sizes, 9, seed=4)
+    eye = torch.eye(6, dtype=torch.float64)
+    assert starts.shape == (9, 6, 6) and torch.equal(starts[0], eye)
+    assert torch.allclose(starts @ starts.transpose(1, 2), eye.expand(9, 6, 6), atol=1e-12)
+    pair_coords = [[0, 1, 2, 3, 4], [0, 1, 5], [2, 3, 4, 5], [0, 1, 2, 3, 4]]
+    for start, coords in zip(starts[2::2], pair_coords, strict=True):
+        rest = [i for i in range(6) if i not in coords]
+        assert torch.equal(start[rest][:, rest], torch.eye(len(rest), dtype=torch.float64))
+        assert torch.equal(start[rest][:, coords], torch.zeros(len(rest), len(coords),
+                                                               dtype=torch.float64))
+        assert not torch.equal(start[coords][:, coords], torch.eye(len(coords),
+                                                                   dtype=torch.float64))
+    assert (starts[1].abs() > 0).all()  # a rotation of all coordinates
+    assert torch.equal(search_starts(sizes, 9, seed=4), starts)
+    assert not torch.equal(search_starts(sizes, 9, seed=5)[2], starts[2])
 
 
 def test_points_grow_with_the_features() -> None:
