@@ -140,14 +140,14 @@ COST_LAYOUTS = ((2, 2), (2, 2, 2), (3, 3), (2, 2, 2, 2), (3, 3, 3))
 def cost_rows() -> list[dict[str, object]]:
     """The cost model per layout and order (counts only, no timing): forward-pass equivalents
     per sample of each scheme, and the elementwise products per activation of the jet."""
-    from numerics.core import taylor
+    from numerics.core import jet_terms
 
     rows: list[dict[str, object]] = []
     for sizes in COST_LAYOUTS:
         d = sum(sizes)
         for order in (2, 3, 4):
             tuples = cross_tuples(sizes, order)
-            terms = taylor.term_set(tuple(taylor.closure(tuples)))
+            terms = jet_terms.term_set(tuple(jet_terms.closure(tuples)))
             rows.append({
                 "slots": "x".join(map(str, sizes)), "order": order, "tuples": len(tuples),
                 "lower_bound": passes_lower_bound(sizes, order),

@@ -19,7 +19,7 @@ import argparse
 import torch
 
 from bench.common import print_table, timeit, write_results
-from numerics.core.derivatives import penalty_tuple_ids, stochastic_cross_penalty
+from numerics.core.cross_penalty import penalty_tuple_ids, stochastic_cross_penalty
 from numerics.synthetic.decoder_families import make_decoder
 from numerics.synthetic.models import Autoencoder, MLPEncoder, cross_penalty
 

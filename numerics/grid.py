@@ -13,7 +13,7 @@ an L-shaped training support, and records per cell
 * median SIS, median off-block fraction of dh/dz, median OOD/ID error ratio (recombination
   protocol of numerics.synthetic.compgen) and median seconds per run.
 
-Generators: the theory's exact ones of each order (numerics.synthetic.training.sympy_generator_for)
+Generators: the theory's exact ones of each order (numerics.synthetic.data.sympy_generator_for)
 with slot functions of degree ``slot_degree``, by default the largest decoder order + 1 (4 for
 decoders up to order 3). With cubic slot functions (the single-run default for orders 0-2) a
 decoder of order 3 is not in the theorem's regime: any linear mixing h keeps f o h of order
@@ -146,7 +146,8 @@ def _repredict(config: GridConfig, rows: dict[str, dict[str, Any]]
     the decoder, not of the training, so a grid resumed after the theory learned more (e.g. a
     certified counterexample at the decoder's order) labels its old runs as its new ones.
     """
-    from numerics.synthetic.training import TrainConfig, symbolic_generator
+    from numerics.synthetic.data import symbolic_generator
+    from numerics.synthetic.training import TrainConfig
     from numerics.synthetic.verdict import PREDICTS_IDENTIFIABLE, predict
 
     columns = {label: (decoder, d_order) for label, decoder, d_order in config.columns()}

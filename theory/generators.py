@@ -183,6 +183,28 @@ def polynomial(order: int, sizes: Sequence[int], outputs: int, seed: int,
     return _class_generator(order, sizes, outputs, seed, top, f"polynomial{order}")
 
 
+#: The identifiable family of each order n <= 2 (:func:`order0`, :func:`additive`,
+#: :func:`bilinear`); higher orders are :func:`polynomial`.
+IDENTIFIABLE_FAMILIES: dict[int, Callable[..., Generator]] = {
+    0: order0, 1: additive, 2: bilinear}
+
+
+def of_order(order: int, sizes: Sequence[int], outputs: int, seed: int,
+             degree: int | None = None) -> Generator:
+    """The identifiable generator of interaction order ``order``: certified order, certified
+    sufficiently independent at that order (:data:`IDENTIFIABLE_FAMILIES` for n <= 2,
+    :func:`polynomial` above).
+
+    ``degree``: the largest within-slot degree of the slot polynomials (default 3 for n <= 2,
+    n + 1 above; at least 2 for n <= 1, 3 for n = 2, n + 1 above).
+    """
+    check_order(order)
+    if order in IDENTIFIABLE_FAMILIES:
+        return IDENTIFIABLE_FAMILIES[order](sizes, outputs, seed,
+                                            degree=3 if degree is None else degree)
+    return polynomial(order, sizes, outputs, seed, top=degree)
+
+
 def random_polynomial(order: int, sizes: Sequence[int], outputs: int, seed: int,
                       degree: int = 5, terms: int = 30) -> Generator:
     """Random sparse polynomial generator of exact order ``order`` >= 1 (no independence claim).

@@ -52,7 +52,7 @@ import numpy as np
 import torch
 from torch.func import jacfwd, jacrev, jvp, vmap
 
-from numerics.core import taylor
+from numerics.core import jet_terms, taylor
 from numerics.core.errors import ConfigError, DataError
 from numerics.core.validation import positive_int, positive_sizes
 
@@ -60,28 +60,28 @@ Tensor = torch.Tensor
 Function = Callable[[Tensor], Tensor]
 
 
-def _validate(z: Tensor, slot_sizes: Sequence[int]) -> tuple[int, ...]:
+def validate_points(z: Tensor, slot_sizes: Sequence[int]) -> tuple[int, ...]:
     if not isinstance(z, Tensor):
         raise DataError(f"z must be a torch tensor of shape (batch, d_z), got {type(z).__name__}")
     if z.ndim != 2 or z.shape[0] == 0:
         raise DataError(f"z must have shape (batch, d_z) with batch >= 1, got {tuple(z.shape)}")
     if not z.is_floating_point():
         raise DataError(f"z must be floating point (float64 for checks), got {z.dtype}")
-    sizes = _check_sizes(slot_sizes)
+    sizes = check_sizes(slot_sizes)
     if sum(sizes) != z.shape[1]:
         raise DataError(f"slot sizes {sizes} sum to {sum(sizes)} but z has {z.shape[1]} latents")
     return sizes
 
 
-def _check_sizes(slot_sizes: Sequence[int]) -> tuple[int, ...]:
+def check_sizes(slot_sizes: Sequence[int]) -> tuple[int, ...]:
     return positive_sizes("slot_sizes", slot_sizes, error=DataError)
 
 
-def _check_order(order: int) -> int:
+def check_order(order: int) -> int:
     return positive_int("derivative order", order)
 
 
-def _single(f: Function) -> Function:
+def single_sample(f: Function) -> Function:
     """``f`` on one sample: (d_z,) -> (d_x,), for any f written for (batch, d_z) inputs."""
     def g(z: Tensor) -> Tensor:
         out = f(z.unsqueeze(0))
@@ -95,7 +95,7 @@ def cross_tuples(slot_sizes: Sequence[int], order: int) -> list[tuple[int, ...]]
     ``order >= 2``: tuples i_1 <= ... <= i_m (repeats allowed); ``order == 1``: the cross pairs
     i < j of the product entries d_i f * d_j f.
     """
-    order = _check_order(order)
+    order = check_order(order)
     slot_of = np.repeat(np.arange(len(slot_sizes)), slot_sizes)
     d_z = len(slot_of)
     if order == 1:
@@ -184,7 +184,7 @@ def jacobian(f: Function, z: Tensor, chunk_size: int | None = None) -> Tensor:
     """Jacobian of a batched function: ``z: (batch, d_z) -> (batch, d_x, d_z)`` (forward mode)."""
     if not isinstance(z, Tensor) or z.ndim != 2:
         raise DataError(f"z must be a tensor of shape (batch, d_z), got {getattr(z, 'shape', z)}")
-    return vmap(jacfwd(_single(f)), chunk_size=chunk_size)(z)
+    return vmap(jacfwd(single_sample(f)), chunk_size=chunk_size)(z)
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ def _taylor_chunk(n_terms: int, batch: int, chunk_size: int | None) -> int:
 def _taylor_values(f: Function, z: Tensor, tuples: list[tuple[int, ...]],
                    chunk_size: int | None) -> Tensor:
     """Cross partials by one Taylor jet per chunk: ``(batch, d_x, n_tuples)``."""
-    terms = taylor.term_set(tuple(taylor.closure(tuples)))
+    terms = jet_terms.term_set(tuple(jet_terms.closure(tuples)))
     rows = torch.tensor([terms.index[t] for t in tuples], device=z.device)
     step = _taylor_chunk(len(terms.terms), z.shape[0], chunk_size)
     parts = [taylor.evaluate(f, piece, terms)[rows] for piece in z.split(step)]
@@ -226,7 +226,7 @@ def _taylor_values(f: Function, z: Tensor, tuples: list[tuple[int, ...]],
 def _box_method(f: Function, z: Tensor, sizes: tuple[int, ...], tuples: list[tuple[int, ...]],
                 chunk_size: int | None) -> Tensor:
     """Cross partials by the K - 1 boxes of nested vmapped jvp: ``(batch, d_x, n_tuples)``."""
-    f1 = _single(f)
+    f1 = single_sample(f)
     parts: list[Tensor] = []
     ids: list[int] = []
     for box in _boxes(sizes, tuples):
@@ -251,8 +251,8 @@ def cross_derivatives(f: Function, z: Tensor, slot_sizes: Sequence[int], order: 
     ``chunk_size``: samples processed at once (default: from the number of Taylor terms).
     Raises :class:`ConfigError` for an unknown method or when "taylor" cannot trace ``f``.
     """
-    sizes = _validate(z, slot_sizes)
-    order = _check_order(order)
+    sizes = validate_points(z, slot_sizes)
+    order = check_order(order)
     if method not in METHODS:
         raise ConfigError(f"method must be one of {METHODS}, got {method!r}")
     tuples = cross_tuples(sizes, order)
@@ -291,8 +291,8 @@ def cross_derivative_norms(f: Function, z: Tensor, slot_sizes: Sequence[int], or
     the batch in pieces so that the (batch, d_x, n_tuples) values are never all in memory;
     ``method`` as in :func:`cross_derivatives`.
     """
-    sizes = _validate(z, slot_sizes)
-    order = _check_order(order)
+    sizes = validate_points(z, slot_sizes)
+    order = check_order(order)
     step = batch_chunk or z.shape[0]
     norms = [cross_derivatives(f, piece, sizes, order, chunk_size, method).values
              .square().sum((1, 2)) for piece in z.split(step)]
@@ -308,7 +308,7 @@ def compositional_contrast(f: Function, z: Tensor, slot_sizes: Sequence[int],
     (Euclidean norms of the per-slot gradient blocks); zero iff every output depends locally on
     at most one slot (interaction order 0).
     """
-    sizes = _validate(z, slot_sizes)
+    sizes = validate_points(z, slot_sizes)
     jac = jacobian(f, z, chunk_size)
     slot_of = torch.repeat_interleave(torch.arange(len(sizes), device=z.device),
                                       torch.tensor(sizes, device=z.device))
@@ -326,10 +326,10 @@ def derivative_tensor(f: Function, z: Tensor, order: int) -> Tensor:
     on top, as in the object-centric identifiability code. Cost grows like d_x * d_z^order; use
     it to check :func:`cross_derivatives`, not on hot paths.
     """
-    order = _check_order(order)
+    order = check_order(order)
     if not isinstance(z, Tensor) or z.ndim != 2:
         raise DataError(f"z must be a tensor of shape (batch, d_z), got {getattr(z, 'shape', z)}")
-    g = jacrev(_single(f))
+    g = jacrev(single_sample(f))
     for _ in range(order - 1):
         g = jacfwd(g)
     return vmap(g)(z)
@@ -354,8 +354,8 @@ def forward_passes(slot_sizes: Sequence[int], order: int, method: str = "taylor"
     choice of directions from a subset of the levels) that the nested vmapped jvp carries. The
     bench compares the time with one forward pass on that many copies of the batch.
     """
-    sizes = _check_sizes(slot_sizes)
-    order = _check_order(order)
+    sizes = check_sizes(slot_sizes)
+    order = check_order(order)
     if method not in METHODS:
         raise ConfigError(f"method must be one of {METHODS}, got {method!r}")
     if order == 1:
@@ -372,14 +372,14 @@ def forward_passes(slot_sizes: Sequence[int], order: int, method: str = "taylor"
 def passes_lower_bound(slot_sizes: Sequence[int], order: int) -> int:
     """T_m = :func:`tuple_count`: one propagated coefficient per wanted cross entry, the least
     any method can carry per output and sample (order 1: 1 + d_z, a full first derivative)."""
-    sizes = _check_sizes(slot_sizes)
-    order = _check_order(order)
+    sizes = check_sizes(slot_sizes)
+    order = check_order(order)
     return 1 + sum(sizes) if order == 1 else tuple_count(sizes, order)
 
 
 def tuple_count(slot_sizes: Sequence[int], order: int) -> int:
     """Number of cross-slot sorted tuples: C(d_z + m - 1, m) - sum_k C(d_k + m - 1, m)."""
-    order = _check_order(order)
+    order = check_order(order)
     d_z = sum(slot_sizes)
     if order == 1:
         return math.comb(d_z, 2) - sum(math.comb(d, 2) for d in slot_sizes)
@@ -389,139 +389,4 @@ def tuple_count(slot_sizes: Sequence[int], order: int) -> int:
 
 # --- stochastic cross-derivative penalty ---------------------------------------------------------
 
-def _tuple_table(sizes: tuple[int, ...], order: int, device: torch.device) -> Tensor:
-    """The cross tuples of :func:`cross_tuples` as a long tensor ``(T, m)`` (order 1: pairs)."""
-    return torch.tensor(cross_tuples(sizes, order), dtype=torch.long, device=device)
 
-
-def _nested_jvp(f1: Function, z: Tensor, directions: Tensor) -> Tensor:
-    """d^m f(z)[v_1, ..., v_m] for one sample: ``z: (d_z,)``, ``directions: (m, d_z)``."""
-    def level(k: int) -> Function:
-        if k == 0:
-            return f1
-        inner = level(k - 1)
-        return lambda y: jvp(inner, (y,), (directions[k - 1],))[1]
-    return level(directions.shape[0])(z)
-
-
-def cross_sample_values(f: Function, z: Tensor, slot_sizes: Sequence[int], order: int,
-                        tuple_ids: Tensor, method: str = "auto") -> Tensor:
-    """One cross entry per sample: row b is entry ``tuple_ids[b]`` of D^order f at ``z[b]``.
-
-    ``z: (n, d_z)``, ``tuple_ids: (n,)`` long indices into :func:`cross_tuples`; returns
-    ``(n, d_x)``: d^m f_l / dz_{t_b}(z_b) (order 1: d_i f_l * d_j f_l for the pair t_b = (i, j)).
-    Each sample carries its own directions: a Taylor jet over the 2^m subsets of the m
-    directions (``method`` "auto"/"taylor"), or m nested jvp (the fallback, "boxes"); either way
-    2^m forward-pass equivalents per sample, independent of the number of cross tuples.
-    """
-    sizes = _validate(z, slot_sizes)
-    order = _check_order(order)
-    if method not in METHODS:
-        raise ConfigError(f"method must be one of {METHODS}, got {method!r}")
-    table = _tuple_table(sizes, order, z.device)
-    if table.numel() == 0:
-        raise DataError(f"slots {sizes} have no cross tuples of order {order}")
-    if not isinstance(tuple_ids, Tensor) or tuple_ids.shape != (z.shape[0],):
-        raise DataError(f"tuple_ids must be a tensor of shape ({z.shape[0]},), got "
-                        f"{getattr(tuple_ids, 'shape', tuple_ids)}")
-    eye = torch.eye(z.shape[1], dtype=z.dtype, device=z.device)
-    directions = eye[table[tuple_ids.to(z.device)]].transpose(0, 1)  # (m, n, d_z)
-    m = directions.shape[0]
-    wanted = ((0,), (1,)) if order == 1 else (tuple(range(m)),)
-    if method != "boxes":
-        terms = taylor.term_set(tuple(taylor.closure(wanted)))
-        try:
-            coeffs = taylor.evaluate(f, z, terms, directions)
-            rows = [coeffs[terms.index[w]] for w in wanted]
-            return rows[0] * rows[1] if order == 1 else rows[0]
-        except taylor.Unsupported as err:
-            if method == "taylor":
-                raise ConfigError(f"method 'taylor' cannot propagate this function ({err}); "
-                                  f"use method 'boxes' or 'auto'") from err
-        except Exception:  # "auto": as in cross_derivatives, the jvp pass re-raises real errors
-            if method == "taylor":
-                raise
-    f1 = _single(f)
-    if order == 1:
-        first = vmap(lambda y, v: jvp(f1, (y,), (v,))[1], in_dims=(None, 0))
-        pair = vmap(first)(z, directions.transpose(0, 1))
-        return pair[:, 0] * pair[:, 1]
-    return vmap(lambda y, v: _nested_jvp(f1, y, v))(z, directions.transpose(0, 1))
-
-
-@dataclass(frozen=True)
-class PenaltyEstimate:
-    """Unbiased estimate of the cross-derivative penalty from S i.i.d. (point, tuple) draws.
-
-    ``value``: scalar, mean_s X_s with X_s = T * sum_l (d_{t_s} f_l(z_{b_s}))^2, so that
-    E[value] = P = mean_b sum_t sum_l (d_t f_l(z_b))^2; ``variance``: scalar, the unbiased
-    estimate s^2 / S of Var(value) (NaN when S = 1); ``samples``: S.
-    """
-
-    value: Tensor
-    variance: Tensor
-    samples: int
-
-
-def cross_penalty_estimate(f: Function, z: Tensor, slot_sizes: Sequence[int], order: int,
-                           tuple_ids: Tensor, points: Tensor | None = None,
-                           method: str = "auto") -> PenaltyEstimate:
-    """The penalty estimate for given draws: sample s is point ``points[s]`` (default s) with
-    cross tuple ``tuple_ids[s]``.
-
-    With points uniform on the batch and tuple ids uniform on the T cross tuples, all
-    independent, E[X_s] = (1/B) sum_b (1/T) sum_t T sum_l (d_t f_l(z_b))^2 = P exactly; the
-    estimate is differentiable in f's parameters (and z). ``z: (B, d_z)``, ``tuple_ids: (S,)``,
-    ``points: (S,)``.
-    """
-    sizes = _validate(z, slot_sizes)
-    rows = z if points is None else z[points.to(z.device)]
-    values = cross_sample_values(f, rows, sizes, order, tuple_ids, method)
-    x = tuple_count(sizes, order) * values.square().sum(-1)
-    n = x.shape[0]
-    variance = x.var(correction=1) / n if n > 1 else x.new_full((), float("nan"))
-    return PenaltyEstimate(x.mean(), variance, n)
-
-
-def draw_cross_samples(batch: int, slot_sizes: Sequence[int], order: int, samples: int,
-                       generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-    """S i.i.d. uniform draws (``points: (S,)`` in [0, batch), ``tuple_ids: (S,)`` in [0, T))
-    for :func:`cross_penalty_estimate` (CPU long tensors)."""
-    sizes = _check_sizes(slot_sizes)
-    order = _check_order(order)
-    count = tuple_count(sizes, order)
-    if count == 0:
-        raise DataError(f"slots {sizes} have no cross tuples of order {order}")
-    positive_int("samples", samples)
-    positive_int("batch", batch)
-    points = torch.randint(int(batch), (int(samples),), generator=generator)
-    tuple_ids = torch.randint(count, (int(samples),), generator=generator)
-    return points, tuple_ids
-
-
-def step_generator(seed: int, step: int) -> torch.Generator:
-    """A CPU generator determined by (run seed, step): the same draws when a run is repeated or
-    resumed from a checkpoint at that step."""
-    return torch.Generator().manual_seed((int(seed) * 1_000_003 + int(step)) % 2**63)
-
-
-def stochastic_cross_penalty(f: Function, z: Tensor, slot_sizes: Sequence[int], order: int,
-                             samples: int, generator: torch.Generator | None = None,
-                             method: str = "auto") -> PenaltyEstimate:
-    """Unbiased estimate of P = mean_b sum_t sum_l (d^order f_l / dz_t (z_b))^2 from ``samples``
-    uniform (point, cross tuple) draws (:func:`draw_cross_samples`,
-    :func:`cross_penalty_estimate`). Cost: 2^order forward-pass equivalents per sample, against
-    N_order (:func:`forward_passes`) per point for the exact penalty; the variance is reported.
-    """
-    points, tuple_ids = draw_cross_samples(z.shape[0], slot_sizes, order, samples, generator)
-    return cross_penalty_estimate(f, z, slot_sizes, order, tuple_ids, points, method)
-
-
-def penalty_tuple_ids(n: int, slot_sizes: Sequence[int], order: int, seed: int, step: int
-                      ) -> Tensor:
-    """``(n,)`` uniform cross-tuple indices of order ``order`` for training step ``step`` of a
-    run seeded ``seed`` (:func:`step_generator`): the draws of the stochastic penalty."""
-    count = tuple_count(_check_sizes(slot_sizes), _check_order(order))
-    if count == 0:
-        raise DataError(f"slots {tuple(slot_sizes)} have no cross tuples of order {order}")
-    return torch.randint(count, (int(n),), generator=step_generator(seed, step))

@@ -33,133 +33,39 @@ run under ``torch.func.vmap``. An operation outside these rules raises :class:`U
 
 Cost: every linear layer costs ``n_terms`` times its forward pass (one matrix product of
 ``n_terms`` stacked rows), an elementwise nonlinearity ``sum_r r * P_r`` products of
-activation-sized tensors (P_r: merged partitions with r blocks, :attr:`TermSet.fdb_products`).
+activation-sized tensors (P_r: merged partitions with r blocks,
+:attr:`numerics.core.jet_terms.TermSet.fdb_products`). The term sets and their tables are in
+:mod:`numerics.core.jet_terms`, the derivatives of elementwise functions in
+:mod:`numerics.core.elementwise_derivatives`.
 """
 
 from __future__ import annotations
 
-import functools
-import itertools
-import math
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, cast
 
 import torch
-from torch.func import jvp, vmap
+from torch.func import vmap
+
+from numerics.core.elementwise_derivatives import closed_form_derivatives, derivatives_by_jvp
+from numerics.core.jet_operations import (
+    CONSTANT,
+    ELEMENTWISE,
+    JOINTLY_LINEAR,
+    PRODUCTS,
+    SPLITS,
+    STRUCTURAL,
+    operation_name,
+)
+from numerics.core.jet_terms import TermSet, fdb_tables, leibniz_tables
 
 Tensor = torch.Tensor
-Multiset = tuple[int, ...]
 
-__all__ = ["Jet", "TermSet", "Unsupported", "closure", "evaluate", "term_set"]
+__all__ = ["Jet", "Unsupported", "evaluate"]
 
 
 class Unsupported(TypeError):
     """The function uses an operation that :class:`Jet` cannot propagate (caller falls back)."""
-
-
-def _set_partitions(items: list[int]) -> list[list[list[int]]]:
-    """All set partitions of ``items`` (Bell(len(items)) of them)."""
-    if not items:
-        return [[]]
-    first, rest = items[0], items[1:]
-    out = []
-    for part in _set_partitions(rest):
-        out.append([[first], *part])
-        for i in range(len(part)):
-            out.append([*part[:i], [first, *part[i]], *part[i + 1:]])
-    return out
-
-
-def closure(tuples: Sequence[Multiset]) -> list[Multiset]:
-    """Sorted tuples ``tuples`` and all their sub-multisets, by size then lexicographically."""
-    found: set[Multiset] = {()}
-    for t in tuples:
-        t = tuple(sorted(t))
-        for k in range(1, len(t) + 1):
-            found.update(itertools.combinations(t, k))
-    return sorted(found, key=lambda m: (len(m), m))
-
-
-@dataclass(frozen=True)
-class TermSet:
-    """A closed term set with its Leibniz and Faa di Bruno tables (index tensors, on the CPU).
-
-    ``terms[0] == ()``. ``leibniz``: (target, left, right, weight) long tensors over all pairs
-    S <= M. ``fdb[r]``: (target, factors (P_r, r), weight) for the merged partitions with r
-    blocks (r >= 2; r = 1 is the identity map, handled without tables).
-    """
-
-    terms: tuple[Multiset, ...]
-    index: dict[Multiset, int]
-    leibniz: tuple[Tensor, Tensor, Tensor, Tensor]
-    fdb: dict[int, tuple[Tensor, Tensor, Tensor]]
-    max_order: int
-
-    @property
-    def fdb_products(self) -> int:
-        """Elementwise products per activation of one nonlinearity: sum_r r * P_r (+ terms)."""
-        return len(self.terms) - 1 + sum(r * len(t[0]) for r, t in self.fdb.items())
-
-
-@functools.lru_cache(maxsize=64)
-def term_set(terms: tuple[Multiset, ...]) -> TermSet:
-    """Tables for a closed term set (``terms`` as returned by :func:`closure`)."""
-    index = {m: i for i, m in enumerate(terms)}
-    if terms[0] != () or any(m[:k] + m[k + 1:] not in index for m in terms
-                             for k in range(len(m))):
-        raise ValueError("terms must start with () and be closed under sub-multisets")
-    lt, ll, lr, lw = [], [], [], []
-    for m in terms:
-        counts = Counter(m)
-        keys = sorted(counts)
-        for choice in itertools.product(*(range(counts[k] + 1) for k in keys)):
-            left = tuple(k for k, c in zip(keys, choice, strict=True) for _ in range(c))
-            right = tuple(k for k, c in zip(keys, choice, strict=True)
-                          for _ in range(counts[k] - c))
-            lt.append(index[m])
-            ll.append(index[left])
-            lr.append(index[right])
-            lw.append(math.prod(math.comb(counts[k], c) for k, c in zip(keys, choice,
-                                                                       strict=True)))
-    tables = [torch.tensor(v, dtype=torch.long) for v in (lt, ll, lr, lw)]
-    return TermSet(tuple(terms), index, (tables[0], tables[1], tables[2], tables[3]),
-                   _fdb_tables(tuple(terms), max(len(m) for m in terms)),
-                   max(len(m) for m in terms))
-
-
-@functools.lru_cache(maxsize=256)
-def _fdb_tables(terms: tuple[Multiset, ...], degree: int
-                ) -> dict[int, tuple[Tensor, Tensor, Tensor]]:
-    """Merged Faa di Bruno partitions with r >= 2 blocks, each block of size <= ``degree``
-    (the higher partials of the argument are known to vanish): r -> (target, factors, weight)."""
-    index = {m: i for i, m in enumerate(terms)}
-    groups: dict[int, Counter] = {}
-    for m in terms[1:]:
-        for part in _set_partitions(list(range(len(m)))):
-            if len(part) < 2 or max(len(block) for block in part) > degree:
-                continue
-            factors = tuple(sorted(index[tuple(m[p] for p in block)] for block in part))
-            groups.setdefault(len(part), Counter())[(index[m], factors)] += 1
-    fdb = {}
-    for r, counter in sorted(groups.items()):
-        keys = sorted(counter)
-        fdb[r] = (torch.tensor([k[0] for k in keys], dtype=torch.long),
-                  torch.tensor([k[1] for k in keys], dtype=torch.long).reshape(len(keys), r),
-                  torch.tensor([counter[k] for k in keys], dtype=torch.long))
-    return fdb
-
-
-@functools.lru_cache(maxsize=256)
-def _leibniz_tables(terms: tuple[Multiset, ...], left_degree: int, right_degree: int
-                    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Leibniz pairs whose left factor has order <= ``left_degree`` and right factor order
-    <= ``right_degree`` (the others vanish): (target, left, right, weight)."""
-    target, left, right, weight = term_set(terms).leibniz
-    sizes = torch.tensor([len(m) for m in terms], dtype=torch.long)
-    keep = (sizes[left] <= left_degree) & (sizes[right] <= right_degree)
-    return target[keep], left[keep], right[keep], weight[keep]
 
 
 def _to(t: Tensor, like: Tensor) -> Tensor:
@@ -168,39 +74,6 @@ def _to(t: Tensor, like: Tensor) -> Tensor:
 
 def _weights(w: Tensor, like: Tensor, ndim: int) -> Tensor:
     return w.to(device=like.device, dtype=like.dtype).reshape(-1, *([1] * ndim))
-
-
-# operation names (torch functions and Tensor methods by __name__) -------------------------------
-_STRUCTURAL = frozenset({
-    "__getitem__", "reshape", "view", "permute", "transpose", "t", "unsqueeze", "squeeze",
-    "flatten", "unflatten", "expand", "expand_as", "broadcast_to", "sum", "mean", "select",
-    "index_select", "narrow", "movedim", "moveaxis", "contiguous", "clone", "to", "float",
-    "double", "repeat", "repeat_interleave", "flip", "roll", "diagonal", "diag_embed", "tril",
-    "triu", "neg", "negative", "__neg__", "take_along_dim", "gather", "swapaxes", "swapdims",
-    "cumsum", "trace", "view_as", "reshape_as", "squeeze_", "type_as",
-})
-_SPLITS = frozenset({"split", "chunk", "unbind", "tensor_split"})
-_JOINTLY_LINEAR = frozenset({"stack", "cat", "concat", "concatenate", "hstack", "vstack"})
-_PRODUCTS = frozenset({"mul", "multiply", "__mul__", "__rmul__", "matmul", "__matmul__",
-                       "__rmatmul__", "mm", "bmm", "einsum", "outer", "inner", "dot", "mv",
-                       "tensordot", "kron"})
-_UNARY = frozenset({
-    "tanh", "sigmoid", "sin", "cos", "tan", "exp", "exp2", "expm1", "log", "log1p", "log2",
-    "log10", "sqrt", "rsqrt", "reciprocal", "silu", "gelu", "softplus", "elu", "selu", "celu",
-    "mish", "logsigmoid", "erf", "erfc", "atan", "asin", "acos", "sinh", "cosh", "asinh",
-    "acosh", "atanh", "square", "relu", "leaky_relu", "abs", "absolute", "arctan", "arcsin",
-    "arccos", "arcsinh", "arccosh", "arctanh", "sinc", "lgamma", "digamma", "hardtanh",
-})
-_CONSTANT = frozenset({"zeros_like", "ones_like", "full_like", "empty_like", "gt", "lt", "ge",
-                       "le", "eq", "ne", "__gt__", "__lt__", "__ge__", "__le__", "__eq__",
-                       "__ne__", "isnan", "isfinite", "isinf", "sign", "signbit",
-                       "new_zeros", "new_ones", "new_full", "new_empty", "new_tensor",
-                       "floor", "ceil", "round", "trunc", "argmax", "argmin", "argsort",
-                       "size", "dim", "numel", "greater", "less"})
-
-
-def _name(func: Any) -> str:
-    return getattr(func, "__name__", "") or ""
 
 
 class Jet:
@@ -271,11 +144,11 @@ class Jet:
     @classmethod
     def __torch_function__(cls, func: Any, types: Any, args: Sequence[Any] = (),
                            kwargs: dict[str, Any] | None = None) -> Any:
-        return _apply(_name(func), func, tuple(args), dict(kwargs or {}))
+        return _apply(operation_name(func), func, tuple(args), dict(kwargs or {}))
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(torch.Tensor, name, None)
-        known = _STRUCTURAL | _SPLITS | _UNARY | _CONSTANT | _PRODUCTS | {"pow", "add", "sub",
+        known = STRUCTURAL | SPLITS | ELEMENTWISE | CONSTANT | PRODUCTS | {"pow", "add", "sub",
                                                                            "div", "where"}
         if method is None or name not in known:
             raise Unsupported(f"Tensor.{name} is not supported on a Jet")
@@ -396,7 +269,7 @@ def _termwise(func: Callable[..., Any], args: tuple, kwargs: dict, terms: TermSe
     if isinstance(primal, (tuple, list)):
         return tuple(Jet(p[None] if rest is None else torch.cat([p[None], r]), terms, degree)
                      for p, r in zip(primal, rest if rest is not None else primal, strict=True))
-    raise Unsupported(f"{_name(func)} returned {type(primal).__name__}, not a tensor")
+    raise Unsupported(f"{operation_name(func)} returned {type(primal).__name__}, not a tensor")
 
 
 def _tree_map_marked(fn: Callable[[Any], Any], obj: Any) -> Any:
@@ -409,75 +282,17 @@ def _tree_map_marked(fn: Callable[[Any], Any], obj: Any) -> Any:
     return fn(obj)
 
 
-def _derivatives(phi: Callable[[Tensor], Tensor], x: Tensor, order: int) -> list[Tensor]:
-    """[phi(x), phi'(x), ..., phi^{(order)}(x)] elementwise, by nested jvp along ones.
-
-    Run with grad mode on: some forward-AD formulas (SiLU's) exist only in the composite form
-    that autograd mode selects; nothing is recorded unless x or phi's constants need grad.
-    """
-    out = [phi(x)]
-    g = phi
-    with torch.enable_grad():
-        for _ in range(order):
-            g = functools.partial(lambda h, y: jvp(h, (y,), (torch.ones_like(y),))[1], g)
-            out.append(g(x))
-    return out
-
-
-@functools.lru_cache(maxsize=64)
-def _derivative_polynomials(kind: str, order: int) -> tuple[tuple[int, ...], ...]:
-    """Integer coefficients (lowest power first) of P_k with phi^{(k)} = P_k(phi), k <= order,
-    for phi' = phi (1 - phi) (sigmoid) or phi' = 1 - phi^2 (tanh): P_{k+1} = P_k' * phi'."""
-    first = {"sigmoid": (0, 1, -1), "tanh": (1, 0, -1)}[kind]
-    polys: list[tuple[int, ...]] = [(0, 1)]
-    for _ in range(order):
-        p = polys[-1]
-        deriv = [i * a for i, a in enumerate(p)][1:] or [0]
-        out = [0] * (len(deriv) + len(first) - 1)
-        for i, a in enumerate(deriv):
-            for j, b in enumerate(first):
-                out[i + j] += a * b
-        polys.append(tuple(out))
-    return tuple(polys)
-
-
-def _horner(coefficients: tuple[int, ...], y: Tensor) -> Tensor:
-    out = torch.full_like(y, float(coefficients[-1]))
-    for a in reversed(coefficients[:-1]):
-        out = out * y + a
-    return out
-
-
-def _closed_form(name: str, x: Tensor, order: int) -> list[Tensor] | None:
-    """[phi(x), ..., phi^{(order)}(x)] in closed form for tanh, sigmoid, SiLU, exp, sin, cos
-    (no forward-AD passes); None for other functions."""
-    if name in ("tanh", "sigmoid"):
-        y = torch.tanh(x) if name == "tanh" else torch.sigmoid(x)
-        return [_horner(p, y) for p in _derivative_polynomials(name, order)]
-    if name == "silu":  # silu = x s: silu^{(k)} = x s^{(k)} + k s^{(k-1)}
-        s = [_horner(p, torch.sigmoid(x)) for p in _derivative_polynomials("sigmoid", order)]
-        return [x * s[0]] + [x * s[k] + k * s[k - 1] for k in range(1, order + 1)]
-    if name == "exp":
-        y = torch.exp(x)
-        return [y] * (order + 1)
-    if name in ("sin", "cos"):
-        cycle = [torch.sin(x), torch.cos(x)]
-        cycle += [-cycle[0], -cycle[1]]
-        start = 0 if name == "sin" else 1
-        return [cycle[(start + k) % 4] for k in range(order + 1)]
-    return None
-
-
 def _faa_di_bruno(phi: Callable[[Tensor], Tensor], x: Jet, name: str = "") -> Jet:
     """Jet of phi(x) for an elementwise phi (module docstring); ``name``: the torch name of
     phi when it takes no further arguments (closed-form derivatives for the common ones)."""
     ts, c = x.terms, x.coeffs
     if x.degree == 0:
         return Jet(torch.cat([phi(c[0])[None], torch.zeros_like(c[1:])]), ts, 0)
-    derivs = _closed_form(name, c[0], ts.max_order) or _derivatives(phi, c[0], ts.max_order)
+    derivs = (closed_form_derivatives(name, c[0], ts.max_order)
+              or derivatives_by_jvp(phi, c[0], ts.max_order))
     acc = derivs[1] * c[1:]
     nd = c.ndim - 1
-    for r, (target, factors, weight) in _fdb_tables(ts.terms, x.degree).items():
+    for r, (target, factors, weight) in fdb_tables(ts.terms, x.degree).items():
         f = _to(factors, c)
         prod = c[f[:, 0]]
         for j in range(1, r):
@@ -492,7 +307,7 @@ def _leibniz(op: Callable[[Tensor, Tensor], Tensor], u: Jet, v: Jet) -> Jet:
     """Jet of the bilinear op(u, v) by Leibniz' rule (module docstring)."""
     ts = u.terms
     target, left, right, weight = (_to(t, u.coeffs)
-                                   for t in _leibniz_tables(ts.terms, u.degree, v.degree))
+                                   for t in leibniz_tables(ts.terms, u.degree, v.degree))
     a, b = u.coeffs[left], v.coeffs[right]
     if op is torch.mul and a.ndim == b.ndim:
         prod = a * b
@@ -520,13 +335,13 @@ def _apply(name: str, func: Any, args: tuple, kwargs: dict) -> Any:
     ts = jets[0].terms
     if any(j.terms is not ts for j in jets):
         raise Unsupported("Jets of different term sets cannot be combined")
-    if name in _CONSTANT:
+    if name in CONSTANT:
         return func(*_tree_map(_primal, args), **_tree_map(_primal, kwargs))
-    if name in _STRUCTURAL or name in _SPLITS:
+    if name in STRUCTURAL or name in SPLITS:
         if len(jets) != 1 or not isinstance(args[0], Jet):
             raise Unsupported(f"{name} with {len(jets)} Jet arguments")
         return _termwise(func, args, kwargs, ts, zero_constants=False)
-    if name in _JOINTLY_LINEAR:
+    if name in JOINTLY_LINEAR:
         return _termwise(func, args, kwargs, ts, zero_constants=True)
     if name == "where":
         if isinstance(args[0], Jet):
@@ -536,7 +351,7 @@ def _apply(name: str, func: Any, args: tuple, kwargs: dict) -> Any:
         return _add(name, args, kwargs)
     if name == "linear":
         return _linear(args, kwargs)
-    if name in _PRODUCTS:
+    if name in PRODUCTS:
         return _product(name, func, args, kwargs)
     if name in ("div", "true_divide", "divide", "__truediv__", "__rtruediv__"):
         if kwargs.get("rounding_mode") is not None:
@@ -558,7 +373,7 @@ def _apply(name: str, func: Any, args: tuple, kwargs: dict) -> Any:
                                  exponent))
         return _faa_di_bruno(torch.exp, _product("mul", torch.mul, (exponent, log_base), {}),
                              "exp")
-    if name in _UNARY:
+    if name in ELEMENTWISE:
         if len(jets) != 1 or not isinstance(args[0], Jet):
             raise Unsupported(f"{name} with Jet arguments other than the first")
         rest = args[1:]

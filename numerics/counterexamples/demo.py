@@ -25,7 +25,7 @@ failure is *measured*:
   i.e. relative to the output variance), ``sis``, ``matched_r2``, ``second_r2`` (from the run's
   R^2 matrix), ``off_block`` and, for higher_order_interaction, ``sis_mixed`` /
   ``matched_r2_mixed`` of the trained encoder against the witness's mixed latents h^{-1}(z) on
-  the run's held-out latents (:func:`numerics.synthetic.training.build_data`); the run's verdict
+  the run's held-out latents (:func:`numerics.synthetic.data.build_data`); the run's verdict
   goes to ``DemoResult.verdicts``. The fitting seed with the lowest SIS (the one closest to the
   mixed latents where those are scored) is reported as ``ae_*`` (not part of the criterion: at these
   budgets an autoencoder may also stall at an approximate, mixed fit in identifiable cases).
@@ -58,11 +58,12 @@ from torch import nn
 from numerics.core.engine import EngineConfig, fit
 from numerics.core.errors import ConfigError
 from numerics.core.validation import int_at_least, positive_finite
+from numerics.synthetic.data import build_data
 from numerics.synthetic.metrics import slot_identifiability
 from numerics.synthetic.models import StructuredDecoder
 from numerics.synthetic.selection import SelectionSettings
 from numerics.synthetic.supports import BoxSupport, Support, box_support, make_support
-from numerics.synthetic.training import TrainConfig, build_data, train
+from numerics.synthetic.training import TrainConfig, train
 from numerics.synthetic.translate import from_sympy
 from theory.counterexamples import CatalogueError, additive_quadratic
 from theory.errors import BudgetError

@@ -19,7 +19,8 @@ from numerics.core.progress import track
 from numerics.figures import proof, results
 from numerics.figures.derivatives import sample_points
 from numerics.figures.style import save
-from numerics.synthetic.training import TrainConfig, TrainResult, autoencoder, build_data, train
+from numerics.synthetic.data import build_data
+from numerics.synthetic.training import TrainConfig, TrainResult, autoencoder, train
 from theory import Slots, ambiguities
 from theory import generators as gen
 from theory.class_construction import minimum_outputs
@@ -37,10 +38,7 @@ _POINTS = 6
 def _proof(order: int) -> FigureFn:
     def make(out: Path, quick: bool, cache: dict) -> list[Path]:
         sizes = (2, 2)
-        builds: dict[int, Callable[..., gen.Generator]] = {
-            0: gen.order0, 1: gen.additive, 2: gen.bilinear}
-        build = builds[order]
-        g = build(sizes, minimum_outputs(order, sizes), seed=0)
+        g = gen.of_order(order, sizes, minimum_outputs(order, sizes), seed=0)
         plotted = proof.block_structure_figure(
             g.f, g.slots, order, sample_points(g.slots, _POINTS, seed=0),
             title=f"{g.name}: interaction order n = {order} (certified {g.order})")

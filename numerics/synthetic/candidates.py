@@ -43,8 +43,9 @@ from numerics.core.validation import is_int, is_real
 from numerics.synthetic.selection import SelectionSettings
 
 if TYPE_CHECKING:
+    from numerics.synthetic.data import Data
     from numerics.synthetic.selection import Members
-    from numerics.synthetic.training import Data, TrainConfig, TrainResult
+    from numerics.synthetic.training import TrainConfig, TrainResult
 
 __all__ = ["CONCLUSIONS", "MAX_RECHECK_STEPS", "Recheck", "conclude", "load_candidate", "recheck",
            "save_candidate"]
@@ -248,8 +249,9 @@ def recheck(folder: str | Path, steps: int = 5000, lr: float | None = None, seed
     import time
 
     from numerics.core.engine import fit
+    from numerics.synthetic.data import batch_sampler, build_data
     from numerics.synthetic.population import SingleMember
-    from numerics.synthetic.training import batch_sampler, build_data, population_loss, step_hook
+    from numerics.synthetic.training import population_loss, step_hook
     from numerics.synthetic.verdict import predict
 
     if not is_int(steps) or not 1 <= steps <= MAX_RECHECK_STEPS:

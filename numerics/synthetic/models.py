@@ -380,10 +380,11 @@ def cross_penalty(decoder: nn.Module, z: Tensor, slot_sizes: Sequence[int], orde
     entries are the products d_i fhat_l * d_j fhat_l). It is 0 iff fhat has interaction order
     <= n at the points ``z: (batch, d_z)``; differentiable in the decoder's parameters.
     ``tuple_ids: (batch,)``: instead, the unbiased estimate T * mean_b sum_l (d_{t_b} fhat_l)^2
-    with the one cross tuple ``tuple_ids[b]`` (uniform draws, numerics.core.derivatives
+    with the one cross tuple ``tuple_ids[b]`` (uniform draws, numerics.core.cross_penalty
     .cross_penalty_estimate) at point b: 2^(n+1) forward-pass equivalents per point.
     """
-    from numerics.core.derivatives import cross_derivative_norms, cross_penalty_estimate
+    from numerics.core.cross_penalty import cross_penalty_estimate
+    from numerics.core.derivatives import cross_derivative_norms
 
     non_negative_int("order", order)
     if tuple_ids is not None:

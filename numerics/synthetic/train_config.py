@@ -70,7 +70,7 @@ class TrainConfig:
     cross tuples per point (drawn from the seed and the step). ``eval_every``: steps between
     periodic metrics (0: none). ``checkpoint``: path of a resumable checkpoint (None: no
     checkpoints). ``slot_degree``: the within-slot degree of the exact (sympy) generator
-    (default: 3 for orders 0-2, order + 1 above; numerics.synthetic.training.sympy_generator_for): a
+    (default: 3 for orders 0-2, order + 1 above; numerics.synthetic.data.sympy_generator_for): a
     decoder of order N is only in the theorem's regime on generators whose slot functions have
     degree >= N + 1 (below, any linear mixing keeps f o h of order <= N: a certified
     counterexample). ``warmup_steps``: linear warm-up of the learning rate at the start of the

@@ -349,7 +349,7 @@ def test_example_spec_is_a_valid_training_sweep():
     assert configs[0].slot_sizes == (2, 2) and configs[0].progress is False
     assert {(c.order, c.decoder, c.support) for c in configs} == {
         (o, d, s) for o in (0, 1, 2) for d in ("structured", "mlp") for s in ("full", "band")}
-    from numerics.synthetic.training import build_data
+    from numerics.synthetic.data import build_data
 
     highest = next(c for c in configs if c.order == 2)
     assert build_data(highest) is not None  # enough outputs for the order-2 generator

@@ -62,6 +62,23 @@ def test_slot_degree_out_of_range_is_refused(call):
         call()
 
 
+@pytest.mark.parametrize(("order", "family", "degree", "expected_degree"), [
+    (0, gen.order0, None, 3), (1, gen.additive, 4, 4), (2, gen.bilinear, None, 3),
+    (3, None, None, 4), (3, None, 5, 5)])
+def test_of_order_is_the_identifiable_family_of_each_order(order, family, degree,
+                                                          expected_degree):
+    sizes, outputs = (1, 2), minimum_outputs(order, (1, 2)) + 1
+    g = gen.of_order(order, sizes, outputs, seed=4, degree=degree)
+    if family is not None:
+        expected = family(sizes, outputs, 4, degree=expected_degree)
+    else:
+        expected = gen.polynomial(order, sizes, outputs, 4, top=expected_degree)
+    assert g.f == expected.f and g.name == expected.name and g.order == order
+    assert sorted(gen.IDENTIFIABLE_FAMILIES) == [0, 1, 2]
+    with pytest.raises(GeneratorError):
+        gen.of_order(-1, sizes, outputs, seed=4)
+
+
 def test_order0_transcendental_variant():
     g = gen.order0((1, 1), 2, seed=0, transcendental=True)
     assert g.f[0].has(sympy.tanh)

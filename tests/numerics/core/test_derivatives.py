@@ -12,7 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numerics.core import taylor
+from numerics.core import jet_terms
 from numerics.core.derivatives import (
     TAYLOR_ROWS,
     compositional_contrast,
@@ -195,7 +195,7 @@ def test_property_taylor_terms_are_the_closure_and_beat_the_boxes(sizes: list[in
                                                                   ) -> None:
     tuples = cross_tuples(sizes, order)
     n = forward_passes(sizes, order)
-    assert n == (len(taylor.closure(tuples)) if tuples else 0)
+    assert n == (len(jet_terms.closure(tuples)) if tuples else 0)
     assert passes_lower_bound(sizes, order) <= n <= forward_passes(sizes, order, "boxes")
 
 

@@ -1,5 +1,6 @@
-"""Tests for the stochastic cross-derivative penalty (numerics.core.derivatives): exact expectation
-by enumeration, a hand-built case with known values, per-sample entries, training wiring."""
+"""Tests for the stochastic cross-derivative penalty (numerics.core.cross_penalty): exact
+expectation by enumeration, a hand-built case with known values, per-sample entries, training
+wiring."""
 
 from __future__ import annotations
 
@@ -8,15 +9,17 @@ import pytest
 import sympy
 import torch
 
-from numerics.core.derivatives import (
-    cross_derivative_norms,
-    cross_derivatives,
+from numerics.core.cross_penalty import (
     cross_penalty_estimate,
     cross_sample_values,
-    cross_tuples,
     draw_cross_samples,
     penalty_tuple_ids,
     stochastic_cross_penalty,
+)
+from numerics.core.derivatives import (
+    cross_derivative_norms,
+    cross_derivatives,
+    cross_tuples,
     tuple_count,
 )
 from numerics.core.errors import ConfigError, DataError

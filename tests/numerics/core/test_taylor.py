@@ -8,15 +8,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numerics.core import taylor
+from numerics.core import jet_terms, taylor
 from numerics.core.derivatives import derivative_tensor
 
 
-def _all_terms(d: int, order: int) -> taylor.TermSet:
+def _all_terms(d: int, order: int) -> jet_terms.TermSet:
     import itertools
 
     tuples = list(itertools.combinations_with_replacement(range(d), order))
-    return taylor.term_set(tuple(taylor.closure(tuples)))
+    return jet_terms.term_set(tuple(jet_terms.closure(tuples)))
 
 
 def _check(f, z: torch.Tensor, order: int) -> None:
@@ -94,14 +94,14 @@ def test_constant_function_and_unsupported_operations() -> None:
     with pytest.raises(taylor.Unsupported, match=r"Tensor\.cumprod"):
         taylor.evaluate(lambda x: x.cumprod(-1), z, terms)
     with pytest.raises(ValueError, match="closed"):
-        taylor.term_set(((), (0, 1)))
+        jet_terms.term_set(((), (0, 1)))
 
 
 @settings(max_examples=20, deadline=None)
 @given(tuples=st.lists(st.lists(st.integers(0, 4), min_size=1, max_size=4), min_size=1,
                        max_size=6))
 def test_property_closure_is_closed_and_minimal(tuples: list[list[int]]) -> None:
-    terms = taylor.closure([tuple(t) for t in tuples])
+    terms = jet_terms.closure([tuple(t) for t in tuples])
     found = set(terms)
     assert terms[0] == () and len(found) == len(terms)
     for m in terms:  # closed under removing one element
@@ -115,10 +115,10 @@ def _below(m: tuple[int, ...], t: tuple[int, ...]) -> bool:
 
 
 def test_partition_counts_are_bell_numbers() -> None:
-    assert [len(taylor._set_partitions(list(range(k)))) for k in range(6)] == [1, 1, 2, 5, 15,
+    assert [len(jet_terms.set_partitions(list(range(k)))) for k in range(6)] == [1, 1, 2, 5, 15,
                                                                                52]
     # one term (0, 1, 2, 3) with distinct indices: S(4, r) partitions with r blocks
-    ts = taylor.term_set(tuple(taylor.closure([(0, 1, 2, 3)])))
+    ts = jet_terms.term_set(tuple(jet_terms.closure([(0, 1, 2, 3)])))
     top = ts.index[(0, 1, 2, 3)]
     counts = {r: int((target == top).sum()) for r, (target, _, _) in ts.fdb.items()}
     assert counts == {2: 7, 3: 6, 4: 1}

@@ -25,11 +25,11 @@ from sklearn.tree import DecisionTreeRegressor
 
 from numerics.core.errors import ConfigError, DataError
 from numerics.sprites.metrics import foreground_ari, jis, normalize_jacobian
-from numerics.synthetic.metrics import (
+from numerics.synthetic.metrics import mcc
+from numerics.synthetic.paper_metrics import (
     BLOCK_REGRESSORS,
     block_mcc_lachapelle2023,
     image_compositional_contrast,
-    mcc,
     slot_identifiability_brady2023,
 )
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from numerics.core.errors import ConfigError
-from numerics.synthetic.training import TrainConfig, build_data, sympy_generator_for, train
+from numerics.synthetic.data import build_data, sympy_generator_for
+from numerics.synthetic.training import TrainConfig, train
 
 TINY = {"steps": 30, "n_train": 256, "n_eval": 100, "batch_size": 64, "progress": False,
         "device": "cpu", "hidden": 8, "encoder_hidden": 16}
