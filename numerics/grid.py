@@ -243,9 +243,9 @@ def run_grid(config: GridConfig, out_dir: str | Path, progress: bool = True
 def write_summary(config: GridConfig, rows: dict[str, dict[str, Any]], out: Path
                   ) -> dict[str, Any]:
     """grid.json, grid.md and the figure from the runs of ``config``'s cells."""
+    from numerics.core.figure_style import save
     from numerics.core.io import atomic_write_json, atomic_write_text
     from numerics.figures.results import block_grid_figure
-    from numerics.figures.style import save
 
     seeds = range(config.first_seed, config.first_seed + config.seeds)
     cells: list[dict[str, Any]] = []

@@ -217,7 +217,7 @@ def plot_ood_reconstructions(result: BumpResult, task: BumpTask, out_dir: str | 
     the held-out square outlined."""
     from matplotlib.patches import Rectangle
 
-    from numerics.figures.style import new_figure, save
+    from numerics.core.figure_style import new_figure, save
 
     xy = ood_examples(task)
     rows = [("target", bump_image(xy, task))]

@@ -16,13 +16,13 @@ import numpy as np
 import sympy
 from matplotlib.figure import Figure
 
+from numerics.core.figure_style import SEQUENTIAL, mark_slots, new_figure
 from numerics.figures.derivatives import (
     DerivativeTensor,
     cross_slot_mask,
     derivative_tensor,
     jacobian_magnitude,
 )
-from numerics.figures.style import SEQUENTIAL, mark_slots, new_figure
 from theory.slots import Slots
 
 

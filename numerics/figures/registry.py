@@ -15,10 +15,10 @@ import numpy as np
 import sympy
 import torch
 
+from numerics.core.figure_style import save
 from numerics.core.progress import track
 from numerics.figures import proof, results
 from numerics.figures.derivatives import sample_points
-from numerics.figures.style import save
 from numerics.synthetic.data import build_data
 from numerics.synthetic.training import TrainConfig, TrainResult, autoencoder, train
 from theory import Slots, ambiguities

@@ -12,8 +12,8 @@ import matplotlib
 import numpy as np
 
 from numerics.core.errors import DataError
+from numerics.core.figure_style import DIVERGING, SEQUENTIAL, new_figure
 from numerics.figures.proof import PlottedFigure
-from numerics.figures.style import DIVERGING, SEQUENTIAL, new_figure
 
 
 def _annotate(ax, data: np.ndarray, fmt: str = "{:.2f}") -> None:

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from numerics.core.errors import DataError
+from numerics.core.figure_style import save
 from numerics.figures.results import (
     ambiguity_figure,
     conjecture_figure,
@@ -11,7 +12,6 @@ from numerics.figures.results import (
     recovery_grid_figure,
     support_figure,
 )
-from numerics.figures.style import save
 
 
 def _png_is_drawn(fig, tmp_path, name):
