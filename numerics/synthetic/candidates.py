@@ -274,7 +274,8 @@ def recheck(folder: str | Path, steps: int = 5000, lr: float | None = None, seed
     continued = replace(config, steps=steps)  # the loss ramps and the hardening step
     done = fit(member, population_loss(continued), batch_sampler(data, config.batch_size),
                engine, description="recheck", evaluate=lambda pop: _progress(pop, data, config),
-               clip_gradients=lambda m, c: m.clip_grad_norm_(c), step_hook=step_hook(continued))
+               clip_gradients=lambda m, c: m.clip_grad_norm_(c),
+               step_hook=step_hook(continued, data))
     after = _assess(member.member(0), data, config, prediction)
     return Recheck(str(folder), steps, float(rate), seed, before, after, conclude(after),
                    time.perf_counter() - start, [dict(e) for e in done.evaluations])

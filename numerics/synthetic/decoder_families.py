@@ -50,7 +50,8 @@ class ConstrainedDecoder(Protocol):
     order 0, the assignment penalty that drives the soft slot assignment to one-hot;
     ``harden()``: the change the training's step hook (numerics.synthetic.training.step_hook, called
     by numerics.core.engine.fit before a step) makes from step ``harden_at * steps`` on, and the
-    pipeline once more after training: the one-hot slot assignment from then on (no-op above
+    pipeline once more after training: the one-hot slot assignment from then on, with the
+    outputs moved to the slots of ``assignment`` ``(d_x,)`` when one is given (no-op above
     order 0); ``warm_start(interaction, bias)``: in place, the cross-slot coefficients
     ``(n_monomials, d_x)`` and bias ``(d_x,)`` start at given values (numerics.synthetic.unmixing).
     """
@@ -59,7 +60,7 @@ class ConstrainedDecoder(Protocol):
 
     def penalty(self) -> Tensor: ...
 
-    def harden(self) -> None: ...
+    def harden(self, assignment: Tensor | None = None) -> None: ...
 
     def warm_start(self, interaction: Tensor, bias: Tensor) -> None: ...
 

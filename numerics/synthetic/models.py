@@ -230,10 +230,27 @@ class StructuredDecoder(nn.Module):
         # branch-free (no Python bool of a tensor), so that populations can vmap it
         return torch.where(self.hard, hard, soft)
 
-    def harden(self) -> None:
-        """Order 0: use the one-hot argmax assignment from now on (exact interaction order 0)."""
-        if self.order == 0:
-            self.hard.fill_(True)
+    @torch.no_grad()
+    def harden(self, assignment: Tensor | None = None) -> None:
+        """Order 0: use the one-hot argmax assignment from now on (exact interaction order 0).
+
+        ``assignment``: ``(d_x,)`` slot indices; the outputs whose learned argmax differs are
+        moved to the given slot first (numerics.synthetic.output_assignment), the others keep
+        theirs. Above order 0 a no-op."""
+        if self.order != 0:
+            return
+        if assignment is not None:
+            target = assignment.to(self.assignment_logits.device).long()
+            if tuple(target.shape) != (self.d_x,) or not bool(
+                    ((target >= 0) & (target < len(self.slot_sizes))).all()):
+                raise ConfigError(f"assignment must be {self.d_x} slot indices in "
+                                  f"0..{len(self.slot_sizes) - 1}, got {assignment!r}")
+            logits = self.assignment_logits
+            moved = logits.argmax(0) != target
+            top = logits.max(0).values + 1.0
+            column = torch.arange(self.d_x, device=logits.device)
+            logits[target[moved], column[moved]] = top[moved]
+        self.hard.fill_(True)
 
     @torch.no_grad()
     def warm_start(self, interaction: Tensor, bias: Tensor) -> None:

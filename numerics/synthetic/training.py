@@ -273,16 +273,28 @@ def population_loss(config: TrainConfig) -> LossFn[Members, Tensor]:
     return loss_fn
 
 
-def step_hook(config: TrainConfig) -> Callable[[Members, int], None] | None:
+def step_hook(config: TrainConfig, data: Data | None = None
+              ) -> Callable[[Members, int], None] | None:
     """The hook numerics.core.engine.fit calls before every step's forward pass, or None: for a
     structured decoder of order 0, the slot assignment of every member is hardened (made
     one-hot, numerics.synthetic.models.StructuredDecoder.harden) from step ``harden_at * steps``
-    on."""
+    on. With ``data``, each output first goes to the inferred slot that explains it best on the
+    first training images (numerics.synthetic.output_assignment.regression_assignment on the
+    member's encoding); without, to the learned argmax."""
+    from numerics.synthetic.output_assignment import PROBE_POINTS, regression_assignment
+
     if not (config.constrained() and config.model_order() == 0):
         return None
+    probe = None if data is None else data.x_train[:PROBE_POINTS]
 
     def harden(member: nn.Module) -> None:
-        constrained_decoder(member.decoder).harden()
+        assignment = None
+        if probe is not None:
+            model = autoencoder(member)
+            with torch.no_grad():
+                z_hat = model.encode(probe.to(next(model.parameters()).device))
+            assignment = regression_assignment(z_hat.cpu(), probe, config.inferred_sizes())
+        constrained_decoder(member.decoder).harden(assignment)
 
     def hook(pop: Members, step: int) -> None:
         if step >= config.harden_at * config.steps and not bool(
@@ -383,7 +395,7 @@ def _train(config: TrainConfig) -> TrainResult:
                           exhaustive=bool(perms) and len(perms) == count_assignments(
                               config.inferred_sizes()),
                           unmix=_unmixer(config, data), started=t0,
-                          step_hook=step_hook(config))
+                          step_hook=step_hook(config, data))
     model = autoencoder(chosen.model)
     if config.constrained():
         constrained_decoder(model.decoder).harden()

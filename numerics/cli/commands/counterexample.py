@@ -75,7 +75,11 @@ def run(args: argparse.Namespace) -> int:
     certificate = verify(entry)
     demo = None
     if args.train:
+        import torch
+
         from numerics.counterexamples.demo import DemoConfig, demonstrate
+
+        torch.set_num_threads(min(2, torch.get_num_threads()))  # results quoted at 2 threads
 
         demo = demonstrate(entry.name, DemoConfig(steps=args.steps, lr=args.lr, seeds=args.seeds,
                                                   seed=args.seed, device=args.device,
