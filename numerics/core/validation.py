@@ -20,9 +20,19 @@ import numpy as np
 from numerics.core.errors import ConfigError
 from theory.errors import InteractionAsymmetryError
 
-__all__ = ["finite_at_least", "int_at_least", "is_int", "is_real", "non_negative_int",
-           "open_fraction", "optional_int_at_least", "positive_finite", "positive_int",
-           "positive_sizes"]
+__all__ = [
+    "check_slot_sizes",
+    "finite_at_least",
+    "int_at_least",
+    "is_int",
+    "is_real",
+    "non_negative_int",
+    "open_fraction",
+    "optional_int_at_least",
+    "positive_finite",
+    "positive_int",
+    "positive_sizes",
+]
 
 ErrorType = type[InteractionAsymmetryError]
 
@@ -82,6 +92,12 @@ def positive_sizes(name: str, value: object, *, what: str = "positive integers",
     if not sizes or any(not is_int(s) or s < 1 for s in sizes):
         raise error(_message(name, what, value))
     return tuple(int(s) for s in sizes)
+
+
+def check_slot_sizes(value: object, name: str = "slot_sizes") -> tuple[int, ...]:
+    """Slot sizes (a non-empty sequence of integers >= 1) as a tuple, else :class:`ConfigError`
+    ``"slot_sizes must be a non-empty list of positive integers, got ..."``."""
+    return positive_sizes(name, value, what="a non-empty list of positive integers")
 
 
 def finite_at_least(name: str, value: object, low: float = 0.0, *,

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from numerics.core.errors import ConfigError
-from numerics.core.validation import is_int, non_negative_int, positive_int, positive_sizes
+from numerics.core.validation import check_slot_sizes, is_int, non_negative_int, positive_int
 
 __all__ = ["NeuralGenerator", "OrderCertificate", "certify_order", "make_generator"]
 
@@ -41,10 +41,6 @@ def _orthogonal(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
     q = q * np.sign(np.diag(r))
     return q if rows >= cols else q.T
 
-
-def _check_sizes(slot_sizes: object) -> tuple[int, ...]:
-    return positive_sizes("slot_sizes", slot_sizes,
-                          what="a non-empty list of positive integers")
 
 
 class _SlotMLPs(nn.Module):
@@ -119,7 +115,7 @@ class NeuralGenerator(nn.Module):
                  hidden: int = 64, depth: int = 2, n_monomials: int = 16) -> None:
         super().__init__()
         non_negative_int("order", order)
-        sizes = _check_sizes(slot_sizes)
+        sizes = check_slot_sizes(slot_sizes)
         d_z = sum(sizes)
         positive_int("d_x", d_x)
         if order == 0 and d_x < d_z:
@@ -245,7 +241,7 @@ def certify_order(gen: Callable[[Tensor], Tensor], z: Tensor,
     """
     from numerics.core.derivatives import compositional_contrast, cross_derivative_norms, jacobian
 
-    sizes = _check_sizes(slot_sizes if slot_sizes is not None
+    sizes = check_slot_sizes(slot_sizes if slot_sizes is not None
                          else getattr(gen, "slot_sizes", None))
     n = order if order is not None else getattr(gen, "order", None)
     if not is_int(n) or n < 0:

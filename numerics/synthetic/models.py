@@ -49,14 +49,10 @@ import torch
 from torch import nn
 
 from numerics.core.errors import ConfigError
-from numerics.core.validation import non_negative_int, positive_int, positive_sizes
+from numerics.core.validation import check_slot_sizes, non_negative_int, positive_int
 
 Tensor = torch.Tensor
 
-
-def _check_sizes(slot_sizes: Sequence[int]) -> tuple[int, ...]:
-    return positive_sizes("slot_sizes", slot_sizes,
-                          what="a non-empty list of positive integers")
 
 
 def _init(shape: tuple[int, ...], fan_in: int, gen: torch.Generator, gain: float = 1.0
@@ -103,7 +99,7 @@ class SlotMLPs(nn.Module):
     def __init__(self, slot_sizes: Sequence[int], d_out: int, hidden: int, depth: int,
                  gen: torch.Generator) -> None:
         super().__init__()
-        sizes = _check_sizes(slot_sizes)
+        sizes = check_slot_sizes(slot_sizes)
         k_slots, d_max = len(sizes), max(sizes)
         index = torch.zeros(k_slots, d_max, dtype=torch.long)
         valid = torch.zeros(k_slots, d_max)
@@ -140,7 +136,7 @@ def cross_monomials(slot_sizes: Sequence[int], order: int) -> list[tuple[int, ..
     """Sorted latent index tuples of length 2..order touching >= 2 slots (degree order)."""
     from numerics.core.derivatives import cross_tuples
 
-    sizes = _check_sizes(slot_sizes)
+    sizes = check_slot_sizes(slot_sizes)
     if len(sizes) < 2:
         return []
     return [t for m in range(2, order + 1) for t in cross_tuples(sizes, m)]
@@ -149,7 +145,7 @@ def cross_monomials(slot_sizes: Sequence[int], order: int) -> list[tuple[int, ..
 def within_monomials(slot_sizes: Sequence[int], degree: int) -> list[tuple[int, ...]]:
     """Sorted latent index tuples of length 1..degree inside one slot, slot by slot (the
     within-slot features of numerics.synthetic.unmixing)."""
-    sizes = _check_sizes(slot_sizes)
+    sizes = check_slot_sizes(slot_sizes)
     offsets = np.cumsum((0, *sizes))
     return [t for k in range(len(sizes)) for m in range(1, degree + 1)
             for t in itertools.combinations_with_replacement(
@@ -179,7 +175,7 @@ def monomial_products(z: Tensor, index: Tensor) -> Tensor:
 
 def monomial_count(slot_sizes: Sequence[int], order: int) -> int:
     """sum_{m=2}^{order} [C(d + m - 1, m) - sum_k C(d_k + m - 1, m)], d = sum_k d_k."""
-    sizes = _check_sizes(slot_sizes)
+    sizes = check_slot_sizes(slot_sizes)
     if len(sizes) < 2:
         return 0
     d = sum(sizes)
@@ -200,7 +196,7 @@ class StructuredDecoder(nn.Module):
                  depth: int = 2, seed: int = 0, interaction_scale: float = 0.3) -> None:
         super().__init__()
         non_negative_int("order", order)
-        sizes = _check_sizes(slot_sizes)
+        sizes = check_slot_sizes(slot_sizes)
         d_x = positive_int("d_x", d_x)
         gen = torch.Generator().manual_seed(int(seed))
         self.order, self.slot_sizes, self.d_x = int(order), sizes, d_x
@@ -308,7 +304,7 @@ class MLPDecoder(nn.Module):
     def __init__(self, slot_sizes: Sequence[int], d_x: int, hidden: int = 128, depth: int = 2,
                  seed: int = 0) -> None:
         super().__init__()
-        sizes = _check_sizes(slot_sizes)
+        sizes = check_slot_sizes(slot_sizes)
         self.slot_sizes, self.d_z = sizes, sum(sizes)
         self.d_x = positive_int("d_x", d_x)
         gen = torch.Generator().manual_seed(int(seed))
@@ -405,7 +401,7 @@ def cross_penalty(decoder: nn.Module, z: Tensor, slot_sizes: Sequence[int], orde
 
     non_negative_int("order", order)
     if tuple_ids is not None:
-        return cross_penalty_estimate(decoder, z, _check_sizes(slot_sizes), int(order) + 1,
+        return cross_penalty_estimate(decoder, z, check_slot_sizes(slot_sizes), int(order) + 1,
                                       tuple_ids).value
-    return cross_derivative_norms(decoder, z, _check_sizes(slot_sizes), int(order) + 1
+    return cross_derivative_norms(decoder, z, check_slot_sizes(slot_sizes), int(order) + 1
                                   ).square().mean()

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from numerics.core.errors import ConfigError, DataError
-from numerics.core.validation import is_int, is_real, non_negative_int, positive_sizes
+from numerics.core.validation import check_slot_sizes, is_int, is_real, non_negative_int
 
 if TYPE_CHECKING:
     import sympy
@@ -197,7 +197,7 @@ def make_support(kind: str, slot_sizes: Sequence[int], **kw: float) -> Support:
     """
     if kind not in KINDS:
         raise ConfigError(f"unknown support kind {kind!r}: choose one of {', '.join(KINDS)}")
-    sizes = _check_sizes(slot_sizes)
+    sizes = check_slot_sizes(slot_sizes)
     allowed = {"low", "high", "width", "fraction", "rho"}
     unknown = set(kw) - allowed
     if unknown:
@@ -347,10 +347,6 @@ def _rational(value: object, where: str) -> sympy.Rational:
                       f"sympy.Rational), got {value!r}")
 
 
-def _check_sizes(slot_sizes: Sequence[int]) -> tuple[int, ...]:
-    return positive_sizes("slot_sizes", slot_sizes,
-                          what="a non-empty list of positive integers")
-
 
 def box_support(boxes: Sequence[Sequence[Sequence[object]]], slot_sizes: Sequence[int]
                 ) -> BoxSupport:
@@ -371,7 +367,7 @@ def box_support(boxes: Sequence[Sequence[Sequence[object]]], slot_sizes: Sequenc
     from theory.slots import Slots
     from theory.supports import cpe_boxes
 
-    sizes = _check_sizes(slot_sizes)
+    sizes = check_slot_sizes(slot_sizes)
     d = sum(sizes)
     if not isinstance(boxes, (list, tuple)) or not boxes:
         raise ConfigError(f"a box support needs a non-empty list of boxes, got {boxes!r}")

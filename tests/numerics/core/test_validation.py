@@ -10,6 +10,7 @@ import pytest
 
 from numerics.core.errors import ConfigError, DataError
 from numerics.core.validation import (
+    check_slot_sizes,
     finite_at_least,
     int_at_least,
     is_int,
@@ -63,3 +64,7 @@ def test_slot_sizes() -> None:
             positive_sizes("slot_sizes", bad)
     with pytest.raises(DataError, match="true_sizes must be a non-empty list"):
         positive_sizes("true_sizes", (), what="a non-empty list", error=DataError)
+    assert check_slot_sizes((2, np.int64(3))) == (2, 3)
+    with pytest.raises(ConfigError, match=r"^slot_sizes must be a non-empty list of positive "
+                                          r"integers, got"):
+        check_slot_sizes([2, 0])
