@@ -85,7 +85,8 @@ def run_one(layout: str, order: int, seed: int, extra: Sequence[str], candidates
     row.update(
         verdict=result["verdict"]["verdict"], prediction=result["verdict"]["prediction"],
         candidate=result["verdict"]["candidate_counterexample"], sis=result["sis"],
-        sis_true_latents=result["sis_true_latents"], off_block=result["off_block"], val_recon=result["val_recon"],
+        sis_true_latents=result["sis_true_latents"], off_block=result["off_block"],
+        val_recon=result["val_recon"],
         restarts=result["restarts"], stopped=selection["stopped"],
         late_switched=[s for r in selection["rounds"] for s in r["late_switched"]],
         outputs=result["config"]["outputs"], train_s=result["seconds"],

@@ -88,7 +88,7 @@ def run_demo(out_dir: str | os.PathLike[str] = "demo_out", seed: int = 0,
                 order=case.order, decoder=decoder, generator="sympy",
                 sympy_generator=symbolic, support="lshape", steps=steps, seed=seed,
                 device=device, progress=progress,
-                n_train=512 if quick else 4096, n_eval=200 if quick else 2000)
+                n_train=512 if quick else TrainConfig.n_train, n_eval=200 if quick else 2000)
             result = train(config)
             predicted = (report.verdict if decoder == "structured"
                          else "no guarantee (unconstrained decoder)")
