@@ -28,6 +28,7 @@ import torch
 
 from numerics.core.errors import ConfigError
 from numerics.core.validation import positive_sizes
+from numerics.synthetic.models import monomial_index, monomial_products, within_monomials
 
 Tensor = torch.Tensor
 
@@ -37,15 +38,6 @@ DEGREE = 3
 PROBE_POINTS = 4096
 
 __all__ = ["DEGREE", "PROBE_POINTS", "regression_assignment", "slot_residuals"]
-
-
-def _features(z: Tensor, degree: int) -> Tensor:
-    """All monomials of degree 0..``degree`` of the columns of ``z: (m, p)``: ``(m, q)``."""
-    columns = [torch.ones_like(z[:, 0])]
-    for d in range(1, degree + 1):
-        for combo in itertools.combinations_with_replacement(range(z.shape[1]), d):
-            columns.append(torch.prod(z[:, list(combo)], dim=1))
-    return torch.stack(columns, dim=1)
 
 
 def slot_residuals(z_hat: Tensor, x: Tensor, slot_sizes: Sequence[int],
@@ -68,7 +60,10 @@ def slot_residuals(z_hat: Tensor, x: Tensor, slot_sizes: Sequence[int],
     total = xx.square().sum(0).clamp_min(1e-300)
     rows = []
     for block in itertools.pairwise([0, *itertools.accumulate(sizes)]):
-        phi = _features(z[:, block[0]:block[1]], degree)
+        width = block[1] - block[0]
+        index = monomial_index(within_monomials((width,), degree), width)
+        columns = z[:, block[0]:block[1]]
+        phi = torch.cat([torch.ones_like(columns[:, :1]), monomial_products(columns, index)], 1)
         left, singular, _ = torch.linalg.svd(phi, full_matrices=False)
         basis = left[:, singular > singular[0] * 1e-10]  # the column space of Phi_k
         rows.append((xx - basis @ (basis.T @ xx)).square().sum(0) / total)
