@@ -160,9 +160,9 @@ def _repredict(config: GridConfig, rows: dict[str, dict[str, Any]]
             continue
         decoder, d_order = columns[label]
         if (n, label, seed) not in cache:
-            train_config = TrainConfig(order=n, decoder=decoder, decoder_order=d_order,
-                                       slot_sizes=config.slot_sizes, seed=seed,
-                                       slot_degree=config.degree(), **config.options)
+            train_config = TrainConfig.from_settings(
+                config.options, order=n, decoder=decoder, decoder_order=d_order,
+                slot_sizes=config.slot_sizes, seed=seed, slot_degree=config.degree())
             cache[(n, label, seed)] = predict(symbolic_generator(train_config), decoder,
                                               train_config.model_order(), n)
         prediction, reason = cache[(n, label, seed)]
@@ -223,7 +223,7 @@ def run_grid(config: GridConfig, out_dir: str | Path, progress: bool = True
             kw: dict[str, Any] = dict(config.options)
             if config.steps is not None:
                 kw["steps"] = config.steps
-            result = train(TrainConfig(
+            result = train(TrainConfig.from_settings(
                 order=n, decoder=decoder, decoder_order=d_order, slot_sizes=config.slot_sizes,
                 slot_degree=config.degree(), support=config.support, seed=seed,
                 device=config.device, progress=False, **kw))

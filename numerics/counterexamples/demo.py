@@ -204,7 +204,7 @@ def _train_config(entry, model_order: int, model_sizes: tuple[int, ...], cfg: De
     random initialization (no search over initializations)."""
     generator = Generator(entry.f, entry.slots, entry.generator_order, entry.name,
                           f"catalogue entry {entry.name} (violates {entry.assumption})")
-    return TrainConfig(
+    return TrainConfig.from_settings(
         order=entry.generator_order, decoder="structured", decoder_order=model_order,
         generator="sympy", sympy_generator=generator, latent_sizes=tuple(model_sizes),
         support="full", steps=cfg.steps, batch_size=cfg.batch, lr=cfg.lr, hidden=cfg.hidden,
@@ -222,7 +222,7 @@ def _mixed_scores(result, config: TrainConfig, mixed: nn.Module, cfg: DemoConfig
         z_hat = result.model.encoder(data.render(data.z_test).to(device))
         zbar = mixed(data.z_test)
     score = slot_identifiability(zbar.double(), z_hat.double().cpu(), config.true_sizes(),
-                                 config.inferred_sizes(), seed=config.seed,
+                                 config.inferred_sizes(), seed=config.engine.seed,
                                  regressor=cfg.regressor, device="cpu")
     return {"sis_mixed": float(score.sis), "matched_r2_mixed": float(score.matched_r2)}
 

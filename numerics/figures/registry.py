@@ -8,7 +8,6 @@ set renders in CI.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +26,6 @@ from theory.class_construction import minimum_outputs
 from theory.conjecture import run_conjecture
 from theory.derivative_matrix import derivative_multi_indices
 from theory.independence import sufficient_independence
-
-_CONFIG_KEYS = {f.name for f in fields(TrainConfig)}
 
 FigureFn = Callable[[Path, bool, dict], list[Path]]
 
@@ -99,7 +96,7 @@ def _trained(cache: dict, quick: bool, order: int, decoder: str, sizes: tuple[in
     key = (order, decoder, sizes, decoder_order)
     if key not in cache:
         outputs = max(12, minimum_outputs(order, sizes)) if quick else 40
-        cache[key] = train(TrainConfig(
+        cache[key] = train(TrainConfig.from_settings(
             order=order, decoder=decoder, decoder_order=decoder_order, slot_sizes=sizes,
             outputs=outputs, support="lshape", steps=150 if quick else 3000,
             n_train=1024 if quick else 4096, n_eval=500 if quick else 2000, seed=0,
@@ -124,7 +121,7 @@ def _support(out: Path, quick: bool, cache: dict) -> list[Path]:
     paths = []
     for decoder in ("structured", "mlp"):
         run = _trained(cache, quick, 1, decoder, (1, 1, 1))
-        config = TrainConfig(**{k: v for k, v in run.config.items() if k in _CONFIG_KEYS})
+        config = TrainConfig.from_settings(run.config)
         data = build_data(config)
         z_ood = data.support.sample_ood(400, torch.Generator().manual_seed(1))
         model = autoencoder(run.model)

@@ -116,26 +116,18 @@ NOT_SWEEPABLE = {
 
 
 def train_config(config: Mapping[str, Any]) -> TrainConfig:
-    """The validated :class:`numerics.synthetic.training.TrainConfig` of a trial's config.
-
-    YAML lists become tuples for tuple fields (``slot_sizes``, ``latent_sizes``); the per-trial
-    progress bar is off unless the config sets ``progress``. Raises :class:`ConfigError`.
+    """The validated :class:`numerics.synthetic.training.TrainConfig` of a trial's config: its
+    flat settings (``TrainConfig.settings``: the fields and the engine's ``steps``, ``lr``,
+    ``seed``, ...) read by ``TrainConfig.from_settings`` (YAML lists become tuples for
+    ``slot_sizes`` / ``latent_sizes``); the per-trial progress bar is off unless the config sets
+    ``progress``. Raises :class:`ConfigError`.
     """
     from numerics.synthetic.training import TrainConfig
 
-    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
     for key, reason in NOT_SWEEPABLE.items():
         if key in config:
             raise ConfigError(f"{key!r} cannot be set in a sweep: {reason}")
-    unknown = sorted(k for k in config if k not in fields)
-    if unknown:
-        raise ConfigError(f"unknown setting(s) {', '.join(unknown)} for TrainConfig; valid: "
-                          f"{', '.join(sorted(fields))}")
-    settings: dict[str, Any] = {
-        k: tuple(v) if isinstance(v, list) and str(fields[k].type).startswith("tuple") else v
-        for k, v in config.items()}
-    settings.setdefault("progress", False)
-    train_cfg = TrainConfig(**settings)
+    train_cfg = TrainConfig.from_settings({"progress": False, **config})
     train_cfg.validate()
     return train_cfg
 
@@ -194,7 +186,7 @@ def run_sweep(spec: SweepSpec, results_path: str | os.PathLike[str] | None = Non
     if trial_fn is None:
         from numerics.synthetic.training import TrainConfig
 
-        spec = check_against(spec, TrainConfig)
+        spec = check_against(spec, TrainConfig().settings())
         trial_fn = train_trial
         trials = expand(spec)
         for trial in trials:

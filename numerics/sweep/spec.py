@@ -174,21 +174,28 @@ def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
     return parse_spec(data, source=str(path))
 
 
-def check_against(spec: SweepSpec, config_type: type) -> SweepSpec:
-    """Check ``spec``'s keys and simple value types against the fields of a config dataclass.
+def check_against(spec: SweepSpec, config: type | Mapping[str, object]) -> SweepSpec:
+    """Check ``spec``'s keys and simple value types against a config's settings: the fields of
+    a config dataclass, or a mapping of setting name -> default (the training sweeps pass
+    ``TrainConfig().settings()``, whose engine settings are nested in the dataclass).
 
-    Unknown keys raise :class:`ConfigError` listing the valid fields. A field whose default is
-    a bool/int/float/str must get a value of that type (an int is accepted, and converted, for a
-    float field). Returns a spec with those conversions applied, so that trial ids are canonical.
+    Unknown keys raise :class:`ConfigError` listing the valid settings. A setting whose default
+    is a bool/int/float/str must get a value of that type (an int is accepted, and converted,
+    for a float setting). Returns a spec with those conversions applied, so that trial ids are
+    canonical.
     """
-    fields = {f.name: f for f in dataclasses.fields(config_type)}
-    unknown = sorted(k for k in (*spec.base, *spec.grid) if k not in fields)
+    if isinstance(config, type):
+        defaults: Mapping[str, object] = {f.name: f.default for f in dataclasses.fields(config)}
+        what = config.__name__
+    else:
+        defaults, what = config, "the trial config"
+    unknown = sorted(k for k in (*spec.base, *spec.grid) if k not in defaults)
     if unknown:
         raise ConfigError(f"sweep {spec.name!r}: unknown setting(s) {', '.join(unknown)} for "
-                          f"{config_type.__name__}; valid: {', '.join(sorted(fields))}")
+                          f"{what}; valid: {', '.join(sorted(defaults))}")
 
     def convert(where: str, key: str, value: Any) -> Any:
-        default = fields[key].default
+        default = defaults[key]
         if default is dataclasses.MISSING or default is None or value is None:
             return value
         kind = type(default)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,6 @@ from torch import nn
 from numerics.core.errors import CheckpointError, ConfigError
 from numerics.core.jsonio import plain
 from numerics.core.validation import is_int, is_real
-from numerics.synthetic.selection import SelectionSettings
 
 if TYPE_CHECKING:
     from numerics.synthetic.data import Data
@@ -148,20 +147,15 @@ def load_candidate(folder: str | Path) -> tuple[Any, nn.Module, dict[str, Any]]:
     saved_config = result.get("config")
     if not isinstance(saved_config, dict):
         raise CheckpointError(f"{folder / 'result.json'} has no config")
-    names = {f.name for f in fields(TrainConfig)}
+    names = set(TrainConfig().settings())
     unknown = sorted(set(saved_config) - names)
     if unknown:
         raise CheckpointError(f"{folder / 'result.json'}: unknown config fields {unknown} "
                               "(written by another version of the package?)")
-    settings = dict(saved_config)
     try:
-        settings["selection"] = SelectionSettings.from_dict(settings.get("selection", {}))
-        for name in ("slot_sizes", "latent_sizes"):
-            if settings.get(name) is not None:
-                settings[name] = tuple(settings[name])
-        settings["sympy_generator"] = _generator(folder, saved_config)
-        settings["progress"] = False
-        config = TrainConfig(**settings)
+        config = TrainConfig.from_settings(saved_config,
+                                           sympy_generator=_generator(folder, saved_config),
+                                           progress=False)
         config.validate()
     except TypeError as err:
         raise CheckpointError(f"{folder / 'result.json'}: config does not fit TrainConfig: "
@@ -259,7 +253,7 @@ def recheck(folder: str | Path, steps: int = 5000, lr: float | None = None, seed
     if not is_int(seed):
         raise ConfigError(f"seed must be an integer, got {seed!r}")
     config, model, _ = load_candidate(folder)
-    rate = config.lr / 2 if lr is None else lr
+    rate = config.engine.lr / 2 if lr is None else lr
     if not is_real(rate) or not 0 < rate < math.inf:
         raise ConfigError(f"lr must be a positive number, got {lr!r}")
     start = time.perf_counter()
@@ -267,11 +261,12 @@ def recheck(folder: str | Path, steps: int = 5000, lr: float | None = None, seed
     prediction = predict(data.symbolic, config.decoder, config.model_order(), config.order)
     before = _assess(model, data, config, prediction)
     model.train()
-    engine = replace(config.engine_config(), steps=steps, lr=float(rate),
-                     warmup_steps=min(config.warmup_steps, steps), seed=seed, checkpoint=None,
-                     fingerprint=None, progress=False, eval_every=max(1, steps // 4))
+    # the loss ramps and the hardening step follow the continuation's steps; its batches and
+    # schedule come from ``seed`` and ``rate``
+    continued = replace(config, engine=replace(config.engine, steps=steps, checkpoint=None,
+                                               progress=False, eval_every=max(1, steps // 4)))
+    engine = replace(continued.fit_engine(), lr=float(rate), seed=seed)
     member = SingleMember(model)
-    continued = replace(config, steps=steps)  # the loss ramps and the hardening step
     done = fit(member, population_loss(continued), batch_sampler(data, config.batch_size),
                engine, description="recheck", evaluate=lambda pop: _progress(pop, data, config),
                clip_gradients=lambda m, c: m.clip_grad_norm_(c),

@@ -16,7 +16,7 @@ The results are returned, one dict per trial, to be stored *beside* the theory's
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from numerics.synthetic.training import TrainConfig, train
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["VERDICTS", "TrainTrialConfig", "train_trial", "training_results", "training_summary"]
 
-_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig)}
+_DEFAULTS = TrainConfig()
 #: The verdicts a training run can get (numerics.synthetic.verdict), in the order they are counted.
 VERDICTS = ("identified", "not-converged", "mixed-but-reconstructs")
 
@@ -36,12 +36,12 @@ class TrainTrialConfig:
     """Training settings per trial (defaults: those of
     :class:`numerics.synthetic.training.TrainConfig`)."""
 
-    steps: int = _DEFAULTS["steps"]
-    batch: int = _DEFAULTS["batch_size"]
-    lr: float = _DEFAULTS["lr"]
-    hidden: int | None = _DEFAULTS["hidden"]
-    n_eval: int = _DEFAULTS["n_eval"]
-    device: str = _DEFAULTS["device"]
+    steps: int = _DEFAULTS.engine.steps
+    batch: int = _DEFAULTS.batch_size
+    lr: float = _DEFAULTS.engine.lr
+    hidden: int | None = _DEFAULTS.hidden
+    n_eval: int = _DEFAULTS.n_eval
+    device: str = _DEFAULTS.engine.device
     progress: bool = False
 
 
@@ -58,7 +58,7 @@ def train_trial(order: int, slot_sizes: tuple[int, ...], outputs: int, seed: int
 
     cfg = config or TrainTrialConfig()
     generator = polynomial(order, tuple(slot_sizes), outputs, seed)
-    result = train(TrainConfig(
+    result = train(TrainConfig.from_settings(
         order=order, generator="sympy", sympy_generator=generator, support="lshape",
         steps=cfg.steps, batch_size=cfg.batch, lr=cfg.lr, hidden=cfg.hidden,
         n_eval=cfg.n_eval, device=cfg.device, seed=seed, progress=cfg.progress))

@@ -1,6 +1,6 @@
 """The data of one synthetic run: the generator f, the latent support, the finite training set.
 
-:func:`build_data` draws, from ``TrainConfig.seed``, the generator (the theory's exact one
+:func:`build_data` draws, from ``TrainConfig.engine.seed``, the generator (the theory's exact one
 translated term by term, :func:`sympy_generator_for`, or a seeded neural one), the support,
 ``n_train`` training latents z with images x = f(z), and held-out ID latents for scoring and
 for the held-out reconstruction that every choice of the search uses. Images are standardized
@@ -79,7 +79,7 @@ def symbolic_generator(config: TrainConfig) -> SymbolicGenerator | None:
     if config.generator != "sympy":
         return None
     return config.sympy_generator or sympy_generator_for(
-        config.order, config.true_sizes(), config.d_x(), config.seed, config.slot_degree)
+        config.order, config.true_sizes(), config.d_x(), config.engine.seed, config.slot_degree)
 
 
 def build_generator(config: TrainConfig) -> tuple[nn.Module, SymbolicGenerator | None]:
@@ -90,7 +90,7 @@ def build_generator(config: TrainConfig) -> tuple[nn.Module, SymbolicGenerator |
     symbolic = symbolic_generator(config)
     if symbolic is not None:
         return from_sympy(symbolic), symbolic
-    return make_generator(config.order, config.true_sizes(), config.d_x(), seed=config.seed,
+    return make_generator(config.order, config.true_sizes(), config.d_x(), seed=config.engine.seed,
                           hidden=config.generator_hidden, depth=config.generator_depth), None
 
 
@@ -101,7 +101,7 @@ def build_data(config: TrainConfig) -> Data:
     sizes = config.true_sizes()
     generator, symbolic = build_generator(config)
     support = make_support(config.support, sizes, **config.support_options)
-    gen = torch.Generator().manual_seed(config.seed + 1)
+    gen = torch.Generator().manual_seed(config.engine.seed + 1)
     z_train = support.sample_train(config.n_train, gen, dtype=torch.float64)
     z_test = support.sample_train(config.n_eval, gen, dtype=torch.float64)
     z_val = support.sample_train(config.n_val, gen, dtype=torch.float64)

@@ -84,7 +84,7 @@ def run_demo(out_dir: str | os.PathLike[str] = "demo_out", seed: int = 0,
         symbolic = _symbolic(case, sizes, outputs, seed)
         report = analyze(symbolic.f, symbolic.slots)
         for decoder in ("structured", "mlp"):
-            config = TrainConfig(
+            config = TrainConfig.from_settings(
                 order=case.order, decoder=decoder, generator="sympy",
                 sympy_generator=symbolic, support="lshape", steps=steps, seed=seed,
                 device=device, progress=progress,

@@ -1,7 +1,12 @@
 """The configuration of one training run: :class:`TrainConfig`, its validation and work limits.
 
 Every setting of ``iasym train``, sweeps and the library call numerics.synthetic.training.train is a
-field here (the CLI reads its defaults and choices from this dataclass); ``validate`` refuses
+field here, the optimisation settings (steps, learning rate, schedule, seed, device,
+checkpoints, ...) in the nested :class:`numerics.core.engine.EngineConfig` ``engine``, whose
+defaults for this pipeline are :func:`default_engine`. Sweep specs, the CLI and saved configs
+name settings flat (``steps`` and ``seed`` beside ``order``; :data:`ENGINE_SETTINGS`):
+:meth:`TrainConfig.settings`, :meth:`TrainConfig.to_dict` and :meth:`TrainConfig.from_settings`
+convert (the CLI reads its defaults and choices from here); ``validate`` refuses
 what cannot be trained with before anything is built, with the package's own errors
 (:class:`numerics.core.errors.ConfigError`, and :class:`theory.errors.BudgetError` for work above
 the limits below). numerics.synthetic.training re-exports everything in this module.
@@ -10,9 +15,11 @@ the limits below). numerics.synthetic.training re-exports everything in this mod
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
+from numerics.core.engine import EngineConfig
 from numerics.core.errors import ConfigError
 from numerics.core.validation import (
     finite_at_least,
@@ -29,12 +36,11 @@ from numerics.synthetic.selection import SelectionSettings
 from theory.errors import BudgetError
 
 if TYPE_CHECKING:
-    from numerics.core.engine import EngineConfig
     from numerics.synthetic.translate import SymbolicGenerator
 
-__all__ = ["DEFAULT_OUTPUTS", "GENERATOR_KINDS", "MAX_BATCH", "MAX_DECODER_MONOMIALS",
-           "MAX_GENERATOR_TERMS", "MAX_LATENTS", "MAX_SEED", "MEMORY_LIMIT", "SUPPORT_KINDS",
-           "TrainConfig"]
+__all__ = ["DEFAULT_OUTPUTS", "ENGINE_SETTINGS", "GENERATOR_KINDS", "MAX_BATCH",
+           "MAX_DECODER_MONOMIALS", "MAX_GENERATOR_TERMS", "MAX_LATENTS", "MAX_SEED",
+           "MEMORY_LIMIT", "SUPPORT_KINDS", "TrainConfig", "default_engine"]
 GENERATOR_KINDS = ("neural", "sympy")
 SUPPORT_KINDS = ("full", "correlated", "band", "lshape")
 #: Outputs of a run that does not set them, unless the order needs more (TrainConfig.d_x).
@@ -52,6 +58,20 @@ MAX_DECODER_MONOMIALS = 8192
 MAX_GENERATOR_TERMS = 120_000
 #: Seeds are non-negative and below 2**62, so that every derived seed fits torch's generator.
 MAX_SEED = 2**62
+#: EngineConfig fields a run sets (by these flat names in sweeps, the CLI and saved configs):
+#: all but the segment bounds and the checkpoint fingerprint, which the pipeline derives
+#: (numerics.synthetic.selection trains in stages; TrainConfig.fit_engine).
+ENGINE_SETTINGS = tuple(f.name for f in fields(EngineConfig)
+                        if f.name not in ("first_step", "last_step", "fingerprint"))
+
+
+def default_engine() -> EngineConfig:
+    """The synthetic pipeline's optimisation defaults: 2000 AdamW steps at peak learning rate
+    1e-2 with weight decay 1e-4, 100 linear warm-up steps, then cosine decay to 0.02 x the peak;
+    gradient norm clipped at 1 (per member of a population); seed 0 (the other fields are
+    EngineConfig's own defaults)."""
+    return EngineConfig(steps=2000, lr=1e-2, weight_decay=1e-4, warmup_steps=100,
+                        schedule="cosine", min_lr_ratio=0.02, grad_clip=1.0, seed=0)
 
 
 @dataclass
@@ -67,14 +87,17 @@ class TrainConfig:
     alpha of the order-0 structured decoder. ``cross_penalty``: weight of the order-(n+1)
     cross-derivative penalty (MLP baseline); ``penalty_tuples``: 0 for the exact penalty over
     all cross tuples at ``penalty_batch`` points, k > 0 for its unbiased estimate from k random
-    cross tuples per point (drawn from the seed and the step). ``eval_every``: steps between
-    periodic metrics (0: none). ``checkpoint``: path of a resumable checkpoint (None: no
-    checkpoints). ``slot_degree``: the within-slot degree of the exact (sympy) generator
-    (default: 3 for orders 0-2, order + 1 above; numerics.synthetic.data.sympy_generator_for): a
-    decoder of order N is only in the theorem's regime on generators whose slot functions have
-    degree >= N + 1 (below, any linear mixing keeps f o h of order <= N: a certified
-    counterexample). ``warmup_steps``: linear warm-up of the learning rate at the start of the
-    schedule.
+    cross tuples per point (drawn from the seed and the step). ``slot_degree``: the within-slot
+    degree of the exact (sympy) generator (default: 3 for orders 0-2, order + 1 above;
+    numerics.synthetic.data.sympy_generator_for): a decoder of order N is only in the theorem's
+    regime on generators whose slot functions have degree >= N + 1 (below, any linear mixing
+    keeps f o h of order <= N: a certified counterexample). ``engine``: the optimisation
+    settings (:func:`default_engine`): ``steps``, peak ``lr``, ``weight_decay``,
+    ``warmup_steps`` of linear warm-up, the schedule, gradient clipping, ``seed`` (of the data,
+    the models and the batches), ``device``, ``amp``, ``eval_every`` (steps between periodic
+    metrics, 0: none), ``checkpoint`` (path of a resumable checkpoint, None: none),
+    ``checkpoint_every``, ``progress``; its segment bounds and fingerprint are derived
+    (:meth:`fit_engine`).
     """
 
     order: int = 1
@@ -88,16 +111,9 @@ class TrainConfig:
     latent_sizes: tuple[int, ...] | None = None
     generator_hidden: int = 16
     generator_depth: int = 1
-    steps: int = 2000
     batch_size: int = 256
-    lr: float = 1e-2
-    weight_decay: float = 1e-4
-    warmup_steps: int = 100
-    seed: int = 0
     support: str = "lshape"
     support_options: dict[str, float] = field(default_factory=dict)
-    device: str = "auto"
-    amp: bool = False
     hidden: int | None = None
     depth: int = 2
     encoder_hidden: int = 128
@@ -108,12 +124,9 @@ class TrainConfig:
     penalty_tuples: int = 0
     n_train: int = 32768
     n_eval: int = 2000
-    eval_every: int = 0
-    checkpoint: str | None = None
-    checkpoint_every: int = 500
-    progress: bool = True
     selection: SelectionSettings = field(default_factory=SelectionSettings)
     n_val: int = 1024
+    engine: EngineConfig = field(default_factory=default_engine)
 
     def constrained(self) -> bool:
         """Whether the decoder family has at most ``model_order()``-th order interaction by
@@ -129,6 +142,14 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for any value that cannot be trained with."""
+        if not isinstance(self.engine, EngineConfig):
+            raise ConfigError(f"engine must be an EngineConfig, got {self.engine!r}")
+        derived = {"first_step": 0, "last_step": None, "fingerprint": None}
+        for name, value in derived.items():
+            if getattr(self.engine, name) != value:
+                raise ConfigError(f"engine.{name} is derived by the pipeline (stages, "
+                                  f"checkpoints) and must be left at {value!r}, got "
+                                  f"{getattr(self.engine, name)!r}")
         non_negative_int("order", self.order)
         optional_int_at_least("decoder_order", self.decoder_order, 0,
                               what="a non-negative integer")
@@ -171,11 +192,12 @@ class TrainConfig:
             raise ConfigError(f"support must be one of {SUPPORT_KINDS}, got {self.support!r}")
         if self.support in ("band", "lshape") and len(sizes) < 2:
             raise ConfigError(f"a {self.support} support needs at least 2 slots")
-        for name in ("steps", "batch_size", "n_train", "n_eval", "depth", "encoder_hidden",
-                     "penalty_batch", "generator_hidden", "generator_depth", "penalty_tuples",
-                     "warmup_steps"):
-            int_at_least(name, getattr(self, name),
-                         0 if name in ("steps", "penalty_tuples", "warmup_steps") else 1)
+        engine = self.engine
+        for name in ("steps", "warmup_steps"):
+            int_at_least(name, getattr(engine, name), 0)
+        for name in ("batch_size", "n_train", "n_eval", "depth", "encoder_hidden",
+                     "penalty_batch", "generator_hidden", "generator_depth", "penalty_tuples"):
+            int_at_least(name, getattr(self, name), 0 if name == "penalty_tuples" else 1)
         if self.n_train < 2:
             raise ConfigError(f"n_train must be >= 2 (outputs are standardized with training "
                               f"statistics), got {self.n_train}")
@@ -195,21 +217,22 @@ class TrainConfig:
         optional_int_at_least("hidden", self.hidden, 1, what="a positive integer")
         if not is_real(self.harden_at) or not 0.0 <= self.harden_at <= 1.0:
             raise ConfigError(f"harden_at must be a fraction in [0, 1], got {self.harden_at!r}")
-        for name in ("assignment_penalty", "cross_penalty", "weight_decay"):
+        for name in ("assignment_penalty", "cross_penalty"):
             finite_at_least(name, getattr(self, name))
-        positive_finite("lr", self.lr)
-        if not is_int(self.seed) or not 0 <= self.seed < MAX_SEED:
-            raise ConfigError(f"seed must be an integer in [0, 2**62), got {self.seed!r}")
-        if self.checkpoint is not None:
+        finite_at_least("weight_decay", engine.weight_decay)
+        positive_finite("lr", engine.lr)
+        if not is_int(engine.seed) or not 0 <= engine.seed < MAX_SEED:
+            raise ConfigError(f"seed must be an integer in [0, 2**62), got {engine.seed!r}")
+        if engine.checkpoint is not None:
             from numerics.core.io import check_output_path
 
-            check_output_path(self.checkpoint, "checkpoint")
-        int_at_least("eval_every", self.eval_every, 0)
+            check_output_path(engine.checkpoint, "checkpoint")
+        int_at_least("eval_every", engine.eval_every, 0)
         if not isinstance(self.selection, SelectionSettings):
             raise ConfigError(f"selection must be a SelectionSettings, got {self.selection!r}")
         self.selection.validate()
         int_at_least("n_val", self.n_val, 16)
-        self.engine_config().validate()
+        self.fit_engine().validate()
 
     def _check_work(self, sizes: tuple[int, ...]) -> None:
         """:class:`BudgetError` before anything is built when the run is too large to be
@@ -272,23 +295,24 @@ class TrainConfig:
                 return DEFAULT_OUTPUTS
         return self.outputs
 
-    def engine_config(self) -> EngineConfig:
-        """The :class:`numerics.core.engine.EngineConfig` of this run."""
-        from numerics.core.engine import EngineConfig
-
-        return EngineConfig(
-            steps=self.steps, lr=float(self.lr), weight_decay=float(self.weight_decay),
-            warmup_steps=min(self.warmup_steps, self.steps), schedule="cosine",
-            min_lr_ratio=0.02, grad_clip=1.0, seed=self.seed, device=self.device,
-            amp=bool(self.amp and self.cross_penalty == 0),
-            log_every=max(1, min(100, self.steps)), eval_every=self.eval_every,
-            checkpoint=self.checkpoint, checkpoint_every=self.checkpoint_every,
-            progress=self.progress,
-            fingerprint=self.fingerprint() if self.checkpoint is not None else None)
+    def fit_engine(self) -> EngineConfig:
+        """The :class:`numerics.core.engine.EngineConfig` that numerics.core.engine.fit runs
+        with: ``engine`` with the values that follow from the rest of the run: the warm-up at
+        most ``steps`` long, no bfloat16 autocast with a derivative penalty (cross_penalty > 0),
+        a logged loss at least once (``log_every`` at most ``steps``), ``lr`` and
+        ``weight_decay`` as floats, and the checkpoint's :meth:`fingerprint` when there is a
+        checkpoint. The segment bounds are set per stage by numerics.synthetic.selection."""
+        engine = self.engine
+        return replace(
+            engine, lr=float(engine.lr), weight_decay=float(engine.weight_decay),
+            warmup_steps=min(engine.warmup_steps, engine.steps),
+            amp=bool(engine.amp and self.cross_penalty == 0),
+            log_every=max(1, min(engine.log_every, engine.steps)),
+            fingerprint=self.fingerprint() if engine.checkpoint is not None else None)
 
     def fingerprint(self) -> dict[str, Any]:
-        """What a checkpoint of this run must match to be resumed: every field that changes
-        the numbers (not progress, checkpoint paths, evaluation cadence or device), the exact
+        """What a checkpoint of this run must match to be resumed: every setting that changes
+        the numbers (not progress, checkpoint paths, evaluation or log cadence, device), the exact
         generator (sha256 of its expressions and slots) and the package version."""
         import hashlib
 
@@ -296,8 +320,9 @@ class TrainConfig:
         from numerics.core.jsonio import plain
 
         out = plain(self.to_dict())
-        for name in ("progress", "checkpoint", "checkpoint_every", "eval_every", "device"):
-            out.pop(name, None)
+        for name in ("progress", "checkpoint", "checkpoint_every", "eval_every", "device",
+                     "log_every"):
+            out.pop(name)
         symbolic = self.sympy_generator
         if symbolic is not None:
             text = repr((tuple(str(e) for e in symbolic.f),
@@ -305,10 +330,20 @@ class TrainConfig:
             out["sympy_generator"] = hashlib.sha256(text.encode()).hexdigest()[:16]
         return {"config": out, "package": package_version()}
 
+    def settings(self) -> dict[str, object]:
+        """Every setting by its flat name: the fields other than ``engine``, then the engine's
+        :data:`ENGINE_SETTINGS` (``steps``, ``lr``, ``seed``, ...). These names are the ones
+        of ``iasym train``'s options, sweep specs and :meth:`to_dict`; ``TrainConfig().settings()``
+        are the defaults."""
+        out: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)
+                                  if f.name != "engine"}
+        return out | {name: getattr(self.engine, name) for name in ENGINE_SETTINGS}
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly dict (the sympy generator is given by its name)."""
-        out = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)
-               if f.name != "sympy_generator"}
+        """JSON-friendly :meth:`settings`: the sympy generator by its name, the slot sizes and
+        outputs the run uses, ``selection`` as a dict (read back by :meth:`from_settings`)."""
+        out = {name: copy.deepcopy(value) for name, value in self.settings().items()
+               if name != "sympy_generator"}
         out["sympy_generator"] = (None if self.sympy_generator is None else
                                   getattr(self.sympy_generator, "name", "sympy"))
         out["slot_sizes"] = list(self.true_sizes())
@@ -316,3 +351,30 @@ class TrainConfig:
         out["outputs"] = self.d_x()
         out["selection"] = asdict(self.selection)
         return out
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, object] | None = None, /,
+                      **more: object) -> TrainConfig:
+        """The config of flat settings (:meth:`settings`' names), from ``settings`` and then
+        ``more``; engine settings not given keep :func:`default_engine`'s values. JSON forms are
+        read back (:meth:`to_dict`): lists as tuples for ``slot_sizes`` / ``latent_sizes``, a
+        dict as :class:`SelectionSettings` (:meth:`SelectionSettings.from_dict`). Raises
+        :class:`ConfigError` naming unknown settings; the values are checked by
+        :meth:`validate`."""
+        given = {**(settings or {}), **more}
+        names = {f.name for f in fields(cls)} - {"engine"}
+        unknown = sorted(set(given) - names - set(ENGINE_SETTINGS))
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {', '.join(unknown)} for TrainConfig; "
+                              f"valid: {', '.join(sorted(names | set(ENGINE_SETTINGS)))}")
+        for name in ("slot_sizes", "latent_sizes"):
+            sizes = given.get(name)
+            if isinstance(sizes, list):
+                given[name] = tuple(sizes)
+        selection = given.get("selection")
+        if isinstance(selection, Mapping):
+            given["selection"] = SelectionSettings.from_dict(selection)
+        # the values' types are checked by validate, not here
+        own: dict[str, Any] = {k: v for k, v in given.items() if k in names}
+        optimisation: dict[str, Any] = {k: v for k, v in given.items() if k in ENGINE_SETTINGS}
+        return cls(**own, engine=replace(default_engine(), **optimisation))

@@ -1,7 +1,7 @@
 """Train an autoencoder on a generator of known interaction order and measure identifiability.
 
 :func:`train` is the one entry point used by the CLI (``iasym train``), the demo, the tests and
-notebooks. Pipeline, all seeded from ``TrainConfig.seed``:
+notebooks. Pipeline, all seeded from ``TrainConfig.engine.seed``:
 
 1. generator f: a seeded neural generator of order ``order``
    (numerics.synthetic.generators.make_generator) or a sympy generator translated exactly
@@ -147,10 +147,11 @@ class TrainResult:
 
 
 def build_model(config: TrainConfig, seed: int | None = None) -> Autoencoder:
-    """Encoder + decoder of ``config``, initialized from ``seed`` (default ``config.seed``)."""
+    """Encoder + decoder of ``config``, initialized from ``seed`` (default
+    ``config.engine.seed``)."""
     from numerics.synthetic.models import Autoencoder, MLPEncoder
 
-    seed = config.seed if seed is None else seed
+    seed = config.engine.seed if seed is None else seed
     latent = config.inferred_sizes()
     encoder = MLPEncoder(config.d_x(), sum(latent), hidden=config.encoder_hidden,
                          depth=config.depth, seed=seed)
@@ -236,7 +237,7 @@ def _assignments(config: TrainConfig) -> list[tuple[int, ...]]:
     sizes = config.inferred_sizes()
     if not config.constrained() or is_trivial(sizes):
         return []
-    return assignments(sizes, config.selection.max_assignments, seed=config.seed)
+    return assignments(sizes, config.selection.max_assignments, seed=config.engine.seed)
 
 
 def population_loss(config: TrainConfig) -> LossFn[Members, Tensor]:
@@ -245,7 +246,7 @@ def population_loss(config: TrainConfig) -> LossFn[Members, Tensor]:
     from numerics.synthetic.models import cross_penalty
 
     latent = config.inferred_sizes()
-    ramp = max(1, config.steps // 4)
+    ramp = max(1, config.engine.steps // 4)
     order0 = config.constrained() and config.model_order() == 0
 
     def loss_fn(pop: Members, x: Tensor, step: int) -> tuple[Tensor, Mapping[str, float]]:
@@ -263,7 +264,7 @@ def population_loss(config: TrainConfig) -> LossFn[Members, Tensor]:
             if config.penalty_tuples:  # unbiased estimate: random cross tuples per point
                 zz = zz.repeat(1, config.penalty_tuples, 1)
                 ids = penalty_tuple_ids(zz.shape[1], latent, config.model_order() + 1,
-                                        config.seed, step)
+                                        config.engine.seed, step)
             p = pop.call(lambda m, zz: cross_penalty(m.decoder, zz, latent, config.model_order(),
                                                      ids), zz, in_dims=(0,))
             loss = loss + config.cross_penalty * p.sum()
@@ -297,7 +298,7 @@ def step_hook(config: TrainConfig, data: Data | None = None
         constrained_decoder(member.decoder).harden(assignment)
 
     def hook(pop: Members, step: int) -> None:
-        if step >= config.harden_at * config.steps and not bool(
+        if step >= config.harden_at * config.engine.steps and not bool(
                 pop.buffer("decoder.hard").all()):
             pop.update_members(harden)
 
@@ -317,7 +318,7 @@ def identifiability(model: nn.Module, data: Data, config: TrainConfig, z: Tensor
         z_hat, x_hat = model(x.to(device))
     recon = float((x_hat.float().cpu() - x).square().mean())
     score = slot_identifiability(z, z_hat.double().cpu(), config.true_sizes(),
-                                 config.inferred_sizes(), seed=config.seed, device="cpu")
+                                 config.inferred_sizes(), seed=config.engine.seed, device="cpu")
     return score, recon
 
 
@@ -359,7 +360,8 @@ def train(config: TrainConfig) -> TrainResult:
     from numerics.core.io import hold_lock
 
     config.validate()
-    lock = (hold_lock(config.checkpoint, "checkpoint") if config.checkpoint is not None
+    checkpoint = config.engine.checkpoint
+    lock = (hold_lock(checkpoint, "checkpoint") if checkpoint is not None
             else contextlib.nullcontext())
     with lock, flush_denormals():  # numerics.core.device: subnormals slow the CPU 10-100x
         return _train(config)
@@ -386,9 +388,9 @@ def _train(config: TrainConfig) -> TrainResult:
 
     perms = _assignments(config)
     chosen = select_model(lambda seed: build_model(config, seed), population_loss(config),
-                          sample_batch, config.engine_config(), val_recon, config.selection,
+                          sample_batch, config.fit_engine(), val_recon, config.selection,
                           description=f"{config.decoder} n={config.model_order()}",
-                          evaluate=evaluate if config.eval_every else None,
+                          evaluate=evaluate if config.engine.eval_every else None,
                           assignments=perms,
                           regroup=(lambda m, p, s: regroup_model(config, m, p, s)) if perms
                           else None,
@@ -402,11 +404,11 @@ def _train(config: TrainConfig) -> TrainResult:
     model.eval()
     score, _ = identifiability(model, data, config, data.z_test)
     ceiling = slot_identifiability(data.z_test, data.z_test, config.true_sizes(),
-                                   seed=config.seed, device="cpu")
+                                   seed=config.engine.seed, device="cpu")
     comp = compositional_generalization(
         model, data.render, data.support, data.z_train, config.true_sizes(), score.permutation,
         latent_sizes=config.inferred_sizes(), z_test=data.z_test, n=config.n_eval,
-        seed=config.seed)
+        seed=config.engine.seed)
     blocks = block_structure(model, data, config)
     prediction, reason = predict(data.symbolic, config.decoder, config.model_order(),
                                  config.order)

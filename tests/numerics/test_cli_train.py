@@ -28,12 +28,12 @@ def test_options_default_to_the_config_dataclasses() -> None:
     from numerics.synthetic.training import TrainConfig
 
     args = build_parser().parse_args(["train"])
-    config, settings = TrainConfig(), SelectionSettings()
+    config, settings = TrainConfig().settings(), SelectionSettings()
     for name in ("order", "decoder", "decoder_order", "outputs", "generator", "slot_degree",
                  "support", "steps", "batch_size", "lr", "seed", "cross_penalty",
                  "penalty_tuples", "n_train", "n_eval", "hidden", "device", "checkpoint"):
-        assert getattr(args, name) == getattr(config, name), name
-    assert parse_slot_sizes(args.slots) == config.slot_sizes
+        assert getattr(args, name) == config[name], name
+    assert parse_slot_sizes(args.slots) == config["slot_sizes"]
     assert (args.candidates, args.keep, args.restarts, args.assignments) == (
         settings.candidates, settings.keep, settings.restarts, settings.max_assignments)
     assert float(args.time_budget) == settings.time_budget

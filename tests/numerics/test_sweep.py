@@ -343,10 +343,10 @@ def test_example_spec_is_a_valid_training_sweep():
     from numerics.sweep import train_config
     from numerics.synthetic.training import TrainConfig
 
-    spec = check_against(load_spec(EXAMPLE), TrainConfig)
+    spec = check_against(load_spec(EXAMPLE), TrainConfig().settings())
     assert spec.axes == ("order", "decoder", "seed", "support") and spec.size == 24
     configs = [train_config(t.config) for t in expand(spec)]
-    assert configs[0].slot_sizes == (2, 2) and configs[0].progress is False
+    assert configs[0].slot_sizes == (2, 2) and configs[0].engine.progress is False
     assert {(c.order, c.decoder, c.support) for c in configs} == {
         (o, d, s) for o in (0, 1, 2) for d in ("structured", "mlp") for s in ("full", "band")}
     from numerics.synthetic.data import build_data

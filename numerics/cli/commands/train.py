@@ -6,13 +6,15 @@ Examples::
     iasym train --order 2 --decoder mlp --slots 2,3,1 --support band --json
 
 The run is :func:`numerics.synthetic.training.train` with a
-:class:`numerics.synthetic.training.TrainConfig` built from the options (every default is the
-config's own). ``--json`` prints ``TrainResult.to_dict()`` without the loss history as one JSON
-object: ``verdict`` (identified / not-converged / mixed-but-reconstructs, with its thresholds, the
-theory's prediction and a message), ``off_block`` and ``block_norms`` (Jacobian block structure of h
-= ghat o f), ``restarts`` and ``selection`` (the initializations and coordinate groupings tried),
-``sis``, ``recon_mse``, ... . A run that mixes slots while reconstructing where the theory
-predicts identifiability is a candidate counterexample: it is flagged on stderr and saved
+:class:`numerics.synthetic.training.TrainConfig` built from the options
+(``TrainConfig.from_settings``; every default is the config's own, ``TrainConfig().settings()``,
+the optimisation ones those of its ``engine``). ``--json`` prints ``TrainResult.to_dict()``
+without the loss history as one JSON object: ``verdict`` (identified / not-converged /
+mixed-but-reconstructs, with its thresholds, the theory's prediction and a message),
+``off_block`` and ``block_norms`` (Jacobian block structure of h = ghat o f), ``restarts`` and
+``selection`` (the initializations and coordinate groupings tried), ``sis``, ``recon_mse``, ... .
+A run that mixes slots while reconstructing where the theory predicts identifiability is a
+candidate counterexample: it is flagged on stderr and saved
 under ``--candidates-dir``.
 """
 
@@ -26,8 +28,9 @@ NAME = "train"
 HELP = ("train an autoencoder (structured order-n or MLP decoder) on a generator of order n, "
         "report slot identifiability, ID/OOD errors and the run's verdict")
 
-#: TrainConfig fields set by the option of the same name (``--decoder-order`` sets
-#: ``decoder_order``); their defaults are the config's.
+#: TrainConfig settings (TrainConfig.settings: fields and the engine's steps, lr, seed, device,
+#: checkpoint) set by the option of the same name (``--decoder-order`` sets ``decoder_order``);
+#: their defaults are the config's.
 _FIELDS = ("order", "decoder", "decoder_order", "outputs", "generator", "slot_degree",
            "support", "steps", "batch_size", "lr", "seed", "cross_penalty", "penalty_tuples",
            "n_train", "n_eval", "hidden", "device", "checkpoint")
@@ -37,13 +40,12 @@ _SELECTION = {"candidates": "candidates", "keep": "keep", "restarts": "restarts"
 
 
 def _defaults() -> tuple[dict[str, Any], dict[str, Any]]:
-    """The defaults of TrainConfig's and SelectionSettings' fields."""
+    """The defaults of TrainConfig's settings and SelectionSettings' fields."""
     from numerics.synthetic.selection import SelectionSettings
     from numerics.synthetic.training import TrainConfig
 
-    config = {f.name: f.default for f in fields(TrainConfig)}
     selection = {f.name: f.default for f in fields(SelectionSettings)}
-    return config, selection
+    return TrainConfig().settings(), selection
 
 
 def _layout(sizes: tuple[int, ...]) -> str:
@@ -156,8 +158,8 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(min(2, torch.get_num_threads()))
     selection = SelectionSettings(**{f: getattr(args, o) for o, f in _SELECTION.items()},
                                   time_budget=_seconds(args.time_budget))
-    config = TrainConfig(
-        **{f: getattr(args, f) for f in _FIELDS},
+    config = TrainConfig.from_settings(
+        {f: getattr(args, f) for f in _FIELDS},
         slot_sizes=parse_slot_sizes(args.slots),
         latent_sizes=parse_slot_sizes(args.latent_slots) if args.latent_slots else None,
         selection=selection, progress=not (args.no_progress or args.json))

@@ -140,8 +140,8 @@ def test_training_loss_uses_the_estimate_when_asked() -> None:
     x = torch.randn(16, 6, generator=torch.Generator().manual_seed(0))
     logs = {}
     for tuples in (0, 1, 3):
-        config = TrainConfig(decoder="mlp", slot_sizes=sizes, cross_penalty=1.0,
-                             penalty_batch=4, penalty_tuples=tuples, seed=2)
+        config = TrainConfig.from_settings(decoder="mlp", slot_sizes=sizes, cross_penalty=1.0,
+                                           penalty_batch=4, penalty_tuples=tuples, seed=2)
         loss, log = population_loss(config)(pop, x, 3)
         again, _ = population_loss(config)(pop, x, 3)
         assert float(loss) == float(again)  # draws fixed by (seed, step)

@@ -25,7 +25,7 @@ TINY = {"steps": 30, "n_train": 256, "n_eval": 100, "n_val": 128, "batch_size": 
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
-    result = train(TrainConfig(**TINY))
+    result = train(TrainConfig.from_settings(TINY))
     folder = save_candidate(result, str(tmp_path_factory.mktemp("cands")))
     return result, folder
 

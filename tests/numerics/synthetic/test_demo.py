@@ -38,9 +38,9 @@ def _run(family: str, order: int, sizes: tuple[int, ...], steps: int) -> object:
     from theory import generators
 
     symbolic = getattr(generators, family)(sizes, 8 if len(sizes) == 2 else 40, 0)
-    return train(TrainConfig(order=order, generator="sympy", sympy_generator=symbolic,
-                             steps=steps, n_train=2048, n_eval=500, progress=False,
-                             device="cpu"))
+    return train(TrainConfig.from_settings(order=order, generator="sympy",
+                                           sympy_generator=symbolic, steps=steps, n_train=2048,
+                                           n_eval=500, progress=False, device="cpu"))
 
 
 def test_identifiable_generator_generalizes_counterexample_does_not() -> None:

@@ -17,8 +17,8 @@ TINY = {"steps": 30, "n_train": 256, "n_eval": 100, "batch_size": 64, "progress"
 
 
 def _tiny(**kw: object) -> TrainConfig:
-    return TrainConfig(**{**TINY, "slot_sizes": (1, 1), "outputs": 8, "generator": "neural",
-                          "generator_hidden": 4, **kw})
+    return TrainConfig.from_settings({**TINY, "slot_sizes": (1, 1), "outputs": 8,
+                                      "generator": "neural", "generator_hidden": 4, **kw})
 
 
 @pytest.mark.parametrize("kw", [
@@ -104,8 +104,8 @@ def test_build_data_standardizes_training_images() -> None:
 def test_structured_recovers_three_slots_mlp_does_not(order: int) -> None:
     config = {"order": order, "slot_sizes": (1, 1, 1), "outputs": 40, "progress": False,
               "device": "cpu"}
-    structured = train(TrainConfig(decoder="structured", **config))
-    mlp = train(TrainConfig(decoder="mlp", **config))
+    structured = train(TrainConfig.from_settings(config, decoder="structured"))
+    mlp = train(TrainConfig.from_settings(config, decoder="mlp"))
     assert structured.sis >= 0.9
     assert mlp.sis < structured.sis - 0.2
     assert structured.ood_recon_mse < 10 * structured.recon_mse
@@ -114,8 +114,8 @@ def test_structured_recovers_three_slots_mlp_does_not(order: int) -> None:
 def test_decoder_order_builds_a_mismatched_structured_decoder():
     from numerics.synthetic.training import build_model
 
-    config = TrainConfig(order=2, decoder_order=1, slot_sizes=(1, 1, 1), outputs=12,
-                         steps=1, progress=False, device="cpu")
+    config = TrainConfig.from_settings(order=2, decoder_order=1, slot_sizes=(1, 1, 1),
+                                       outputs=12, steps=1, progress=False, device="cpu")
     config.validate()
     assert config.model_order() == 1
     assert build_model(config).decoder.order == 1
@@ -144,7 +144,7 @@ def test_sis_of_the_true_latents_is_the_support_s_ceiling() -> None:
     config = _tiny(generator="sympy", slot_sizes=(2, 2), outputs=14, steps=10)
     result = train(config)
     z = build_data(config).z_test
-    expected = slot_identifiability(z, z, (2, 2), seed=config.seed, device="cpu").sis
+    expected = slot_identifiability(z, z, (2, 2), seed=config.engine.seed, device="cpu").sis
     assert result.sis_true_latents == expected
     assert 0.8 < result.sis_true_latents < 0.97
     full = train(_tiny(generator="sympy", slot_sizes=(2, 2), outputs=14, steps=10,

@@ -246,9 +246,9 @@ def test_training_unmixes_from_order_2_and_regroups_below() -> None:
     from numerics.synthetic.training import TrainConfig, train
 
     def first_round(order: int) -> dict:
-        config = TrainConfig(order=order, slot_sizes=(2, 2), steps=500, n_train=2048,
-                             n_eval=200, progress=False,
-                             selection=SelectionSettings(candidates=2, restarts=0))
+        config = TrainConfig.from_settings(
+            order=order, slot_sizes=(2, 2), steps=500, n_train=2048, n_eval=200,
+            progress=False, selection=SelectionSettings(candidates=2, restarts=0))
         return train(config).selection["rounds"][0]
 
     unmixed = first_round(2)
