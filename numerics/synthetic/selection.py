@@ -95,6 +95,9 @@ Search = tuple[tuple[int, int], ...]
 #: (numerics.synthetic.training, numerics.synthetic.unmixing)
 Unmix = Callable[[nn.Module, int, Search], tuple[float, list[tuple[float, nn.Module]]]]
 #: Settings of earlier versions and their meaning now: a number of starts of 60 Adam steps.
+#: Still needed: the saved runs under docs/reliability/candidates and
+#: docs/conjecture_train/candidates (result.json, model.pt) were written with them, and
+#: ``iasym recheck FOLDER`` reads their selection settings through SelectionSettings.from_dict.
 _LEGACY_SEARCH = {"unmix_restarts": "unmix_search", "late_restarts": "late_search"}
 #: Seed offset between consecutive initializations (member 0 of round 0 uses the run's seed).
 SEED_STRIDE = 1_000_003
