@@ -35,7 +35,8 @@ Cost: every linear layer costs ``n_terms`` times its forward pass (one matrix pr
 ``n_terms`` stacked rows), an elementwise nonlinearity ``sum_r r * P_r`` products of
 activation-sized tensors (P_r: merged partitions with r blocks,
 :attr:`numerics.core.jet_terms.TermSet.fdb_products`). The term sets and their tables are in
-:mod:`numerics.core.jet_terms`, the derivatives of elementwise functions in
+:mod:`numerics.core.jet_terms`, the two formulas on coefficient stacks in
+:mod:`numerics.core.jet_formulas`, the derivatives of elementwise functions in
 :mod:`numerics.core.elementwise_derivatives`.
 """
 
@@ -47,7 +48,7 @@ from typing import Any, cast
 import torch
 from torch.func import vmap
 
-from numerics.core.elementwise_derivatives import closed_form_derivatives, derivatives_by_jvp
+from numerics.core.jet_formulas import faa_di_bruno, leibniz
 from numerics.core.jet_operations import (
     CONSTANT,
     ELEMENTWISE,
@@ -57,7 +58,7 @@ from numerics.core.jet_operations import (
     STRUCTURAL,
     operation_name,
 )
-from numerics.core.jet_terms import TermSet, fdb_tables, leibniz_tables
+from numerics.core.jet_terms import TermSet
 
 Tensor = torch.Tensor
 
@@ -66,14 +67,6 @@ __all__ = ["Jet", "Unsupported", "evaluate"]
 
 class Unsupported(TypeError):
     """The function uses an operation that :class:`Jet` cannot propagate (caller falls back)."""
-
-
-def _to(t: Tensor, like: Tensor) -> Tensor:
-    return t.to(device=like.device)
-
-
-def _weights(w: Tensor, like: Tensor, ndim: int) -> Tensor:
-    return w.to(device=like.device, dtype=like.dtype).reshape(-1, *([1] * ndim))
 
 
 class Jet:
@@ -283,41 +276,15 @@ def _tree_map_marked(fn: Callable[[Any], Any], obj: Any) -> Any:
 
 
 def _faa_di_bruno(phi: Callable[[Tensor], Tensor], x: Jet, name: str = "") -> Jet:
-    """Jet of phi(x) for an elementwise phi (module docstring); ``name``: the torch name of
-    phi when it takes no further arguments (closed-form derivatives for the common ones)."""
-    ts, c = x.terms, x.coeffs
-    if x.degree == 0:
-        return Jet(torch.cat([phi(c[0])[None], torch.zeros_like(c[1:])]), ts, 0)
-    derivs = (closed_form_derivatives(name, c[0], ts.max_order)
-              or derivatives_by_jvp(phi, c[0], ts.max_order))
-    acc = derivs[1] * c[1:]
-    nd = c.ndim - 1
-    for r, (target, factors, weight) in fdb_tables(ts.terms, x.degree).items():
-        f = _to(factors, c)
-        prod = c[f[:, 0]]
-        for j in range(1, r):
-            prod = prod * c[f[:, j]]
-        prod = prod * _weights(weight, c, nd)
-        summed = c.new_zeros((len(ts.terms), *c.shape[1:])).index_add(0, _to(target, c), prod)
-        acc = acc + derivs[r] * summed[1:]
-    return Jet(torch.cat([derivs[0][None], acc]), ts)
+    """Jet of phi(x) for an elementwise phi (:func:`numerics.core.jet_formulas.faa_di_bruno`)."""
+    coeffs = faa_di_bruno(phi, x.coeffs, x.terms, x.degree, name)
+    return Jet(coeffs, x.terms, 0 if x.degree == 0 else None)
 
 
 def _leibniz(op: Callable[[Tensor, Tensor], Tensor], u: Jet, v: Jet) -> Jet:
-    """Jet of the bilinear op(u, v) by Leibniz' rule (module docstring)."""
-    ts = u.terms
-    target, left, right, weight = (_to(t, u.coeffs)
-                                   for t in leibniz_tables(ts.terms, u.degree, v.degree))
-    a, b = u.coeffs[left], v.coeffs[right]
-    if op is torch.mul and a.ndim == b.ndim:
-        prod = a * b
-    elif op is torch.matmul and b.ndim == 3 and a.ndim >= 3:
-        prod = a @ b
-    else:
-        prod = vmap(op)(a, b)
-    prod = prod * _weights(weight, prod, prod.ndim - 1)
-    out = prod.new_zeros((len(ts.terms), *prod.shape[1:])).index_add(0, target, prod)
-    return Jet(out, ts, u.degree + v.degree)
+    """Jet of the bilinear op(u, v) (:func:`numerics.core.jet_formulas.leibniz`)."""
+    return Jet(leibniz(op, u.coeffs, v.coeffs, u.terms, u.degree, v.degree), u.terms,
+               u.degree + v.degree)
 
 
 def _as_jet(x: Any, like: Jet) -> Jet:
