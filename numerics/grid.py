@@ -37,14 +37,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from numerics.core.errors import ConfigError
-from numerics.core.jsonio import dumps
+from numerics.core.jsonio import JSONDict, dumps
 from numerics.core.progress import LOGGER
 from numerics.core.validation import is_int, positive_int
 from numerics.synthetic.verdict import RUN_VERDICTS
 from theory.errors import BudgetError
+
+if TYPE_CHECKING:
+    from numerics.synthetic.training import TrainResult
 
 #: Most seeds per cell (each seed is one training run per cell: 20 cells x 1000 seeds is days).
 MAX_SEEDS = 1000
@@ -73,7 +76,7 @@ class GridConfig:
     slot_degree: int | None = None
     support: str = "lshape"
     device: str = "auto"
-    options: dict[str, Any] = field(default_factory=dict)
+    options: JSONDict = field(default_factory=dict)
 
     def validate(self) -> None:
         """:class:`ConfigError` for an empty or malformed grid."""
@@ -115,8 +118,8 @@ def _key(order: int, label: str, seed: int) -> str:
     return f"{order}|{label}|{seed}"
 
 
-def _load(path: Path) -> dict[str, dict[str, Any]]:
-    done: dict[str, dict[str, Any]] = {}
+def _load(path: Path) -> dict[str, JSONDict]:
+    done: dict[str, JSONDict] = {}
     if not path.exists():
         return done
     for line in path.read_text().splitlines():
@@ -128,7 +131,7 @@ def _load(path: Path) -> dict[str, dict[str, Any]]:
     return done
 
 
-def _row(order: int, label: str, seed: int, result: Any) -> dict[str, Any]:
+def _row(order: int, label: str, seed: int, result: TrainResult) -> JSONDict:
     v = result.verdict
     return {"generator_order": order, "column": label, "seed": seed,
             "verdict": v["verdict"], "prediction": v["prediction"], "reason": v["reason"],
@@ -138,8 +141,8 @@ def _row(order: int, label: str, seed: int, result: Any) -> dict[str, Any]:
             "restarts": result.restarts, "seconds": result.seconds}
 
 
-def _repredict(config: GridConfig, rows: dict[str, dict[str, Any]]
-               ) -> dict[str, dict[str, Any]]:
+def _repredict(config: GridConfig, rows: dict[str, JSONDict]
+               ) -> dict[str, JSONDict]:
     """Stored runs with the current theory's prediction for their generator and decoder.
 
     The prediction is a function of the generator (rebuilt from the run's order and seed) and
@@ -152,7 +155,7 @@ def _repredict(config: GridConfig, rows: dict[str, dict[str, Any]]
 
     columns = {label: (decoder, d_order) for label, decoder, d_order in config.columns()}
     cache: dict[tuple[int, str, int], tuple[str, str]] = {}
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, JSONDict] = {}
     for key, row in rows.items():
         n, label, seed = row["generator_order"], row["column"], row["seed"]
         if label not in columns:
@@ -180,7 +183,7 @@ def _median(values: Sequence[float | None]) -> float:
     return float(statistics.median(finite)) if finite else float("nan")
 
 
-def cell_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def cell_summary(rows: Sequence[JSONDict]) -> JSONDict:
     """Counts and medians of one cell's runs (module docstring)."""
     predictions = [r["prediction"] for r in rows]
     counts = {v: sum(r["verdict"] == v for r in rows) for v in RUN_VERDICTS}
@@ -197,7 +200,7 @@ def cell_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_grid(config: GridConfig, out_dir: str | Path, progress: bool = True
-             ) -> dict[str, Any]:
+             ) -> JSONDict:
     """Train every cell's seeds (resuming from ``out_dir/runs.jsonl``), write the summary."""
     from numerics.synthetic.training import TrainConfig, train
 
@@ -220,7 +223,7 @@ def run_grid(config: GridConfig, out_dir: str | Path, progress: bool = True
         for i, (n, (label, decoder, d_order), seed) in enumerate(todo):
             if _key(n, label, seed) in done:
                 continue
-            kw: dict[str, Any] = dict(config.options)
+            kw: JSONDict = dict(config.options)
             if config.steps is not None:
                 kw["steps"] = config.steps
             result = train(TrainConfig.from_settings(
@@ -240,15 +243,15 @@ def run_grid(config: GridConfig, out_dir: str | Path, progress: bool = True
     return summary
 
 
-def write_summary(config: GridConfig, rows: dict[str, dict[str, Any]], out: Path
-                  ) -> dict[str, Any]:
+def write_summary(config: GridConfig, rows: dict[str, JSONDict], out: Path
+                  ) -> JSONDict:
     """grid.json, grid.md and the figure from the runs of ``config``'s cells."""
     from numerics.core.figure_style import save
     from numerics.core.io import atomic_write_json, atomic_write_text
     from numerics.figures.results import block_grid_figure
 
     seeds = range(config.first_seed, config.first_seed + config.seeds)
-    cells: list[dict[str, Any]] = []
+    cells: list[JSONDict] = []
     for n in config.generator_orders:
         for label, _, d_order in config.columns():
             runs = [rows[k] for s in seeds if (k := _key(n, label, s)) in rows]
@@ -281,7 +284,7 @@ def _short(prediction: str) -> str:
     return _SHORT.get(prediction, prediction)
 
 
-def format_markdown(summary: dict[str, Any]) -> str:
+def format_markdown(summary: JSONDict) -> str:
     """The grid as a markdown table, one row per cell."""
     lines = ["| generator order | decoder | theory predicts | identified | not-converged | "
              "mixed | candidates | median SIS | median off-block | median OOD/ID | "

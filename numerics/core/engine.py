@@ -25,6 +25,7 @@ from torch import nn
 from numerics.core.device import resolve_device
 from numerics.core.errors import CheckpointError, ConfigError, DivergenceError
 from numerics.core.io import atomic_torch_save, load_checkpoint
+from numerics.core.jsonio import JSONDict
 from numerics.core.progress import Progress
 from numerics.core.validation import int_at_least, non_negative_int, positive_finite
 from theory.errors import BudgetError
@@ -79,7 +80,7 @@ class EngineConfig:
     progress: bool = True
     first_step: int = 0
     last_step: int | None = None
-    fingerprint: dict[str, Any] | None = None
+    fingerprint: JSONDict | None = None
 
     def end(self) -> int:
         """The step this segment stops at: ``last_step`` or ``steps``."""
@@ -155,11 +156,11 @@ SCHEDULE_FIELDS = ("steps", "lr", "weight_decay", "warmup_steps", "schedule", "m
                    "grad_clip", "seed", "amp", "first_step", "last_step")
 
 
-def _schedule(config: EngineConfig) -> dict[str, Any]:
+def _schedule(config: EngineConfig) -> JSONDict:
     return {name: getattr(config, name) for name in SCHEDULE_FIELDS} | {"last_step": config.end()}
 
 
-def _differences(saved: Any, wanted: Any, prefix: str = "") -> list[str]:
+def _differences(saved: object, wanted: object, prefix: str = "") -> list[str]:
     """Dotted names of the entries where two nested dicts differ (at most a few levels)."""
     if isinstance(saved, dict) and isinstance(wanted, dict):
         out: list[str] = []
@@ -170,7 +171,7 @@ def _differences(saved: Any, wanted: Any, prefix: str = "") -> list[str]:
     return [] if saved == wanted else [prefix.rstrip(".") or "fingerprint"]
 
 
-def _resume_state(state: Any, ckpt: Path, config: EngineConfig) -> dict[str, Any]:
+def _resume_state(state: object, ckpt: Path, config: EngineConfig) -> JSONDict:
     """Validate a loaded checkpoint against ``config`` before anything of it is used."""
     required = {"model": dict, "optimizer": dict, "step": int, "generator": torch.Tensor,
                 "torch_rng": torch.Tensor}

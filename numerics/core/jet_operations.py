@@ -12,8 +12,6 @@ torch operation is one entry here.
 
 from __future__ import annotations
 
-from typing import Any
-
 # operation names (torch functions and Tensor methods by __name__) -------------------------------
 STRUCTURAL = frozenset({
     "__getitem__", "reshape", "view", "permute", "transpose", "t", "unsqueeze", "squeeze",
@@ -53,5 +51,6 @@ CONSTANT = frozenset({"zeros_like", "ones_like", "full_like", "empty_like", "gt"
                        "size", "dim", "numel", "greater", "less"})
 
 
-def operation_name(func: Any) -> str:
+def operation_name(func: object) -> str:
+    """The ``__name__`` of a torch function or method (empty when it has none)."""
     return getattr(func, "__name__", "") or ""

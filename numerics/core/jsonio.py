@@ -20,10 +20,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["JSONValue", "dumps", "plain"]
+__all__ = ["JSONDict", "JSONValue", "dumps", "plain"]
 
-#: A value of the JSON data model as Python builds it (``json.loads``' result types).
+#: A value of the JSON data model as Python builds it (``json.loads``' result types: None,
+#: bool, int, float, str, lists and str-keyed dicts of them). The alias names that intent; it
+#: is not a checked recursive union, so that readers of records index them without narrowing.
 JSONValue = Any
+#: A JSON object: a record, a result, a saved config (``plain`` of a dataclass).
+JSONDict = dict[str, JSONValue]
 
 
 def plain(obj: object) -> JSONValue:

@@ -115,7 +115,7 @@ class Jet:
     def mT(self) -> Jet:
         return _apply("transpose", lambda x: x.mT, (self,), {})
 
-    def size(self, dim: int | None = None) -> Any:
+    def size(self, dim: int | None = None) -> torch.Size | int:
         return self.shape if dim is None else self.shape[dim]
 
     def dim(self) -> int:
@@ -139,7 +139,7 @@ class Jet:
                            kwargs: dict[str, Any] | None = None) -> Any:
         return _apply(operation_name(func), func, tuple(args), dict(kwargs or {}))
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> Callable[..., object]:
         method = getattr(torch.Tensor, name, None)
         known = STRUCTURAL | SPLITS | ELEMENTWISE | CONSTANT | PRODUCTS | {"pow", "add", "sub",
                                                                            "div", "where"}
@@ -147,40 +147,40 @@ class Jet:
             raise Unsupported(f"Tensor.{name} is not supported on a Jet")
         return lambda *a, **k: _apply(name, method, (self, *a), k)
 
-    def __add__(self, other: Any) -> Any:
+    def __add__(self, other: object) -> Jet:
         return _apply("add", torch.add, (self, other), {})
 
-    def __radd__(self, other: Any) -> Any:
+    def __radd__(self, other: object) -> Jet:
         return _apply("add", torch.add, (other, self), {})
 
-    def __sub__(self, other: Any) -> Any:
+    def __sub__(self, other: object) -> Jet:
         return _apply("sub", torch.sub, (self, other), {})
 
-    def __rsub__(self, other: Any) -> Any:
+    def __rsub__(self, other: object) -> Jet:
         return _apply("sub", torch.sub, (other, self), {})
 
-    def __mul__(self, other: Any) -> Any:
+    def __mul__(self, other: object) -> Jet:
         return _apply("mul", torch.mul, (self, other), {})
 
-    def __rmul__(self, other: Any) -> Any:
+    def __rmul__(self, other: object) -> Jet:
         return _apply("mul", torch.mul, (other, self), {})
 
-    def __truediv__(self, other: Any) -> Any:
+    def __truediv__(self, other: object) -> Jet:
         return _apply("div", torch.div, (self, other), {})
 
-    def __rtruediv__(self, other: Any) -> Any:
+    def __rtruediv__(self, other: object) -> Jet:
         return _apply("div", torch.div, (other, self), {})
 
-    def __matmul__(self, other: Any) -> Any:
+    def __matmul__(self, other: object) -> Jet:
         return _apply("matmul", torch.matmul, (self, other), {})
 
-    def __rmatmul__(self, other: Any) -> Any:
+    def __rmatmul__(self, other: object) -> Jet:
         return _apply("matmul", torch.matmul, (other, self), {})
 
-    def __pow__(self, other: Any) -> Any:
+    def __pow__(self, other: object) -> Jet:
         return _apply("pow", torch.pow, (self, other), {})
 
-    def __rpow__(self, other: Any) -> Any:
+    def __rpow__(self, other: object) -> Jet:
         return _apply("pow", torch.pow, (other, self), {})
 
     def __neg__(self) -> Jet:
@@ -189,19 +189,19 @@ class Jet:
     def __pos__(self) -> Jet:
         return self
 
-    def __getitem__(self, index: Any) -> Jet:
+    def __getitem__(self, index: object) -> Jet:
         return _apply("__getitem__", torch.Tensor.__getitem__, (self, index), {})
 
-    def __gt__(self, other: Any) -> Any:
+    def __gt__(self, other: object) -> Tensor:
         return self.primal > _primal(other)
 
-    def __lt__(self, other: Any) -> Any:
+    def __lt__(self, other: object) -> Tensor:
         return self.primal < _primal(other)
 
-    def __ge__(self, other: Any) -> Any:
+    def __ge__(self, other: object) -> Tensor:
         return self.primal >= _primal(other)
 
-    def __le__(self, other: Any) -> Any:
+    def __le__(self, other: object) -> Tensor:
         return self.primal <= _primal(other)
 
 

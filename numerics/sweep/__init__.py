@@ -45,10 +45,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from numerics.core.errors import ConfigError, SweepError
-from numerics.core.jsonio import plain
+from numerics.core.jsonio import JSONDict, JSONValue, plain
 from numerics.core.validation import positive_int
 from numerics.sweep.backends import (
     BACKENDS,
@@ -98,10 +98,10 @@ class SweepResult:
     failed: int
     missing: int
     seconds: float
-    records: list[dict[str, Any]] = field(default_factory=list)
-    summary: list[dict[str, Any]] = field(default_factory=list)
+    records: list[JSONDict] = field(default_factory=list)
+    summary: list[JSONDict] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONDict:
         """JSON-ready dictionary (records left out: they are in the results file)."""
         data = dataclasses.asdict(self)
         data.pop("records")
@@ -115,7 +115,7 @@ NOT_SWEEPABLE = {
 }
 
 
-def train_config(config: Mapping[str, Any]) -> TrainConfig:
+def train_config(config: Mapping[str, JSONValue]) -> TrainConfig:
     """The validated :class:`numerics.synthetic.training.TrainConfig` of a trial's config: its
     flat settings (``TrainConfig.settings``: the fields and the engine's ``steps``, ``lr``,
     ``seed``, ...) read by ``TrainConfig.from_settings`` (YAML lists become tuples for
@@ -132,7 +132,7 @@ def train_config(config: Mapping[str, Any]) -> TrainConfig:
     return train_cfg
 
 
-def train_trial(config: dict[str, Any]) -> dict[str, Any]:
+def train_trial(config: JSONDict) -> JSONDict:
     """Default trial: ``numerics.synthetic.training.train(train_config(config)).to_dict()``."""
     from numerics.synthetic.training import train
 

@@ -21,19 +21,19 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any
 
 from numerics.core.errors import ConfigError, DataError, SweepError
-from numerics.core.jsonio import plain
+from numerics.core.jsonio import JSONDict, JSONValue, plain
 from numerics.sweep.spec import Trial
 
 __all__ = ["BACKENDS", "TrialFn", "execute_trial", "ray_resources", "run_local", "run_ray",
            "run_serial"]
 
-TrialFn = Callable[[dict[str, Any]], Any]
+TrialFn = Callable[[JSONDict], Any]
 #: The records of finished trials as they come (closing it stops the workers).
-Records = Generator[dict[str, Any], None, None]
+Records = Generator[JSONDict, None, None]
 BACKENDS = ("local", "ray")
 
 
-def execute_trial(trial_fn: TrialFn, trial: Trial) -> dict[str, Any]:
+def execute_trial(trial_fn: TrialFn, trial: Trial) -> JSONDict:
     """Run one trial and return its record (never raises for an error inside the trial).
 
     Record: ``id, index, axes, config, status ("ok" | "error"), result, error, seconds,
@@ -96,7 +96,7 @@ def run_serial(trials: Sequence[Trial], trial_fn: TrialFn) -> Records:
 
 
 def run_local(trials: Sequence[Trial], trial_fn: TrialFn, workers: int,
-               salvage: Callable[[dict[str, Any]], None] | None = None
+               salvage: Callable[[JSONDict], None] | None = None
                ) -> Records:
     """Trials on a spawn process pool, records in completion order. When the consumer stops
     early (Ctrl-C, an error), running trials finish and ``salvage(record)`` receives every
@@ -133,7 +133,7 @@ def run_local(trials: Sequence[Trial], trial_fn: TrialFn, workers: int,
                     salvage(future.result())
 
 
-def ray_resources(config: Mapping[str, Any], cluster_gpus: float) -> dict[str, float]:
+def ray_resources(config: Mapping[str, JSONValue], cluster_gpus: float) -> dict[str, float]:
     """Ray task resources of a trial: 1 CPU, plus 1 GPU when its device is ``cuda[:N]`` or
     ``auto`` and the cluster has GPUs. A ``cuda`` trial on a cluster without GPUs would wait
     forever, so it raises :class:`ConfigError` instead."""

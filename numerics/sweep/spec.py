@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from numerics.core.errors import ConfigError
-from numerics.core.jsonio import dumps
+from numerics.core.jsonio import JSONDict, JSONValue, dumps
 from numerics.core.validation import is_int, is_real
 
 __all__ = ["MAX_SPEC_BYTES", "SPEC_KEYS", "SweepSpec", "Trial", "canonical_json",
@@ -39,8 +39,8 @@ class SweepSpec:
     """
 
     name: str
-    base: dict[str, Any]
-    grid: dict[str, list[Any]]
+    base: JSONDict
+    grid: dict[str, list[JSONValue]]
     description: str = ""
     results: str | None = None
 
@@ -61,11 +61,11 @@ class Trial:
 
     id: str
     index: int
-    config: dict[str, Any]
-    axes: dict[str, Any]
+    config: JSONDict
+    axes: JSONDict
 
 
-def _check_value(where: str, value: Any) -> None:
+def _check_value(where: str, value: object) -> None:
     """Accept only JSON-like values (str, int, float, bool, None, lists, string-keyed maps)."""
     if value is None or isinstance(value, (str, bool, int)):
         return
@@ -87,7 +87,7 @@ def _check_value(where: str, value: Any) -> None:
                       "use numbers, strings, booleans, null, lists or mappings")
 
 
-def _check_key(where: str, key: Any) -> str:
+def _check_key(where: str, key: object) -> str:
     if not isinstance(key, str) or not key.isidentifier():
         raise ConfigError(f"{where}: key {key!r} is not a valid setting name")
     return key
@@ -221,12 +221,12 @@ def check_against(spec: SweepSpec, config: type | Mapping[str, object]) -> Sweep
     return dataclasses.replace(spec, base=base, grid=grid)
 
 
-def canonical_json(obj: Any) -> str:
+def canonical_json(obj: object) -> str:
     """Sorted-key compact JSON of ``obj``: the form trial ids and groups hash."""
     return dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
-def trial_id(config: Mapping[str, Any]) -> str:
+def trial_id(config: Mapping[str, JSONValue]) -> str:
     """Stable id of a trial: first 16 hex digits of sha256 of its canonical JSON config."""
     return hashlib.sha256(canonical_json(dict(config)).encode()).hexdigest()[:16]
 

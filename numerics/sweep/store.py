@@ -12,15 +12,14 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from numerics.core.errors import DataError, SweepError
-from numerics.core.jsonio import dumps
+from numerics.core.jsonio import JSONDict, JSONValue, dumps
 
 __all__ = ["ResultsFile", "latest_records", "read_results"]
 
 
-def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+def read_results(path: str | os.PathLike[str]) -> list[JSONDict]:
     """Records of a results file (JSON Lines) in the order written.
 
     A last line without its terminating newline is the trace of a write interrupted by a crash:
@@ -48,7 +47,7 @@ def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return records
 
 
-def latest_records(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+def latest_records(records: Sequence[Mapping[str, JSONValue]]) -> dict[str, JSONDict]:
     """Map trial id -> its last record (a retried trial's newer record wins)."""
     return {record["id"]: dict(record) for record in records}
 
@@ -96,7 +95,7 @@ class ResultsFile:
                                  "sweep; wait for it or choose another --results path") from err
         self.dropped = _drop_torn_tail(self.fd)
 
-    def append(self, record: Mapping[str, Any]) -> None:
+    def append(self, record: Mapping[str, JSONValue]) -> None:
         """Write ``record`` as one line with a single write on the O_APPEND descriptor, fsync."""
         line = (dumps(record, sort_keys=True) + "\n").encode()
         written = os.write(self.fd, line)

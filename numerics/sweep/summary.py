@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from numerics.core.errors import ConfigError
-from numerics.core.jsonio import dumps
+from numerics.core.jsonio import JSONDict, JSONValue, dumps
 from numerics.sweep.spec import canonical_json
 
 __all__ = ["KEY_METRICS", "SEED_AXIS", "format_summary", "summarize"]
@@ -16,7 +15,7 @@ __all__ = ["KEY_METRICS", "SEED_AXIS", "format_summary", "summarize"]
 SEED_AXIS = "seed"
 
 
-def _number(value: Any) -> float | None:
+def _number(value: object) -> float | None:
     """A metric's value as a float, or None when it is not a number. ``null`` is an undefined
     metric (NaN: numerics.core.jsonio writes non-finite numbers as null); the strings "nan", "inf"
     and "-inf" are how results files of earlier versions wrote them."""
@@ -31,8 +30,8 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def summarize(records: Sequence[Mapping[str, Any]], axes: Sequence[str],
-              metrics: Sequence[str] | None = None) -> list[dict[str, Any]]:
+def summarize(records: Sequence[Mapping[str, JSONValue]], axes: Sequence[str],
+              metrics: Sequence[str] | None = None) -> list[JSONDict]:
     """Mean and sample standard deviation of numeric metrics over seeds, per group.
 
     Groups are the distinct values of the grid axes other than ``seed`` (in first-seen order);
@@ -41,7 +40,7 @@ def summarize(records: Sequence[Mapping[str, Any]], axes: Sequence[str],
     denominator; 0.0 for a single trial). ``metrics`` defaults to every numeric result key.
     """
     group_axes = [a for a in axes if a != SEED_AXIS]
-    groups: dict[str, dict[str, Any]] = {}
+    groups: dict[str, JSONDict] = {}
     for record in records:
         if record.get("status") != "ok":
             continue
@@ -55,7 +54,7 @@ def summarize(records: Sequence[Mapping[str, Any]], axes: Sequence[str],
                 group["values"].setdefault(name, []).append(number)
     rows = []
     for group in groups.values():
-        row: dict[str, Any] = {**group["axes"], "n": group["n"]}
+        row: JSONDict = {**group["axes"], "n": group["n"]}
         names = metrics if metrics is not None else sorted(group["values"])
         for name in names:
             values = [v for v in group["values"].get(name, []) if math.isfinite(v)]
@@ -70,7 +69,7 @@ def summarize(records: Sequence[Mapping[str, Any]], axes: Sequence[str],
 KEY_METRICS = ("sis", "matched_r2", "recon_mse", "ood_recon_mse", "seconds")
 
 
-def format_summary(rows: Sequence[Mapping[str, Any]], axes: Sequence[str],
+def format_summary(rows: Sequence[Mapping[str, JSONValue]], axes: Sequence[str],
                    metrics: Sequence[str] | None = None) -> str:
     """Plain-text table of :func:`summarize` rows, metrics shown as ``mean ± std``.
 
@@ -89,7 +88,7 @@ def format_summary(rows: Sequence[Mapping[str, Any]], axes: Sequence[str],
                           f"{', '.join(present)}")
     header = [*group_axes, "n", *metrics]
 
-    def cell(row: Mapping[str, Any], key: str) -> str:
+    def cell(row: Mapping[str, JSONValue], key: str) -> str:
         if key in metrics:
             return f"{row[key]:.4g} ± {row[f'{key}_std']:.2g}"
         return dumps(row[key]) if not isinstance(row[key], str) else row[key]

@@ -32,19 +32,20 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from numerics.core.errors import CheckpointError, ConfigError
-from numerics.core.jsonio import plain
+from numerics.core.jsonio import JSONDict, plain
 from numerics.core.validation import is_int, is_real
 
 if TYPE_CHECKING:
     from numerics.synthetic.data import Data
     from numerics.synthetic.selection import Members
     from numerics.synthetic.training import TrainConfig, TrainResult
+    from theory.generators import Generator
 
 __all__ = ["CONCLUSIONS", "MAX_RECHECK_STEPS", "Recheck", "conclude", "load_candidate", "recheck",
            "save_candidate"]
@@ -94,7 +95,7 @@ def save_candidate(result: TrainResult, directory: str) -> str:
     return str(folder)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _read_json(path: Path) -> JSONDict:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
@@ -107,7 +108,7 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _generator(folder: Path, config: dict[str, Any]) -> Any:
+def _generator(folder: Path, config: JSONDict) -> Generator | None:
     """The exact generator saved in ``generator.json`` (None when the run's was neural)."""
     from theory.errors import InteractionAsymmetryError
     from theory.generators import Generator
@@ -129,7 +130,7 @@ def _generator(folder: Path, config: dict[str, Any]) -> Any:
                      f"loaded from {path}")
 
 
-def load_candidate(folder: str | Path) -> tuple[Any, nn.Module, dict[str, Any]]:
+def load_candidate(folder: str | Path) -> tuple[TrainConfig, nn.Module, JSONDict]:
     """``(config, model, result)`` of a folder written by :func:`save_candidate`.
 
     ``config``: the run's :class:`numerics.synthetic.training.TrainConfig` with its exact generator
@@ -196,19 +197,19 @@ class Recheck:
     steps: int
     lr: float
     seed: int
-    before: dict[str, Any]
-    after: dict[str, Any]
+    before: JSONDict
+    after: JSONDict
     conclusion: str
     seconds: float
     trace: list[dict[str, float]] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONDict:
         """JSON-ready copy."""
         return asdict(self)
 
 
 def _assess(model: nn.Module, data: Data, config: TrainConfig, prediction: tuple[str, str]
-            ) -> dict[str, Any]:
+            ) -> JSONDict:
     """Held-out error, off-block fraction, SIS and verdict of ``model`` (as
     numerics.synthetic.training judges a run); ``prediction``: the theory's ``(prediction, reason)``
     for the run."""
@@ -285,7 +286,7 @@ def _progress(pop: Members, data: Data, config: TrainConfig) -> dict[str, float]
             "off_block": float(blocks.off_block)}
 
 
-def conclude(after: dict[str, Any]) -> str:
+def conclude(after: JSONDict) -> str:
     """The :data:`CONCLUSIONS` entry for the state after the continuation (``after`` as in
     :class:`Recheck`): slot-wise when the off-block fraction is at most its threshold, else
     mixed and not reconstructing when the verdict is ``not-converged``, else the candidate

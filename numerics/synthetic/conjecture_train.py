@@ -17,8 +17,9 @@ The results are returned, one dict per trial, to be stored *beside* the theory's
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from numerics.core.jsonio import JSONDict
 from numerics.synthetic.training import TrainConfig, train
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class TrainTrialConfig:
 
 
 def train_trial(order: int, slot_sizes: tuple[int, ...], outputs: int, seed: int,
-                config: TrainTrialConfig | None = None) -> dict[str, Any]:
+                config: TrainTrialConfig | None = None) -> JSONDict:
     """Train on one conjecture trial's generator; returns recovery, verdict and errors.
 
     Keys: ``sis``, ``matched_r2``, ``off_block``, ``verdict`` (the verdict's name),
@@ -70,7 +71,7 @@ def train_trial(order: int, slot_sizes: tuple[int, ...], outputs: int, seed: int
 
 
 def training_results(report: ConjectureReport, config: TrainTrialConfig | None = None
-                     ) -> list[dict[str, Any]]:
+                     ) -> list[JSONDict]:
     """:func:`train_trial` for every trial of a ConjectureReport, in trial order (each dict
     also names its ``trial`` and ``seed``)."""
     return [{"trial": t.trial, "seed": t.seed,
@@ -78,7 +79,7 @@ def training_results(report: ConjectureReport, config: TrainTrialConfig | None =
             for t in report.trials]
 
 
-def training_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+def training_summary(results: list[JSONDict]) -> JSONDict:
     """Counts of :func:`training_results`: ``trials``, one count per entry of
     :data:`VERDICTS`, ``candidates`` (mixed-but-reconstructs where the theory says
     conjectured) and ``median_sis`` (NaN for no trials)."""

@@ -25,8 +25,9 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from numerics.core.jsonio import JSONDict
 from numerics.core.validation import positive_int
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ def _symbolic(case: DemoCase, sizes: tuple[int, ...], outputs: int, seed: int) -
 def run_demo(out_dir: str | os.PathLike[str] = "demo_out", seed: int = 0,
              steps: int | None = None, device: str = "auto", quick: bool = False,
              slot_sizes: Sequence[int] = (2, 2, 2), outputs: int = 40,
-             progress: bool = True) -> list[dict[str, Any]]:
+             progress: bool = True) -> list[JSONDict]:
     """Run the four cases with both decoders; write results.json and demo.png; return rows.
 
     ``steps``: optimization steps per run (default 2000, ``quick``: 60 with small data sets,
@@ -79,7 +80,7 @@ def run_demo(out_dir: str | os.PathLike[str] = "demo_out", seed: int = 0,
     positive_int("steps", steps)
     out = Path(out_dir)
     sizes = tuple(slot_sizes)
-    rows: list[dict[str, Any]] = []
+    rows: list[JSONDict] = []
     for case in CASES:
         symbolic = _symbolic(case, sizes, outputs, seed)
         report = analyze(symbolic.f, symbolic.slots)
@@ -114,7 +115,7 @@ def run_demo(out_dir: str | os.PathLike[str] = "demo_out", seed: int = 0,
     return rows
 
 
-def format_table(rows: Sequence[dict[str, Any]]) -> str:
+def format_table(rows: Sequence[JSONDict]) -> str:
     """Plain-text table: predicted verdict versus measured SIS and ID/OOD errors."""
     header = ("case", "decoder", "predicted", "verdict", "SIS", "off-block", "ID mse", "OOD mse",
               "OOD/ID", "s")
@@ -130,7 +131,7 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(text)
 
 
-def plot_demo(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> None:
+def plot_demo(rows: Sequence[JSONDict], path: str | os.PathLike[str]) -> None:
     """Two panels: SIS per case and decoder (threshold 0.9, each bar labelled with the run's
     verdict), and OOD/ID error ratio (log).
 

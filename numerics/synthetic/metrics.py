@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -35,6 +34,7 @@ from scipy.stats import rankdata
 
 from numerics.core.device import resolve_device
 from numerics.core.errors import ConfigError, DataError
+from numerics.core.jsonio import JSONDict
 from numerics.core.validation import is_int, positive_sizes
 
 Tensor = torch.Tensor
@@ -57,7 +57,7 @@ class SlotIdentifiability:
     sis: float
     regressor: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONDict:
         """JSON-ready dictionary."""
         return {"r2": self.r2.tolist(), "permutation": list(self.permutation),
                 "matched_r2": self.matched_r2, "sis": self.sis, "regressor": self.regressor}

@@ -65,7 +65,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -80,6 +79,7 @@ from numerics.core.engine import (
     fit,
 )
 from numerics.core.errors import ConfigError
+from numerics.core.jsonio import JSONValue
 from numerics.core.validation import int_at_least, is_real, open_fraction, positive_finite
 from numerics.synthetic.population import Population, SingleMember
 from numerics.synthetic.unmixing import check_halving
@@ -155,7 +155,7 @@ class SelectionSettings:
 
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> SelectionSettings:
+    def from_dict(cls, d: Mapping[str, JSONValue]) -> SelectionSettings:
         """Inverse of ``dataclasses.asdict`` (JSON lists become tuples); the settings of earlier
         versions ``unmix_restarts`` / ``late_restarts`` (n starts of 60 Adam steps) are read
         as the searches ``((n, 60),)`` they meant. :class:`ConfigError` for unknown names."""

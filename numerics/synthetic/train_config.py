@@ -17,10 +17,11 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from numerics.core.engine import EngineConfig
 from numerics.core.errors import ConfigError
+from numerics.core.jsonio import JSONDict
 from numerics.core.validation import (
     finite_at_least,
     int_at_least,
@@ -310,7 +311,7 @@ class TrainConfig:
             log_every=max(1, min(engine.log_every, engine.steps)),
             fingerprint=self.fingerprint() if engine.checkpoint is not None else None)
 
-    def fingerprint(self) -> dict[str, Any]:
+    def fingerprint(self) -> JSONDict:
         """What a checkpoint of this run must match to be resumed: every setting that changes
         the numbers (not progress, checkpoint paths, evaluation or log cadence, device), the exact
         generator (sha256 of its expressions and slots) and the package version."""
@@ -339,7 +340,7 @@ class TrainConfig:
                                   if f.name != "engine"}
         return out | {name: getattr(self.engine, name) for name in ENGINE_SETTINGS}
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONDict:
         """JSON-friendly :meth:`settings`: the sympy generator by its name, the slot sizes and
         outputs the run uses, ``selection`` as a dict (read back by :meth:`from_settings`)."""
         out = {name: copy.deepcopy(value) for name, value in self.settings().items()
@@ -375,6 +376,6 @@ class TrainConfig:
         if isinstance(selection, Mapping):
             given["selection"] = SelectionSettings.from_dict(selection)
         # the values' types are checked by validate, not here
-        own: dict[str, Any] = {k: v for k, v in given.items() if k in names}
-        optimisation: dict[str, Any] = {k: v for k, v in given.items() if k in ENGINE_SETTINGS}
+        own: JSONDict = {k: v for k, v in given.items() if k in names}
+        optimisation: JSONDict = {k: v for k, v in given.items() if k in ENGINE_SETTINGS}
         return cls(**own, engine=replace(default_engine(), **optimisation))

@@ -38,7 +38,7 @@ import copy
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -46,6 +46,7 @@ from torch import nn
 
 from numerics.core.engine import LossFn
 from numerics.core.errors import ConfigError
+from numerics.core.jsonio import JSONDict
 from numerics.synthetic.data import Data, batch_sampler, build_data
 from numerics.synthetic.decoder_families import constrained_decoder, make_decoder
 from numerics.synthetic.selection import Members, Search, Unmix
@@ -126,21 +127,21 @@ class TrainResult:
     device: str
     seconds: float
     steps_per_second: float
-    config: dict[str, Any]
-    verdict: dict[str, Any] = field(default_factory=dict)
+    config: JSONDict
+    verdict: JSONDict = field(default_factory=dict)
     off_block: float = float("nan")
     block_norms: list[list[float]] = field(default_factory=list)
     val_recon: float = float("nan")
     sis_true_latents: float = float("nan")
     restarts: int = 0
-    selection: dict[str, Any] = field(default_factory=dict)
+    selection: JSONDict = field(default_factory=dict)
     threads: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     evaluations: list[dict[str, float]] = field(default_factory=list)
     model: Autoencoder | None = field(default=None, repr=False)
     symbolic: SymbolicGenerator | None = field(default=None, repr=False)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONDict:
         """All fields except the model and the sympy generator, as plain Python values."""
         return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)
                 if f.name not in ("model", "symbolic")}

@@ -16,7 +16,8 @@ Exit code 0 when no trial refutes the conjecture, 1 otherwise.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+
+from numerics.core.jsonio import JSONDict
 
 NAME = "conjecture"
 #: Seconds the command may take unless --timeout says otherwise.
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     report = run_conjecture(args.order, args.trials, sizes, args.degree, outputs=args.outputs,
                             seed=args.seed, candidate_dir=candidates, progress=progress)
-    data: dict[str, Any] = report.to_dict()
+    data: JSONDict = report.to_dict()
     if args.train:
         from numerics.synthetic.conjecture_train import (
             TrainTrialConfig,
