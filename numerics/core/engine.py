@@ -36,6 +36,9 @@ MAX_STEPS = 1_000_000
 
 #: A batch: a tensor or nested tuples, lists and dicts of tensors (:func:`to_device`).
 Batch = Any
+#: A loaded training checkpoint (:func:`fit` writes it): model and optimiser state dicts, step,
+#: RNG states, schedule, fingerprint, history and evaluations.
+CheckpointState = dict[str, Any]
 #: The model :func:`fit` trains (e.g. a numerics.synthetic.population.Population) and its batches.
 ModelT = TypeVar("ModelT", bound=nn.Module)
 BatchT = TypeVar("BatchT")
@@ -171,7 +174,7 @@ def _differences(saved: object, wanted: object, prefix: str = "") -> list[str]:
     return [] if saved == wanted else [prefix.rstrip(".") or "fingerprint"]
 
 
-def _resume_state(state: object, ckpt: Path, config: EngineConfig) -> JSONDict:
+def _resume_state(state: object, ckpt: Path, config: EngineConfig) -> CheckpointState:
     """Validate a loaded checkpoint against ``config`` before anything of it is used."""
     required = {"model": dict, "optimizer": dict, "step": int, "generator": torch.Tensor,
                 "torch_rng": torch.Tensor}

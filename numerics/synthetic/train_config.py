@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from numerics.core.engine import EngineConfig
 from numerics.core.errors import ConfigError
@@ -376,6 +376,6 @@ class TrainConfig:
         if isinstance(selection, Mapping):
             given["selection"] = SelectionSettings.from_dict(selection)
         # the values' types are checked by validate, not here
-        own: JSONDict = {k: v for k, v in given.items() if k in names}
-        optimisation: JSONDict = {k: v for k, v in given.items() if k in ENGINE_SETTINGS}
+        own: dict[str, Any] = {k: v for k, v in given.items() if k in names}
+        optimisation: dict[str, Any] = {k: v for k, v in given.items() if k in ENGINE_SETTINGS}
         return cls(**own, engine=replace(default_engine(), **optimisation))
