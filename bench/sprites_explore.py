@@ -34,8 +34,11 @@ def build(args: argparse.Namespace) -> SpritesRun:
     model = ModelConfig(size=args.size, slots=args.slots, slot_dim=args.slot_dim,
                         width=args.width, encoder=args.encoder, decoder=args.decoder,
                         encoder_layers=args.encoder_layers, encoder_heads=args.heads,
-                        decoder_layers=args.decoder_layers, decoder_heads=args.heads,
-                        octaves=args.octaves, cnn_channels=args.cnn_channels)
+                        decoder_layers=args.decoder_layers,
+                        decoder_heads=args.decoder_heads or args.heads,
+                        octaves=args.octaves, cnn_channels=args.cnn_channels,
+                        logvar_init=args.logvar_init, slot_init=args.slot_init,
+                        downsample=args.downsample)
     loss = LossConfig(sigma=args.sigma, beta=args.beta, alpha=args.alpha,
                       alpha_warmup=args.alpha_warmup, alpha_start=args.alpha_start)
     engine = EngineConfig(steps=args.steps, lr=args.lr, warmup_steps=args.lr_warmup,
@@ -57,16 +60,20 @@ def main(argv: list[str] | None = None) -> None:
                           ("alpha_warmup", 500), ("alpha_start", 0), ("seed", 0),
                           ("data_seed", 0), ("n_train", 4000), ("batch_size", 32),
                           ("eval_every", 250), ("log_every", 50), ("n_eval", 64),
-                          ("n_jacobian", 16), ("threads", 1)):
+                          ("n_jacobian", 16), ("threads", 1), ("decoder_heads", 0),
+                          ("downsample", 4)):
         add("--" + flag.replace("_", "-"), type=int, default=default)
     for flag, default in (("min_scale", 0.15), ("max_scale", 0.25), ("margin", 0.2),
                           ("sigma", 1.0), ("beta", 0.05), ("alpha", 0.05), ("lr", 1e-3),
-                          ("min_lr_ratio", 0.1)):
+                          ("min_lr_ratio", 0.1), ("logvar_init", 0.0)):
         add("--" + flag.replace("_", "-"), type=float, default=default)
     add("--mode", default="occlusion")
     add("--encoder", default="transformer")
     add("--decoder", default="transformer")
     add("--schedule", default="cosine")
+    add("--slot-init", default="learned")
+    add("--out", default=str(OUT), help="folder of the JSON record")
+    add("--save-model", default=None, help="also save the trained weights (state dict) here")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     configure_logging()
@@ -78,12 +85,15 @@ def main(argv: list[str] | None = None) -> None:
     model, fit = train_sprites(run, scenes, eval_scenes=test, n_jacobian=args.n_jacobian)
     final = evaluate_sprites(model, render(run.data, 256, 54321), n_jacobian=32,
                              regressor="linear", seed=args.seed, device="cpu")
-    OUT.mkdir(parents=True, exist_ok=True)
+    if args.save_model:
+        torch.save(model.state_dict(), args.save_model)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     record = {"name": args.name, "argv": argv if argv is not None else None,
               "options": vars(args), "run": asdict(replace(run)), "render_s": render_s,
               "train_s": fit.seconds, "history": fit.history, "evaluations": fit.evaluations,
               "final": final}
-    (OUT / f"{args.name}.json").write_text(json.dumps(record, indent=1, default=str))
+    (out / f"{args.name}.json").write_text(json.dumps(record, indent=1, default=str))
     keys = ("recon_mse", "recon_r2", "jis", "j_ari", "fg_ari", "sis", "dominant_share", "verdict")
     print(args.name, f"{fit.seconds:.0f}s", {k: final[k] for k in keys})
 

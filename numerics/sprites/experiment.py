@@ -35,10 +35,10 @@ import torch
 from numerics.core.engine import EngineConfig
 from numerics.core.errors import ConfigError
 from numerics.core.io import atomic_write_json, atomic_write_text
-from numerics.sprites.data import SpritesConfig, render
+from numerics.sprites.data import Scenes, SpritesConfig, render
 from numerics.sprites.loss import LossConfig
 from numerics.sprites.metrics import decoder_jacobian, normalize_jacobian
-from numerics.sprites.models import ModelConfig, SlotVAE
+from numerics.sprites.models import ModelConfig, SlotVAE, make_model
 from numerics.sprites.training import (
     SpritesRun,
     evaluate_sprites,
@@ -269,11 +269,46 @@ def curve_figure(curves: dict[str, dict[str, list]], path: str | os.PathLike) ->
     plt.close(fig)
 
 
+@dataclass(frozen=True)
+class _Task:
+    """One (mode, variant, seed) training run of :func:`run_experiment`."""
+
+    mode: str
+    variant: str
+    seed: int
+    run: SpritesRun
+    n_jacobian: int
+    regressor: str
+
+
+def _train_and_score(task: _Task, train: Scenes, test: Scenes, curve_scenes: Scenes,
+                     threads: int | None = None) -> tuple[dict[str, Any], dict[str, list],
+                                                          dict[str, torch.Tensor]]:
+    """Train ``task.run`` and score it on ``test``: returns (row, learning curve, weights).
+
+    ``threads``: torch's intra-op thread count for this run (set in a worker process)."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    run = task.run
+    model, fit_result = train_sprites(run, train, eval_scenes=curve_scenes,
+                                      n_jacobian=min(task.n_jacobian, len(curve_scenes)))
+    metrics = evaluate_sprites(model, test, n_jacobian=task.n_jacobian, regressor=task.regressor,
+                               seed=task.seed, device=run.engine.device)
+    row = {"mode": task.mode, "variant": task.variant, "seed": task.seed,
+           "decoder": run.model.decoder, "encoder": run.model.encoder,
+           "alpha": run.loss.alpha, "beta": run.loss.beta, **metrics,
+           "train_s": fit_result.seconds, "steps": fit_result.steps,
+           "device": fit_result.device}
+    curve = {"history": fit_result.history, "evaluations": fit_result.evaluations}
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return row, curve, state
+
+
 def run_experiment(base: SpritesRun, out: str | os.PathLike, *,
                    variants: tuple[str, ...] = VARIANTS, seeds: tuple[int, ...] | None = None,
                    modes: tuple[str, ...] | None = None, n_eval: int = 256,
                    n_jacobian: int = 32, regressor: str = "kernel",
-                   eval_seed: int = 12345, n_curve: int = 32) -> ExperimentResult:
+                   eval_seed: int = 12345, n_curve: int = 32, jobs: int = 1) -> ExperimentResult:
     """Train and evaluate every (mode, variant, seed) on the same data per mode; write JSON,
     markdown, the Jacobian-map figure (first seed of each variant, first mode) and, when
     ``base.engine.eval_every > 0``, learning curves (first seed, first mode; scored on
@@ -281,43 +316,54 @@ def run_experiment(base: SpritesRun, out: str | os.PathLike, *,
 
     ``seeds``: model/batch seeds (default: ``base.engine.seed``); ``modes``: scene composition
     modes (default: ``base.data.mode``). A run's checkpoint is ``out/MODE-VARIANT-sSEED.pt``.
+    ``jobs`` > 1 trains that many runs at once in worker processes, each with
+    ``max(1, torch.get_num_threads() // jobs)`` threads; a run's numbers depend on its thread
+    count only (same thread count per run: the same rows, bit for bit, whatever ``jobs``);
+    rows keep the order mode, variant, seed.
     """
     out = Path(out)
     seeds = tuple(seeds) if seeds else (base.engine.seed,)
     modes = tuple(modes) if modes else (base.data.mode,)
     if len(set(seeds)) != len(seeds) or len(set(modes)) != len(modes):
         raise ConfigError("seeds and modes must not repeat")
+    if jobs < 1:
+        raise ConfigError(f"jobs must be >= 1, got {jobs}")
     runs = {(mode, v): variant_run(replace(base, data=replace(base.data, mode=mode)), v)
             for mode in modes for v in variants}
     for run in runs.values():
         run.validate()
-    rows: list[dict[str, Any]] = []
-    models: dict[str, SlotVAE] = {}
-    curves: dict[str, dict[str, list]] = {}
-    data: dict[str, tuple[Any, Any, Any]] = {}
+    data: dict[str, tuple[Scenes, Scenes, Scenes]] = {}
+    tasks: list[_Task] = []
     for (mode, name), run in runs.items():
         if mode not in data:
             data[mode] = (training_scenes(run, progress=run.engine.progress),
                           render(run.data, n_eval, eval_seed),
                           render(run.data, n_curve, eval_seed + 1))
-        train, test, curve_scenes = data[mode]
         for seed in seeds:
             tag = f"{mode}-{name}-s{seed}"
             seeded = replace(run, engine=replace(run.engine, seed=seed,
                                                  checkpoint=str(out / f"{tag}.pt")))
-            model, fit_result = train_sprites(seeded, train, eval_scenes=curve_scenes,
-                                              n_jacobian=min(n_jacobian, n_curve))
-            metrics = evaluate_sprites(model, test, n_jacobian=n_jacobian, regressor=regressor,
-                                       seed=seed, device=run.engine.device)
-            rows.append({"mode": mode, "variant": name, "seed": seed,
-                         "decoder": run.model.decoder, "encoder": run.model.encoder,
-                         "alpha": run.loss.alpha, "beta": run.loss.beta, **metrics,
-                         "train_s": fit_result.seconds, "steps": fit_result.steps,
-                         "device": fit_result.device})
-            if seed == seeds[0] and mode == modes[0]:
-                models[name] = model
-                curves[name] = {"history": fit_result.history,
-                                "evaluations": fit_result.evaluations}
+            tasks.append(_Task(mode, name, seed, seeded, n_jacobian, regressor))
+    if jobs == 1:
+        results = [_train_and_score(t, *data[t.mode]) for t in tasks]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        threads = max(1, torch.get_num_threads() // jobs)
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_train_and_score, t, *data[t.mode], threads) for t in tasks]
+            results = [f.result() for f in futures]
+    rows: list[dict[str, Any]] = []
+    models: dict[str, SlotVAE] = {}
+    curves: dict[str, dict[str, list]] = {}
+    for task, (row, curve, state) in zip(tasks, results, strict=True):
+        rows.append(row)
+        if task.seed == seeds[0] and task.mode == modes[0]:
+            model = make_model(task.run.model)
+            model.load_state_dict(state)
+            models[task.variant] = model
+            curves[task.variant] = curve
     summary = summarize(rows)
     files = {"json": str(out / "results.json"), "markdown": str(out / "results.md"),
              "figure": str(out / "jacobian_maps.png")}
@@ -330,7 +376,7 @@ def run_experiment(base: SpritesRun, out: str | os.PathLike, *,
             "JIS is high for that reason alone): " + "; ".join(flagged) + "\n") if flagged else ""
     atomic_write_text(files["markdown"], "## Mean ± std over seeds\n\n" + summary_markdown(summary)
                       + note + "\n## Runs\n\n" + markdown_table(rows))
-    jacobian_figure(models, test.images[:1], files["figure"])
+    jacobian_figure(models, data[modes[0]][1].images[:1], files["figure"])
     if base.engine.eval_every > 0 and any(c["evaluations"] for c in curves.values()):
         files["curves"] = str(out / "learning_curves.png")
         curve_figure(curves, files["curves"])

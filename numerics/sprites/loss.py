@@ -78,14 +78,16 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 def slot_vae_loss(model: SlotVAE, images: torch.Tensor, step: int, config: LossConfig,
-                  noise: torch.Tensor | None = None) -> tuple[torch.Tensor, Mapping[str, float]]:
+                  noise: torch.Tensor | None = None, init_noise: torch.Tensor | None = None
+                  ) -> tuple[torch.Tensor, Mapping[str, float]]:
     """The objective above for a batch of images (B, 3, H, W); returns (loss, logs).
 
-    ``noise`` (B, K, d): the reparametrization noise (see :meth:`SlotVAE.forward`). The
+    ``noise`` (B, K, d), ``init_noise`` (B, K, width): the reparametrization noise and the
+    random slot initialization's noise (see :meth:`SlotVAE.forward`). The
     interaction term needs decoder attention (Transformer decoder); with another decoder alpha
     must be 0. With alpha(t) = 0, L_int is still logged but computed without autograd.
     """
-    out = model(images, noise)
+    out = model(images, noise, init_noise)
     recon = (out.decoded.image.float() - images).square().flatten(1).sum(1).mean()
     kl = kl_divergence(out.mu, out.logvar)
     loss = config.sigma * recon + config.beta * kl

@@ -39,6 +39,7 @@ from numerics.core.validation import positive_int
 
 ENCODERS = ("transformer", "slot-attention")
 DECODERS = ("transformer", "spatial-broadcast")
+SLOT_INITS = ("learned", "random")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ class ModelConfig:
     octaves: int = 8
     cnn_channels: int = 32
     iterations: int = 3
+    logvar_init: float = 0.0
+    slot_init: str = "learned"
+    downsample: int = 4
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for an impossible architecture."""
@@ -66,12 +70,16 @@ class ModelConfig:
             raise ConfigError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
         if self.decoder not in DECODERS:
             raise ConfigError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
+        if self.slot_init not in SLOT_INITS:
+            raise ConfigError(f"slot_init must be one of {SLOT_INITS}, got {self.slot_init!r}")
         for name in ("size", "slots", "slot_dim", "width", "encoder_layers", "encoder_heads",
                      "decoder_layers", "decoder_heads", "octaves", "cnn_channels", "iterations"):
             positive_int(name, getattr(self, name))
-        if self.size % 4:
-            raise ConfigError(f"size must be a multiple of 4 (two stride-2 convolutions), got "
-                              f"{self.size}")
+        if self.downsample not in (1, 2, 4):
+            raise ConfigError(f"downsample must be 1, 2 or 4, got {self.downsample!r}")
+        if self.size % self.downsample:
+            raise ConfigError(f"size must be a multiple of downsample = {self.downsample} "
+                              f"(stride-2 convolutions of the tokenizer), got {self.size}")
         for heads in (self.encoder_heads, self.decoder_heads):
             if self.width % heads:
                 raise ConfigError(f"width {self.width} is not divisible by {heads} heads")
@@ -116,18 +124,20 @@ class SoftPositionEmbedding(nn.Module):
 
 
 class ImageTokens(nn.Module):
-    """CNN tokenizer: (B, 3, H, W) -> (B, (H/4)*(W/4), width), with soft position embedding."""
+    """CNN tokenizer: (B, 3, H, W) -> (B, (H/s)*(W/s), width) with s = ``downsample`` (1, 2
+    or 4 from that many stride-2 convolutions), with soft position embedding."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         c = config.cnn_channels
+        strides = {1: (1, 1), 2: (2, 1), 4: (2, 2)}[config.downsample]
         self.cnn = nn.Sequential(
             nn.Conv2d(3, c, 5, padding=2), nn.ReLU(),
-            nn.Conv2d(c, c, 5, stride=2, padding=2), nn.ReLU(),
-            nn.Conv2d(c, c, 5, stride=2, padding=2), nn.ReLU(),
+            nn.Conv2d(c, c, 5, stride=strides[0], padding=2), nn.ReLU(),
+            nn.Conv2d(c, c, 5, stride=strides[1], padding=2), nn.ReLU(),
             nn.Conv2d(c, config.width, 3, padding=1),
         )
-        self.position = SoftPositionEmbedding(config.size // 4, config.width)
+        self.position = SoftPositionEmbedding(config.size // config.downsample, config.width)
         self.mlp = nn.Sequential(nn.LayerNorm(config.width), nn.Linear(config.width, config.width),
                                  nn.ReLU(), nn.Linear(config.width, config.width))
 
@@ -137,16 +147,56 @@ class ImageTokens(nn.Module):
 
 
 class PosteriorHead(nn.Module):
-    """Per-slot linear map (B, K, width) -> mu, logvar (B, K, d_slot)."""
+    """Per-slot linear map (B, K, width) -> mu, logvar (B, K, d_slot); the log-variance bias
+    starts at ``logvar_init`` (0: posterior std about 1 at initialization; negative: less
+    sampling noise while the encoder learns to carry the image)."""
 
-    def __init__(self, width: int, slot_dim: int) -> None:
+    def __init__(self, width: int, slot_dim: int, logvar_init: float = 0.0) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(width)
         self.linear = nn.Linear(width, 2 * slot_dim)
+        with torch.no_grad():
+            self.linear.bias[slot_dim:] += logvar_init
 
     def forward(self, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.linear(self.norm(slots)).chunk(2, dim=-1)
         return mu, logvar
+
+
+class SlotInitializer(nn.Module):
+    """The encoder's K starting slot vectors (B, K, width).
+
+    ``learned``: one learned vector per slot (slot k always starts from the same point, so
+    slots carry an identity, e.g. a region of the image). ``random`` (Locatello et al. 2020):
+    s_k = mu + e^{log_sigma} * eps_k with mu, log_sigma (width,) learned and shared by all
+    slots and eps_k standard normal, drawn anew for every image in training mode (``noise``
+    (B, K, width), or torch's global generator when not given); in eval mode eps is a fixed
+    draw (a buffer made at construction), so evaluation is deterministic. The slots are then
+    exchangeable: no slot can own a fixed part of the image.
+    """
+
+    eval_noise: torch.Tensor
+
+    def __init__(self, kind: str, slots: int, width: int) -> None:
+        super().__init__()
+        self.kind = kind
+        if kind == "learned":
+            self.queries = nn.Parameter(torch.randn(slots, width) * 0.02)
+        else:
+            self.mu = nn.Parameter(torch.randn(width) * 0.02)
+            self.log_sigma = nn.Parameter(torch.zeros(width))
+            self.register_buffer("eval_noise", torch.randn(slots, width))
+
+    def forward(self, batch: int, noise: torch.Tensor | None = None) -> torch.Tensor:
+        if self.kind == "learned":
+            return self.queries.expand(batch, -1, -1)
+        if not self.training:
+            eps = self.eval_noise.expand(batch, -1, -1)
+        elif noise is None:
+            eps = torch.randn(batch, *self.eval_noise.shape, device=self.mu.device)
+        else:
+            eps = noise.to(self.mu.dtype)
+        return self.mu + self.log_sigma.exp() * eps
 
 
 class QueryBlock(nn.Module):
@@ -176,14 +226,15 @@ class TransformerEncoder(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.tokens = ImageTokens(config)
-        self.queries = nn.Parameter(torch.randn(config.slots, config.width) * 0.02)
+        self.init = SlotInitializer(config.slot_init, config.slots, config.width)
         self.blocks = nn.ModuleList(QueryBlock(config.width, config.encoder_heads)
                                     for _ in range(config.encoder_layers))
-        self.head = PosteriorHead(config.width, config.slot_dim)
+        self.head = PosteriorHead(config.width, config.slot_dim, config.logvar_init)
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, images: torch.Tensor,
+                init_noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         tokens = self.tokens(images)
-        q = self.queries.expand(images.shape[0], -1, -1)
+        q = self.init(images.shape[0], init_noise)
         for block in self.blocks:
             q = block(q, tokens)
         return self.head(q)
@@ -196,20 +247,21 @@ class SlotAttentionEncoder(nn.Module):
         super().__init__()
         w = config.width
         self.tokens = ImageTokens(config)
-        self.init = nn.Parameter(torch.randn(config.slots, w) * 0.02)
+        self.init = SlotInitializer(config.slot_init, config.slots, w)
         self.norm_t, self.norm_s = nn.LayerNorm(w), nn.LayerNorm(w)
         self.q, self.k, self.v = (nn.Linear(w, w, bias=False) for _ in range(3))
         self.gru = nn.GRUCell(w, w)
         self.mlp = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, 2 * w), nn.ReLU(),
                                  nn.Linear(2 * w, w))
         self.iterations = config.iterations
-        self.head = PosteriorHead(w, config.slot_dim)
+        self.head = PosteriorHead(w, config.slot_dim, config.logvar_init)
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, images: torch.Tensor,
+                init_noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         t = self.norm_t(self.tokens(images))
         k, v = self.k(t), self.v(t)
-        b, n_slots, w = images.shape[0], self.init.shape[0], self.init.shape[1]
-        slots = self.init.expand(b, -1, -1)
+        slots = self.init(images.shape[0], init_noise)
+        b, n_slots, w = slots.shape
         for _ in range(self.iterations):
             logits = self.q(self.norm_s(slots)) @ k.transpose(1, 2) / math.sqrt(w)
             attn = logits.softmax(dim=1) + 1e-8
@@ -261,7 +313,8 @@ class TransformerDecoder(nn.Module):
                                                           config.octaves), persistent=False)
         self.query_mlp = nn.Sequential(nn.Linear(self.features.shape[1], w), nn.ReLU(),
                                        nn.Linear(w, w))
-        self.slot_in = nn.Linear(config.slot_dim, w)
+        self.slot_in = nn.Sequential(nn.Linear(config.slot_dim, 4 * w), nn.GELU(),
+                                     nn.Linear(4 * w, w))
         self.blocks = nn.ModuleList(CrossAttentionBlock(w, config.decoder_heads)
                                     for _ in range(config.decoder_layers))
         self.out = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, w), nn.ReLU(), nn.Linear(w, 3))
@@ -329,13 +382,16 @@ class SlotVAE(nn.Module):
         self.decoder = (TransformerDecoder(config) if config.decoder == "transformer"
                         else SpatialBroadcastDecoder(config))
 
-    def forward(self, images: torch.Tensor, noise: torch.Tensor | None = None) -> VAEOutput:
+    def forward(self, images: torch.Tensor, noise: torch.Tensor | None = None,
+                init_noise: torch.Tensor | None = None) -> VAEOutput:
         """images (B, 3, H, W) -> :class:`VAEOutput`.
 
         In training mode z = mu + e^{logvar/2} * noise with ``noise`` (B, K, d) standard normal
         (drawn from torch's global generator when not given); in eval mode z = mu.
+        ``init_noise`` (B, K, width): the eps of the random slot initialization
+        (:class:`SlotInitializer`; ignored with ``slot_init="learned"``).
         """
-        mu, logvar = self.encoder(images)
+        mu, logvar = self.encoder(images, init_noise)
         if self.training:
             eps = torch.randn_like(mu) if noise is None else noise.to(mu.dtype)
             z = mu + (0.5 * logvar).exp() * eps

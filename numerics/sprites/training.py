@@ -109,14 +109,19 @@ def train_sprites(run: SpritesRun, scenes: Scenes | None = None, *,
         model.compile()
 
     noise_shape = (run.batch_size, run.model.slots, run.model.slot_dim)
+    init_shape = (run.batch_size, run.model.slots, run.model.width)
 
     def sample_batch(step: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         index = torch.randint(0, len(images), (run.batch_size,), generator=generator)
-        return {"images": images[index], "noise": torch.randn(noise_shape, generator=generator)}
+        batch = {"images": images[index], "noise": torch.randn(noise_shape, generator=generator)}
+        if run.model.slot_init == "random":
+            batch["init_noise"] = torch.randn(init_shape, generator=generator)
+        return batch
 
     def loss_fn(m: SlotVAE, batch: dict[str, torch.Tensor], step: int
                 ) -> tuple[torch.Tensor, Mapping[str, float]]:
-        return slot_vae_loss(m, batch["images"], step, run.loss, batch["noise"])
+        return slot_vae_loss(m, batch["images"], step, run.loss, batch["noise"],
+                             batch.get("init_noise"))
 
     evaluate = None
     if eval_scenes is not None and run.engine.eval_every > 0:

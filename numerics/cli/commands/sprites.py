@@ -94,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _common(p)
     p = sub.add_parser("experiment", help="the alpha/beta/decoder comparison table + figure")
     _overrides(p)
-    p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS[:4]))
+    p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     p.add_argument("--seeds", nargs="+", type=int, default=None,
                    help="model/batch seeds, one run per variant each (default: --seed)")
     p.add_argument("--modes", nargs="+", choices=("occlusion", "additive", "shadow"),
@@ -104,6 +104,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--n-eval", type=positive_int, default=256)
     p.add_argument("--n-jacobian", type=positive_int, default=32)
     p.add_argument("--regressor", choices=("kernel", "linear", "mlp"), default="kernel")
+    p.add_argument("--jobs", type=positive_int, default=1,
+                   help="runs trained at once in worker processes (threads split among them)")
     p.add_argument("--out", required=True, metavar="DIR")
     _common(p)
 
@@ -213,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
                                 seeds=tuple(args.seeds) if args.seeds else None,
                                 modes=tuple(args.modes) if args.modes else None,
                                 n_eval=args.n_eval, n_jacobian=args.n_jacobian,
-                                regressor=args.regressor)
+                                regressor=args.regressor, jobs=args.jobs)
     flagged = [f"{r['mode']} {r['variant']} seed {r['seed']}" for r in experiment.rows
                if r["collapsed"]]
     text = (summary_markdown(experiment.summary) + "\n" + markdown_table(experiment.rows)

@@ -48,6 +48,16 @@ def test_forward_shapes_and_normalization(encoder: str, decoder: str) -> None:
     assert not torch.equal(model(x).z, model(x).mu)
 
 
+@pytest.mark.parametrize("downsample", [1, 2, 4])
+def test_image_tokens_per_downsample(downsample: int) -> None:
+    config = replace(SMOKE, downsample=downsample)
+    model = make_model(config, 0)
+    x = torch.rand(2, 3, config.size, config.size)
+    side = config.size // downsample
+    assert model.encoder.tokens(x).shape == (2, side * side, config.width)
+    assert model(x).decoded.image.shape == x.shape
+
+
 def test_make_model_is_seeded() -> None:
     a, b, c = make_model(SMOKE, 1), make_model(SMOKE, 1), make_model(SMOKE, 2)
     pa, pb, pc = (torch.cat([q.flatten() for q in m.parameters()]) for m in (a, b, c))
@@ -120,8 +130,56 @@ def test_config_errors() -> None:
         ModelConfig(width=30, decoder_heads=4).validate()
     with pytest.raises(ConfigError):
         ModelConfig(size=30).validate()
+    with pytest.raises(ConfigError, match="slot_init"):
+        ModelConfig(slot_init="uniform").validate()
+    with pytest.raises(ConfigError, match="downsample"):
+        ModelConfig(downsample=3).validate()
+    with pytest.raises(ConfigError, match="multiple of downsample = 2"):
+        ModelConfig(size=15, downsample=2).validate()
     with pytest.raises(ConfigError):
         LossConfig(alpha=-1.0).validate()
     sb = make_model(replace(SMOKE, decoder="spatial-broadcast"), 0)
     with pytest.raises(ConfigError):
         slot_vae_loss(sb, torch.rand(1, 3, SMOKE.size, SMOKE.size), 0, LossConfig(alpha=1.0))
+
+
+def test_logvar_init_sets_the_posterior_log_variance_bias() -> None:
+    base = make_model(SMOKE, 3)
+    shifted = make_model(replace(SMOKE, logvar_init=-4.0), 3)
+    d = SMOKE.slot_dim
+    b0, b1 = base.encoder.head.linear.bias, shifted.encoder.head.linear.bias
+    assert torch.equal(b1[:d], b0[:d])
+    assert torch.equal(b1[d:], b0[d:] - 4.0)
+
+
+@pytest.mark.parametrize("encoder", ["transformer", "slot-attention"])
+@settings(max_examples=5, deadline=None)
+@given(perm=st.permutations(range(SMOKE.slots)))
+def test_random_slot_init_makes_slots_exchangeable(encoder: str, perm: list[int]) -> None:
+    """With slot_init="random" the encoder is slot-permutation equivariant: permuting the
+    initialization noise permutes the posterior (same numbers, slots in the new order)."""
+    config = replace(SMOKE, encoder=encoder, slot_init="random")
+    model = make_model(config, seed=0).train()
+    gen = torch.Generator().manual_seed(5)
+    x = torch.rand(2, 3, config.size, config.size, generator=gen)
+    eps = torch.randn(2, config.slots, config.width, generator=gen)
+    noise = torch.randn(2, config.slots, config.slot_dim, generator=gen)
+    order = torch.tensor(perm)
+    a = model(x, noise, eps)
+    b = model(x, noise[:, order], eps[:, order])
+    assert torch.allclose(b.mu, a.mu[:, order], atol=1e-5)
+    assert torch.allclose(b.decoded.image, a.decoded.image, atol=1e-5)
+
+
+def test_random_slot_init_is_fixed_in_eval_and_drawn_in_training() -> None:
+    config = replace(SMOKE, slot_init="random")
+    model = make_model(config, seed=0)
+    x = torch.rand(2, 3, config.size, config.size, generator=torch.Generator().manual_seed(0))
+    model.eval()
+    assert torch.equal(model(x).mu, model(x).mu)
+    reloaded = make_model(config, seed=1)
+    reloaded.load_state_dict(model.state_dict())
+    assert torch.equal(reloaded.eval()(x).mu, model(x).mu)
+    model.train()
+    eps = torch.randn(2, config.slots, config.width, generator=torch.Generator().manual_seed(1))
+    assert not torch.equal(model(x, None, eps).mu, model(x, None, 2.0 * eps).mu)

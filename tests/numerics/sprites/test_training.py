@@ -63,6 +63,27 @@ def test_experiment_seeds_modes_curves_and_collapse_flag(tmp_path, monkeypatch) 
         run_experiment(base, tmp_path, variants=("full",), seeds=(1, 1))
 
 
+def test_parallel_jobs_give_the_same_rows(tmp_path) -> None:
+    """Two worker processes of one thread each reproduce the sequential one-thread runs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        kwargs = {"variants": ("full", "alpha=0"), "seeds": (1,), "n_eval": 8, "n_jacobian": 2,
+                  "regressor": "linear"}
+        parallel = run_experiment(preset("smoke"), tmp_path / "b", jobs=2, **kwargs)
+        torch.set_num_threads(1)
+        serial = run_experiment(preset("smoke"), tmp_path / "a", **kwargs)
+    finally:
+        torch.set_num_threads(threads)
+    def same(rows: list[dict]) -> str:  # NaN-safe comparison of everything but wall time
+        return json.dumps([{k: v for k, v in r.items() if k != "train_s"} for r in rows],
+                          sort_keys=True)
+
+    assert same(parallel.rows) == same(serial.rows)
+    with pytest.raises(ConfigError, match="jobs"):
+        run_experiment(preset("smoke"), tmp_path, jobs=0)
+
+
 def test_gpu_preset_config_path_on_cpu_without_autocast(tmp_path) -> None:
     gpu = preset("gpu")
     assert gpu.engine.amp and gpu.model.decoder == "transformer" and gpu.loss.alpha > 0
