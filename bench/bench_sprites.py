@@ -6,14 +6,23 @@ logged, not differentiated) are timed side by side, interleaved, in one run, at 
 the CPU and, when present, on CUDA (bf16 autocast, as in training). Reported: images/s of both
 and the penalty's overhead ratio (time with / time without).
 
+With ``--experiment DIR`` (a folder written by ``iasym sprites experiment``) a second table
+gives, per mode and variant, the time to objects: the first learning-curve evaluation with
+J-ARI >= 0.8 (``steps_to_objects`` / ``seconds_to_objects`` of each run), as median over
+seeds and the number of seeds that got there.
+
     .venv/bin/python -m bench.bench_sprites [--sizes smoke cpu] [--repeat 5] [--out PATH]
+                                            [--experiment DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import statistics
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 
@@ -40,6 +49,26 @@ def _step_fn(size: str, alpha: float, device: torch.device):
     return step, run.batch_size
 
 
+def time_to_objects(rows: list[dict]) -> list[dict]:
+    """Per (mode, variant): seeds, how many reached J-ARI >= 0.8 on the learning curve, and
+    the median steps / seconds to get there over those that did (NaN if none)."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["mode"], r["variant"]), []).append(r)
+    out = []
+    for (mode, variant), group in groups.items():
+        hit = [r for r in group if math.isfinite(float(r.get("steps_to_objects", math.nan)))]
+        out.append({
+            "mode": mode, "variant": variant, "seeds": len(group), "reached": len(hit),
+            "median_steps": statistics.median(r["steps_to_objects"] for r in hit) if hit
+            else math.nan,
+            "median_s": statistics.median(r["seconds_to_objects"] for r in hit) if hit
+            else math.nan,
+            "train_s_median": statistics.median(float(r["train_s"]) for r in group),
+        })
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Time both variants per size and device; print the table and write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -48,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--experiment", default=None, metavar="DIR",
+                        help="also tabulate time to J-ARI 0.8 from DIR/results.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     devices = [torch.device("cpu")]
@@ -75,7 +106,14 @@ def main(argv: list[str] | None = None) -> None:
                 "step_s_penalty": with_p["median_s"], "step_s_no_penalty": without["median_s"],
             })
     print_table(rows)
-    write_results("bench_sprites", rows, args.out, repeat=args.repeat, threads=args.threads)
+    extra: dict = {}
+    if args.experiment:
+        results = json.loads((Path(args.experiment) / "results.json").read_text())
+        extra["time_to_objects"] = time_to_objects(results["rows"])
+        extra["experiment"] = str(args.experiment)
+        print_table(extra["time_to_objects"])
+    write_results("bench_sprites", rows, args.out, repeat=args.repeat, threads=args.threads,
+                  **extra)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ Variants (each trained from the same seed on the same scenes, then evaluated on 
 - ``slot-attention``: Slot Attention encoder with the full objective.
 
 Every variant runs for each requested seed and scene mode. Writes ``results.json``
-(configuration, one row per mode/variant/seed, the mean ± std summary over seeds and the
-learning curves), ``results.md`` (summary and per-run tables), ``jacobian_maps.png`` (per
+(configuration, one row per mode/variant/seed, the mean ± std summary over seeds, the
+learning curves of the figure (``curves``) and of every run (``run_curves``, keyed
+``MODE/VARIANT/sSEED``)), ``results.md`` (summary and per-run tables), ``jacobian_maps.png`` (per
 variant: a test scene, its reconstruction and the normalized decoder Jacobian map Jn_{p,k} of
 every slot) and, with ``engine.eval_every > 0``, ``learning_curves.png``. Every row carries a
 ``verdict`` (:func:`numerics.sprites.metrics.judge_run`: ``objects``, ``collapsed``,
@@ -49,19 +50,27 @@ from numerics.sprites.training import (
 VARIANTS = ("full", "alpha=0", "beta=0", "spatial-broadcast", "slot-attention")
 COLUMNS = ("mode", "variant", "seed", "alpha", "beta", "recon_mse", "recon_r2", "jis", "j_ari",
            "fg_ari", "sis", "dominant_share", "verdict", "steps", "train_s")
+#: J-ARI on the learning-curve scenes at which a run counts as having found objects
+#: (``steps_to_objects``, ``seconds_to_objects``: the first evaluation at or above it; NaN if
+#: none; seconds = steps x the run's mean wall time per step, evaluations included).
+OBJECTS_J_ARI = 0.8
 #: Metrics averaged over seeds in the summary (mean and std).
 SUMMARY_METRICS = ("jis", "j_ari", "fg_ari", "sis", "recon_mse", "recon_r2", "dominant_share")
 
 
 def preset(name: str) -> SpritesRun:
-    """Base run of the ``full`` variant: ``smoke`` (seconds, tests), ``cpu`` (minutes) or
+    """Base run of the ``full`` variant: ``smoke`` (seconds, tests), ``cpu`` (about 13
+    minutes per run on one core), ``gpu`` (the ``cpu`` recipe, larger, for one GPU) or
     ``paper`` (the paper's sizes and weights, docs/theory.md section 5, for a GPU).
 
-    ``cpu`` (6000 steps, about 13 CPU-minutes per variant) raises alpha from the paper's 0.05
-    to 3 but holds it at 0 for the first 1500 steps: with the per-image squared error as
-    reconstruction term, alpha = 0.05 leaves the penalty without effect in so few steps (run a1
-    of docs/sprites.md), while a penalty that starts before the reconstruction is learned
-    collapses every pixel onto one slot. ``gpu``: the ``cpu`` recipe, larger, for one GPU.
+    ``cpu`` is the best recipe measured on a 2-core CPU (docs/sprites.md): 16 x 16 scenes of
+    2-3 objects, K = 3 slots of dimension 6, four encoder layers on tokens at half resolution,
+    one decoder head, the posterior log-variance starting at -4 (less sampling noise while the
+    reconstruction is learned), alpha = 0 for 2000 steps and then warmed up to 40 over 2000
+    steps. With one head the penalty is at most (1 - 1/K)/2 = 1/3 per pixel, and the paper's
+    alpha = 0.05 with the per-image squared error as reconstruction term leaves it without effect
+    in so few steps; a penalty that starts before the reconstruction is learned collapses every
+    pixel onto one slot.
     """
     if name == "smoke":
         return SpritesRun(
@@ -73,19 +82,21 @@ def preset(name: str) -> SpritesRun:
             engine=EngineConfig(steps=8, lr=1e-3, log_every=4, progress=False),
             n_train=64, batch_size=8)
     if name == "cpu":
-        # the best recipe of docs/sprites.md (run c2): 16 x 16, two objects, the penalty off
-        # for 1500 steps (reconstruction first), then warmed up to alpha = 3 over 1500 steps;
-        # an earlier or stronger penalty collapses onto one slot (runs b1, b2)
+        # the recipe of docs/sprites.md (run r18): 16 x 16 scenes of 2-3 objects, K = 3 slots
+        # of dimension 6, 4 encoder layers, tokens at half resolution, one decoder head, the
+        # posterior log-variance starting at -4, the penalty off for 2000 steps
+        # (reconstruction first; an earlier penalty collapses onto one slot), then warmed up to
+        # alpha = 40 over 2000 steps (one head: the penalty is at most 1/3 per pixel)
         return SpritesRun(
-            data=SpritesConfig(size=16, min_objects=2, max_objects=2, min_scale=0.15,
-                               max_scale=0.25, margin=0.2),
-            model=ModelConfig(size=16, slots=3, slot_dim=6, width=32, encoder_layers=2,
-                              encoder_heads=4, decoder_layers=2, decoder_heads=4, octaves=4,
-                              cnn_channels=32),
-            loss=LossConfig(sigma=1.0, beta=0.05, alpha=3.0, alpha_warmup=1500,
-                            alpha_start=1500),
+            data=SpritesConfig(size=16, min_objects=2, max_objects=3, min_scale=0.13,
+                               max_scale=0.22, margin=0.18),
+            model=ModelConfig(size=16, slots=3, slot_dim=6, width=64, encoder_layers=4,
+                              encoder_heads=4, decoder_layers=2, decoder_heads=1, octaves=4,
+                              cnn_channels=32, downsample=2, logvar_init=-4.0),
+            loss=LossConfig(sigma=1.0, beta=0.05, alpha=40.0, alpha_warmup=2000,
+                            alpha_start=2000),
             engine=EngineConfig(steps=6000, lr=1.5e-3, warmup_steps=100, min_lr_ratio=0.1,
-                                log_every=50, eval_every=250),
+                                log_every=50, eval_every=500),
             n_train=4000, batch_size=32)
     if name == "paper":
         return SpritesRun(
@@ -98,12 +109,13 @@ def preset(name: str) -> SpritesRun:
                                 log_every=500, checkpoint_every=5000),
             n_train=100_000, batch_size=64)
     if name == "gpu":
-        # sized (not measured: no GPU was available when it was set) for <= 10 min on one H100:
-        # the cpu recipe with a wider model, twice the batch and more steps
+        # sized (not measured: no GPU was lent to the sessions that set it) for <= 10 min on one
+        # H100: the cpu recipe with a wider model, five encoder layers as in the paper, twice
+        # the batch and more steps
         cpu = preset("cpu")
         return replace(
             cpu,
-            model=replace(cpu.model, width=128, cnn_channels=64, encoder_layers=3),
+            model=replace(cpu.model, width=128, cnn_channels=64, encoder_layers=5),
             engine=replace(cpu.engine, steps=20_000, amp=True, log_every=200, eval_every=1000,
                            checkpoint_every=2000, device="auto"),
             n_train=50_000, batch_size=64)
@@ -298,7 +310,11 @@ def _train_and_score(task: _Task, train: Scenes, test: Scenes, curve_scenes: Sce
            "decoder": run.model.decoder, "encoder": run.model.encoder,
            "alpha": run.loss.alpha, "beta": run.loss.beta, **metrics,
            "train_s": fit_result.seconds, "steps": fit_result.steps,
-           "device": fit_result.device}
+           "resumed_from": fit_result.resumed_from, "device": fit_result.device}
+    reached = [e["step"] for e in fit_result.evaluations if e["j_ari"] >= OBJECTS_J_ARI]
+    per_step = fit_result.seconds / max(fit_result.steps, 1)
+    row["steps_to_objects"] = float(reached[0]) if reached else math.nan
+    row["seconds_to_objects"] = float(reached[0]) * per_step if reached else math.nan
     curve = {"history": fit_result.history, "evaluations": fit_result.evaluations}
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return row, curve, state
@@ -357,8 +373,10 @@ def run_experiment(base: SpritesRun, out: str | os.PathLike, *,
     rows: list[dict[str, Any]] = []
     models: dict[str, SlotVAE] = {}
     curves: dict[str, dict[str, list]] = {}
+    run_curves: dict[str, dict[str, list]] = {}
     for task, (row, curve, state) in zip(tasks, results, strict=True):
         rows.append(row)
+        run_curves[f"{task.mode}/{task.variant}/s{task.seed}"] = curve
         if task.seed == seeds[0] and task.mode == modes[0]:
             model = make_model(task.run.model)
             model.load_state_dict(state)
@@ -370,7 +388,8 @@ def run_experiment(base: SpritesRun, out: str | os.PathLike, *,
     atomic_write_json(files["json"], {"base": dataclasses.asdict(base), "n_eval": n_eval,
                                       "n_jacobian": n_jacobian, "regressor": regressor,
                                       "seeds": list(seeds), "modes": list(modes),
-                                      "rows": rows, "summary": summary, "curves": curves})
+                                      "rows": rows, "summary": summary, "curves": curves,
+                                      "run_curves": run_curves})
     flagged = [f"{r['mode']} {r['variant']} seed {r['seed']}" for r in rows if r["collapsed"]]
     note = ("\nCollapsed (one slot owns nearly every foreground pixel while J-ARI stays low; "
             "JIS is high for that reason alone): " + "; ".join(flagged) + "\n") if flagged else ""

@@ -43,9 +43,13 @@ def test_experiment_seeds_modes_curves_and_collapse_flag(tmp_path, monkeypatch) 
     import numerics.sprites.experiment as experiment
 
     base = replace(preset("smoke"), engine=replace(preset("smoke").engine, eval_every=4))
+    monkeypatch.setattr(experiment, "OBJECTS_J_ARI", -1.0)  # every evaluation "finds objects"
     result = run_experiment(base, tmp_path, variants=("full",), seeds=(3, 4),
                             modes=("occlusion", "shadow"), n_eval=8, n_jacobian=2,
                             regressor="linear", n_curve=4)
+    for row in result.rows:  # the first evaluation (step 4 of 8) reached the threshold
+        assert row["steps_to_objects"] == 4.0
+        assert row["seconds_to_objects"] == pytest.approx(row["train_s"] / 2)
     assert [(r["mode"], r["seed"]) for r in result.rows] == [
         ("occlusion", 3), ("occlusion", 4), ("shadow", 3), ("shadow", 4)]
     assert [s["seeds"] for s in result.summary] == [2, 2]
@@ -54,6 +58,10 @@ def test_experiment_seeds_modes_curves_and_collapse_flag(tmp_path, monkeypatch) 
     assert (tmp_path / "learning_curves.png").stat().st_size > 0
     curve = json.loads((tmp_path / "results.json").read_text())["curves"]["full"]
     assert [e["step"] for e in curve["evaluations"]] == [4.0, 8.0]
+    run_curves = json.loads((tmp_path / "results.json").read_text())["run_curves"]
+    assert sorted(run_curves) == ["occlusion/full/s3", "occlusion/full/s4", "shadow/full/s3",
+                                  "shadow/full/s4"]
+    assert run_curves["occlusion/full/s3"] == curve
     assert {"jis", "j_ari", "dominant_share"} <= set(curve["evaluations"][0])
     # a collapsed run (forced verdict) is flagged in the markdown
     rows = [{**result.rows[0], "verdict": "collapsed", "collapsed": True}]
