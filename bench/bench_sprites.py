@@ -57,7 +57,9 @@ def time_to_objects(rows: list[dict]) -> list[dict]:
         groups.setdefault((r["mode"], r["variant"]), []).append(r)
     out = []
     for (mode, variant), group in groups.items():
-        hit = [r for r in group if math.isfinite(float(r.get("steps_to_objects", math.nan)))]
+        # results.json stores NaN as null (numerics.core.jsonio): both mean "not reached"
+        hit = [r for r in group if r.get("steps_to_objects") is not None
+               and math.isfinite(float(r["steps_to_objects"]))]
         out.append({
             "mode": mode, "variant": variant, "seeds": len(group), "reached": len(hit),
             "median_steps": statistics.median(r["steps_to_objects"] for r in hit) if hit

@@ -131,8 +131,8 @@ def test_sprites_time_to_objects_medians_over_the_seeds_that_got_there():
     rows = [{"mode": "occlusion", "variant": "full", "steps_to_objects": s, "seconds_to_objects": t,
              "train_s": 100.0 + i} for i, (s, t) in enumerate([(3000.0, 30.0), (nan, nan),
                                                                (5000.0, 50.0)])]
-    rows.append({"mode": "occlusion", "variant": "alpha=0", "steps_to_objects": nan,
-                 "seconds_to_objects": nan, "train_s": 90.0})
+    rows.append({"mode": "occlusion", "variant": "alpha=0", "steps_to_objects": None,
+                 "seconds_to_objects": None, "train_s": 90.0})  # NaN as saved in JSON
     full, ablation = time_to_objects(rows)
     assert (full["seeds"], full["reached"], full["median_steps"], full["median_s"],
             full["train_s_median"]) == (3, 2, 4000.0, 40.0, 101.0)
