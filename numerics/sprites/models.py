@@ -40,6 +40,8 @@ from numerics.core.validation import positive_int
 ENCODERS = ("transformer", "slot-attention")
 DECODERS = ("transformer", "spatial-broadcast")
 SLOT_INITS = ("learned", "random")
+#: Tokenizer downsampling factor -> strides of its two middle convolutions.
+DOWNSAMPLE_STRIDES = {1: (1, 1), 2: (2, 1), 4: (2, 2)}
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,9 @@ class ModelConfig:
         for name in ("size", "slots", "slot_dim", "width", "encoder_layers", "encoder_heads",
                      "decoder_layers", "decoder_heads", "octaves", "cnn_channels", "iterations"):
             positive_int(name, getattr(self, name))
-        if self.downsample not in (1, 2, 4):
-            raise ConfigError(f"downsample must be 1, 2 or 4, got {self.downsample!r}")
+        if self.downsample not in DOWNSAMPLE_STRIDES:
+            raise ConfigError(f"downsample must be one of {tuple(DOWNSAMPLE_STRIDES)}, got "
+                              f"{self.downsample!r}")
         if self.size % self.downsample:
             raise ConfigError(f"size must be a multiple of downsample = {self.downsample} "
                               f"(stride-2 convolutions of the tokenizer), got {self.size}")
@@ -130,7 +133,7 @@ class ImageTokens(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         c = config.cnn_channels
-        strides = {1: (1, 1), 2: (2, 1), 4: (2, 2)}[config.downsample]
+        strides = DOWNSAMPLE_STRIDES[config.downsample]
         self.cnn = nn.Sequential(
             nn.Conv2d(3, c, 5, padding=2), nn.ReLU(),
             nn.Conv2d(c, c, 5, stride=strides[0], padding=2), nn.ReLU(),
