@@ -52,7 +52,8 @@ COLUMNS = ("mode", "variant", "seed", "alpha", "beta", "recon_mse", "recon_r2", 
            "fg_ari", "sis", "dominant_share", "verdict", "steps", "train_s")
 #: J-ARI on the learning-curve scenes at which a run counts as having found objects
 #: (``steps_to_objects``, ``seconds_to_objects``: the first evaluation at or above it; NaN if
-#: none; seconds = steps x the run's mean wall time per step, evaluations included).
+#: none; seconds = steps x the wall time per step of the last training call, evaluations
+#: included; NaN for a run loaded finished from its checkpoint).
 OBJECTS_J_ARI = 0.8
 #: Metrics averaged over seeds in the summary (mean and std).
 SUMMARY_METRICS = ("jis", "j_ari", "fg_ari", "sis", "recon_mse", "recon_r2", "dominant_share")
@@ -312,7 +313,9 @@ def _train_and_score(task: _Task, train: Scenes, test: Scenes, curve_scenes: Sce
            "train_s": fit_result.seconds, "steps": fit_result.steps,
            "resumed_from": fit_result.resumed_from, "device": fit_result.device}
     reached = [e["step"] for e in fit_result.evaluations if e["j_ari"] >= OBJECTS_J_ARI]
-    per_step = fit_result.seconds / max(fit_result.steps, 1)
+    # wall time per step of this call: a resumed run's seconds cover only the steps it ran
+    per_step = (fit_result.seconds / fit_result.steps_run if fit_result.steps_run
+                else math.nan)
     row["steps_to_objects"] = float(reached[0]) if reached else math.nan
     row["seconds_to_objects"] = float(reached[0]) * per_step if reached else math.nan
     curve = {"history": fit_result.history, "evaluations": fit_result.evaluations}
