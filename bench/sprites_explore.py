@@ -37,10 +37,12 @@ def build(args: argparse.Namespace) -> SpritesRun:
                         decoder_layers=args.decoder_layers,
                         decoder_heads=args.decoder_heads or args.heads,
                         octaves=args.octaves, cnn_channels=args.cnn_channels,
+                        cnn_kernel=args.cnn_kernel,
                         logvar_init=args.logvar_init, slot_init=args.slot_init,
                         downsample=args.downsample)
     loss = LossConfig(sigma=args.sigma, beta=args.beta, alpha=args.alpha,
-                      alpha_warmup=args.alpha_warmup, alpha_start=args.alpha_start)
+                      alpha_warmup=args.alpha_warmup, alpha_start=args.alpha_start,
+                      alpha_gate=args.alpha_gate)
     engine = EngineConfig(steps=args.steps, lr=args.lr, warmup_steps=args.lr_warmup,
                           schedule=args.schedule, min_lr_ratio=args.min_lr_ratio,
                           seed=args.seed, device="cpu", log_every=args.log_every,
@@ -56,7 +58,8 @@ def main(argv: list[str] | None = None) -> None:
     for flag, default in (("size", 16), ("min_objects", 2), ("max_objects", 2), ("slots", 3),
                           ("slot_dim", 6), ("width", 32), ("encoder_layers", 2),
                           ("decoder_layers", 2), ("heads", 4), ("octaves", 4),
-                          ("cnn_channels", 32), ("steps", 3000), ("lr_warmup", 100),
+                          ("cnn_channels", 32), ("cnn_kernel", 5), ("steps", 3000),
+                          ("lr_warmup", 100),
                           ("alpha_warmup", 500), ("alpha_start", 0), ("seed", 0),
                           ("data_seed", 0), ("n_train", 4000), ("batch_size", 32),
                           ("eval_every", 250), ("log_every", 50), ("n_eval", 64),
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         add("--" + flag.replace("_", "-"), type=int, default=default)
     for flag, default in (("min_scale", 0.15), ("max_scale", 0.25), ("margin", 0.2),
                           ("sigma", 1.0), ("beta", 0.05), ("alpha", 0.05), ("lr", 1e-3),
-                          ("min_lr_ratio", 0.1), ("logvar_init", 0.0)):
+                          ("min_lr_ratio", 0.1), ("logvar_init", 0.0), ("alpha_gate", 0.0)):
         add("--" + flag.replace("_", "-"), type=float, default=default)
     add("--mode", default="occlusion")
     add("--encoder", default="transformer")

@@ -127,13 +127,19 @@ class EngineConfig:
 
 @dataclass
 class FitResult:
-    """What :func:`fit` did: steps done in total, wall seconds of this call, device, logs."""
+    """What :func:`fit` did: steps done in total, wall seconds of this call, device, logs.
+
+    ``total_seconds``: training wall time of the whole segment, this call plus the calls
+    before a resume (the checkpoint carries it); NaN when resumed from a checkpoint written
+    before checkpoints recorded it.
+    """
 
     steps: int
     seconds: float
     device: str
     steps_run: int
     resumed_from: int = 0
+    total_seconds: float = math.nan
     history: list[dict[str, float]] = field(default_factory=list)
     evaluations: list[dict[str, float]] = field(default_factory=list)
 
@@ -208,12 +214,17 @@ def _resume_state(state: object, ckpt: Path, config: EngineConfig) -> Checkpoint
     for key in ("history", "evaluations"):
         if not isinstance(state.get(key, []), list):
             raise CheckpointError(f"checkpoint {ckpt}: {key!r} is not a list")
+    seconds = state.get("seconds", math.nan)
+    if not isinstance(seconds, float) or seconds < 0:
+        raise CheckpointError(f"checkpoint {ckpt}: 'seconds' is not a non-negative float")
     return state
 
 
 def _save(path: Path, model: nn.Module, opt: torch.optim.Optimizer, step: int,
-          gen: torch.Generator, config: EngineConfig, history: list, evals: list) -> None:
+          gen: torch.Generator, config: EngineConfig, history: list, evals: list,
+          seconds: float) -> None:
     atomic_torch_save(path, {
+        "seconds": seconds,
         "fingerprint": config.fingerprint,
         "schedule": _schedule(config),
         "model": model.state_dict(),
@@ -257,6 +268,7 @@ def fit(
     evals: list[dict[str, float]] = []
     start = config.first_step
     end = config.end()
+    before = 0.0  # training seconds of earlier calls (read from a checkpoint)
     ckpt = Path(config.checkpoint) if config.checkpoint else None
     if ckpt is not None and ckpt.exists():
         state = _resume_state(load_checkpoint(ckpt, map_location="cpu"), ckpt, config)
@@ -269,6 +281,7 @@ def fit(
             raise CheckpointError(f"checkpoint {ckpt} does not match this model: "
                                   f"{' '.join(str(err).split())[:300]}") from err
         start = state["step"]
+        before = state.get("seconds", math.nan)
         history = list(state.get("history", []))
         evals = list(state.get("evaluations", []))
     use_amp = bool(config.amp and device.type == "cuda")
@@ -315,7 +328,8 @@ def fit(
         if ckpt is not None and config.checkpoint_every and (
             done % config.checkpoint_every == 0 or done == end
         ):
-            _save(ckpt, model, opt, done, gen, config, history, evals)
+            _save(ckpt, model, opt, done, gen, config, history, evals,
+                  before + time.perf_counter() - t0)
     bar.close()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -323,4 +337,4 @@ def fit(
     model.eval()
     return FitResult(steps=end, seconds=seconds, device=str(device),
                      steps_run=max(0, end - start), resumed_from=start,
-                     history=history, evaluations=evals)
+                     total_seconds=before + seconds, history=history, evaluations=evals)

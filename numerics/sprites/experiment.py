@@ -48,15 +48,24 @@ from numerics.sprites.training import (
 )
 
 VARIANTS = ("full", "alpha=0", "beta=0", "spatial-broadcast", "slot-attention")
-COLUMNS = ("mode", "variant", "seed", "alpha", "beta", "recon_mse", "recon_r2", "jis", "j_ari",
-           "fg_ari", "sis", "dominant_share", "verdict", "steps", "train_s")
+COLUMNS = ("mode", "variant", "seed", "alpha", "beta", "recon_mse", "recon_r2", "jis",
+           "jis_single", "jis_overlap", "j_ari", "fg_ari", "sis", "dominant_share", "verdict",
+           "steps", "train_s")
 #: J-ARI on the learning-curve scenes at which a run counts as having found objects
 #: (``steps_to_objects``, ``seconds_to_objects``: the first evaluation at or above it; NaN if
 #: none; seconds = steps x the wall time per step of the last training call, evaluations
 #: included; NaN for a run loaded finished from its checkpoint).
 OBJECTS_J_ARI = 0.8
+#: Held-out scenes of the comparison, and how many of them get the decoder Jacobian (JIS,
+#: J-ARI): all of them, since J-ARI per scene is close to all-or-nothing (a slot owns an object
+#: or it does not), so a mean over a few dozen scenes moves by 0.1 between scene sets.
+N_EVAL = 256
+N_JACOBIAN = 256
+#: Held-out scenes (another seed) of every learning-curve point.
+N_CURVE = 64
 #: Metrics averaged over seeds in the summary (mean and std).
-SUMMARY_METRICS = ("jis", "j_ari", "fg_ari", "sis", "recon_mse", "recon_r2", "dominant_share")
+SUMMARY_METRICS = ("jis", "jis_single", "jis_overlap", "j_ari", "fg_ari", "sis", "recon_mse",
+                   "recon_r2", "dominant_share")
 
 
 def preset(name: str) -> SpritesRun:
@@ -310,12 +319,13 @@ def _train_and_score(task: _Task, train: Scenes, test: Scenes, curve_scenes: Sce
     row = {"mode": task.mode, "variant": task.variant, "seed": task.seed,
            "decoder": run.model.decoder, "encoder": run.model.encoder,
            "alpha": run.loss.alpha, "beta": run.loss.beta, **metrics,
-           "train_s": fit_result.seconds, "steps": fit_result.steps,
+           "train_s": fit_result.total_seconds, "steps": fit_result.steps,
            "resumed_from": fit_result.resumed_from, "device": fit_result.device}
     reached = [e["step"] for e in fit_result.evaluations if e["j_ari"] >= OBJECTS_J_ARI]
-    # wall time per step of this call: a resumed run's seconds cover only the steps it ran
-    per_step = (fit_result.seconds / fit_result.steps_run if fit_result.steps_run
-                else math.nan)
+    # wall time per step over every call of the run (a resumed run's checkpoint carries the
+    # seconds of the calls before; NaN for checkpoints written before they did)
+    trained = fit_result.steps - run.engine.first_step
+    per_step = fit_result.total_seconds / trained if trained else math.nan
     row["steps_to_objects"] = float(reached[0]) if reached else math.nan
     row["seconds_to_objects"] = float(reached[0]) * per_step if reached else math.nan
     curve = {"history": fit_result.history, "evaluations": fit_result.evaluations}
@@ -325,9 +335,10 @@ def _train_and_score(task: _Task, train: Scenes, test: Scenes, curve_scenes: Sce
 
 def run_experiment(base: SpritesRun, out: str | os.PathLike, *,
                    variants: tuple[str, ...] = VARIANTS, seeds: tuple[int, ...] | None = None,
-                   modes: tuple[str, ...] | None = None, n_eval: int = 256,
-                   n_jacobian: int = 32, regressor: str = "kernel",
-                   eval_seed: int = 12345, n_curve: int = 32, jobs: int = 1) -> ExperimentResult:
+                   modes: tuple[str, ...] | None = None, n_eval: int = N_EVAL,
+                   n_jacobian: int = N_JACOBIAN, regressor: str = "kernel",
+                   eval_seed: int = 12345, n_curve: int = N_CURVE,
+                   jobs: int = 1) -> ExperimentResult:
     """Train and evaluate every (mode, variant, seed) on the same data per mode; write JSON,
     markdown, the Jacobian-map figure (first seed of each variant, first mode) and, when
     ``base.engine.eval_every > 0``, learning curves (first seed, first mode; scored on

@@ -10,10 +10,18 @@ A_{h,p,k} (decoder cross-attention of pixel p on slot k), and
 alpha(t) = 0 for t < alpha_start, then alpha * min(1, (t - alpha_start + 1) / alpha_warmup)
 (a delayed linear warm-up: the penalty starts once the reconstruction is under way; alpha when
 alpha_warmup = 0).
+
+Reconstruction gate (``alpha_gate`` = g > 0, off at 0): the penalty of a batch is also 0 while
+the batch's reconstruction R^2 = 1 - sum (x - x_hat)^2 / sum (x - x_bar)^2 (x_bar: the batch's
+per-pixel mean image; detached, so the gate passes no gradient) is below g. A penalty that
+arrives before the reconstruction collapses every pixel onto one slot, and how many steps the
+reconstruction needs varies with the seed; the gate ties the start to the reconstruction
+itself. It is a function of the batch alone, so training stays resumable and reproducible.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -33,6 +41,7 @@ class LossConfig:
     alpha: float = 0.05
     alpha_warmup: int = 25_000
     alpha_start: int = 0
+    alpha_gate: float = 0.0
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for negative weights or warm-up."""
@@ -41,6 +50,8 @@ class LossConfig:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("alpha_warmup", "alpha_start"):
             int_at_least(name, getattr(self, name), 0)
+        if not 0 <= self.alpha_gate < 1:
+            raise ConfigError(f"alpha_gate must lie in [0, 1), got {self.alpha_gate!r}")
 
     def alpha_at(self, step: int) -> float:
         """alpha(t): 0 before alpha_start, then alpha * min(1, (t - start + 1) / alpha_warmup)."""
@@ -49,6 +60,18 @@ class LossConfig:
         if self.alpha_warmup == 0:
             return self.alpha
         return self.alpha * min(1.0, (step - self.alpha_start + 1) / self.alpha_warmup)
+
+
+def batch_r2(images: torch.Tensor, recon: torch.Tensor) -> float:
+    """R^2 = 1 - sum (x - x_hat)^2 / sum (x - x_bar)^2 of a batch (B, C, H, W) against its own
+    per-pixel mean image x_bar; 1 for an exact reconstruction, -inf for an inexact one of a batch
+    of identical images."""
+    x = images.detach().double()
+    err = float((x - recon.detach().double()).square().sum())
+    var = float((x - x.mean(dim=0, keepdim=True)).square().sum())
+    if var > 0:
+        return 1.0 - err / var
+    return 1.0 if err == 0 else -math.inf
 
 
 def _at_least_float32(t: torch.Tensor) -> torch.Tensor:
@@ -88,12 +111,16 @@ def slot_vae_loss(model: SlotVAE, images: torch.Tensor, step: int, config: LossC
     must be 0. With alpha(t) = 0, L_int is still logged but computed without autograd.
     """
     out = model(images, noise, init_noise)
-    recon = (out.decoded.image.float() - images).square().flatten(1).sum(1).mean()
+    image = out.decoded.image.float()
+    recon = (image - images).square().flatten(1).sum(1).mean()
     kl = kl_divergence(out.mu, out.logvar)
     loss = config.sigma * recon + config.beta * kl
     logs = {"recon": float(recon.detach()), "kl": float(kl.detach())}
     if out.decoded.attention is not None:
         alpha = config.alpha_at(step)
+        if config.alpha_gate > 0:  # logged at every step, so that its running mean is one
+            logs["batch_r2"] = batch_r2(images, image)
+            alpha = alpha if logs["batch_r2"] >= config.alpha_gate else 0.0
         with torch.set_grad_enabled(torch.is_grad_enabled() and alpha > 0):
             penalty = interaction_penalty(out.decoded.attention)
         logs.update(interaction=float(penalty.detach()), alpha=alpha)

@@ -61,6 +61,7 @@ class ModelConfig:
     decoder_heads: int = 4
     octaves: int = 8
     cnn_channels: int = 32
+    cnn_kernel: int = 5
     iterations: int = 3
     logvar_init: float = 0.0
     slot_init: str = "learned"
@@ -77,6 +78,8 @@ class ModelConfig:
         for name in ("size", "slots", "slot_dim", "width", "encoder_layers", "encoder_heads",
                      "decoder_layers", "decoder_heads", "octaves", "cnn_channels", "iterations"):
             positive_int(name, getattr(self, name))
+        if self.cnn_kernel not in (3, 5):
+            raise ConfigError(f"cnn_kernel must be 3 or 5, got {self.cnn_kernel!r}")
         if self.downsample not in DOWNSAMPLE_STRIDES:
             raise ConfigError(f"downsample must be one of {tuple(DOWNSAMPLE_STRIDES)}, got "
                               f"{self.downsample!r}")
@@ -128,16 +131,20 @@ class SoftPositionEmbedding(nn.Module):
 
 class ImageTokens(nn.Module):
     """CNN tokenizer: (B, 3, H, W) -> (B, (H/s)*(W/s), width) with s = ``downsample`` (1, 2
-    or 4 from that many stride-2 convolutions), with soft position embedding."""
+    or 4 from that many stride-2 convolutions), with soft position embedding. Three
+    ``cnn_kernel`` (k) convolutions with strides 1, s_1, s_2 and a 3 x 3 one: a token sees
+    1 + (k - 1)(2 + s_1) + 2 s_1 s_2 pixels across (21 for k = 5 at s = 2, 13 for k = 3): on
+    16 x 16 scenes a k = 5 token sees the whole image, a k = 3 one its object and the
+    neighbourhood."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        c = config.cnn_channels
+        c, k = config.cnn_channels, config.cnn_kernel
         strides = DOWNSAMPLE_STRIDES[config.downsample]
         self.cnn = nn.Sequential(
-            nn.Conv2d(3, c, 5, padding=2), nn.ReLU(),
-            nn.Conv2d(c, c, 5, stride=strides[0], padding=2), nn.ReLU(),
-            nn.Conv2d(c, c, 5, stride=strides[1], padding=2), nn.ReLU(),
+            nn.Conv2d(3, c, k, padding=k // 2), nn.ReLU(),
+            nn.Conv2d(c, c, k, stride=strides[0], padding=k // 2), nn.ReLU(),
+            nn.Conv2d(c, c, k, stride=strides[1], padding=k // 2), nn.ReLU(),
             nn.Conv2d(c, config.width, 3, padding=1),
         )
         self.position = SoftPositionEmbedding(config.size // config.downsample, config.width)

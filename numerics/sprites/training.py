@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import torch
@@ -71,6 +71,18 @@ class SpritesRun:
         """JSON-ready nested dictionary."""
         return asdict(self)
 
+    def fingerprint(self) -> dict[str, Any]:
+        """What a checkpoint of this run must match to be resumed: the scenes, model, loss,
+        training set and batch size, and the package version (the engine checks its own
+        schedule; the cache path, ``compile``, logging, evaluation and device do not change the
+        numbers)."""
+        from numerics.core.io import package_version
+
+        d = self.to_dict()
+        return {"data": d["data"], "model": d["model"], "loss": d["loss"],
+                "n_train": self.n_train, "batch_size": self.batch_size,
+                "data_seed": self.data_seed, "version": package_version()}
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SpritesRun:
         """Inverse of :meth:`to_dict`."""
@@ -96,7 +108,10 @@ def train_sprites(run: SpritesRun, scenes: Scenes | None = None, *,
     """Train a :class:`SlotVAE` as configured by ``run``.
 
     The model is initialized from ``run.engine.seed``; batches and the reparametrization noise
-    come from the engine's seeded generator, so a run (and a resumed run) is reproducible.
+    come from the engine's seeded generator, so a run (and a resumed run) is reproducible. A
+    checkpoint (``run.engine.checkpoint``) carries :meth:`SpritesRun.fingerprint`: one written
+    for other scenes, model or loss is refused with a
+    :class:`~numerics.core.errors.CheckpointError`, not resumed.
     With ``eval_scenes`` and ``run.engine.eval_every > 0``, every ``eval_every`` steps the model
     is scored on them (:data:`CURVE_KEYS`, collapsed as 0/1; no SIS, Jacobian on the
     first ``n_jacobian`` scenes): the learning curve in ``FitResult.evaluations``.
@@ -132,8 +147,9 @@ def train_sprites(run: SpritesRun, scenes: Scenes | None = None, *,
             LOGGER.info("sprites eval: %s", " ".join(f"{k}={v:.3f}" for k, v in point.items()))
             return point
 
-    result = fit(model, loss_fn, sample_batch, run.engine, evaluate=evaluate,
-                 description="sprites")
+    engine = (replace(run.engine, fingerprint=run.fingerprint()) if run.engine.checkpoint
+              else run.engine)
+    result = fit(model, loss_fn, sample_batch, engine, evaluate=evaluate, description="sprites")
     return model, result
 
 
@@ -155,6 +171,13 @@ def _encode(model: SlotVAE, images: torch.Tensor, batch_size: int,
     return torch.cat(mus), torch.cat(recons), torch.cat(scores)
 
 
+def _jis_by_cover(jacobian: torch.Tensor, cover: torch.Tensor) -> dict[str, float]:
+    """JIS on the pixels that ``cover`` (n, P: objects covering each pixel) counts once and
+    twice or more; NaN for a set without pixels."""
+    return {name: jis(jacobian, pixels) if bool(pixels.any()) else math.nan
+            for name, pixels in (("jis_single", cover == 1), ("jis_overlap", cover >= 2))}
+
+
 def evaluate_sprites(model: SlotVAE, scenes: Scenes, *, n_jacobian: int = 64,
                      batch_size: int = 32, regressor: str = "kernel", seed: int = 0,
                      device: str = "auto", sis: bool = True) -> dict[str, Any]:
@@ -166,6 +189,11 @@ def evaluate_sprites(model: SlotVAE, scenes: Scenes, *, n_jacobian: int = 64,
     (Transformer decoder) against the ground truth on all scenes; sis: object latents vs. the
     slots matched to them by that same pixel assignment (Hungarian matching per scene) on all
     scenes with every object present (NaN when fewer than 20 such scenes, or ``sis=False``).
+    jis_single, jis_overlap: JIS on the Jacobian scenes' pixels covered by exactly one / by two
+    or more objects' masks (NaN when there are none): where objects overlap, an occlusion scene
+    shows the front object alone (interaction order 0) and an additive one the sum of all
+    (order 1), so a decoder whose interaction follows the renderer keeps jis_overlap near
+    jis_single on occlusion scenes and lowers it on additive ones.
     recon_r2 = 1 - recon_mse / (per-pixel variance of the scenes' images); dominant_share,
     dominant_mass, dominant_mass_score, true_dominant_share:
     :func:`~numerics.sprites.metrics.slot_dominance` of the Jacobian; verdict:
@@ -188,6 +216,7 @@ def evaluate_sprites(model: SlotVAE, scenes: Scenes, *, n_jacobian: int = 64,
         "recon_mse": float(recon.mean()),
         "recon_r2": 1.0 - float(recon.mean()) / variance if variance > 0 else math.nan,
         "jis": jis(jac, seg[sub] > 0),
+        **_jis_by_cover(jac, scenes.masks[sub].flatten(2).sum(dim=1)),
         "j_ari": j_ari(jac, seg[sub]),
         "fg_ari": foreground_ari(scores, seg),
         **slot_dominance(jac, seg[sub]),

@@ -58,6 +58,9 @@ def _overrides(p: argparse.ArgumentParser) -> None:
                    help="steps with alpha = 0 before the penalty's linear warm-up")
     p.add_argument("--alpha-warmup", type=non_negative_int, default=None,
                    help="steps of the penalty's linear warm-up")
+    p.add_argument("--alpha-gate", type=non_negative_float, default=None, metavar="R2",
+                   help="no penalty on a batch whose reconstruction R^2 is below R2 "
+                        "(0: off; guards against a collapse onto one slot)")
     p.add_argument("--lr", type=positive_float, default=None, help="peak learning rate")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast on CUDA (--no-amp to disable)")
@@ -87,8 +90,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("eval", help="evaluate a trained run on held-out scenes")
     p.add_argument("run_dir", metavar="DIR", help="folder written by 'iasym sprites train'")
     p.add_argument("--n", type=positive_int, default=256, help="held-out scenes")
-    p.add_argument("--n-jacobian", type=positive_int, default=32,
-                   help="scenes for the decoder Jacobian (JIS, J-ARI)")
+    p.add_argument("--n-jacobian", type=positive_int, default=None,
+                   help="scenes for the decoder Jacobian, JIS and J-ARI (default: all --n)")
     p.add_argument("--regressor", choices=("kernel", "linear", "mlp"), default="kernel")
     p.add_argument("--eval-seed", type=int, default=12345)
     _common(p)
@@ -101,8 +104,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    default=None, help="scene modes, each with every variant (default: --mode)")
     p.add_argument("--eval-every", type=non_negative_int, default=None,
                    help="steps between learning-curve evaluations (0: none)")
-    p.add_argument("--n-eval", type=positive_int, default=256)
-    p.add_argument("--n-jacobian", type=positive_int, default=32)
+    p.add_argument("--n-eval", type=positive_int, default=None,
+                   help="held-out scenes (default: 256)")
+    p.add_argument("--n-jacobian", type=positive_int, default=None,
+                   help="held-out scenes scored by the decoder Jacobian, JIS and J-ARI "
+                        "(default: all of them)")
     p.add_argument("--regressor", choices=("kernel", "linear", "mlp"), default="kernel")
     p.add_argument("--jobs", type=positive_int, default=1,
                    help="runs trained at once in worker processes (threads split among them)")
@@ -124,7 +130,8 @@ def _build_run(args: argparse.Namespace):
     if args.encoder is not None:
         model = replace(model, encoder=args.encoder)
     loss = replace(loss, **{k: getattr(args, k)
-                            for k in ("alpha", "beta", "sigma", "alpha_start", "alpha_warmup")
+                            for k in ("alpha", "beta", "sigma", "alpha_start", "alpha_warmup",
+                                      "alpha_gate")
                             if getattr(args, k) is not None})
     engine = replace(engine, device=args.device, progress=args.progress,
                      **{k: getattr(args, k) for k in ("steps", "amp", "seed", "lr", "eval_every")
@@ -203,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
         except (KeyError, RuntimeError, TypeError, ValueError) as err:
             raise CheckpointError(f"{folder / 'model.pt'} does not match run.json: {err}") from err
         scenes = render(config.data, args.n, args.eval_seed)
-        metrics = evaluate_sprites(model, scenes, n_jacobian=args.n_jacobian,
+        metrics = evaluate_sprites(model, scenes, n_jacobian=args.n_jacobian or args.n,
                                    regressor=args.regressor, device=args.device)
         _emit(args, metrics, "\n".join(
             f"{k:>19}: {v:.4f}" if isinstance(v, float) else f"{k:>19}: {v}"
@@ -214,8 +221,9 @@ def run(args: argparse.Namespace) -> int:
     experiment = run_experiment(_build_run(args), args.out, variants=tuple(args.variants),
                                 seeds=tuple(args.seeds) if args.seeds else None,
                                 modes=tuple(args.modes) if args.modes else None,
-                                n_eval=args.n_eval, n_jacobian=args.n_jacobian,
-                                regressor=args.regressor, jobs=args.jobs)
+                                regressor=args.regressor, jobs=args.jobs,
+                                **{k: getattr(args, k) for k in ("n_eval", "n_jacobian")
+                                   if getattr(args, k) is not None})
     flagged = [f"{r['mode']} {r['variant']} seed {r['seed']}" for r in experiment.rows
                if r["collapsed"]]
     text = (summary_markdown(experiment.summary) + "\n" + markdown_table(experiment.rows)

@@ -58,6 +58,38 @@ def test_resume_after_interruption_gives_identical_parameters(tmp_path):
         assert torch.equal(pr, pb)
 
 
+def test_training_time_accumulates_across_a_resume(tmp_path):
+    """total_seconds = seconds of the calls before (carried by the checkpoint) + this call."""
+    ckpt = tmp_path / "run.pt"
+    base = {"steps": 20, "lr": 1e-2, "progress": False, "device": "cpu",
+            "checkpoint": str(ckpt), "checkpoint_every": 10, "schedule": "constant"}
+    model, sample, loss_fn = _task()
+    first = fit(model, loss_fn, sample, EngineConfig(**{**base, "steps": 10}))
+    assert first.total_seconds == first.seconds > 0
+    saved = torch.load(ckpt, weights_only=True)["seconds"]
+    assert 0 < saved <= first.seconds
+    model, sample, loss_fn = _task()
+    second = fit(model, loss_fn, sample, EngineConfig(**base))
+    assert second.resumed_from == 10
+    assert second.total_seconds == pytest.approx(saved + second.seconds)
+    # loaded finished: the checkpoint's time (up to its write) plus this empty call's
+    saved = torch.load(ckpt, weights_only=True)["seconds"]
+    assert first.seconds < saved <= second.total_seconds
+    model, sample, loss_fn = _task()
+    done = fit(model, loss_fn, sample, EngineConfig(**base))
+    assert done.steps_run == 0 and done.total_seconds == pytest.approx(saved + done.seconds)
+    # a checkpoint from before the time was recorded: total unknown, not a guess
+    state = torch.load(ckpt, weights_only=True)
+    del state["seconds"]
+    torch.save(state, ckpt)
+    model, sample, loss_fn = _task()
+    assert math.isnan(fit(model, loss_fn, sample, EngineConfig(**base)).total_seconds)
+    state["seconds"] = "long"
+    torch.save(state, ckpt)
+    with pytest.raises(CheckpointError, match="seconds"):
+        fit(model, loss_fn, sample, EngineConfig(**base))
+
+
 def test_checkpoint_of_another_model_is_a_clear_error(tmp_path):
     ckpt = tmp_path / "run.pt"
     model, sample, loss_fn = _task()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import replace
 
 import pytest
@@ -14,6 +15,7 @@ from numerics.core.errors import ConfigError
 from numerics.sprites.experiment import preset
 from numerics.sprites.loss import (
     LossConfig,
+    batch_r2,
     interaction_penalty,
     kl_divergence,
     slot_attention_mass,
@@ -56,6 +58,20 @@ def test_image_tokens_per_downsample(downsample: int) -> None:
     side = config.size // downsample
     assert model.encoder.tokens(x).shape == (2, side * side, config.width)
     assert model(x).decoded.image.shape == x.shape
+
+
+@pytest.mark.parametrize(("kernel", "downsample", "seen"), [(5, 2, 21), (3, 2, 13), (3, 1, 9),
+                                                         (5, 4, 25)])
+def test_token_receptive_field(kernel: int, downsample: int, seen: int) -> None:
+    """A token's receptive field is 1 + (k - 1)(2 + s_1) + 2 s_1 s_2 pixels across."""
+    config = replace(SMOKE, size=32, cnn_kernel=kernel, downsample=downsample)
+    cnn = make_model(config, 0).encoder.tokens.cnn
+    x = torch.zeros(1, 3, 32, 32, requires_grad=True)
+    out = cnn(x)
+    centre = out.shape[-1] // 2
+    out[0, :, centre, centre].sum().backward()
+    rows = (x.grad.abs().sum(dim=(0, 1)) > 0).any(dim=1).nonzero()
+    assert int(rows.max() - rows.min()) + 1 == seen
 
 
 def test_make_model_is_seeded() -> None:
@@ -123,6 +139,40 @@ def test_alpha_warmup_and_loss_terms() -> None:
     assert loss.item() == pytest.approx(total, rel=1e-5)
 
 
+def test_batch_r2_exact() -> None:
+    x = torch.zeros(2, 1, 1, 2)
+    x[1] = 1.0  # per-pixel mean 1/2: sum of squared deviations 4 * 1/4 = 1
+    assert batch_r2(x, x) == 1.0
+    assert batch_r2(x, torch.full_like(x, 0.5)) == 0.0
+    assert batch_r2(x, x + 0.5) == pytest.approx(1.0 - 4 * 0.25)
+    same = torch.ones(3, 1, 2, 2)
+    assert batch_r2(same, same) == 1.0 and batch_r2(same, same * 0.9) == -math.inf
+
+
+def test_alpha_gate_holds_the_penalty_until_the_batch_reconstructs(monkeypatch) -> None:
+    import numerics.sprites.loss as loss_module
+
+    model = make_model(SMOKE, 0).eval()
+    x = torch.rand(3, 3, SMOKE.size, SMOKE.size, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        r2 = batch_r2(x, model(x).decoded.image)
+    cfg = LossConfig(sigma=1.0, beta=0.0, alpha=3.0, alpha_warmup=0, alpha_gate=0.5)
+    loss, logs = slot_vae_loss(model, x, 0, cfg)
+    assert logs["batch_r2"] == pytest.approx(r2, rel=1e-6) and r2 < 0.5  # untrained: closed
+    assert logs["alpha"] == 0.0 and loss.item() == pytest.approx(logs["recon"], rel=1e-6)
+    for value, alpha in ((0.49, 0.0), (0.5, 3.0), (0.9, 3.0)):
+        monkeypatch.setattr(loss_module, "batch_r2", lambda images, recon, v=value: v)
+        loss, logs = slot_vae_loss(model, x, 0, cfg)
+        assert logs["alpha"] == alpha and logs["batch_r2"] == value
+        assert loss.item() == pytest.approx(logs["recon"] + alpha * logs["interaction"],
+                                            rel=1e-6)
+    # before alpha_start the schedule alone decides (0), whatever the gate says
+    late = LossConfig(sigma=1.0, beta=0.0, alpha=3.0, alpha_start=5, alpha_gate=0.5)
+    assert slot_vae_loss(model, x, 0, late)[1]["alpha"] == 0.0
+    with pytest.raises(ConfigError, match="alpha_gate"):
+        LossConfig(alpha_gate=1.0).validate()
+
+
 def test_config_errors() -> None:
     with pytest.raises(ConfigError):
         ModelConfig(decoder="mlp").validate()
@@ -134,6 +184,8 @@ def test_config_errors() -> None:
         ModelConfig(slot_init="uniform").validate()
     with pytest.raises(ConfigError, match="downsample"):
         ModelConfig(downsample=3).validate()
+    with pytest.raises(ConfigError, match="cnn_kernel"):
+        ModelConfig(cnn_kernel=4).validate()
     with pytest.raises(ConfigError, match="multiple of downsample = 2"):
         ModelConfig(size=15, downsample=2).validate()
     with pytest.raises(ConfigError):

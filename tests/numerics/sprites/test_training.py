@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 
 import pytest
 import torch
 
 from numerics.cli import main
-from numerics.core.errors import ConfigError
+from numerics.core.errors import CheckpointError, ConfigError
 from numerics.sprites.data import render
 from numerics.sprites.experiment import VARIANTS, preset, run_experiment, variant_run
 from numerics.sprites.training import SpritesRun, evaluate_sprites, train_sprites
@@ -122,6 +123,11 @@ def test_training_is_reproducible_and_resumes(tmp_path) -> None:
     assert fit.resumed_from == 2
     for pa, pr in zip(a.parameters(), resumed.parameters(), strict=True):
         assert torch.allclose(pa, pr, atol=1e-6)
+    # a checkpoint of other settings is refused, naming what differs
+    other = replace(run, loss=replace(run.loss, alpha=run.loss.alpha * 2),
+                    engine=replace(run.engine, checkpoint=ckpt))
+    with pytest.raises(CheckpointError, match=r"loss\.alpha"):
+        train_sprites(other, scenes)
 
 
 def test_evaluate_on_variable_object_counts_and_errors() -> None:
@@ -138,6 +144,31 @@ def test_evaluate_on_variable_object_counts_and_errors() -> None:
         variant_run(run, "no-such-variant")
     with pytest.raises(ConfigError):
         SpritesRun(data=replace(run.data, size=32), model=run.model).validate()
+
+
+def test_jis_on_single_and_overlap_pixels(monkeypatch) -> None:
+    """jis_single / jis_overlap are JIS on the pixels one / several object masks cover."""
+    import numerics.sprites.training as training
+
+    jac = torch.tensor([[[1.0, 0.0], [1.0, 1.0], [3.0, 1.0], [0.0, 5.0]]])  # (1, P=4, K=2)
+    cover = torch.tensor([[1, 2, 2, 0]])
+    got = training._jis_by_cover(jac, cover)
+    assert got["jis_single"] == 1.0  # max share 1 -> (1 - 1/2) / (1 - 1/2)
+    assert got["jis_overlap"] == pytest.approx(((0.5 + 0.75) / 2 - 0.5) / 0.5)
+    assert math.isnan(training._jis_by_cover(jac, torch.tensor([[1, 1, 0, 1]]))["jis_overlap"])
+    run = preset("smoke")
+    model, _ = train_sprites(replace(run, engine=replace(run.engine, steps=1)))
+    scenes = render(run.data, 6, 3)
+    metrics = evaluate_sprites(model, scenes, n_jacobian=6, sis=False)
+    jac_seen = []
+    by_cover = training._jis_by_cover
+    monkeypatch.setattr(training, "_jis_by_cover",
+                        lambda j, c: jac_seen.append((j, c)) or {"jis_single": 0.0,
+                                                                 "jis_overlap": 0.0})
+    evaluate_sprites(model, scenes, n_jacobian=6, sis=False)
+    cover = jac_seen[0][1]
+    assert torch.equal(cover, scenes.masks.flatten(2).sum(dim=1))
+    assert metrics["jis_single"] == by_cover(jac_seen[0][0], cover)["jis_single"]
 
 
 def test_cli_train_eval_render(tmp_path, capsys) -> None:
