@@ -53,8 +53,9 @@ COLUMNS = ("mode", "variant", "seed", "alpha", "beta", "recon_mse", "recon_r2", 
            "steps", "train_s")
 #: J-ARI on the learning-curve scenes at which a run counts as having found objects
 #: (``steps_to_objects``, ``seconds_to_objects``: the first evaluation at or above it; NaN if
-#: none; seconds = steps x the wall time per step of the last training call, evaluations
-#: included; NaN for a run loaded finished from its checkpoint).
+#: none; seconds = steps x the run's wall time per step over all its training calls,
+#: evaluations included, which its checkpoint carries across a resume; NaN when resumed from a
+#: checkpoint written before checkpoints recorded it).
 OBJECTS_J_ARI = 0.8
 #: Held-out scenes of the comparison, and how many of them get the decoder Jacobian (JIS,
 #: J-ARI): all of them, since J-ARI per scene is close to all-or-nothing (a slot owns an object
