@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import math
 import os
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,7 @@ import torch
 from numerics.core.engine import EngineConfig
 from numerics.core.errors import ConfigError
 from numerics.core.io import atomic_write_json, atomic_write_text
+from numerics.core.progress import LOGGER, StderrHandler, configure_logging
 from numerics.sprites.data import Scenes, SpritesConfig, render
 from numerics.sprites.loss import LossConfig
 from numerics.sprites.metrics import decoder_jacobian, normalize_jacobian
@@ -305,13 +307,17 @@ class _Task:
 
 
 def _train_and_score(task: _Task, train: Scenes, test: Scenes, curve_scenes: Scenes,
-                     threads: int | None = None) -> tuple[dict[str, Any], dict[str, list],
-                                                          dict[str, torch.Tensor]]:
+                     threads: int | None = None, quiet: bool | None = None
+                     ) -> tuple[dict[str, Any], dict[str, list], dict[str, torch.Tensor]]:
     """Train ``task.run`` and score it on ``test``: returns (row, learning curve, weights).
 
-    ``threads``: torch's intra-op thread count for this run (set in a worker process)."""
+    In a worker process: ``threads``, torch's intra-op thread count for this run; ``quiet``,
+    the parent's log set-up (:func:`~numerics.core.progress.configure_logging`; None: the
+    parent logged nothing, so neither does the worker)."""
     if threads is not None:
         torch.set_num_threads(threads)
+    if quiet is not None:
+        configure_logging(quiet=quiet)
     run = task.run
     model, fit_result = train_sprites(run, train, eval_scenes=curve_scenes,
                                       n_jacobian=min(task.n_jacobian, len(curve_scenes)))
@@ -382,8 +388,12 @@ def run_experiment(base: SpritesRun, out: str | os.PathLike, *,
         from concurrent.futures import ProcessPoolExecutor
 
         threads = max(1, torch.get_num_threads() // jobs)
+        # spawned workers start with a bare logger: hand them the parent's set-up
+        quiet = (LOGGER.level > logging.INFO
+                 if any(isinstance(h, StderrHandler) for h in LOGGER.handlers) else None)
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(_train_and_score, t, *data[t.mode], threads) for t in tasks]
+            futures = [pool.submit(_train_and_score, t, *data[t.mode], threads, quiet)
+                       for t in tasks]
             results = [f.result() for f in futures]
     rows: list[dict[str, Any]] = []
     models: dict[str, SlotVAE] = {}

@@ -144,7 +144,8 @@ def train_sprites(run: SpritesRun, scenes: Scenes | None = None, *,
             metrics = evaluate_sprites(m, eval_scenes, n_jacobian=n_jacobian, sis=False,
                                        device=run.engine.device)
             point = {k: float(v) for k, v in metrics.items() if k in CURVE_KEYS}
-            LOGGER.info("sprites eval: %s", " ".join(f"{k}={v:.3f}" for k, v in point.items()))
+            LOGGER.info("sprites eval (%s, seed %d): %s", run.data.mode, run.engine.seed,
+                        " ".join(f"{k}={v:.3f}" for k, v in point.items()))
             return point
 
     engine = (replace(run.engine, fingerprint=run.fingerprint()) if run.engine.checkpoint

@@ -11,6 +11,7 @@ import torch
 
 from numerics.cli import main
 from numerics.core.errors import CheckpointError, ConfigError
+from numerics.core.progress import configure_logging
 from numerics.sprites.data import render
 from numerics.sprites.experiment import VARIANTS, preset, run_experiment, variant_run
 from numerics.sprites.training import SpritesRun, evaluate_sprites, train_sprites
@@ -72,18 +73,24 @@ def test_experiment_seeds_modes_curves_and_collapse_flag(tmp_path, monkeypatch) 
         run_experiment(base, tmp_path, variants=("full",), seeds=(1, 1))
 
 
-def test_parallel_jobs_give_the_same_rows(tmp_path) -> None:
-    """Two worker processes of one thread each reproduce the sequential one-thread runs."""
+def test_parallel_jobs_give_the_same_rows(tmp_path, capfd) -> None:
+    """Two worker processes of one thread each reproduce the sequential one-thread runs, and
+    log as the parent does."""
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
+    configure_logging()
+    base = replace(preset("smoke"), engine=replace(preset("smoke").engine, eval_every=4))
     try:
         kwargs = {"variants": ("full", "alpha=0"), "seeds": (1,), "n_eval": 8, "n_jacobian": 2,
-                  "regressor": "linear"}
-        parallel = run_experiment(preset("smoke"), tmp_path / "b", jobs=2, **kwargs)
+                  "regressor": "linear", "n_curve": 4}
+        parallel = run_experiment(base, tmp_path / "b", jobs=2, **kwargs)
+        logged = capfd.readouterr().err
         torch.set_num_threads(1)
-        serial = run_experiment(preset("smoke"), tmp_path / "a", **kwargs)
+        serial = run_experiment(base, tmp_path / "a", **kwargs)
     finally:
         torch.set_num_threads(threads)
+    # each worker logged its two learning-curve points (steps 4 and 8)
+    assert logged.count("sprites eval (occlusion, seed 1):") == 4
     def same(rows: list[dict]) -> str:  # NaN-safe comparison of everything but wall time
         return json.dumps([{k: v for k, v in r.items() if k != "train_s"} for r in rows],
                           sort_keys=True)
