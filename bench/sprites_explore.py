@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     test = render(run.data, args.n_eval, 12345)
     render_s = time.perf_counter() - t0
     model, fit = train_sprites(run, scenes, eval_scenes=test, n_jacobian=args.n_jacobian)
-    final = evaluate_sprites(model, render(run.data, 256, 54321), n_jacobian=32,
+    final = evaluate_sprites(model, render(run.data, 256, 54321), n_jacobian=256,
                              regressor="linear", seed=args.seed, device="cpu")
     if args.save_model:
         torch.save(model.state_dict(), args.save_model)
