@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from bench.common import print_table, timeit, write_results
-from numerics.sprites.experiment import preset
+from numerics.sprites.experiment import group_runs, preset
 from numerics.sprites.loss import LossConfig, slot_vae_loss
 from numerics.sprites.models import make_model
 
@@ -52,11 +52,8 @@ def _step_fn(size: str, alpha: float, device: torch.device):
 def time_to_objects(rows: list[dict]) -> list[dict]:
     """Per (mode, variant): seeds, how many reached J-ARI >= 0.8 on the learning curve, and
     the median steps / seconds to get there over those that did (NaN if none)."""
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for r in rows:
-        groups.setdefault((r["mode"], r["variant"]), []).append(r)
     out = []
-    for (mode, variant), group in groups.items():
+    for (mode, variant), group in group_runs(rows).items():
         # results.json stores NaN as null (numerics.core.jsonio): both mean "not reached"
         hit = [r for r in group if r.get("steps_to_objects") is not None
                and math.isfinite(float(r["steps_to_objects"]))]

@@ -49,10 +49,18 @@ def configure_logging(quiet: bool = False) -> None:
     Idempotent: the logger keeps exactly one :class:`StderrHandler` and does not propagate to
     the root logger (no duplicate lines under a user's own configuration).
     """
-    if not any(isinstance(h, StderrHandler) for h in LOGGER.handlers):
+    if logging_setup() is None:
         LOGGER.addHandler(StderrHandler())
     LOGGER.propagate = False
     LOGGER.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+def logging_setup() -> bool | None:
+    """The ``quiet`` of the :func:`configure_logging` in effect, or None if it was never called
+    (e.g. to repeat the set-up in a spawned worker process, which starts with a bare logger)."""
+    if not any(isinstance(h, StderrHandler) for h in LOGGER.handlers):
+        return None
+    return LOGGER.level > logging.INFO
 
 
 def _is_terminal() -> bool:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import logging
 import math
 import os
 from dataclasses import dataclass, field, replace
@@ -37,7 +36,7 @@ import torch
 from numerics.core.engine import EngineConfig
 from numerics.core.errors import ConfigError
 from numerics.core.io import atomic_write_json, atomic_write_text
-from numerics.core.progress import LOGGER, StderrHandler, configure_logging
+from numerics.core.progress import configure_logging, logging_setup
 from numerics.sprites.data import Scenes, SpritesConfig, render
 from numerics.sprites.loss import LossConfig
 from numerics.sprites.metrics import decoder_jacobian, normalize_jacobian
@@ -180,14 +179,19 @@ def markdown_table(rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMN
     return "\n".join(lines) + "\n"
 
 
-def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean and (population) std over seeds of :data:`SUMMARY_METRICS` per (mode, variant), the
-    number of seeds and how many runs got each verdict (e.g. ``objects 2, collapsed 1``)."""
+def group_runs(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The rows of each (mode, variant), in order of first appearance: one entry per seed."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault((r["mode"], r["variant"]), []).append(r)
+    return groups
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and (population) std over seeds of :data:`SUMMARY_METRICS` per (mode, variant), the
+    number of seeds and how many runs got each verdict (e.g. ``objects 2, collapsed 1``)."""
     out = []
-    for (mode, variant), group in groups.items():
+    for (mode, variant), group in group_runs(rows).items():
         entry: dict[str, Any] = {"mode": mode, "variant": variant, "seeds": len(group)}
         for m in SUMMARY_METRICS:
             values = np.array([float(g[m]) for g in group], dtype=np.float64)
@@ -388,9 +392,7 @@ def run_experiment(base: SpritesRun, out: str | os.PathLike, *,
         from concurrent.futures import ProcessPoolExecutor
 
         threads = max(1, torch.get_num_threads() // jobs)
-        # spawned workers start with a bare logger: hand them the parent's set-up
-        quiet = (LOGGER.level > logging.INFO
-                 if any(isinstance(h, StderrHandler) for h in LOGGER.handlers) else None)
+        quiet = logging_setup()  # spawned workers start with a bare logger
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [pool.submit(_train_and_score, t, *data[t.mode], threads, quiet)
                        for t in tasks]

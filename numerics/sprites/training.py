@@ -78,8 +78,7 @@ class SpritesRun:
         numbers)."""
         from numerics.core.io import package_version
 
-        d = self.to_dict()
-        return {"data": d["data"], "model": d["model"], "loss": d["loss"],
+        return {"data": asdict(self.data), "model": asdict(self.model), "loss": asdict(self.loss),
                 "n_train": self.n_train, "batch_size": self.batch_size,
                 "data_seed": self.data_seed, "version": package_version()}
 

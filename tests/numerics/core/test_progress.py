@@ -16,7 +16,7 @@ import numerics.core.progress as progress
 from numerics.cli import main
 from numerics.core.engine import EngineConfig, fit
 from numerics.core.errors import ConfigError
-from numerics.core.progress import LOGGER, Progress, configure_logging, track
+from numerics.core.progress import LOGGER, Progress, configure_logging, logging_setup, track
 
 
 class _Stream(io.StringIO):
@@ -101,9 +101,14 @@ def test_quiet_and_disabled_print_nothing(stderr: _Redirect) -> None:
     with stderr:
         _run(100, enabled=False)
         configure_logging(quiet=True)
+        assert logging_setup() is True
         _run(100)
         LOGGER.warning("still shown")
     assert stderr.getvalue() == "still shown\n"
+    configure_logging(quiet=False)
+    assert logging_setup() is False
+    LOGGER.handlers[:] = []  # as in a spawned worker (the fixture restores the handlers)
+    assert logging_setup() is None
 
 
 def test_terminal_gets_a_bar_that_is_removed(stderr: _Redirect,
