@@ -10,9 +10,11 @@ Variants (each trained from the same seed on the same scenes, then evaluated on 
 Every variant runs for each requested seed and scene mode. Writes ``results.json``
 (configuration, one row per mode/variant/seed, the mean ± std summary over seeds, the
 learning curves of the figure (``curves``) and of every run (``run_curves``, keyed
-``MODE/VARIANT/sSEED``)), ``results.md`` (summary and per-run tables), ``jacobian_maps.png`` (per
-variant: a test scene, its reconstruction and the normalized decoder Jacobian map Jn_{p,k} of
-every slot) and, with ``engine.eval_every > 0``, ``learning_curves.png``. Every row carries a
+``MODE/VARIANT/sSEED``)), ``results.md`` (summary and per-run tables), ``jacobian_maps.png``
+(per variant and mode, first seed: a test scene, its reconstruction and the normalized decoder
+Jacobian map Jn_{p,k} of every slot) and, with ``engine.eval_every > 0``,
+``learning_curves.png`` (the same runs; figure labels are ``VARIANT``, or ``MODE VARIANT`` with
+several modes). Every row carries a
 ``verdict`` (:func:`numerics.sprites.metrics.judge_run`: ``objects``, ``collapsed``,
 ``no-recon`` or ``mixed``) and ``collapsed``: a run whose slots collapse onto one slot has a
 high JIS and a low J-ARI, and is flagged rather than counted as a success. Each run trains
@@ -222,20 +224,20 @@ def _image(model: SlotVAE, z: torch.Tensor) -> torch.Tensor:
     return model.decoder(z).image.float()
 
 
-def jacobian_figure(models: dict[str, SlotVAE], images: torch.Tensor, path: str | os.PathLike,
+def jacobian_figure(models: dict[str, tuple[SlotVAE, torch.Tensor]], path: str | os.PathLike,
                     device: str = "cpu") -> None:
-    """Save a figure: one row per model with the scene, its reconstruction and Jn_{:,k} per
-    slot k (``images``: (1, 3, H, W))."""
+    """Save a figure: one row per entry ``name: (model, image)`` with the scene ``image``
+    (1, 3, H, W), its reconstruction and Jn_{:,k} per slot k."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    k = max(m.config.slots for m in models.values())
+    k = max(m.config.slots for m, _ in models.values())
     fig, axes = plt.subplots(len(models), k + 2, figsize=(1.6 * (k + 2), 1.7 * len(models)),
                              squeeze=False)
-    size = images.shape[-1]
-    for row, (name, model) in enumerate(models.items()):
+    for row, (name, (model, images)) in enumerate(models.items()):
+        size = images.shape[-1]
         model = model.to(device).eval()
         x = images.to(device)
         with torch.no_grad():
@@ -351,8 +353,8 @@ def run_experiment(base: SpritesRun, out: str | os.PathLike, *,
                    eval_seed: int = 12345, n_curve: int = N_CURVE,
                    jobs: int = 1) -> ExperimentResult:
     """Train and evaluate every (mode, variant, seed) on the same data per mode; write JSON,
-    markdown, the Jacobian-map figure (first seed of each variant, first mode) and, when
-    ``base.engine.eval_every > 0``, learning curves (first seed, first mode; scored on
+    markdown, the Jacobian-map figure (first seed of each variant in each mode) and, when
+    ``base.engine.eval_every > 0``, learning curves (the same runs; scored on
     ``n_curve`` held-out scenes of another seed than the test scenes).
 
     ``seeds``: model/batch seeds (default: ``base.engine.seed``); ``modes``: scene composition
@@ -398,17 +400,18 @@ def run_experiment(base: SpritesRun, out: str | os.PathLike, *,
                        for t in tasks]
             results = [f.result() for f in futures]
     rows: list[dict[str, Any]] = []
-    models: dict[str, SlotVAE] = {}
+    models: dict[str, tuple[SlotVAE, torch.Tensor]] = {}
     curves: dict[str, dict[str, list]] = {}
     run_curves: dict[str, dict[str, list]] = {}
     for task, (row, curve, state) in zip(tasks, results, strict=True):
         rows.append(row)
         run_curves[f"{task.mode}/{task.variant}/s{task.seed}"] = curve
-        if task.seed == seeds[0] and task.mode == modes[0]:
+        if task.seed == seeds[0]:
             model = make_model(task.run.model)
             model.load_state_dict(state)
-            models[task.variant] = model
-            curves[task.variant] = curve
+            label = task.variant if len(modes) == 1 else f"{task.mode} {task.variant}"
+            models[label] = (model, data[task.mode][1].images[:1])
+            curves[label] = curve
     summary = summarize(rows)
     files = {"json": str(out / "results.json"), "markdown": str(out / "results.md"),
              "figure": str(out / "jacobian_maps.png")}
@@ -422,7 +425,7 @@ def run_experiment(base: SpritesRun, out: str | os.PathLike, *,
             "JIS is high for that reason alone): " + "; ".join(flagged) + "\n") if flagged else ""
     atomic_write_text(files["markdown"], "## Mean ± std over seeds\n\n" + summary_markdown(summary)
                       + note + "\n## Runs\n\n" + markdown_table(rows))
-    jacobian_figure(models, data[modes[0]][1].images[:1], files["figure"])
+    jacobian_figure(models, files["figure"])
     if base.engine.eval_every > 0 and any(c["evaluations"] for c in curves.values()):
         files["curves"] = str(out / "learning_curves.png")
         curve_figure(curves, files["curves"])

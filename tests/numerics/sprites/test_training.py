@@ -58,12 +58,16 @@ def test_experiment_seeds_modes_curves_and_collapse_flag(tmp_path, monkeypatch) 
     jis_values = [r["jis"] for r in result.rows[:2]]
     assert result.summary[0]["jis"] == pytest.approx(sum(jis_values) / 2)
     assert (tmp_path / "learning_curves.png").stat().st_size > 0
-    curve = json.loads((tmp_path / "results.json").read_text())["curves"]["full"]
+    curves = json.loads((tmp_path / "results.json").read_text())["curves"]
+    # the figures' runs: the first seed in every mode, labelled "MODE VARIANT"
+    assert sorted(curves) == ["occlusion full", "shadow full"]
+    curve = curves["occlusion full"]
     assert [e["step"] for e in curve["evaluations"]] == [4.0, 8.0]
     run_curves = json.loads((tmp_path / "results.json").read_text())["run_curves"]
     assert sorted(run_curves) == ["occlusion/full/s3", "occlusion/full/s4", "shadow/full/s3",
                                   "shadow/full/s4"]
     assert run_curves["occlusion/full/s3"] == curve
+    assert run_curves["shadow/full/s3"] == curves["shadow full"]
     assert {"jis", "j_ari", "dominant_share"} <= set(curve["evaluations"][0])
     # a collapsed run (forced verdict) is flagged in the markdown
     rows = [{**result.rows[0], "verdict": "collapsed", "collapsed": True}]
