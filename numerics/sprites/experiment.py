@@ -68,7 +68,8 @@ N_JACOBIAN = 256
 #: Held-out scenes (another seed) of every learning-curve point.
 N_CURVE = 64
 #: Metrics averaged over seeds in the summary (mean and std).
-SUMMARY_METRICS = ("jis", "jis_single", "jis_overlap", "j_ari", "fg_ari", "sis", "recon_mse",
+SUMMARY_METRICS = ("jis", "jis_single", "jis_overlap", "j_ari", "j_ari_overlap", "j_ari_apart",
+                   "fg_ari", "sis", "recon_mse",
                    "recon_r2", "dominant_share")
 
 

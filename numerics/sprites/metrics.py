@@ -117,20 +117,26 @@ def ari(labels_true: Sequence[int] | np.ndarray | torch.Tensor,
     return 2.0 * (tp * tn - fn * fp) / ((tp + fn) * (fn + tn) + (tp + fp) * (fp + tn))
 
 
-def foreground_ari(scores: torch.Tensor, segmentation: torch.Tensor) -> float:
-    """Mean over images of ARI(argmax_k scores_{p,k}, segmentation_p) on foreground pixels.
+def foreground_ari_per_image(scores: torch.Tensor, segmentation: torch.Tensor) -> np.ndarray:
+    """ARI(argmax_k scores_{p,k}, segmentation_p) on the foreground pixels of each image.
 
     scores (n, P, K) (Jacobian J for J-ARI, decoder masks for FG-ARI); segmentation (n, P)
-    int with 0 = background. Images without foreground pixels are skipped.
+    int with 0 = background. Returns (n,) float64, NaN for an image without foreground pixels.
     """
     _check_pair(scores, segmentation, "scores")
     pred = scores.argmax(dim=-1).cpu().numpy()
     seg = segmentation.cpu().numpy()
-    values = [ari(seg[i][seg[i] > 0], pred[i][seg[i] > 0]) for i in range(seg.shape[0])
-              if (seg[i] > 0).any()]
-    if not values:
+    return np.array([ari(seg[i][seg[i] > 0], pred[i][seg[i] > 0]) if (seg[i] > 0).any()
+                     else np.nan for i in range(seg.shape[0])], dtype=np.float64)
+
+
+def foreground_ari(scores: torch.Tensor, segmentation: torch.Tensor) -> float:
+    """Mean over images of :func:`foreground_ari_per_image`; images without foreground pixels
+    are skipped."""
+    values = foreground_ari_per_image(scores, segmentation)
+    if np.isnan(values).all():
         raise DataError("no foreground pixels: ARI is undefined")
-    return float(np.mean(values))
+    return float(np.nanmean(values))
 
 
 def j_ari(jacobian: torch.Tensor, segmentation: torch.Tensor) -> float:

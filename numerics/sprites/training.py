@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import torch
 
 from numerics.core.device import resolve_device
@@ -24,7 +25,7 @@ from numerics.sprites.loss import LossConfig, slot_attention_mass, slot_vae_loss
 from numerics.sprites.metrics import (
     decoder_jacobian,
     foreground_ari,
-    j_ari,
+    foreground_ari_per_image,
     jis,
     judge_run,
     slot_dominance,
@@ -171,11 +172,20 @@ def _encode(model: SlotVAE, images: torch.Tensor, batch_size: int,
     return torch.cat(mus), torch.cat(recons), torch.cat(scores)
 
 
-def _jis_by_cover(jacobian: torch.Tensor, cover: torch.Tensor) -> dict[str, float]:
+def _by_cover(jacobian: torch.Tensor, segmentation: torch.Tensor,
+              cover: torch.Tensor) -> dict[str, float]:
     """JIS on the pixels that ``cover`` (n, P: objects covering each pixel) counts once and
-    twice or more; NaN for a set without pixels."""
-    return {name: jis(jacobian, pixels) if bool(pixels.any()) else math.nan
-            for name, pixels in (("jis_single", cover == 1), ("jis_overlap", cover >= 2))}
+    twice or more, J-ARI over all scenes and over the scenes with / without a pixel covered
+    twice; NaN for a set without pixels or scenes. jacobian (n, P, K), segmentation (n, P)."""
+    per_scene = foreground_ari_per_image(jacobian, segmentation)
+    overlapping = (cover >= 2).any(dim=1).numpy()
+    out = {name: jis(jacobian, pixels) if bool(pixels.any()) else math.nan
+           for name, pixels in (("jis_single", cover == 1), ("jis_overlap", cover >= 2))}
+    for name, chosen in (("j_ari", np.ones_like(overlapping)), ("j_ari_overlap", overlapping),
+                         ("j_ari_apart", ~overlapping)):
+        values = per_scene[chosen]
+        out[name] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+    return out
 
 
 def evaluate_sprites(model: SlotVAE, scenes: Scenes, *, n_jacobian: int = 64,
@@ -194,6 +204,10 @@ def evaluate_sprites(model: SlotVAE, scenes: Scenes, *, n_jacobian: int = 64,
     shows the front object alone (interaction order 0) and an additive one the sum of all
     (order 1), so a decoder whose interaction follows the renderer keeps jis_overlap near
     jis_single on occlusion scenes and lowers it on additive ones.
+    j_ari_overlap, j_ari_apart: J-ARI over the Jacobian scenes in which two objects' masks
+    overlap / in which none do (NaN when there are none): on scenes whose objects lie apart a
+    slot that owns an object scores high wherever its boundary runs, on overlapping ones only
+    if the boundary between the objects is drawn to the pixel.
     recon_r2 = 1 - recon_mse / (per-pixel variance of the scenes' images); dominant_share,
     dominant_mass, dominant_mass_score, true_dominant_share:
     :func:`~numerics.sprites.metrics.slot_dominance` of the Jacobian; verdict:
@@ -216,8 +230,7 @@ def evaluate_sprites(model: SlotVAE, scenes: Scenes, *, n_jacobian: int = 64,
         "recon_mse": float(recon.mean()),
         "recon_r2": 1.0 - float(recon.mean()) / variance if variance > 0 else math.nan,
         "jis": jis(jac, seg[sub] > 0),
-        **_jis_by_cover(jac, scenes.masks[sub].flatten(2).sum(dim=1)),
-        "j_ari": j_ari(jac, seg[sub]),
+        **_by_cover(jac, seg[sub], scenes.masks[sub].flatten(2).sum(dim=1)),
         "fg_ari": foreground_ari(scores, seg),
         **slot_dominance(jac, seg[sub]),
     }

@@ -16,6 +16,8 @@ from numerics.sprites.metrics import (
     ari,
     decoder_jacobian,
     fg_ari,
+    foreground_ari,
+    foreground_ari_per_image,
     j_ari,
     jis,
     match_slots,
@@ -66,6 +68,12 @@ def test_j_ari_perfect_up_to_permutation_and_mixed_value() -> None:
     truth = torch.tensor([[1, 1, 1, 2, 2, 2]])
     assert j_ari(mixed * 0.7 + 0.1, truth) == pytest.approx(8 / 33, abs=1e-15)
     assert fg_ari(mixed.transpose(1, 2), truth) == pytest.approx(8 / 33, abs=1e-15)
+    # per image: NaN for an image without foreground, which the mean skips
+    per_image = foreground_ari_per_image(torch.cat([onehot, mixed]),
+                                         torch.cat([seg, torch.zeros(1, 6, dtype=torch.long)]))
+    assert per_image[:2].tolist() == [1.0, 1.0] and np.isnan(per_image[2])
+    assert foreground_ari(torch.cat([onehot, mixed]),
+                          torch.cat([seg, torch.zeros(1, 6, dtype=torch.long)])) == 1.0
 
 
 def test_metric_input_errors() -> None:

@@ -157,29 +157,45 @@ def test_evaluate_on_variable_object_counts_and_errors() -> None:
         SpritesRun(data=replace(run.data, size=32), model=run.model).validate()
 
 
-def test_jis_on_single_and_overlap_pixels(monkeypatch) -> None:
-    """jis_single / jis_overlap are JIS on the pixels one / several object masks cover."""
+def test_jis_and_j_ari_by_cover(monkeypatch) -> None:
+    """jis_single / jis_overlap: JIS on the pixels one / several object masks cover;
+    j_ari_overlap / j_ari_apart: J-ARI on the scenes with / without such a pixel."""
     import numerics.sprites.training as training
 
     jac = torch.tensor([[[1.0, 0.0], [1.0, 1.0], [3.0, 1.0], [0.0, 5.0]]])  # (1, P=4, K=2)
+    seg = torch.tensor([[1, 1, 2, 0]])
     cover = torch.tensor([[1, 2, 2, 0]])
-    got = training._jis_by_cover(jac, cover)
+    got = training._by_cover(jac, seg, cover)
     assert got["jis_single"] == 1.0  # max share 1 -> (1 - 1/2) / (1 - 1/2)
     assert got["jis_overlap"] == pytest.approx(((0.5 + 0.75) / 2 - 0.5) / 0.5)
-    assert math.isnan(training._jis_by_cover(jac, torch.tensor([[1, 1, 0, 1]]))["jis_overlap"])
+    # argmax on the foreground: slots (0, 0, 0) against objects (1, 1, 2): ARI 0
+    assert got["j_ari"] == got["j_ari_overlap"] == 0.0
+    assert math.isnan(got["j_ari_apart"])
+    apart = training._by_cover(jac, seg, torch.tensor([[1, 1, 0, 1]]))
+    assert math.isnan(apart["jis_overlap"]) and math.isnan(apart["j_ari_overlap"])
+    assert apart["j_ari_apart"] == 0.0
+    # two scenes: a perfect one without overlap (ARI 1) and the one above (ARI 0)
+    two = training._by_cover(torch.cat([torch.tensor([[[2.0, 0.0], [0.0, 1.0], [0.0, 1.0],
+                                                       [1.0, 1.0]]]), jac]),
+                             torch.cat([torch.tensor([[1, 2, 2, 0]]), seg]),
+                             torch.cat([torch.tensor([[1, 1, 1, 0]]), cover]))
+    assert (two["j_ari"], two["j_ari_apart"], two["j_ari_overlap"]) == (0.5, 1.0, 0.0)
     run = preset("smoke")
     model, _ = train_sprites(replace(run, engine=replace(run.engine, steps=1)))
     scenes = render(run.data, 6, 3)
     metrics = evaluate_sprites(model, scenes, n_jacobian=6, sis=False)
-    jac_seen = []
-    by_cover = training._jis_by_cover
-    monkeypatch.setattr(training, "_jis_by_cover",
-                        lambda j, c: jac_seen.append((j, c)) or {"jis_single": 0.0,
-                                                                 "jis_overlap": 0.0})
+    seen = []
+    by_cover = training._by_cover
+    monkeypatch.setattr(training, "_by_cover",
+                        lambda j, s, c: seen.append((j, s, c)) or by_cover(j, s, c))
     evaluate_sprites(model, scenes, n_jacobian=6, sis=False)
-    cover = jac_seen[0][1]
-    assert torch.equal(cover, scenes.masks.flatten(2).sum(dim=1))
-    assert metrics["jis_single"] == by_cover(jac_seen[0][0], cover)["jis_single"]
+    jac_seen, seg_seen, cover_seen = seen[0]
+    assert torch.equal(cover_seen, scenes.masks.flatten(2).sum(dim=1))
+    assert torch.equal(seg_seen, scenes.segmentation.flatten(1))
+    expected = by_cover(jac_seen, seg_seen, cover_seen)
+    for key in ("jis_single", "j_ari", "j_ari_overlap", "j_ari_apart"):
+        assert metrics[key] == expected[key] or (math.isnan(metrics[key])
+                                                 and math.isnan(expected[key]))
 
 
 def test_cli_train_eval_render(tmp_path, capsys) -> None:
