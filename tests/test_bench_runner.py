@@ -137,3 +137,37 @@ def test_sprites_time_to_objects_medians_over_the_seeds_that_got_there():
     assert (full["seeds"], full["reached"], full["median_steps"], full["median_s"],
             full["train_s_median"]) == (3, 2, 4000.0, 40.0, 101.0)
     assert ablation["reached"] == 0 and ablation["median_s"] != ablation["median_s"]
+
+
+def test_sprites_diagnose_counts_merges_purity_and_scene_kinds():
+    import numpy as np
+    import torch
+
+    from bench.sprites_diagnose import diagnose, scene_kinds, slot_usage
+    from numerics.sprites.data import Scenes, render
+    from numerics.sprites.experiment import preset
+    from numerics.sprites.models import make_model
+
+    seg = np.array([[1, 1, 2, 2, 0], [1, 1, 2, 2, 0]])
+    pred = np.array([[0, 0, 0, 1, 2], [1, 1, 0, 0, 0]])
+    merged, used, purity = slot_usage(pred, seg)
+    assert merged.tolist() == [True, False] and used.tolist() == [2, 2]
+    assert purity == [1.0, 0.5, 1.0, 1.0]
+    # 3 x 3 scenes: objects touching side by side, overlapping, and apart (corners)
+    masks = torch.zeros(3, 3, 3, 3, dtype=torch.bool)
+    masks[0, 0, 0, 0] = masks[0, 1, 0, 1] = True
+    masks[1, 0, 0, :2] = masks[1, 1, 0, 1:] = True
+    masks[2, 0, 0, 0] = masks[2, 1, 2, 2] = True
+    segmentation = torch.zeros(3, 3, 3, dtype=torch.long)
+    for o in range(2):  # object 1 in front
+        segmentation[masks[:, o]] = o + 1
+    present = torch.tensor([[True, True, False]] * 3)
+    scenes = Scenes(torch.zeros(3, 3, 3, 3), masks, segmentation, torch.zeros(3, 3, 5), present)
+    kinds = scene_kinds(scenes)
+    assert kinds["overlap"].tolist() == [False, True, False]
+    assert kinds["touch"].tolist() == [True, True, False]
+    assert kinds["three"].tolist() == [False, False, False]
+    run = preset("smoke")
+    report = diagnose(make_model(run.model), run.data, 8, 3)
+    assert report["j_ari"]["all"]["scenes"] == 8 == len(render(run.data, 8, 3))
+    assert len(report["posterior_std"]) == run.model.slot_dim
