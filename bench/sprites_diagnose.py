@@ -26,9 +26,9 @@ import torch
 
 from numerics.sprites.data import Scenes, SpritesConfig, render
 from numerics.sprites.experiment import preset, variant_run
-from numerics.sprites.metrics import decoder_jacobian, foreground_ari_per_image
+from numerics.sprites.metrics import foreground_ari_per_image
 from numerics.sprites.models import ModelConfig, SlotVAE, make_model
-from numerics.sprites.training import SpritesRun
+from numerics.sprites.training import SpritesRun, scene_jacobians
 
 
 def _dilate(mask: np.ndarray) -> np.ndarray:
@@ -77,8 +77,7 @@ def diagnose(model: SlotVAE, data: SpritesConfig, n: int, seed: int) -> dict[str
     model.eval()
     with torch.no_grad():
         mu, logvar = model.encoder(scenes.images)
-    jac = torch.cat([decoder_jacobian(lambda v: model.decoder(v).image.float(), mu[i:i + 32])
-                     for i in range(0, n, 32)])
+    jac = scene_jacobians(model, mu, n)
     seg = scenes.segmentation.flatten(1)
     per_scene = foreground_ari_per_image(jac, seg)
     kinds = scene_kinds(scenes)

@@ -172,6 +172,18 @@ def _encode(model: SlotVAE, images: torch.Tensor, batch_size: int,
     return torch.cat(mus), torch.cat(recons), torch.cat(scores)
 
 
+def scene_jacobians(model: SlotVAE, mu: torch.Tensor, n: int, batch_size: int = 32,
+                    device: torch.device | None = None) -> torch.Tensor:
+    """Decoder Jacobian J_{p,k} (:func:`~numerics.sprites.metrics.decoder_jacobian`) of the
+    first ``n`` slot latents ``mu`` (N, K, d), in batches of ``batch_size``: (n, P, K) on the
+    CPU."""
+    dev = mu.device if device is None else device
+    jacobians = [decoder_jacobian(lambda v: model.decoder(v).image.float(),
+                                  mu[i:i + batch_size].to(dev)).cpu()
+                 for i in range(0, n, batch_size)]
+    return torch.cat(jacobians)[:n]
+
+
 def _by_cover(jacobian: torch.Tensor, segmentation: torch.Tensor,
               cover: torch.Tensor) -> dict[str, float]:
     """JIS on the pixels that ``cover`` (n, P: objects covering each pixel) counts once and
@@ -221,10 +233,7 @@ def evaluate_sprites(model: SlotVAE, scenes: Scenes, *, n_jacobian: int = 64,
     mu, recon, scores = _encode(model, scenes.images, batch_size, dev)
     seg = scenes.segmentation.flatten(1)
     sub = slice(0, min(n_jacobian, len(scenes)))
-    jacobians = [decoder_jacobian(lambda v: model.decoder(v).image.float(),
-                                  mu[i:i + batch_size].to(dev)).cpu()
-                 for i in range(0, sub.stop, batch_size)]
-    jac = torch.cat(jacobians)[sub]
+    jac = scene_jacobians(model, mu, sub.stop, batch_size, dev)
     variance = float(scenes.images.double().var(dim=0, unbiased=False).mean())
     metrics: dict[str, Any] = {
         "recon_mse": float(recon.mean()),
