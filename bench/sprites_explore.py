@@ -46,7 +46,8 @@ def build(args: argparse.Namespace) -> SpritesRun:
     engine = EngineConfig(steps=args.steps, lr=args.lr, warmup_steps=args.lr_warmup,
                           schedule=args.schedule, min_lr_ratio=args.min_lr_ratio,
                           seed=args.seed, device="cpu", log_every=args.log_every,
-                          eval_every=args.eval_every, progress=False, checkpoint_every=0)
+                          eval_every=args.eval_every, progress=False, checkpoint_every=0,
+                          amp=args.amp)
     return SpritesRun(data=data, model=model, loss=loss, engine=engine, n_train=args.n_train,
                       batch_size=args.batch_size, data_seed=args.data_seed)
 
@@ -75,6 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     add("--decoder", default="transformer")
     add("--schedule", default="cosine")
     add("--slot-init", default="learned")
+    add("--amp", action="store_true",
+        help="bfloat16 autocast where the device has native bf16 kernels")
     add("--out", default=str(OUT), help="folder of the JSON record")
     add("--save-model", default=None, help="also save the trained weights (state dict) here")
     args = p.parse_args(argv)

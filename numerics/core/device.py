@@ -40,6 +40,22 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
     return device
 
 
+def bf16_autocast(device: torch.device) -> bool:
+    """Whether bfloat16 autocast pays on ``device``: CUDA with bf16 support, or a CPU whose
+    oneDNN has native bf16 kernels (AVX512-BF16 or AMX; emulated bf16 is slower than float32).
+
+    Measured on the sprites ``cpu`` model (2-core CPU with AVX512-BF16, one thread): 8.7
+    training steps per second with autocast against 5.0 without. Elsewhere (other CPUs, MPS)
+    training stays in float32.
+    """
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type == "cpu":
+        return bool(torch.backends.mkldnn.is_available()
+                    and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
 def _flushing() -> bool:
     """Whether subnormal floats are flushed to 0 on this thread right now."""
     return torch.tensor(1e-40, dtype=torch.float32).item() == 0.0

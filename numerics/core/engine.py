@@ -7,7 +7,9 @@ cosine schedule, clips gradients, reports progress (:mod:`numerics.core.progress
 terminal, a log line per 10 % elsewhere), calls an optional ``evaluate`` callback
 periodically, writes atomic checkpoints and resumes from one after an interruption, so that an
 interrupted and resumed run gives the same numbers as an uninterrupted one on the CPU.
-Mixed precision (bfloat16 autocast) is used on CUDA only, and only when the task allows it.
+Mixed precision (bfloat16 autocast) is used only when the task asks for it (``amp``) and the
+device has native bfloat16 kernels (:func:`~numerics.core.device.bf16_autocast`: CUDA, or a
+CPU with AVX512-BF16 or AMX); elsewhere the same run trains in float32.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from numerics.core.device import resolve_device
+from numerics.core.device import bf16_autocast, resolve_device
 from numerics.core.errors import CheckpointError, ConfigError, DivergenceError
 from numerics.core.io import atomic_torch_save, load_checkpoint
 from numerics.core.jsonio import JSONDict
@@ -284,7 +286,7 @@ def fit(
         before = state.get("seconds", math.nan)
         history = list(state.get("history", []))
         evals = list(state.get("evaluations", []))
-    use_amp = bool(config.amp and device.type == "cuda")
+    use_amp = bool(config.amp and bf16_autocast(device))
     model.train()
     running: dict[str, float] = {}
     count = 0

@@ -150,3 +150,33 @@ def test_step_hook_runs_before_every_forward_pass_of_the_stage():
     assert calls == [1, 2, 3, 4]
     assert [s for s, _ in seen] == calls
     assert seen[2][1] == pytest.approx(100.0) and seen[1][1] != pytest.approx(100.0)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_amp_autocasts_only_where_the_device_has_native_bf16(monkeypatch, native):
+    """amp=True trains under bf16 autocast when bf16_autocast(device) says so, and otherwise
+    gives exactly the float32 run (amp=False)."""
+    monkeypatch.setattr("numerics.core.engine.bf16_autocast", lambda device: native)
+    model, sample, loss_fn = _task()
+    seen = []
+
+    def watching_loss(m, batch, step):
+        seen.append(torch.is_autocast_enabled("cpu"))
+        return loss_fn(m, batch, step)
+
+    base = {"steps": 5, "lr": 1e-2, "progress": False, "device": "cpu"}
+    fit(model, watching_loss, sample, EngineConfig(**base, amp=True))
+    assert seen == [native] * 5
+    reference, sample, loss_fn = _task()
+    fit(reference, loss_fn, sample, EngineConfig(**base))
+    same = all(torch.equal(a, b) for a, b in
+               zip(model.parameters(), reference.parameters(), strict=True))
+    assert same is not native
+
+
+def test_bf16_autocast_is_false_off_cpu_and_cuda():
+    from numerics.core.device import bf16_autocast
+
+    assert bf16_autocast(torch.device("meta")) is False
+    assert bf16_autocast(torch.device("cpu")) is bool(
+        torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
