@@ -3,8 +3,10 @@
 The regularized model (alpha > 0: the interaction penalty on the decoder attention is computed
 and back-propagated) and the same model without the penalty (alpha = 0: the penalty is only
 logged, not differentiated) are timed side by side, interleaved, in one run, at each size, on
-the CPU and, when present, on CUDA (bf16 autocast, as in training). Reported: images/s of both
-and the penalty's overhead ratio (time with / time without).
+the CPU and, when present, on CUDA, in float32 and, where the device has native bf16 kernels
+(:func:`numerics.core.device.bf16_autocast`), under bf16 autocast (what ``amp`` trains with).
+Reported: images/s of both, the penalty's overhead ratio (time with / time without) and, on
+the bf16 rows, the speed-up over float32 measured in the same interleaved loop.
 
 With ``--experiment DIR`` (a folder written by ``iasym sprites experiment``) a second table
 gives, per mode and variant, the time to objects: the first learning-curve evaluation with
@@ -27,18 +29,18 @@ from pathlib import Path
 import torch
 
 from bench.common import print_table, timeit, write_results
+from numerics.core.device import bf16_autocast
 from numerics.sprites.experiment import group_runs, preset
 from numerics.sprites.loss import LossConfig, slot_vae_loss
 from numerics.sprites.models import make_model
 
 
-def _step_fn(size: str, alpha: float, device: torch.device):
+def _step_fn(size: str, alpha: float, device: torch.device, amp: bool):
     run = preset(size)
     model = make_model(run.model, seed=0).to(device).train()
     loss_config = replace(run.loss, alpha=alpha, alpha_warmup=0)
     g = torch.Generator().manual_seed(0)
     x = torch.rand(run.batch_size, 3, run.model.size, run.model.size, generator=g).to(device)
-    amp = device.type == "cuda"
 
     def step() -> None:
         model.zero_grad(set_to_none=True)
@@ -89,21 +91,25 @@ def main(argv: list[str] | None = None) -> None:
         for size in args.sizes:
             if size == "paper" and device.type == "cpu":
                 continue
-            steps = {alpha: _step_fn(size, alpha, device) for alpha in (LossConfig().alpha, 0.0)}
-            batch = steps[0.0][1]
-            times: dict[float, list[float]] = {alpha: [] for alpha in steps}
-            for _ in range(args.repeat):  # interleaved, so that load changes hit both alike
-                for alpha, (step, _) in steps.items():
-                    times[alpha] += timeit(step, repeat=1, warmup=1, sync=sync)["times_s"]
-            with_p = {"median_s": statistics.median(times[LossConfig().alpha])}
-            without = {"median_s": statistics.median(times[0.0])}
-            rows.append({
-                "device": device.type, "size": size, "batch": batch,
-                "img_per_s_penalty": batch / with_p["median_s"],
-                "img_per_s_no_penalty": batch / without["median_s"],
-                "overhead_ratio": with_p["median_s"] / without["median_s"],
-                "step_s_penalty": with_p["median_s"], "step_s_no_penalty": without["median_s"],
-            })
+            precisions = [False, True] if bf16_autocast(device) else [False]
+            steps = {(alpha, amp): _step_fn(size, alpha, device, amp)
+                     for amp in precisions for alpha in (LossConfig().alpha, 0.0)}
+            batch = steps[(0.0, False)][1]
+            times: dict[tuple[float, bool], list[float]] = {key: [] for key in steps}
+            for _ in range(args.repeat):  # interleaved, so that load changes hit all alike
+                for key, (step, _) in steps.items():
+                    times[key] += timeit(step, repeat=1, warmup=1, sync=sync)["times_s"]
+            median = {key: statistics.median(t) for key, t in times.items()}
+            for amp in precisions:
+                with_p, without = median[(LossConfig().alpha, amp)], median[(0.0, amp)]
+                rows.append({
+                    "device": device.type, "size": size, "precision": "bf16" if amp else "fp32",
+                    "batch": batch, "img_per_s_penalty": batch / with_p,
+                    "img_per_s_no_penalty": batch / without,
+                    "overhead_ratio": with_p / without,
+                    "speedup_vs_fp32": median[(LossConfig().alpha, False)] / with_p,
+                    "step_s_penalty": with_p, "step_s_no_penalty": without,
+                })
     print_table(rows)
     extra: dict = {}
     if args.experiment:

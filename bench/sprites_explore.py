@@ -42,7 +42,7 @@ def build(args: argparse.Namespace) -> SpritesRun:
                         downsample=args.downsample)
     loss = LossConfig(sigma=args.sigma, beta=args.beta, alpha=args.alpha,
                       alpha_warmup=args.alpha_warmup, alpha_start=args.alpha_start,
-                      alpha_gate=args.alpha_gate)
+                      alpha_gate=args.alpha_gate, pixel_fraction=args.pixel_fraction)
     engine = EngineConfig(steps=args.steps, lr=args.lr, warmup_steps=args.lr_warmup,
                           schedule=args.schedule, min_lr_ratio=args.min_lr_ratio,
                           seed=args.seed, device="cpu", log_every=args.log_every,
@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> None:
         add("--" + flag.replace("_", "-"), type=int, default=default)
     for flag, default in (("min_scale", 0.15), ("max_scale", 0.25), ("margin", 0.2),
                           ("sigma", 1.0), ("beta", 0.05), ("alpha", 0.05), ("lr", 1e-3),
-                          ("min_lr_ratio", 0.1), ("logvar_init", 0.0), ("alpha_gate", 0.0)):
+                          ("min_lr_ratio", 0.1), ("logvar_init", 0.0), ("alpha_gate", 0.0),
+                          ("pixel_fraction", 1.0)):
         add("--" + flag.replace("_", "-"), type=float, default=default)
     add("--mode", default="occlusion")
     add("--encoder", default="transformer")

@@ -149,8 +149,9 @@ def variant_run(base: SpritesRun, variant: str) -> SpritesRun:
     if variant == "beta=0":
         return replace(base, loss=replace(base.loss, beta=0.0))
     if variant == "spatial-broadcast":
+        # no attention to penalize, and its CNN renders whole images only
         return replace(base, model=replace(base.model, decoder="spatial-broadcast"),
-                       loss=replace(base.loss, alpha=0.0))
+                       loss=replace(base.loss, alpha=0.0, pixel_fraction=1.0))
     if variant == "slot-attention":
         return replace(base, model=replace(base.model, encoder="slot-attention"))
     raise ConfigError(f"unknown variant {variant!r}: use one of {VARIANTS}")

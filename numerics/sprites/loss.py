@@ -11,6 +11,15 @@ alpha(t) = 0 for t < alpha_start, then alpha * min(1, (t - alpha_start + 1) / al
 (a delayed linear warm-up: the penalty starts once the reconstruction is under way; alpha when
 alpha_warmup = 0).
 
+Pixel subsampling (``pixel_fraction`` = f < 1, Transformer decoder only): each training step
+renders only a random set S of m = max(1, round(f * P)) of the P pixels (the same set for the
+whole batch, drawn from the run's seeded generator) and uses
+recon_S = mean_batch (P / m) sum_{c, p in S} (x - x_hat)^2 and L_int over p in S. Both are
+unbiased estimates of the full terms (E_S recon_S = recon, E_S L_int,S = L_int, S uniform
+without replacement), because the decoder renders every pixel on its own (no attention among
+pixels). The decoder's cost per step falls to about f of the full image's; the encoder still
+reads whole images. Evaluation always renders whole images.
+
 Reconstruction gate (``alpha_gate`` = g > 0, off at 0): the penalty of a batch is also 0 while
 the batch's reconstruction R^2 = 1 - sum (x - x_hat)^2 / sum (x - x_bar)^2 (x_bar: the batch's
 per-pixel mean image; detached, so the gate passes no gradient) is below g. A penalty that
@@ -42,6 +51,7 @@ class LossConfig:
     alpha_warmup: int = 25_000
     alpha_start: int = 0
     alpha_gate: float = 0.0
+    pixel_fraction: float = 1.0
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for negative weights or warm-up."""
@@ -52,6 +62,12 @@ class LossConfig:
             int_at_least(name, getattr(self, name), 0)
         if not 0 <= self.alpha_gate < 1:
             raise ConfigError(f"alpha_gate must lie in [0, 1), got {self.alpha_gate!r}")
+        if not 0 < self.pixel_fraction <= 1:
+            raise ConfigError(f"pixel_fraction must lie in (0, 1], got {self.pixel_fraction!r}")
+
+    def pixel_count(self, pixels: int) -> int:
+        """m = max(1, round(pixel_fraction * pixels)): pixels rendered per training step."""
+        return max(1, round(self.pixel_fraction * pixels))
 
     def alpha_at(self, step: int) -> float:
         """alpha(t): 0 before alpha_start, then alpha * min(1, (t - start + 1) / alpha_warmup)."""
@@ -63,9 +79,9 @@ class LossConfig:
 
 
 def batch_r2(images: torch.Tensor, recon: torch.Tensor) -> float:
-    """R^2 = 1 - sum (x - x_hat)^2 / sum (x - x_bar)^2 of a batch (B, C, H, W) against its own
-    per-pixel mean image x_bar; 1 for an exact reconstruction, -inf for an inexact one of a batch
-    of identical images."""
+    """R^2 = 1 - sum (x - x_hat)^2 / sum (x - x_bar)^2 of a batch (B, C, H, W) (or (B, C, P')
+    pixels) against its own per-pixel mean image x_bar; 1 for an exact reconstruction, -inf for
+    an inexact one of a batch of identical images."""
     x = images.detach().double()
     err = float((x - recon.detach().double()).square().sum())
     var = float((x - x.mean(dim=0, keepdim=True)).square().sum())
@@ -101,18 +117,24 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 def slot_vae_loss(model: SlotVAE, images: torch.Tensor, step: int, config: LossConfig,
-                  noise: torch.Tensor | None = None, init_noise: torch.Tensor | None = None
-                  ) -> tuple[torch.Tensor, Mapping[str, float]]:
+                  noise: torch.Tensor | None = None, init_noise: torch.Tensor | None = None,
+                  pixels: torch.Tensor | None = None) -> tuple[torch.Tensor, Mapping[str, float]]:
     """The objective above for a batch of images (B, 3, H, W); returns (loss, logs).
 
     ``noise`` (B, K, d), ``init_noise`` (B, K, width): the reparametrization noise and the
     random slot initialization's noise (see :meth:`SlotVAE.forward`). The
     interaction term needs decoder attention (Transformer decoder); with another decoder alpha
     must be 0. With alpha(t) = 0, L_int is still logged but computed without autograd.
+    ``pixels`` (m,): render and score only these pixels (row-major indices into the H*W grid;
+    see the module docstring), the reconstruction sum scaled by P / m.
     """
-    out = model(images, noise, init_noise)
+    out = model(images, noise, init_noise, pixels)
     image = out.decoded.image.float()
-    recon = (image - images).square().flatten(1).sum(1).mean()
+    scale = 1.0
+    if pixels is not None:
+        scale = images.shape[2] * images.shape[3] / pixels.numel()
+        images = images.flatten(2)[:, :, pixels]
+    recon = scale * (image - images).square().flatten(1).sum(1).mean()
     kl = kl_divergence(out.mu, out.logvar)
     loss = config.sigma * recon + config.beta * kl
     logs = {"recon": float(recon.detach()), "kl": float(kl.detach())}

@@ -17,7 +17,9 @@ Decoders map slots ``z: (B, K, d_slot)`` to a :class:`Decoded` image (B, 3, H, W
 - :class:`TransformerDecoder`: one query per pixel (Fourier features of its coordinates in
   [-1, 1]^2 with ``octaves`` octaves, then an MLP), ``layers`` blocks of cross-attention only
   (pixel queries -> slot keys/values, ``heads`` heads; no self-attention among pixels or slots),
-  an output MLP to RGB. Returns the attention weights A (B, layers, P, heads, K).
+  an output MLP to RGB. Returns the attention weights A (B, layers, P, heads, K). Pixels never
+  see each other, so the decoder can render any subset of the pixels alone (``pixels``), with
+  the values the full image has there (up to float rounding).
 - :class:`SpatialBroadcastDecoder` (baseline): each slot is broadcast on the pixel grid with its
   coordinates, a CNN gives RGB and a mask logit per slot, masks are a softmax over slots and
   x_hat = sum_k m_k * rgb_k. Returns the masks (B, K, P).
@@ -93,7 +95,8 @@ class ModelConfig:
 
 @dataclass
 class Decoded:
-    """Decoder output: image (B, 3, H, W); attention (B, L, P, heads, K) or masks (B, K, P)."""
+    """Decoder output: image (B, 3, H, W), or (B, 3, P') when only P' pixels were rendered;
+    attention (B, L, P, heads, K) (P' pixels likewise) or masks (B, K, P)."""
 
     image: torch.Tensor
     attention: torch.Tensor | None = None
@@ -329,14 +332,19 @@ class TransformerDecoder(nn.Module):
                                     for _ in range(config.decoder_layers))
         self.out = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, w), nn.ReLU(), nn.Linear(w, 3))
 
-    def forward(self, z: torch.Tensor) -> Decoded:
+    def forward(self, z: torch.Tensor, pixels: torch.Tensor | None = None) -> Decoded:
+        """z (B, K, d_slot) -> image (B, 3, H, W); with ``pixels`` (P',) (row-major indices
+        into the H*W grid) only those pixels: image (B, 3, P'), attention (B, L, P', h, K)."""
         slots = self.slot_in(z)
-        q = self.query_mlp(self.features).expand(z.shape[0], -1, -1)
+        features = self.features if pixels is None else self.features[pixels]
+        q = self.query_mlp(features).expand(z.shape[0], -1, -1)
         maps = []
         for block in self.blocks:
             q, attn = block(q, slots)
             maps.append(attn)
-        image = self.out(q).transpose(1, 2).reshape(z.shape[0], 3, self.size, self.size)
+        image = self.out(q).transpose(1, 2)
+        if pixels is None:
+            image = image.reshape(z.shape[0], 3, self.size, self.size)
         return Decoded(image=image, attention=torch.stack(maps, dim=1))
 
 
@@ -359,7 +367,10 @@ class SpatialBroadcastDecoder(nn.Module):
             nn.Conv2d(c, 4, 3, padding=1),
         )
 
-    def forward(self, z: torch.Tensor) -> Decoded:
+    def forward(self, z: torch.Tensor, pixels: torch.Tensor | None = None) -> Decoded:
+        if pixels is not None:
+            raise ConfigError("the spatial broadcast decoder renders whole images only (its "
+                              "CNN needs every pixel's neighbours): pixel_fraction must be 1")
         b, k, d = z.shape
         s = self.size
         tiled = z.reshape(b * k, d, 1, 1).expand(-1, -1, s, s)
@@ -393,13 +404,15 @@ class SlotVAE(nn.Module):
                         else SpatialBroadcastDecoder(config))
 
     def forward(self, images: torch.Tensor, noise: torch.Tensor | None = None,
-                init_noise: torch.Tensor | None = None) -> VAEOutput:
+                init_noise: torch.Tensor | None = None,
+                pixels: torch.Tensor | None = None) -> VAEOutput:
         """images (B, 3, H, W) -> :class:`VAEOutput`.
 
         In training mode z = mu + e^{logvar/2} * noise with ``noise`` (B, K, d) standard normal
         (drawn from torch's global generator when not given); in eval mode z = mu.
         ``init_noise`` (B, K, width): the eps of the random slot initialization
-        (:class:`SlotInitializer`; ignored with ``slot_init="learned"``).
+        (:class:`SlotInitializer`; ignored with ``slot_init="learned"``). ``pixels`` (P',):
+        decode only these pixels (Transformer decoder; see :class:`Decoded`).
         """
         mu, logvar = self.encoder(images, init_noise)
         if self.training:
@@ -407,7 +420,7 @@ class SlotVAE(nn.Module):
             z = mu + (0.5 * logvar).exp() * eps
         else:
             z = mu
-        return VAEOutput(mu=mu, logvar=logvar, z=z, decoded=self.decoder(z))
+        return VAEOutput(mu=mu, logvar=logvar, z=z, decoded=self.decoder(z, pixels))
 
 
 def make_model(config: ModelConfig, seed: int = 0) -> SlotVAE:

@@ -67,6 +67,9 @@ class SpritesRun:
             raise ConfigError("n_train and batch_size must be >= 1")
         if self.model.decoder != "transformer" and self.loss.alpha > 0:
             raise ConfigError("alpha > 0 needs the transformer decoder (attention weights)")
+        if self.model.decoder != "transformer" and self.loss.pixel_fraction < 1:
+            raise ConfigError("pixel_fraction < 1 needs the transformer decoder (the spatial "
+                              "broadcast decoder's CNN renders whole images only)")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready nested dictionary."""
@@ -125,18 +128,23 @@ def train_sprites(run: SpritesRun, scenes: Scenes | None = None, *,
 
     noise_shape = (run.batch_size, run.model.slots, run.model.slot_dim)
     init_shape = (run.batch_size, run.model.slots, run.model.width)
+    n_pixels = run.model.size * run.model.size
+    subsample = run.loss.pixel_fraction < 1
 
     def sample_batch(step: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         index = torch.randint(0, len(images), (run.batch_size,), generator=generator)
         batch = {"images": images[index], "noise": torch.randn(noise_shape, generator=generator)}
         if run.model.slot_init == "random":
             batch["init_noise"] = torch.randn(init_shape, generator=generator)
+        if subsample:  # drawn only then: runs with pixel_fraction = 1 keep their numbers
+            chosen = torch.randperm(n_pixels, generator=generator)
+            batch["pixels"] = chosen[:run.loss.pixel_count(n_pixels)].sort().values
         return batch
 
     def loss_fn(m: SlotVAE, batch: dict[str, torch.Tensor], step: int
                 ) -> tuple[torch.Tensor, Mapping[str, float]]:
         return slot_vae_loss(m, batch["images"], step, run.loss, batch["noise"],
-                             batch.get("init_noise"))
+                             batch.get("init_noise"), batch.get("pixels"))
 
     evaluate = None
     if eval_scenes is not None and run.engine.eval_every > 0:

@@ -235,3 +235,52 @@ def test_random_slot_init_is_fixed_in_eval_and_drawn_in_training() -> None:
     model.train()
     eps = torch.randn(2, config.slots, config.width, generator=torch.Generator().manual_seed(1))
     assert not torch.equal(model(x, None, eps).mu, model(x, None, 2.0 * eps).mu)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.integers(0, SMOKE.size ** 2 - 1), min_size=1, max_size=12, unique=True),
+       st.integers(0, 2 ** 16))
+def test_decoder_renders_a_pixel_subset_exactly_as_the_full_image(chosen, seed) -> None:
+    """The Transformer decoder's pixels never see each other: rendering a subset gives the full
+    image's values and attention there (up to float rounding: matmuls of another size)."""
+    model = make_model(SMOKE, 0).eval()
+    z = torch.randn(2, SMOKE.slots, SMOKE.slot_dim, generator=torch.Generator().manual_seed(seed))
+    pixels = torch.tensor(sorted(chosen))
+    full, part = model.decoder(z), model.decoder(z, pixels)
+    assert part.image.shape == (2, 3, len(chosen))
+    torch.testing.assert_close(part.image, full.image.flatten(2)[:, :, pixels],
+                               rtol=0, atol=1e-6)
+    torch.testing.assert_close(part.attention, full.attention[:, :, pixels], rtol=0, atol=1e-6)
+
+
+def test_pixel_subsampled_loss_is_an_unbiased_estimate_of_the_full_loss() -> None:
+    """Averaged over every pixel set of size m (each pixel in the same number of sets), the
+    subsampled reconstruction and penalty equal the full ones exactly (up to float rounding)."""
+    config = replace(SMOKE, size=4, downsample=1)
+    model = make_model(config, 0).eval()
+    x = torch.rand(2, 3, 4, 4, generator=torch.Generator().manual_seed(5))
+    cfg = LossConfig(sigma=1.0, beta=0.0, alpha=1.0, alpha_warmup=0, pixel_fraction=0.25)
+    assert cfg.pixel_count(16) == 4
+    _, full = slot_vae_loss(model, x, 0, cfg)
+    sets = [torch.arange(i, i + 4) for i in range(0, 16, 4)]  # a partition of the 16 pixels
+    parts = [slot_vae_loss(model, x, 0, cfg, pixels=s)[1] for s in sets]
+    for key in ("recon", "interaction"):
+        assert sum(p[key] for p in parts) / 4 == pytest.approx(full[key], rel=1e-5)
+    assert parts[0]["recon"] != pytest.approx(full["recon"], rel=1e-3)  # one set alone is not
+
+
+def test_pixel_fraction_is_checked() -> None:
+    from numerics.sprites.training import SpritesRun
+
+    assert LossConfig(pixel_fraction=0.001).pixel_count(100) == 1
+    for bad in (0.0, 1.5, -0.2):
+        with pytest.raises(ConfigError, match="pixel_fraction"):
+            LossConfig(pixel_fraction=bad).validate()
+    run = preset("smoke")
+    sb = replace(run, model=replace(run.model, decoder="spatial-broadcast"),
+                 loss=replace(run.loss, alpha=0.0, pixel_fraction=0.5))
+    with pytest.raises(ConfigError, match="pixel_fraction"):
+        SpritesRun.validate(sb)
+    model = make_model(sb.model, 0)
+    with pytest.raises(ConfigError, match="whole images"):
+        model(torch.rand(1, 3, SMOKE.size, SMOKE.size), pixels=torch.tensor([0]))

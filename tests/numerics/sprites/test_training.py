@@ -251,3 +251,29 @@ def test_cli_experiment_seeds_and_bad_input(tmp_path, capsys) -> None:
     capsys.readouterr()
     assert main([*command, "--seeds", "1", "1"]) == 2  # refused by run_experiment
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_pixel_subsampled_training_is_seeded_and_reaches_the_cli(tmp_path, capsys) -> None:
+    """pixel_fraction < 1 trains reproducibly (the pixel sets come from the run's generator),
+    differs from the full-image run, and --pixel-fraction sets it (out of (0, 1]: exit 2)."""
+    base = preset("smoke")
+    half = replace(base, loss=replace(base.loss, pixel_fraction=0.5))
+    scenes = render(base.data, base.n_train, 0)
+    a, _ = train_sprites(half, scenes)
+    b, _ = train_sprites(half, scenes)
+    full, _ = train_sprites(base, scenes)
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+    assert not all(torch.equal(pa, pf) for pa, pf in zip(a.parameters(), full.parameters(),
+                                                          strict=True))
+    out = tmp_path / "run"
+    assert main(["sprites", "train", "--preset", "smoke", "--steps", "2", "--pixel-fraction",
+                 "0.25", "--out", str(out), "--no-progress"]) == 0
+    assert json.loads((out / "run.json").read_text())["loss"]["pixel_fraction"] == 0.25
+    capsys.readouterr()
+    for bad in ("0", "1.5", "x"):  # refused by the parser: one line, exit 2
+        with pytest.raises(SystemExit) as stop:
+            main(["sprites", "train", "--preset", "smoke", "--pixel-fraction", bad,
+                  "--out", str(tmp_path / "bad")])
+        assert stop.value.code == 2
+        assert "--pixel-fraction" in capsys.readouterr().err
