@@ -6,7 +6,8 @@ logged, not differentiated) are timed side by side, interleaved, in one run, at 
 the CPU and, when present, on CUDA, in float32 and, where the device has native bf16 kernels
 (:func:`numerics.core.device.bf16_autocast`), under bf16 autocast (what ``amp`` trains with).
 Reported: images/s of both, the penalty's overhead ratio (time with / time without) and, on
-the bf16 rows, the speed-up over float32 measured in the same interleaved loop.
+the bf16 rows, the speed-up over float32 measured in the same interleaved loop. A step renders
+the preset's share of the pixels (``pixel_fraction``), as in training.
 
 With ``--experiment DIR`` (a folder written by ``iasym sprites experiment``) a second table
 gives, per mode and variant, the time to objects: the first learning-curve evaluation with
@@ -41,11 +42,16 @@ def _step_fn(size: str, alpha: float, device: torch.device, amp: bool):
     loss_config = replace(run.loss, alpha=alpha, alpha_warmup=0)
     g = torch.Generator().manual_seed(0)
     x = torch.rand(run.batch_size, 3, run.model.size, run.model.size, generator=g).to(device)
+    n_pixels = run.model.size ** 2
+    pixels = None  # the preset's pixel subsampling, as in training (a fixed random subset)
+    if run.loss.pixel_fraction < 1:
+        chosen = torch.randperm(n_pixels, generator=g)[:run.loss.pixel_count(n_pixels)]
+        pixels = chosen.sort().values.to(device)
 
     def step() -> None:
         model.zero_grad(set_to_none=True)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
-            loss, _ = slot_vae_loss(model, x, 0, loss_config)
+            loss, _ = slot_vae_loss(model, x, 0, loss_config, pixels=pixels)
         loss.backward()
 
     return step, run.batch_size
@@ -104,6 +110,7 @@ def main(argv: list[str] | None = None) -> None:
                 with_p, without = median[(LossConfig().alpha, amp)], median[(0.0, amp)]
                 rows.append({
                     "device": device.type, "size": size, "precision": "bf16" if amp else "fp32",
+                    "pixel_fraction": preset(size).loss.pixel_fraction,
                     "batch": batch, "img_per_s_penalty": batch / with_p,
                     "img_per_s_no_penalty": batch / without,
                     "overhead_ratio": with_p / without,
