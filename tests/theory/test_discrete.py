@@ -104,8 +104,19 @@ def test_a_sufficiently_independent_generator_has_no_discrete_ambiguity():
     assert "all 2 partitions checked" in result.note
 
 
-def test_budget_and_bad_input():
+def test_budget_and_bad_input(monkeypatch):
+    import time
+
+    import theory.discrete as discrete
+
     g = gen.polynomial(1, (3, 3, 3), minimum_outputs(1, (3, 3, 3)), seed=0)
+    slow_map = discrete._map_for
+
+    def slow(*args):  # every candidate takes 20 ms, so the 1 ms budget surely runs out
+        time.sleep(0.02)
+        return slow_map(*args)
+
+    monkeypatch.setattr(discrete, "_map_for", slow)
     result = discrete_ambiguities(g.f, g.slots, 1, timeout=0.001)
     assert not result.complete and "time budget" in result.note
     with pytest.raises(AnalysisError, match="non-negative"):
