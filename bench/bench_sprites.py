@@ -42,11 +42,9 @@ def _step_fn(size: str, alpha: float, device: torch.device, amp: bool):
     loss_config = replace(run.loss, alpha=alpha, alpha_warmup=0)
     g = torch.Generator().manual_seed(0)
     x = torch.rand(run.batch_size, 3, run.model.size, run.model.size, generator=g).to(device)
-    n_pixels = run.model.size ** 2
     pixels = None  # the preset's pixel subsampling, as in training (a fixed random subset)
     if run.loss.pixel_fraction < 1:
-        chosen = torch.randperm(n_pixels, generator=g)[:run.loss.pixel_count(n_pixels)]
-        pixels = chosen.sort().values.to(device)
+        pixels = run.loss.pixel_subset(run.model.size ** 2, g).to(device)
 
     def step() -> None:
         model.zero_grad(set_to_none=True)

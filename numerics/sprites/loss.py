@@ -69,6 +69,12 @@ class LossConfig:
         """m = max(1, round(pixel_fraction * pixels)): pixels rendered per training step."""
         return max(1, round(self.pixel_fraction * pixels))
 
+    def pixel_subset(self, pixels: int, generator: torch.Generator) -> torch.Tensor:
+        """The sorted indices (m,) of a uniformly random set of :meth:`pixel_count` of the
+        ``pixels`` pixels, drawn from ``generator``."""
+        chosen = torch.randperm(pixels, generator=generator)
+        return chosen[:self.pixel_count(pixels)].sort().values
+
     def alpha_at(self, step: int) -> float:
         """alpha(t): 0 before alpha_start, then alpha * min(1, (t - start + 1) / alpha_warmup)."""
         if step < self.alpha_start:

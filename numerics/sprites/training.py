@@ -137,8 +137,7 @@ def train_sprites(run: SpritesRun, scenes: Scenes | None = None, *,
         if run.model.slot_init == "random":
             batch["init_noise"] = torch.randn(init_shape, generator=generator)
         if subsample:  # drawn only then: runs with pixel_fraction = 1 keep their numbers
-            chosen = torch.randperm(n_pixels, generator=generator)
-            batch["pixels"] = chosen[:run.loss.pixel_count(n_pixels)].sort().values
+            batch["pixels"] = run.loss.pixel_subset(n_pixels, generator)
         return batch
 
     def loss_fn(m: SlotVAE, batch: dict[str, torch.Tensor], step: int
