@@ -372,7 +372,9 @@ def run_experiment(base: SpritesRun, out: str | os.PathLike, *,
     count only (same thread count per run: the same rows, bit for bit, whatever ``jobs``);
     rows keep the order mode, variant, seed.
     """
-    out = Path(out)
+    from numerics.core.io import check_output_path
+
+    out = check_output_path(out, "output folder", directory=True)
     seeds = tuple(seeds) if seeds else (base.engine.seed,)
     modes = tuple(modes) if modes else (base.data.mode,)
     if len(set(seeds)) != len(seeds) or len(set(modes)) != len(modes):
@@ -420,21 +422,166 @@ def run_experiment(base: SpritesRun, out: str | os.PathLike, *,
             label = task.variant if len(modes) == 1 else f"{task.mode} {task.variant}"
             models[label] = (model, data[task.mode][1].images[:1])
             curves[label] = curve
+    header = {"base": dataclasses.asdict(base), "n_eval": n_eval, "n_jacobian": n_jacobian,
+              "regressor": regressor, "eval_seed": eval_seed, "seeds": list(seeds),
+              "modes": list(modes)}
+    return _write_results(out, header, rows, curves, run_curves, models)
+
+
+def _write_results(out: Path, header: dict[str, Any], rows: list[dict[str, Any]],
+                   curves: dict[str, dict[str, list]], run_curves: dict[str, dict[str, list]],
+                   models: dict[str, tuple[SlotVAE, torch.Tensor]]) -> ExperimentResult:
+    """Write ``results.json`` (``header`` + rows, summary and curves), ``results.md``,
+    ``jacobian_maps.png`` and, when the figure's curves have evaluations,
+    ``learning_curves.png`` into ``out``."""
     summary = summarize(rows)
     files = {"json": str(out / "results.json"), "markdown": str(out / "results.md"),
              "figure": str(out / "jacobian_maps.png")}
-    atomic_write_json(files["json"], {"base": dataclasses.asdict(base), "n_eval": n_eval,
-                                      "n_jacobian": n_jacobian, "regressor": regressor,
-                                      "seeds": list(seeds), "modes": list(modes),
-                                      "rows": rows, "summary": summary, "curves": curves,
-                                      "run_curves": run_curves})
+    atomic_write_json(files["json"], {**header, "rows": rows, "summary": summary,
+                                      "curves": curves, "run_curves": run_curves})
     flagged = [f"{r['mode']} {r['variant']} seed {r['seed']}" for r in rows if r["collapsed"]]
     note = ("\nCollapsed (one slot owns nearly every foreground pixel while J-ARI stays low; "
             "JIS is high for that reason alone): " + "; ".join(flagged) + "\n") if flagged else ""
     atomic_write_text(files["markdown"], "## Mean ± std over seeds\n\n" + summary_markdown(summary)
                       + note + "\n## Runs\n\n" + markdown_table(rows))
     jacobian_figure(models, files["figure"])
-    if base.engine.eval_every > 0 and any(c["evaluations"] for c in curves.values()):
+    if any(c["evaluations"] for c in curves.values()):
         files["curves"] = str(out / "learning_curves.png")
         curve_figure(curves, files["curves"])
     return ExperimentResult(rows=rows, summary=summary, files=files)
+
+
+#: Run settings that runs combined by :func:`combine_experiments` may differ in: the scene mode
+#: (a table has one row group per mode), and what does not change a run's numbers or is chosen
+#: per run anyway (seed, checkpoint path, device, progress bars, data cache path).
+_PER_RUN = {"data": ("mode",), "engine": ("seed", "checkpoint", "fingerprint", "device",
+                                          "progress"), "": ("cache",)}
+#: The held-out scene seed of results written before ``results.json`` recorded it (every
+#: earlier file was written with :func:`run_experiment`'s default).
+_DEFAULT_EVAL_SEED = 12345
+
+
+def _read_results(folder: Path) -> dict[str, Any]:
+    """``folder/results.json`` of :func:`run_experiment`, its ``base`` parsed to a
+    :class:`SpritesRun` (fields an older file lacks take their defaults)."""
+    import json
+
+    path = folder / "results.json"
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"cannot read {path}: {err}") from err
+    keys = ("base", "rows", "run_curves", "n_eval", "n_jacobian", "regressor")
+    if not isinstance(d, dict) or any(k not in d for k in keys) or not isinstance(d["rows"], list):
+        raise ConfigError(f"{path} is not the results.json of 'iasym sprites experiment' (needs "
+                          f"{', '.join(keys)})")
+    d["base"] = SpritesRun.from_dict(d["base"])
+    d.setdefault("eval_seed", _DEFAULT_EVAL_SEED)
+    for r in d["rows"]:
+        if not isinstance(r, dict) or any(k not in r for k in ("mode", "variant", "seed")):
+            raise ConfigError(f"{path}: a row lacks mode, variant or seed")
+        if r["variant"] not in VARIANTS:
+            raise ConfigError(f"{path}: unknown variant {r['variant']!r}")
+        r.update({k: math.nan for k, v in r.items() if v is None})  # null metric = NaN
+    return d
+
+
+def _shared_settings(base: SpritesRun) -> dict[str, Any]:
+    """``base`` as a flat dict without the settings of :data:`_PER_RUN`."""
+    nested = dataclasses.asdict(base)
+    flat = {f"{part}.{k}": v for part in ("data", "model", "loss", "engine")
+            for k, v in nested.pop(part).items()} | nested
+    return {k: v for k, v in flat.items()
+            if k.rpartition(".")[2] not in _PER_RUN.get(k.rpartition(".")[0], ())}
+
+
+def _written_for(state: Any, run: SpritesRun) -> bool:
+    """Whether the training checkpoint ``state`` carries the scenes, model and loss settings
+    of ``run`` (settings an older checkpoint lacks take their defaults)."""
+    saved = state.get("fingerprint") if isinstance(state, dict) else None
+    try:
+        return (isinstance(saved, dict) and SpritesConfig(**saved["data"]) == run.data
+                and ModelConfig(**saved["model"]) == run.model
+                and LossConfig(**saved["loss"]) == run.loss)
+    except (KeyError, TypeError):
+        return False
+
+
+def combine_experiments(folders: list[str | os.PathLike],
+                        out: str | os.PathLike) -> ExperimentResult:
+    """One comparison from the output folders of several :func:`run_experiment` calls (e.g.
+    variants or seeds trained on different machines or days): the union of their rows (rows
+    ordered mode, variant as in :data:`VARIANTS`, seed), summary, curves and Jacobian maps,
+    written to ``out`` as :func:`run_experiment` writes them.
+
+    The folders must share every setting but those of :data:`_PER_RUN` (the same base run,
+    held-out scenes and regressor; :class:`ConfigError` naming the first differing settings),
+    and no (mode, variant, seed) may appear twice. The Jacobian-map figure needs the checkpoint
+    ``MODE-VARIANT-sSEED.pt`` of the first seed of every (mode, variant) in the folder that
+    holds its row; a checkpoint written for another configuration is refused
+    (:class:`~numerics.core.errors.CheckpointError`).
+    """
+    from numerics.core.errors import CheckpointError
+    from numerics.core.io import check_output_path, load_checkpoint
+
+    if not folders:
+        raise ConfigError("combine needs at least one experiment folder")
+    check_output_path(out, "output folder", directory=True)
+    paths = [Path(f) for f in folders]
+    results = [_read_results(p) for p in paths]
+    first = results[0]
+    shared = _shared_settings(first["base"])
+    for path, res in zip(paths[1:], results[1:], strict=True):
+        other = _shared_settings(res["base"])
+        differing = [k for k in sorted(shared.keys() | other.keys())
+                     if shared.get(k, "<missing>") != other.get(k, "<missing>")]
+        differing += [k for k in ("n_eval", "n_jacobian", "regressor", "eval_seed")
+                      if res[k] != first[k]]
+        if differing:
+            raise ConfigError(f"{path} differs from {paths[0]} in {', '.join(differing[:6])}"
+                              f"{' ...' if len(differing) > 6 else ''}: not one comparison")
+    owner: dict[tuple[str, str, int], Path] = {}
+    rows: list[dict[str, Any]] = []
+    run_curves: dict[str, dict[str, list]] = {}
+    for path, res in zip(paths, results, strict=True):
+        for r in res["rows"]:
+            key = (r["mode"], r["variant"], r["seed"])
+            if key in owner:
+                raise ConfigError(f"{key[0]} {key[1]} seed {key[2]} is in both {owner[key]} and "
+                                  f"{path}")
+            owner[key] = path
+            rows.append(r)
+            tag = f"{key[0]}/{key[1]}/s{key[2]}"
+            if tag in res["run_curves"]:
+                run_curves[tag] = res["run_curves"][tag]
+    modes = list(dict.fromkeys(r["mode"] for r in rows))
+    rows.sort(key=lambda r: (modes.index(r["mode"]), VARIANTS.index(r["variant"]), r["seed"]))
+    models: dict[str, tuple[SlotVAE, torch.Tensor]] = {}
+    curves: dict[str, dict[str, list]] = {}
+    scenes: dict[str, torch.Tensor] = {}
+    for (mode, variant), group in group_runs(rows).items():
+        seed = group[0]["seed"]
+        run = variant_run(replace(first["base"], data=replace(first["base"].data, mode=mode)),
+                          variant)
+        ckpt = owner[(mode, variant, seed)] / f"{mode}-{variant}-s{seed}.pt"
+        state = load_checkpoint(ckpt)
+        if not _written_for(state, run):
+            raise CheckpointError(f"{ckpt} was not written for the {mode} {variant} run of "
+                                  f"these results (its data, model or loss settings differ)")
+        model = make_model(run.model)
+        try:
+            model.load_state_dict(state["model"])
+        except (KeyError, RuntimeError, TypeError) as err:
+            raise CheckpointError(f"{ckpt} does not hold the model: {err}") from err
+        if mode not in scenes:
+            scenes[mode] = render(run.data, first["n_eval"], first["eval_seed"]).images[:1]
+        label = variant if len(modes) == 1 else f"{mode} {variant}"
+        models[label] = (model, scenes[mode])
+        curves[label] = run_curves.get(f"{mode}/{variant}/s{seed}",
+                                       {"history": [], "evaluations": []})
+    header = {"base": dataclasses.asdict(first["base"]), "n_eval": first["n_eval"],
+              "n_jacobian": first["n_jacobian"], "regressor": first["regressor"],
+              "eval_seed": first["eval_seed"],
+              "seeds": sorted({r["seed"] for r in rows}), "modes": modes,
+              "combined_from": [str(p) for p in paths]}
+    return _write_results(Path(out), header, rows, curves, run_curves, models)

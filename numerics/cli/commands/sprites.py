@@ -6,11 +6,13 @@ Examples::
     iasym sprites train --preset cpu --out runs/full --steps 2000 --alpha 10
     iasym sprites eval runs/full --n 256 --json
     iasym sprites experiment --preset cpu --out runs/comparison
+    iasym sprites combine runs/full runs/ablations --out runs/comparison
 
 ``train`` writes ``run.json`` (the configuration) and ``model.pt`` (the engine checkpoint; an
 interrupted run resumes from it). The library calls are :func:`numerics.sprites.data.render`,
 :func:`numerics.sprites.training.train_sprites`, :func:`numerics.sprites.training.evaluate_sprites`
-and :func:`numerics.sprites.experiment.run_experiment`.
+and :func:`numerics.sprites.experiment.run_experiment`; ``combine`` merges experiment folders
+(:func:`numerics.sprites.experiment.combine_experiments`).
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def _overrides(p: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Sub-commands render, train, eval, experiment (see the module docstring)."""
+    """Sub-commands render, train, eval, experiment, combine (see the module docstring)."""
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     sub.required = True
     p = sub.add_parser("render", help="render scenes to an .npz cache")
@@ -120,6 +122,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="runs trained at once in worker processes (threads split among them)")
     p.add_argument("--out", required=True, metavar="DIR")
     _common(p)
+    p = sub.add_parser("combine", help="one comparison table + figures from several experiment "
+                                       "folders (same settings, other variants/seeds/modes)")
+    p.add_argument("folders", nargs="+", metavar="DIR",
+                   help="folders written by 'iasym sprites experiment' (with their checkpoints)")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _build_run(args: argparse.Namespace):
@@ -224,14 +232,22 @@ def run(args: argparse.Namespace) -> int:
             f"{k:>19}: {v:.4f}" if isinstance(v, float) else f"{k:>19}: {v}"
             for k, v in metrics.items()))
         return 0
-    from numerics.sprites.experiment import markdown_table, run_experiment, summary_markdown
+    from numerics.sprites.experiment import (
+        combine_experiments,
+        markdown_table,
+        run_experiment,
+        summary_markdown,
+    )
 
-    experiment = run_experiment(_build_run(args), args.out, variants=tuple(args.variants),
-                                seeds=tuple(args.seeds) if args.seeds else None,
-                                modes=tuple(args.modes) if args.modes else None,
-                                regressor=args.regressor, jobs=args.jobs,
-                                **{k: getattr(args, k) for k in ("n_eval", "n_jacobian")
-                                   if getattr(args, k) is not None})
+    if args.action == "combine":
+        experiment = combine_experiments(args.folders, args.out)
+    else:
+        experiment = run_experiment(
+            _build_run(args), args.out, variants=tuple(args.variants),
+            seeds=tuple(args.seeds) if args.seeds else None,
+            modes=tuple(args.modes) if args.modes else None, regressor=args.regressor,
+            jobs=args.jobs, **{k: getattr(args, k) for k in ("n_eval", "n_jacobian")
+                               if getattr(args, k) is not None})
     flagged = [f"{r['mode']} {r['variant']} seed {r['seed']}" for r in experiment.rows
                if r["collapsed"]]
     text = (summary_markdown(experiment.summary) + "\n" + markdown_table(experiment.rows)

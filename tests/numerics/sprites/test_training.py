@@ -277,3 +277,68 @@ def test_pixel_subsampled_training_is_seeded_and_reaches_the_cli(tmp_path, capsy
                   "--out", str(tmp_path / "bad")])
         assert stop.value.code == 2
         assert "--pixel-fraction" in capsys.readouterr().err
+
+
+def test_combine_equals_one_experiment_and_refuses_mismatches(tmp_path, capsys) -> None:
+    """Folders of separate experiments combine into the rows and summary one experiment over
+    all of them writes; mismatched settings, repeated runs and foreign checkpoints are refused."""
+    import shutil
+
+    from numerics.sprites.experiment import combine_experiments
+
+    base = replace(preset("smoke"), engine=replace(preset("smoke").engine, eval_every=4))
+    kwargs = {"n_eval": 8, "n_jacobian": 2, "regressor": "linear", "n_curve": 4}
+    whole = run_experiment(base, tmp_path / "whole", variants=("full", "alpha=0"), seeds=(1, 2),
+                           **kwargs)
+    run_experiment(base, tmp_path / "a", variants=("alpha=0",), seeds=(1, 2), **kwargs)
+    run_experiment(base, tmp_path / "b", variants=("full",), seeds=(2,), **kwargs)
+    run_experiment(base, tmp_path / "c", variants=("full",), seeds=(1,), **kwargs)
+    # an older results.json: no eval_seed, no pixel_fraction in the base (defaults apply)
+    old = json.loads((tmp_path / "c" / "results.json").read_text())
+    del old["eval_seed"], old["base"]["loss"]["pixel_fraction"]
+    (tmp_path / "c" / "results.json").write_text(json.dumps(old))
+    combined = combine_experiments([tmp_path / "a", tmp_path / "b", tmp_path / "c"],
+                                   tmp_path / "all")
+
+    def same(rows: list[dict]) -> str:  # NaN-safe, without wall time
+        return json.dumps([{k: v for k, v in r.items()
+                            if k not in ("train_s", "seconds_to_objects")} for r in rows],
+                          sort_keys=True)
+
+    assert [(r["variant"], r["seed"]) for r in combined.rows] == [
+        ("full", 1), ("full", 2), ("alpha=0", 1), ("alpha=0", 2)]
+    assert same(combined.rows) == same(whole.rows)
+    saved = json.loads((tmp_path / "all" / "results.json").read_text())
+    assert saved["seeds"] == [1, 2] and saved["eval_seed"] == 12345
+    assert sorted(saved["curves"]) == ["alpha=0", "full"]
+    assert sorted(saved["run_curves"]) == sorted(json.loads(
+        (tmp_path / "whole" / "results.json").read_text())["run_curves"])
+    for e, w in zip(combined.summary, whole.summary, strict=True):
+        assert (e["variant"], e["seeds"]) == (w["variant"], 2)
+        assert e["j_ari"] == pytest.approx(w["j_ari"]) and e["jis"] == pytest.approx(w["jis"])
+    assert (tmp_path / "all" / "jacobian_maps.png").stat().st_size > 0
+    assert (tmp_path / "all" / "learning_curves.png").stat().st_size > 0
+    with pytest.raises(ConfigError, match="full seed 1 is in both"):
+        combine_experiments([tmp_path / "whole", tmp_path / "c"], tmp_path / "x")
+    other = replace(base, loss=replace(base.loss, alpha=0.5))
+    run_experiment(other, tmp_path / "d", variants=("beta=0",), seeds=(1,), **kwargs)
+    with pytest.raises(ConfigError, match=r"loss\.alpha"):
+        combine_experiments([tmp_path / "a", tmp_path / "d"], tmp_path / "x")
+    with pytest.raises(ConfigError, match=r"results\.json"):
+        combine_experiments([tmp_path / "a", tmp_path / "nowhere"], tmp_path / "x")
+    # the figure's checkpoint (first seed of full, in b) replaced by another run's
+    shutil.copy(tmp_path / "a" / "occlusion-alpha=0-s1.pt", tmp_path / "c" / "occlusion-full-s1.pt")
+    with pytest.raises(CheckpointError, match="not written for the occlusion full run"):
+        combine_experiments([tmp_path / "a", tmp_path / "c"], tmp_path / "x")
+    (tmp_path / "c" / "occlusion-full-s1.pt").unlink()
+    with pytest.raises(CheckpointError, match="does not exist"):
+        combine_experiments([tmp_path / "a", tmp_path / "c"], tmp_path / "x")
+    (tmp_path / "file").write_text("")
+    capsys.readouterr()
+    assert main(["sprites", "combine", str(tmp_path / "a"), "--out", str(tmp_path / "file")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert main(["sprites", "combine", str(tmp_path / "a"), str(tmp_path / "b"), "--out",
+                 str(tmp_path / "cli"), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert [(r["variant"], r["seed"]) for r in payload["rows"]] == [
+        ("full", 2), ("alpha=0", 1), ("alpha=0", 2)]
