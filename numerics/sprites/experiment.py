@@ -28,6 +28,7 @@ import dataclasses
 import functools
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,19 @@ from numerics.sprites.training import (
     training_scenes,
 )
 
-VARIANTS = ("full", "alpha=0", "beta=0", "spatial-broadcast", "slot-attention")
+#: How each variant (module docstring) changes the base run of the ``full`` variant.
+_VARIANT_CHANGES: dict[str, Callable[[SpritesRun], SpritesRun]] = {
+    "full": lambda base: base,
+    "alpha=0": lambda base: replace(base, loss=replace(base.loss, alpha=0.0)),
+    "beta=0": lambda base: replace(base, loss=replace(base.loss, beta=0.0)),
+    # no attention to penalize, and its CNN renders whole images only
+    "spatial-broadcast": lambda base: replace(
+        base, model=replace(base.model, decoder="spatial-broadcast"),
+        loss=replace(base.loss, alpha=0.0, pixel_fraction=1.0)),
+    "slot-attention": lambda base: replace(base, model=replace(base.model,
+                                                               encoder="slot-attention")),
+}
+VARIANTS = tuple(_VARIANT_CHANGES)
 COLUMNS = ("mode", "variant", "seed", "alpha", "beta", "recon_mse", "recon_r2", "jis",
            "jis_single", "jis_overlap", "j_ari", "fg_ari", "sis", "dominant_share", "verdict",
            "steps", "train_s")
@@ -73,6 +86,69 @@ SUMMARY_METRICS = ("jis", "jis_single", "jis_overlap", "j_ari", "j_ari_overlap",
                    "recon_r2", "dominant_share")
 
 
+def _smoke() -> SpritesRun:
+    """Seconds per run: the test suite's model."""
+    return SpritesRun(
+        data=SpritesConfig(size=16, min_objects=2, max_objects=2),
+        model=ModelConfig(size=16, slots=3, slot_dim=4, width=16, encoder_layers=1,
+                          encoder_heads=2, decoder_layers=1, decoder_heads=2, octaves=3,
+                          cnn_channels=8, iterations=1),
+        loss=LossConfig(sigma=5.0, beta=0.05, alpha=0.05, alpha_warmup=4),
+        engine=EngineConfig(steps=8, lr=1e-3, log_every=4, progress=False),
+        n_train=64, batch_size=8)
+
+
+def _cpu() -> SpritesRun:
+    """The recipe of docs/sprites.md (round 4, run e3): 24 x 24 scenes of 2-3 objects 5-9
+    pixels across (fewer overlaps and boundary pixels than 16 x 16), K = 3 slots of dimension
+    6, 4 encoder layers, tokens at quarter resolution, one decoder head, the posterior
+    log-variance starting at -4, the penalty off for 2000 steps (reconstruction first; an
+    earlier penalty collapses onto one slot), then warmed up to alpha = 40 over 2000 steps (one
+    head: the penalty is at most 1/3 per pixel)."""
+    return SpritesRun(
+        data=SpritesConfig(size=24, min_objects=2, max_objects=3, min_scale=0.11,
+                           max_scale=0.18, margin=0.12),
+        model=ModelConfig(size=24, slots=3, slot_dim=6, width=64, encoder_layers=4,
+                          encoder_heads=4, decoder_layers=2, decoder_heads=1, octaves=4,
+                          cnn_channels=32, downsample=4, logvar_init=-4.0),
+        loss=LossConfig(sigma=1.0, beta=0.05, alpha=40.0, alpha_warmup=2000,
+                        alpha_start=2000),
+        engine=EngineConfig(steps=6000, lr=1.5e-3, warmup_steps=100, min_lr_ratio=0.1,
+                            log_every=50, eval_every=500),
+        n_train=4000, batch_size=32)
+
+
+def _paper() -> SpritesRun:
+    """The paper's sizes and weights (docs/theory.md section 5), for a GPU."""
+    return SpritesRun(
+        data=SpritesConfig(size=64, min_objects=1, max_objects=4),
+        model=ModelConfig(size=64, slots=5, slot_dim=32, width=192, encoder_layers=5,
+                          encoder_heads=4, decoder_layers=2, decoder_heads=12, octaves=8,
+                          cnn_channels=64),
+        loss=LossConfig(sigma=5.0, beta=0.05, alpha=0.05, alpha_warmup=25_000),
+        engine=EngineConfig(steps=500_000, lr=5e-4, warmup_steps=10_000, amp=True,
+                            log_every=500, checkpoint_every=5000),
+        n_train=100_000, batch_size=64)
+
+
+def _gpu() -> SpritesRun:
+    """The ``cpu`` recipe with a wider model, five encoder layers as in the paper, twice the
+    batch and more steps: sized (not measured: no GPU was lent to the sessions that set it)
+    for <= 10 minutes on one H100."""
+    cpu = _cpu()
+    return replace(
+        cpu,
+        model=replace(cpu.model, width=128, cnn_channels=64, encoder_layers=5),
+        engine=replace(cpu.engine, steps=20_000, amp=True, log_every=200, eval_every=1000,
+                       checkpoint_every=2000, device="auto"),
+        n_train=50_000, batch_size=64)
+
+
+#: The named base runs of :func:`preset`.
+PRESETS: dict[str, Callable[[], SpritesRun]] = {"smoke": _smoke, "cpu": _cpu, "gpu": _gpu,
+                                                "paper": _paper}
+
+
 def preset(name: str) -> SpritesRun:
     """Base run of the ``full`` variant: ``smoke`` (seconds, tests), ``cpu`` (about 23
     minutes per run on one core), ``gpu`` (the ``cpu`` recipe, larger, for one GPU) or
@@ -92,72 +168,19 @@ def preset(name: str) -> SpritesRun:
     few steps; a penalty that starts before the reconstruction is learned collapses every
     pixel onto one slot.
     """
-    if name == "smoke":
-        return SpritesRun(
-            data=SpritesConfig(size=16, min_objects=2, max_objects=2),
-            model=ModelConfig(size=16, slots=3, slot_dim=4, width=16, encoder_layers=1,
-                              encoder_heads=2, decoder_layers=1, decoder_heads=2, octaves=3,
-                              cnn_channels=8, iterations=1),
-            loss=LossConfig(sigma=5.0, beta=0.05, alpha=0.05, alpha_warmup=4),
-            engine=EngineConfig(steps=8, lr=1e-3, log_every=4, progress=False),
-            n_train=64, batch_size=8)
-    if name == "cpu":
-        # the recipe of docs/sprites.md (round 4, run e3): 24 x 24 scenes of 2-3 objects 5-9
-        # pixels across (fewer overlaps and boundary pixels than 16 x 16), K = 3 slots of
-        # dimension 6, 4 encoder layers, tokens at quarter resolution, one decoder head, the
-        # posterior log-variance starting at -4, the penalty off for 2000 steps
-        # (reconstruction first; an earlier penalty collapses onto one slot), then warmed up to
-        # alpha = 40 over 2000 steps (one head: the penalty is at most 1/3 per pixel)
-        return SpritesRun(
-            data=SpritesConfig(size=24, min_objects=2, max_objects=3, min_scale=0.11,
-                               max_scale=0.18, margin=0.12),
-            model=ModelConfig(size=24, slots=3, slot_dim=6, width=64, encoder_layers=4,
-                              encoder_heads=4, decoder_layers=2, decoder_heads=1, octaves=4,
-                              cnn_channels=32, downsample=4, logvar_init=-4.0),
-            loss=LossConfig(sigma=1.0, beta=0.05, alpha=40.0, alpha_warmup=2000,
-                            alpha_start=2000),
-            engine=EngineConfig(steps=6000, lr=1.5e-3, warmup_steps=100, min_lr_ratio=0.1,
-                                log_every=50, eval_every=500),
-            n_train=4000, batch_size=32)
-    if name == "paper":
-        return SpritesRun(
-            data=SpritesConfig(size=64, min_objects=1, max_objects=4),
-            model=ModelConfig(size=64, slots=5, slot_dim=32, width=192, encoder_layers=5,
-                              encoder_heads=4, decoder_layers=2, decoder_heads=12, octaves=8,
-                              cnn_channels=64),
-            loss=LossConfig(sigma=5.0, beta=0.05, alpha=0.05, alpha_warmup=25_000),
-            engine=EngineConfig(steps=500_000, lr=5e-4, warmup_steps=10_000, amp=True,
-                                log_every=500, checkpoint_every=5000),
-            n_train=100_000, batch_size=64)
-    if name == "gpu":
-        # sized (not measured: no GPU was lent to the sessions that set it) for <= 10 min on one
-        # H100: the cpu recipe with a wider model, five encoder layers as in the paper, twice
-        # the batch and more steps
-        cpu = preset("cpu")
-        return replace(
-            cpu,
-            model=replace(cpu.model, width=128, cnn_channels=64, encoder_layers=5),
-            engine=replace(cpu.engine, steps=20_000, amp=True, log_every=200, eval_every=1000,
-                           checkpoint_every=2000, device="auto"),
-            n_train=50_000, batch_size=64)
-    raise ConfigError(f"unknown preset {name!r}: use smoke, cpu, gpu or paper")
+    try:
+        return PRESETS[name]()
+    except KeyError:
+        raise ConfigError(f"unknown preset {name!r}: use one of {', '.join(PRESETS)}") from None
 
 
 def variant_run(base: SpritesRun, variant: str) -> SpritesRun:
     """The configuration of ``variant`` (see the module docstring) derived from ``base``."""
-    if variant == "full":
-        return base
-    if variant == "alpha=0":
-        return replace(base, loss=replace(base.loss, alpha=0.0))
-    if variant == "beta=0":
-        return replace(base, loss=replace(base.loss, beta=0.0))
-    if variant == "spatial-broadcast":
-        # no attention to penalize, and its CNN renders whole images only
-        return replace(base, model=replace(base.model, decoder="spatial-broadcast"),
-                       loss=replace(base.loss, alpha=0.0, pixel_fraction=1.0))
-    if variant == "slot-attention":
-        return replace(base, model=replace(base.model, encoder="slot-attention"))
-    raise ConfigError(f"unknown variant {variant!r}: use one of {VARIANTS}")
+    try:
+        change = _VARIANT_CHANGES[variant]
+    except KeyError:
+        raise ConfigError(f"unknown variant {variant!r}: use one of {VARIANTS}") from None
+    return change(base)
 
 
 @dataclass

@@ -31,8 +31,12 @@ NAME = "sprites"
 HELP = ("multi-object sprites: render scenes, train/evaluate the regularized Transformer slot "
         "VAE and baselines, run the alpha/beta/decoder comparison (JIS, J-ARI, SIS)")
 
+#: Names of the library's registries (numerics.sprites.experiment.PRESETS and VARIANTS,
+#: numerics.sprites.data.MODES), spelled out so that ``--help`` does not import torch; a test
+#: keeps them equal.
 PRESETS = ("smoke", "cpu", "gpu", "paper")
 VARIANTS = ("full", "alpha=0", "beta=0", "spatial-broadcast", "slot-attention")
+MODES = ("occlusion", "additive", "shadow")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -55,7 +59,7 @@ def _overrides(p: argparse.ArgumentParser) -> None:
                    help="reconstruction weight")
     p.add_argument("--decoder", choices=("transformer", "spatial-broadcast"), default=None)
     p.add_argument("--encoder", choices=("transformer", "slot-attention"), default=None)
-    p.add_argument("--mode", choices=("occlusion", "additive", "shadow"), default=None,
+    p.add_argument("--mode", choices=MODES, default=None,
                    help="scene composition")
     p.add_argument("--alpha-start", type=non_negative_int, default=None,
                    help="steps with alpha = 0 before the penalty's linear warm-up")
@@ -87,7 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=positive_int, default=64)
     p.add_argument("--min-objects", type=positive_int, default=1)
     p.add_argument("--max-objects", type=positive_int, default=4)
-    p.add_argument("--mode", choices=("occlusion", "additive", "shadow"), default="occlusion")
+    p.add_argument("--mode", choices=MODES, default="occlusion")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, metavar="PATH.npz")
     _common(p)
@@ -108,7 +112,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     p.add_argument("--seeds", nargs="+", type=int, default=None,
                    help="model/batch seeds, one run per variant each (default: --seed)")
-    p.add_argument("--modes", nargs="+", choices=("occlusion", "additive", "shadow"),
+    p.add_argument("--modes", nargs="+", choices=MODES,
                    default=None, help="scene modes, each with every variant (default: --mode)")
     p.add_argument("--eval-every", type=non_negative_int, default=None,
                    help="steps between learning-curve evaluations (0: none)")

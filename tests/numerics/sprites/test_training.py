@@ -151,10 +151,21 @@ def test_evaluate_on_variable_object_counts_and_errors() -> None:
     assert variant_run(run, "beta=0").loss.beta == 0.0
     assert {variant_run(run, v).model.decoder for v in VARIANTS} == {"transformer",
                                                                      "spatial-broadcast"}
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="unknown variant"):
         variant_run(run, "no-such-variant")
+    with pytest.raises(ConfigError, match="unknown preset"):
+        preset("laptop")
     with pytest.raises(ConfigError):
         SpritesRun(data=replace(run.data, size=32), model=run.model).validate()
+
+
+def test_cli_names_are_the_registries() -> None:
+    """The CLI's torch-free name lists are the library's registries, in the same order."""
+    from numerics.cli.commands import sprites as cli
+    from numerics.sprites.data import MODES
+    from numerics.sprites.experiment import PRESETS
+
+    assert cli.PRESETS == tuple(PRESETS) and cli.VARIANTS == VARIANTS and cli.MODES == MODES
 
 
 def test_jis_and_j_ari_by_cover(monkeypatch) -> None:
