@@ -171,12 +171,12 @@ def _schedule(config: EngineConfig) -> JSONDict:
     return {name: getattr(config, name) for name in SCHEDULE_FIELDS} | {"last_step": config.end()}
 
 
-def _differences(saved: object, wanted: object, prefix: str = "") -> list[str]:
+def differences(saved: object, wanted: object, prefix: str = "") -> list[str]:
     """Dotted names of the entries where two nested dicts differ (at most a few levels)."""
     if isinstance(saved, dict) and isinstance(wanted, dict):
         out: list[str] = []
         for key in sorted(set(saved) | set(wanted), key=str):
-            out += _differences(saved.get(key, "<missing>"), wanted.get(key, "<missing>"),
+            out += differences(saved.get(key, "<missing>"), wanted.get(key, "<missing>"),
                                 f"{prefix}{key}.")
         return out
     return [] if saved == wanted else [prefix.rstrip(".") or "fingerprint"]
@@ -198,13 +198,13 @@ def _resume_state(state: object, ckpt: Path, config: EngineConfig) -> Checkpoint
         if state[key].dtype != torch.uint8 or state[key].ndim != 1:
             raise CheckpointError(f"checkpoint {ckpt}: {key!r} is not an RNG state")
     differing = ([] if config.fingerprint is None else
-                 _differences(state.get("fingerprint", "<missing>"), config.fingerprint))
+                 differences(state.get("fingerprint", "<missing>"), config.fingerprint))
     saved, wanted = dict(state.get("schedule", {})), _schedule(config)
     if saved.get("schedule") == wanted["schedule"] == "constant":
         for name in ("steps", "last_step"):  # a constant schedule may be extended
             saved.pop(name, None)
             wanted.pop(name)
-    differing += [f"schedule.{name}" for name in _differences(saved, wanted)]
+    differing += [f"schedule.{name}" for name in differences(saved, wanted)]
     if differing:
         shown = ", ".join(differing[:8]) + (" ..." if len(differing) > 8 else "")
         raise CheckpointError(f"checkpoint {ckpt} does not match this run (differs in: {shown});"

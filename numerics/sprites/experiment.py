@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from numerics.core.engine import EngineConfig
+from numerics.core.engine import EngineConfig, differences
 from numerics.core.errors import ConfigError
 from numerics.core.io import atomic_write_json, atomic_write_text
 from numerics.core.progress import configure_logging, logging_setup
@@ -509,13 +509,15 @@ def _read_results(folder: Path) -> dict[str, Any]:
     return d
 
 
-def _shared_settings(base: SpritesRun) -> dict[str, Any]:
-    """``base`` as a flat dict without the settings of :data:`_PER_RUN`."""
-    nested = dataclasses.asdict(base)
-    flat = {f"{part}.{k}": v for part in ("data", "model", "loss", "engine")
-            for k, v in nested.pop(part).items()} | nested
-    return {k: v for k, v in flat.items()
-            if k.rpartition(".")[2] not in _PER_RUN.get(k.rpartition(".")[0], ())}
+def _shared_settings(results: dict[str, Any]) -> dict[str, Any]:
+    """What every folder of one comparison must share: the base run as a nested dict without
+    the settings of :data:`_PER_RUN`, the held-out scenes and the regressor."""
+    base = dataclasses.asdict(results["base"])
+    for part, names in _PER_RUN.items():
+        for name in names:
+            (base[part] if part else base).pop(name)
+    return {"base": base, **{k: results[k] for k in ("n_eval", "n_jacobian", "regressor",
+                                                      "eval_seed")}}
 
 
 def _written_for(state: Any, run: SpritesRun) -> bool:
@@ -553,13 +555,10 @@ def combine_experiments(folders: list[str | os.PathLike],
     paths = [Path(f) for f in folders]
     results = [_read_results(p) for p in paths]
     first = results[0]
-    shared = _shared_settings(first["base"])
+    shared = _shared_settings(first)
     for path, res in zip(paths[1:], results[1:], strict=True):
-        other = _shared_settings(res["base"])
-        differing = [k for k in sorted(shared.keys() | other.keys())
-                     if shared.get(k, "<missing>") != other.get(k, "<missing>")]
-        differing += [k for k in ("n_eval", "n_jacobian", "regressor", "eval_seed")
-                      if res[k] != first[k]]
+        differing = [name.removeprefix("base.")
+                     for name in differences(_shared_settings(res), shared)]
         if differing:
             raise ConfigError(f"{path} differs from {paths[0]} in {', '.join(differing[:6])}"
                               f"{' ...' if len(differing) > 6 else ''}: not one comparison")
