@@ -30,7 +30,8 @@ def build(args: argparse.Namespace) -> SpritesRun:
     """The run described by the command-line options."""
     data = SpritesConfig(size=args.size, min_objects=args.min_objects,
                          max_objects=args.max_objects, mode=args.mode,
-                         min_scale=args.min_scale, max_scale=args.max_scale, margin=args.margin)
+                         min_scale=args.min_scale, max_scale=args.max_scale, margin=args.margin,
+                         min_distance=args.min_distance)
     model = ModelConfig(size=args.size, slots=args.slots, slot_dim=args.slot_dim,
                         width=args.width, encoder=args.encoder, decoder=args.decoder,
                         encoder_layers=args.encoder_layers, encoder_heads=args.heads,
@@ -49,7 +50,8 @@ def build(args: argparse.Namespace) -> SpritesRun:
                           eval_every=args.eval_every, progress=False, checkpoint_every=0,
                           amp=args.amp)
     return SpritesRun(data=data, model=model, loss=loss, engine=engine, n_train=args.n_train,
-                      batch_size=args.batch_size, data_seed=args.data_seed)
+                      batch_size=args.batch_size, data_seed=args.data_seed,
+                      curriculum_steps=args.curriculum_steps)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -65,10 +67,11 @@ def main(argv: list[str] | None = None) -> None:
                           ("data_seed", 0), ("n_train", 4000), ("batch_size", 32),
                           ("eval_every", 250), ("log_every", 50), ("n_eval", 64),
                           ("n_jacobian", 16), ("threads", 1), ("decoder_heads", 0),
-                          ("downsample", 4)):
+                          ("downsample", 4), ("curriculum_steps", 0)):
         add("--" + flag.replace("_", "-"), type=int, default=default)
     for flag, default in (("min_scale", 0.15), ("max_scale", 0.25), ("margin", 0.2),
-                          ("sigma", 1.0), ("beta", 0.05), ("alpha", 0.05), ("lr", 1e-3),
+                          ("min_distance", 0.0), ("sigma", 1.0), ("beta", 0.05),
+                          ("alpha", 0.05), ("lr", 1e-3),
                           ("min_lr_ratio", 0.1), ("logvar_init", 0.0), ("alpha_gate", 0.0),
                           ("pixel_fraction", 1.0)):
         add("--" + flag.replace("_", "-"), type=float, default=default)

@@ -42,7 +42,10 @@ CURVE_KEYS = ("recon_mse", "recon_r2", "jis", "j_ari", "fg_ari", "dominant_share
 class SpritesRun:
     """Everything a sprites training run needs; ``cache``: optional ``.npz`` path of the data;
     ``compile``: compile the model's forward pass in place (``nn.Module.compile``, state-dict
-    keys unchanged, so checkpoints stay interchangeable with uncompiled runs)."""
+    keys unchanged, so checkpoints stay interchangeable with uncompiled runs);
+    ``curriculum_steps``: for the first that many steps, batches are drawn only from the
+    training scenes with ``data.max_objects`` objects (an object-count curriculum: from the
+    start every slot has an object to take), then from all of them."""
 
     data: SpritesConfig = field(default_factory=SpritesConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -53,6 +56,7 @@ class SpritesRun:
     data_seed: int = 0
     cache: str | None = None
     compile: bool = False
+    curriculum_steps: int = 0
 
     def validate(self) -> None:
         """Check every part and their consistency; raise :class:`ConfigError`."""
@@ -65,6 +69,8 @@ class SpritesRun:
                               f"{self.model.size}")
         if self.n_train < 1 or self.batch_size < 1:
             raise ConfigError("n_train and batch_size must be >= 1")
+        if self.curriculum_steps < 0:
+            raise ConfigError(f"curriculum_steps must be >= 0, got {self.curriculum_steps}")
         if self.model.decoder != "transformer" and self.loss.alpha > 0:
             raise ConfigError("alpha > 0 needs the transformer decoder (attention weights)")
         if self.model.decoder != "transformer" and self.loss.pixel_fraction < 1:
@@ -84,7 +90,8 @@ class SpritesRun:
 
         return {"data": asdict(self.data), "model": asdict(self.model), "loss": asdict(self.loss),
                 "n_train": self.n_train, "batch_size": self.batch_size,
-                "data_seed": self.data_seed, "version": package_version()}
+                "data_seed": self.data_seed, "curriculum_steps": self.curriculum_steps,
+                "version": package_version()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SpritesRun:
@@ -93,7 +100,8 @@ class SpritesRun:
             return cls(data=SpritesConfig(**d["data"]), model=ModelConfig(**d["model"]),
                        loss=LossConfig(**d["loss"]), engine=EngineConfig(**d["engine"]),
                        **{k: d[k] for k in ("n_train", "batch_size", "data_seed", "cache")},
-                       compile=bool(d.get("compile", False)))
+                       compile=bool(d.get("compile", False)),
+                       curriculum_steps=int(d.get("curriculum_steps", 0)))
         except (KeyError, TypeError) as err:
             raise ConfigError(f"not a sprites run configuration: {err}") from err
 
@@ -103,6 +111,16 @@ def training_scenes(run: SpritesRun, progress: bool = False) -> Scenes:
     if run.cache:
         return load_or_render(run.cache, run.data, run.n_train, run.data_seed, progress=progress)
     return render(run.data, run.n_train, run.data_seed, progress=progress)
+
+
+def batch_index(run: SpritesRun, step: int, n: int, crowded: torch.Tensor,
+                generator: torch.Generator) -> torch.Tensor:
+    """Indices (batch_size,) of step ``step``'s batch among ``n`` training scenes: uniform
+    over the scenes with ``data.max_objects`` objects (indices ``crowded``) while ``step <
+    run.curriculum_steps``, uniform over all of them afterwards."""
+    if step < run.curriculum_steps:
+        return crowded[torch.randint(0, len(crowded), (run.batch_size,), generator=generator)]
+    return torch.randint(0, n, (run.batch_size,), generator=generator)
 
 
 def train_sprites(run: SpritesRun, scenes: Scenes | None = None, *,
@@ -131,8 +149,13 @@ def train_sprites(run: SpritesRun, scenes: Scenes | None = None, *,
     n_pixels = run.model.size * run.model.size
     subsample = run.loss.pixel_fraction < 1
 
+    crowded = (scenes.present.sum(dim=1) == run.data.max_objects).nonzero().flatten()
+    if run.curriculum_steps and len(crowded) == 0:
+        raise DataError(f"curriculum_steps = {run.curriculum_steps} needs training scenes with "
+                        f"{run.data.max_objects} objects; there are none")
+
     def sample_batch(step: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        index = torch.randint(0, len(images), (run.batch_size,), generator=generator)
+        index = batch_index(run, step, len(images), crowded, generator)
         batch = {"images": images[index], "noise": torch.randn(noise_shape, generator=generator)}
         if run.model.slot_init == "random":
             batch["init_noise"] = torch.randn(init_shape, generator=generator)

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numerics.core.errors import ConfigError
+from numerics.core.errors import ConfigError, DataError
 from numerics.sprites.data import (
     SpritesConfig,
     compose,
@@ -101,7 +101,39 @@ def test_cache_round_trip_and_invalidation(tmp_path) -> None:
 
 @pytest.mark.parametrize("kwargs", [{"size": 2}, {"min_objects": 3, "max_objects": 2},
                                     {"mode": "glass"}, {"max_scale": 0.7},
-                                    {"shadow_strength": 2.0}])
+                                    {"shadow_strength": 2.0}, {"min_distance": -0.1},
+                                    {"margin": 0.3, "min_distance": 0.5}])
 def test_bad_config_raises(kwargs) -> None:
     with pytest.raises(ConfigError):
         render(SpritesConfig(**kwargs), 2)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), min_distance=st.floats(0.05, 0.35),
+       max_objects=st.integers(2, 4))
+def test_min_distance_redraws_exactly_the_crowded_scenes(seed: int, min_distance: float,
+                                                         max_objects: int) -> None:
+    free = SpritesConfig(size=16, min_objects=1, max_objects=max_objects, margin=0.1)
+    spread = SpritesConfig(size=16, min_objects=1, max_objects=max_objects, margin=0.1,
+                           min_distance=min_distance)
+    a, present = sample_latents(free, 64, torch.Generator().manual_seed(seed))
+    b, present_b = sample_latents(spread, 64, torch.Generator().manual_seed(seed))
+    assert torch.equal(present, present_b)
+    assert torch.equal(a[..., 2:], b[..., 2:])  # scale, hue and shape are never redrawn
+    pair = present[:, :, None] & present[:, None, :] & ~torch.eye(max_objects, dtype=torch.bool)
+    gaps_a = torch.cdist(a[..., :2], a[..., :2])
+    gaps_b = torch.cdist(b[..., :2], b[..., :2])
+    assert (gaps_b[pair] >= min_distance).all()
+    crowded = ((gaps_a < min_distance) & pair).flatten(1).any(dim=1)
+    assert torch.equal(a[~crowded], b[~crowded])  # a scene that was fine is kept as drawn
+    centres = b[..., :2][present]
+    assert ((centres >= 0.1) & (centres <= 0.9)).all()
+
+
+def test_min_distance_that_cannot_be_met_is_a_bounded_data_error() -> None:
+    # four centres pairwise 0.39 apart in a square of side 0.4: each within about 0.01 of a
+    # corner, probability about 1e-12 per draw
+    config = SpritesConfig(size=8, min_objects=4, max_objects=4, min_scale=0.05,
+                           max_scale=0.05, margin=0.3, min_distance=0.39)
+    with pytest.raises(DataError, match="min_distance"):
+        render(config, 4)

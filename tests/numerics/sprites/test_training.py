@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from numerics.cli import main
-from numerics.core.errors import CheckpointError, ConfigError
+from numerics.core.errors import CheckpointError, ConfigError, DataError
 from numerics.core.progress import configure_logging
 from numerics.sprites.data import render
 from numerics.sprites.experiment import VARIANTS, preset, run_experiment, variant_run
-from numerics.sprites.training import SpritesRun, evaluate_sprites, train_sprites
+from numerics.sprites.training import SpritesRun, batch_index, evaluate_sprites, train_sprites
 
 
 def test_smoke_experiment_every_variant_and_metric(tmp_path) -> None:
@@ -139,6 +139,28 @@ def test_training_is_reproducible_and_resumes(tmp_path) -> None:
                     engine=replace(run.engine, checkpoint=ckpt))
     with pytest.raises(CheckpointError, match=r"loss\.alpha"):
         train_sprites(other, scenes)
+
+
+def test_object_count_curriculum_draws_full_scenes_first_then_all() -> None:
+    run = replace(preset("smoke"), batch_size=16, curriculum_steps=3)
+    scenes = render(replace(run.data, min_objects=1, max_objects=3), 200, 0)
+    full = (scenes.present.sum(dim=1) == 3).nonzero().flatten()
+    g = torch.Generator().manual_seed(0)
+    for step in range(3):
+        assert (scenes.present[batch_index(run, step, 200, full, g)].sum(dim=1) == 3).all()
+    later = batch_index(run, 3, 200, full, g)
+    assert (scenes.present[later].sum(dim=1) < 3).any()
+    # after the curriculum, and without one, the draw is the plain uniform one
+    plain = replace(run, curriculum_steps=0)
+    a = batch_index(plain, 0, 200, full, torch.Generator().manual_seed(5))
+    assert torch.equal(a, torch.randint(0, 200, (16,), generator=torch.Generator().manual_seed(5)))
+    assert SpritesRun.from_dict(run.to_dict()) == run
+    with pytest.raises(ConfigError, match="curriculum_steps"):
+        replace(run, curriculum_steps=-1).validate()
+    two = replace(run, data=replace(run.data, min_objects=1, max_objects=2))
+    scenes = render(two.data, 64, 0)
+    with pytest.raises(DataError, match="curriculum_steps"):  # no scene with two objects
+        train_sprites(two, scenes.subset(scenes.present.sum(dim=1) < 2))
 
 
 def test_evaluate_on_variable_object_counts_and_errors() -> None:
