@@ -72,6 +72,9 @@ def _overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pixel-fraction", type=unit_fraction, default=None, metavar="F",
                    help="render a random F of the pixels per training step (Transformer "
                         "decoder; unbiased estimate of the loss, decoder cost about F)")
+    p.add_argument("--curriculum-steps", type=non_negative_int, default=None, metavar="N",
+                   help="first N steps on the training scenes with the most objects only "
+                        "(object-count curriculum; 0: off)")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast on CUDA and on CPUs with native bf16 (AVX512-BF16/AMX); "
                         "float32 elsewhere (--no-amp to disable)")
@@ -161,7 +164,9 @@ def _build_run(args: argparse.Namespace):
     run = replace(run, data=data, model=model, loss=loss, engine=engine,
                   n_train=args.n_train or run.n_train, batch_size=args.batch_size or run.batch_size,
                   cache=args.cache,
-                  compile=run.compile if args.compile is None else args.compile)
+                  compile=run.compile if args.compile is None else args.compile,
+                  curriculum_steps=(run.curriculum_steps if args.curriculum_steps is None
+                                    else args.curriculum_steps))
     run.validate()
     return run
 
