@@ -113,13 +113,13 @@ def training_scenes(run: SpritesRun, progress: bool = False) -> Scenes:
     return render(run.data, run.n_train, run.data_seed, progress=progress)
 
 
-def batch_index(run: SpritesRun, step: int, n: int, crowded: torch.Tensor,
+def batch_index(run: SpritesRun, step: int, n: int, full: torch.Tensor,
                 generator: torch.Generator) -> torch.Tensor:
     """Indices (batch_size,) of step ``step``'s batch among ``n`` training scenes: uniform
-    over the scenes with ``data.max_objects`` objects (indices ``crowded``) while ``step <
+    over the scenes with ``data.max_objects`` objects (indices ``full``) while ``step <
     run.curriculum_steps``, uniform over all of them afterwards."""
     if step < run.curriculum_steps:
-        return crowded[torch.randint(0, len(crowded), (run.batch_size,), generator=generator)]
+        return full[torch.randint(0, len(full), (run.batch_size,), generator=generator)]
     return torch.randint(0, n, (run.batch_size,), generator=generator)
 
 
@@ -149,13 +149,13 @@ def train_sprites(run: SpritesRun, scenes: Scenes | None = None, *,
     n_pixels = run.model.size * run.model.size
     subsample = run.loss.pixel_fraction < 1
 
-    crowded = (scenes.present.sum(dim=1) == run.data.max_objects).nonzero().flatten()
-    if run.curriculum_steps and len(crowded) == 0:
+    full = (scenes.present.sum(dim=1) == run.data.max_objects).nonzero().flatten()
+    if run.curriculum_steps and len(full) == 0:
         raise DataError(f"curriculum_steps = {run.curriculum_steps} needs training scenes with "
                         f"{run.data.max_objects} objects; there are none")
 
     def sample_batch(step: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        index = batch_index(run, step, len(images), crowded, generator)
+        index = batch_index(run, step, len(images), full, generator)
         batch = {"images": images[index], "noise": torch.randn(noise_shape, generator=generator)}
         if run.model.slot_init == "random":
             batch["init_noise"] = torch.randn(init_shape, generator=generator)
