@@ -10,8 +10,8 @@ standard deviation and the spread of the means over scenes (a coordinate whose p
 at the prior, std near 1 and spread near 0, carries nothing). Used for round 4 of
 docs/sprites.md.
 
-WEIGHTS is an experiment checkpoint (``MODE-VARIANT-sSEED.pt``, with ``--preset`` and
-``--variant``) or a state dict saved by ``bench.sprites_explore --save-model`` (with
+WEIGHTS is an experiment checkpoint (``MODE-VARIANT-sSEED.pt``: scenes and model from the
+configuration it carries) or a state dict saved by ``bench.sprites_explore --save-model`` (with
 ``--record NAME.json``, the run's record, for its configuration).
 """
 
@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 
 import numpy as np
 import torch
 
 from numerics.sprites.data import Scenes, SpritesConfig, render
-from numerics.sprites.experiment import preset, variant_run
 from numerics.sprites.metrics import foreground_ari_per_image
 from numerics.sprites.models import ModelConfig, SlotVAE, make_model
-from numerics.sprites.training import SpritesRun, scene_jacobians
+from numerics.sprites.training import scene_jacobians
 
 
 def _dilate(mask: np.ndarray) -> np.ndarray:
@@ -102,27 +100,26 @@ def diagnose(model: SlotVAE, data: SpritesConfig, n: int, seed: int) -> dict[str
 
 
 def _load(args: argparse.Namespace) -> tuple[SlotVAE, SpritesConfig]:
+    """The model and its scene configuration: from the experiment checkpoint's own fingerprint
+    (the run it was trained for, whatever the preset says today), or from ``--record`` for an
+    exploration state dict."""
     state = torch.load(args.weights, map_location="cpu", weights_only=True)
     if args.record:
         run = json.loads(open(args.record).read())["run"]
-        model_config, data = ModelConfig(**run["model"]), SpritesConfig(**run["data"])
+    elif isinstance(state, dict) and isinstance(state.get("fingerprint"), dict):
+        run, state = state["fingerprint"], state["model"]
     else:
-        base: SpritesRun = preset(args.preset)
-        run_v = variant_run(replace(base, data=replace(base.data, mode=args.mode)), args.variant)
-        model_config, data = run_v.model, run_v.data
-        state = state["model"]
-    model = make_model(model_config)
+        raise SystemExit(f"{args.weights}: neither an experiment checkpoint with its "
+                         "fingerprint nor given with --record")
+    model = make_model(ModelConfig(**run["model"]))
     model.load_state_dict(state)
-    return model, data
+    return model, SpritesConfig(**run["data"])
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("weights")
     p.add_argument("--record", default=None, help="bench.sprites_explore record (NAME.json)")
-    p.add_argument("--preset", default="cpu")
-    p.add_argument("--variant", default="full")
-    p.add_argument("--mode", default="occlusion")
     p.add_argument("--n", type=int, default=256)
     p.add_argument("--eval-seed", type=int, default=12345)
     p.add_argument("--threads", type=int, default=1)

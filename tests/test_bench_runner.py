@@ -171,3 +171,27 @@ def test_sprites_diagnose_counts_merges_purity_and_scene_kinds():
     report = diagnose(make_model(run.model), run.data, 8, 3)
     assert report["j_ari"]["all"]["scenes"] == 8 == len(render(run.data, 8, 3))
     assert len(report["posterior_std"]) == run.model.slot_dim
+
+
+def test_sprites_diagnose_reads_the_configuration_its_checkpoint_carries(tmp_path):
+    import argparse
+    from dataclasses import replace
+
+    import pytest
+    import torch
+
+    from bench.sprites_diagnose import _load
+    from numerics.sprites.experiment import preset
+    from numerics.sprites.models import make_model
+
+    smoke = preset("smoke")  # trained on 20 x 20 scenes: not what any preset says
+    run = replace(smoke, data=replace(smoke.data, size=20),
+                  model=replace(smoke.model, size=20, slots=4))
+    path = tmp_path / "occlusion-full-s0.pt"
+    torch.save({"model": make_model(run.model, seed=1).state_dict(),
+                "fingerprint": run.fingerprint()}, path)
+    model, data = _load(argparse.Namespace(weights=str(path), record=None))
+    assert model.config == run.model and data == run.data
+    torch.save(make_model(run.model).state_dict(), path)  # a bare state dict needs --record
+    with pytest.raises(SystemExit, match="--record"):
+        _load(argparse.Namespace(weights=str(path), record=None))
