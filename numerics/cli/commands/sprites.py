@@ -34,7 +34,7 @@ HELP = ("multi-object sprites: render scenes, train/evaluate the regularized Tra
 #: Names of the library's registries (numerics.sprites.experiment.PRESETS and VARIANTS,
 #: numerics.sprites.data.MODES), spelled out so that ``--help`` does not import torch; a test
 #: keeps them equal.
-PRESETS = ("smoke", "cpu", "gpu", "paper")
+PRESETS = ("smoke", "cpu", "cpu-24", "gpu", "paper")
 VARIANTS = ("full", "alpha=0", "beta=0", "spatial-broadcast", "slot-attention")
 MODES = ("occlusion", "additive", "shadow")
 
@@ -48,7 +48,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=PRESETS, default="cpu",
-                   help="base sizes and weights (default cpu; paper = the paper's sizes)")
+                   help="base sizes and weights (default cpu; cpu-24: the previous cpu recipe, on "
+                        "24 x 24 scenes; paper: the paper's sizes)")
     p.add_argument("--steps", type=positive_int, default=None, help="optimisation steps")
     p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--n-train", type=positive_int, default=None, help="training scenes")

@@ -376,3 +376,20 @@ def test_combine_equals_one_experiment_and_refuses_mismatches(tmp_path, capsys) 
     payload = json.loads(capsys.readouterr().out)
     assert [(r["variant"], r["seed"]) for r in payload["rows"]] == [
         ("full", 2), ("alpha=0", 1), ("alpha=0", 2)]
+
+
+def test_cpu_preset_is_cpu_24_on_a_28_canvas_with_objects_of_the_same_pixel_size() -> None:
+    cpu, old = preset("cpu"), preset("cpu-24")
+    assert (cpu.data.size, cpu.model.size, cpu.loss.pixel_fraction) == (28, 28, 0.75)
+    assert old.data.size == 24 and old.loss.pixel_fraction == 1.0
+    same_pixels = {"min_scale", "max_scale", "margin"}
+    for name in same_pixels:  # in pixels, to the 4 decimals the preset is written with
+        assert abs(getattr(cpu.data, name) * 28 - getattr(old.data, name) * 24) < 28e-4
+    # nothing else differs: the round-7 runs changed the canvas and the rendered pixels only
+    assert replace(cpu.data, size=24, **{n: getattr(old.data, n) for n in same_pixels}) \
+        == old.data
+    assert replace(cpu.model, size=24) == old.model
+    assert replace(cpu.loss, pixel_fraction=1.0) == old.loss
+    assert replace(cpu, data=old.data, model=old.model, loss=old.loss) == old
+    gpu = preset("gpu")  # whole images on a GPU, the cpu recipe's canvas
+    assert gpu.loss.pixel_fraction == 1.0 and gpu.data == cpu.data
