@@ -31,7 +31,7 @@ import torch
 
 from bench.common import print_table, timeit, write_results
 from numerics.core.device import bf16_autocast
-from numerics.sprites.experiment import group_runs, preset
+from numerics.sprites.experiment import PRESETS, group_runs, preset
 from numerics.sprites.loss import LossConfig, slot_vae_loss
 from numerics.sprites.models import make_model
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     """Time both variants per size and device; print the table and write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["smoke", "cpu"],
-                        choices=["smoke", "cpu", "paper"])
+                        choices=list(PRESETS), help="presets to time (paper: CUDA only)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=None)
