@@ -124,11 +124,17 @@ def _cpu() -> SpritesRun:
     the same pixel sizes (scale, margin x 24/28: objects overlap in 36 % of the scenes
     instead of 47 %), the decoder rendering a random three quarters of the pixels per step
     (``pixel_fraction`` 0.75: a step costs what a whole 24 x 24 image did)."""
-    base = _cpu_24()
+    base, size = _cpu_24(), 28
+
+    def same_pixels(fraction: float) -> float:  # a fraction of 24 pixels, of 28 (4 decimals)
+        return round(fraction * base.data.size / size, 4)
+
     return replace(
         base,
-        data=replace(base.data, size=28, min_scale=0.0943, max_scale=0.1543, margin=0.1029),
-        model=replace(base.model, size=28),
+        data=replace(base.data, size=size, min_scale=same_pixels(base.data.min_scale),
+                     max_scale=same_pixels(base.data.max_scale),
+                     margin=same_pixels(base.data.margin)),
+        model=replace(base.model, size=size),
         loss=replace(base.loss, pixel_fraction=0.75))
 
 
