@@ -23,6 +23,7 @@ import json
 import numpy as np
 import torch
 
+from numerics.core.io import load_checkpoint
 from numerics.sprites.data import Scenes, SpritesConfig, render
 from numerics.sprites.metrics import foreground_ari_per_image
 from numerics.sprites.models import ModelConfig, SlotVAE, make_model
@@ -103,7 +104,7 @@ def _load(args: argparse.Namespace) -> tuple[SlotVAE, SpritesConfig]:
     """The model and its scene configuration: from the experiment checkpoint's own fingerprint
     (the run it was trained for, whatever the preset says today), or from ``--record`` for an
     exploration state dict."""
-    state = torch.load(args.weights, map_location="cpu", weights_only=True)
+    state = load_checkpoint(args.weights)
     if args.record:
         run = json.loads(open(args.record).read())["run"]
     elif isinstance(state, dict) and isinstance(state.get("fingerprint"), dict):
