@@ -7,7 +7,9 @@ Encoders map images (B, 3, H, W) to a diagonal Gaussian posterior over K slots,
 
 - :class:`TransformerEncoder`: CNN -> soft position embedding -> ``layers`` Transformer blocks
   in which K learned queries cross-attend to the image tokens, self-attend among themselves and
-  pass an FFN -> per-slot linear head to (mu, logvar).
+  pass an FFN -> per-slot linear head to (mu, logvar). ``inverted-transformer``: the same
+  with the slots competing for the tokens in every cross-attention (softmax over the slots,
+  :class:`CompetitiveCrossAttention`), Slot Attention's normalization in a Transformer.
 - :class:`SlotAttentionEncoder` (baseline): CNN -> soft position embedding -> Slot Attention
   (softmax over slots, GRU update, ``iterations`` rounds) from learned initial slots (no
   sampling, so the encoder is deterministic) -> the same head.
@@ -31,6 +33,7 @@ during training (z = mu in eval mode).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -39,7 +42,7 @@ from torch import nn
 from numerics.core.errors import ConfigError
 from numerics.core.validation import positive_int
 
-ENCODERS = ("transformer", "slot-attention")
+ENCODERS = ("transformer", "inverted-transformer", "slot-attention")
 DECODERS = ("transformer", "spatial-broadcast")
 SLOT_INITS = ("learned", "random")
 #: Tokenizer downsampling factor -> strides of its two middle convolutions.
@@ -212,13 +215,53 @@ class SlotInitializer(nn.Module):
         return self.mu + self.log_sigma.exp() * eps
 
 
-class QueryBlock(nn.Module):
-    """Pre-norm block: queries cross-attend to tokens, self-attend, then an FFN."""
+class CompetitiveCrossAttention(nn.Module):
+    """Cross-attention in which the slots compete for the tokens (Slot Attention's
+    normalization inside a Transformer block, the "inverted attention" of Wu et al. 2023):
+    (B, K, D) queries, (B, N, D) tokens -> (B, K, D).
+
+    Per head h, logits l_{k,n} = <W_q s_k, W_k t_n>_h / sqrt(D/h); A = softmax over the K slots
+    (each token is shared out among the slots, so two slots cannot both take an object whole),
+    then each slot's weights are renormalized over the tokens, W = A / sum_n A (+1e-8), and
+    slot k receives W_o sum_n W_{k,n} W_v t_n.
+    """
 
     def __init__(self, width: int, heads: int) -> None:
         super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(width, width, bias=False)
+        self.kv = nn.Linear(width, 2 * width, bias=False)
+        self.out = nn.Linear(width, width)
+
+    def forward(self, queries: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        b, k, d = queries.shape
+        h = self.heads
+        q = self.q(queries).view(b, k, h, d // h) / math.sqrt(d // h)
+        key, v = self.kv(tokens).view(b, tokens.shape[1], 2, h, d // h).unbind(dim=2)
+        attn = torch.einsum("bkhd,bnhd->bhkn", q, key).softmax(dim=2) + 1e-8
+        attn = attn / attn.sum(dim=-1, keepdim=True)
+        return self.out(torch.einsum("bhkn,bnhd->bkhd", attn, v).reshape(b, k, d))
+
+
+class TokenCrossAttention(nn.MultiheadAttention):
+    """Standard cross-attention (softmax over the tokens): (B, K, D), (B, N, D) -> (B, K, D)."""
+
+    def __init__(self, width: int, heads: int) -> None:
+        super().__init__(width, heads, batch_first=True)
+
+    def forward(self, queries: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(queries, tokens, tokens, need_weights=False)[0]
+
+
+class QueryBlock(nn.Module):
+    """Pre-norm block: queries cross-attend to tokens, self-attend, then an FFN
+    (``competitive``: the slots compete for the tokens, :class:`CompetitiveCrossAttention`)."""
+
+    def __init__(self, width: int, heads: int, competitive: bool = False) -> None:
+        super().__init__()
         self.norm_q, self.norm_t = nn.LayerNorm(width), nn.LayerNorm(width)
-        self.cross = nn.MultiheadAttention(width, heads, batch_first=True)
+        self.cross: nn.Module = (CompetitiveCrossAttention(width, heads) if competitive
+                                 else TokenCrossAttention(width, heads))
         self.norm_s = nn.LayerNorm(width)
         self.self_attn = nn.MultiheadAttention(width, heads, batch_first=True)
         self.ffn = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 2 * width), nn.GELU(),
@@ -227,20 +270,23 @@ class QueryBlock(nn.Module):
     def forward(self, queries: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         t = self.norm_t(tokens)
         q = self.norm_q(queries)
-        queries = queries + self.cross(q, t, t, need_weights=False)[0]
+        queries = queries + self.cross(q, t)
         s = self.norm_s(queries)
         queries = queries + self.self_attn(s, s, s, need_weights=False)[0]
         return queries + self.ffn(queries)
 
 
 class TransformerEncoder(nn.Module):
-    """K learned queries read the image through Transformer blocks: (B,3,H,W) -> mu, logvar."""
+    """K learned queries read the image through Transformer blocks: (B,3,H,W) -> mu, logvar.
 
-    def __init__(self, config: ModelConfig) -> None:
+    ``competitive``: every block's cross-attention lets the slots compete for the tokens
+    (:class:`CompetitiveCrossAttention`; the ``inverted-transformer`` encoder)."""
+
+    def __init__(self, config: ModelConfig, competitive: bool = False) -> None:
         super().__init__()
         self.tokens = ImageTokens(config)
         self.init = SlotInitializer(config.slot_init, config.slots, config.width)
-        self.blocks = nn.ModuleList(QueryBlock(config.width, config.encoder_heads)
+        self.blocks = nn.ModuleList(QueryBlock(config.width, config.encoder_heads, competitive)
                                     for _ in range(config.encoder_layers))
         self.head = PosteriorHead(config.width, config.slot_dim, config.logvar_init)
 
@@ -283,6 +329,14 @@ class SlotAttentionEncoder(nn.Module):
             slots = self.gru(updates.reshape(-1, w), slots.reshape(-1, w)).view(b, n_slots, w)
             slots = slots + self.mlp(slots)
         return self.head(slots)
+
+
+#: Encoder kind -> constructor (``ModelConfig.encoder``; its keys are :data:`ENCODERS`).
+ENCODER_CLASSES: dict[str, Callable[[ModelConfig], nn.Module]] = {
+    "transformer": TransformerEncoder,
+    "inverted-transformer": lambda config: TransformerEncoder(config, competitive=True),
+    "slot-attention": SlotAttentionEncoder,
+}
 
 
 class CrossAttentionBlock(nn.Module):
@@ -398,8 +452,7 @@ class SlotVAE(nn.Module):
         super().__init__()
         config.validate()
         self.config = config
-        self.encoder = (TransformerEncoder(config) if config.encoder == "transformer"
-                        else SlotAttentionEncoder(config))
+        self.encoder = ENCODER_CLASSES[config.encoder](config)
         self.decoder = (TransformerDecoder(config) if config.decoder == "transformer"
                         else SpatialBroadcastDecoder(config))
 

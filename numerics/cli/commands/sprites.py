@@ -32,11 +32,12 @@ HELP = ("multi-object sprites: render scenes, train/evaluate the regularized Tra
         "VAE and baselines, run the alpha/beta/decoder comparison (JIS, J-ARI, SIS)")
 
 #: Names of the library's registries (numerics.sprites.experiment.PRESETS and VARIANTS,
-#: numerics.sprites.data.MODES), spelled out so that ``--help`` does not import torch; a test
-#: keeps them equal.
+#: numerics.sprites.data.MODES, numerics.sprites.models.ENCODERS), spelled out so that
+#: ``--help`` does not import torch; a test keeps them equal.
 PRESETS = ("smoke", "cpu", "cpu-24", "gpu", "paper")
 VARIANTS = ("full", "alpha=0", "beta=0", "spatial-broadcast", "slot-attention")
 MODES = ("occlusion", "additive", "shadow")
+ENCODERS = ("transformer", "inverted-transformer", "slot-attention")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -59,7 +60,7 @@ def _overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sigma", type=non_negative_float, default=None,
                    help="reconstruction weight")
     p.add_argument("--decoder", choices=("transformer", "spatial-broadcast"), default=None)
-    p.add_argument("--encoder", choices=("transformer", "slot-attention"), default=None)
+    p.add_argument("--encoder", choices=ENCODERS, default=None)
     p.add_argument("--mode", choices=MODES, default=None,
                    help="scene composition")
     p.add_argument("--alpha-start", type=non_negative_int, default=None,

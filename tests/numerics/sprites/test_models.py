@@ -21,13 +21,20 @@ from numerics.sprites.loss import (
     slot_attention_mass,
     slot_vae_loss,
 )
-from numerics.sprites.models import ModelConfig, fourier_features, make_model, pixel_grid
+from numerics.sprites.models import (
+    ENCODERS,
+    CompetitiveCrossAttention,
+    ModelConfig,
+    fourier_features,
+    make_model,
+    pixel_grid,
+)
 
 SMOKE = preset("smoke").model
 
 
 @pytest.mark.parametrize(("encoder", "decoder"),
-                         list(itertools.product(("transformer", "slot-attention"),
+                         list(itertools.product(ENCODERS,
                                                 ("transformer", "spatial-broadcast"))))
 def test_forward_shapes_and_normalization(encoder: str, decoder: str) -> None:
     config = replace(SMOKE, encoder=encoder, decoder=decoder)
@@ -204,7 +211,7 @@ def test_logvar_init_sets_the_posterior_log_variance_bias() -> None:
     assert torch.equal(b1[d:], b0[d:] - 4.0)
 
 
-@pytest.mark.parametrize("encoder", ["transformer", "slot-attention"])
+@pytest.mark.parametrize("encoder", ENCODERS)
 @settings(max_examples=5, deadline=None)
 @given(perm=st.permutations(range(SMOKE.slots)))
 def test_random_slot_init_makes_slots_exchangeable(encoder: str, perm: list[int]) -> None:
@@ -284,3 +291,44 @@ def test_pixel_fraction_is_checked() -> None:
     model = make_model(sb.model, 0)
     with pytest.raises(ConfigError, match="whole images"):
         model(torch.rand(1, 3, SMOKE.size, SMOKE.size), pixels=torch.tensor([0]))
+
+
+def test_competitive_cross_attention_by_hand() -> None:
+    """Softmax over the slots, then each slot's weights renormalized over the tokens: with
+    identity projections, one head, width 2, slots s_1 = (c, 0), s_2 = (0, c) with
+    c / sqrt(2) = ln 3 and tokens t_1 = (1, 0), t_2 = (0, 1): token 1 goes 3/4 to slot 1,
+    token 2 3/4 to slot 2, so slot 1 receives (3/4 t_1 + 1/4 t_2) / 1 = (3/4, 1/4)."""
+    attn = CompetitiveCrossAttention(2, 1).double()
+    with torch.no_grad():
+        attn.q.weight.copy_(torch.eye(2))
+        attn.kv.weight.copy_(torch.cat([torch.eye(2), torch.eye(2)]))
+        attn.out.weight.copy_(torch.eye(2))
+        attn.out.bias.zero_()
+    c = math.sqrt(2.0) * math.log(3.0)
+    slots = torch.tensor([[[c, 0.0], [0.0, c]]], dtype=torch.float64)
+    tokens = torch.eye(2, dtype=torch.float64)[None]
+    out = attn(slots, tokens)
+    assert torch.allclose(out, torch.tensor([[[0.75, 0.25], [0.25, 0.75]]], dtype=torch.float64),
+                          atol=1e-7)
+    # one slot takes every token whole (softmax over one slot is 1): the mean token
+    assert torch.allclose(attn(slots[:, :1], tokens), torch.tensor([[[0.5, 0.5]]],
+                                                                   dtype=torch.float64))
+
+
+@settings(max_examples=10, deadline=None)
+@given(perm=st.permutations(range(3)), tperm=st.permutations(range(5)),
+       seed=st.integers(0, 2**16))
+def test_competitive_cross_attention_permutations(perm: list[int], tperm: list[int],
+                                                  seed: int) -> None:
+    """Permuting the slots permutes the output; permuting the tokens changes nothing."""
+    gen = torch.Generator().manual_seed(seed)
+    attn = CompetitiveCrossAttention(8, 2).double()
+    slots = torch.randn(2, 3, 8, generator=gen, dtype=torch.float64)
+    tokens = torch.randn(2, 5, 8, generator=gen, dtype=torch.float64)
+    out = attn(slots, tokens)
+    assert torch.allclose(attn(slots[:, perm], tokens), out[:, perm], atol=1e-12)
+    assert torch.allclose(attn(slots, tokens[:, tperm]), out, atol=1e-12)
+    # and it is not token cross-attention: a lone slot sees the plain mean of the values
+    lone = attn(slots[:, :1], tokens)
+    mean = attn.out(attn.kv(tokens)[..., 8:].mean(dim=1, keepdim=True))  # [key | value]
+    assert torch.allclose(lone, mean, atol=1e-6)

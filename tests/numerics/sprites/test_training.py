@@ -186,8 +186,10 @@ def test_cli_names_are_the_registries() -> None:
     from numerics.cli.commands import sprites as cli
     from numerics.sprites.data import MODES
     from numerics.sprites.experiment import PRESETS
+    from numerics.sprites.models import ENCODER_CLASSES, ENCODERS
 
     assert cli.PRESETS == tuple(PRESETS) and cli.VARIANTS == VARIANTS and cli.MODES == MODES
+    assert cli.ENCODERS == ENCODERS == tuple(ENCODER_CLASSES)
 
 
 def test_jis_and_j_ari_by_cover(monkeypatch) -> None:
