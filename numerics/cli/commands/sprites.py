@@ -60,7 +60,9 @@ def _overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sigma", type=non_negative_float, default=None,
                    help="reconstruction weight")
     p.add_argument("--decoder", choices=("transformer", "spatial-broadcast"), default=None)
-    p.add_argument("--encoder", choices=ENCODERS, default=None)
+    p.add_argument("--encoder", choices=ENCODERS, default=None,
+                   help="transformer (the paper's), inverted-transformer (its slots compete "
+                        "for the image tokens, as in Slot Attention) or slot-attention")
     p.add_argument("--mode", choices=MODES, default=None,
                    help="scene composition")
     p.add_argument("--alpha-start", type=non_negative_int, default=None,
