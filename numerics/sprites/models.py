@@ -42,7 +42,6 @@ from torch import nn
 from numerics.core.errors import ConfigError
 from numerics.core.validation import positive_int
 
-ENCODERS = ("transformer", "inverted-transformer", "slot-attention")
 DECODERS = ("transformer", "spatial-broadcast")
 SLOT_INITS = ("learned", "random")
 #: Tokenizer downsampling factor -> strides of its two middle convolutions.
@@ -331,12 +330,13 @@ class SlotAttentionEncoder(nn.Module):
         return self.head(slots)
 
 
-#: Encoder kind -> constructor (``ModelConfig.encoder``; its keys are :data:`ENCODERS`).
+#: Encoder kind (``ModelConfig.encoder``) -> constructor.
 ENCODER_CLASSES: dict[str, Callable[[ModelConfig], nn.Module]] = {
     "transformer": TransformerEncoder,
     "inverted-transformer": lambda config: TransformerEncoder(config, competitive=True),
     "slot-attention": SlotAttentionEncoder,
 }
+ENCODERS = tuple(ENCODER_CLASSES)
 
 
 class CrossAttentionBlock(nn.Module):
