@@ -6,8 +6,12 @@ logged, not differentiated) are timed side by side, interleaved, in one run, at 
 the CPU and, when present, on CUDA, in float32 and, where the device has native bf16 kernels
 (:func:`numerics.core.device.bf16_autocast`), under bf16 autocast (what ``amp`` trains with).
 Reported: images/s of both, the penalty's overhead ratio (time with / time without) and, on
-the bf16 rows, the speed-up over float32 measured in the same interleaved loop. A step renders
-the preset's share of the pixels (``pixel_fraction``), as in training.
+the bf16 rows, the speed-up over float32 measured in the same interleaved loop. On the float32
+rows of the Transformer decoder the same model with its cross-attention computed as written
+(:meth:`numerics.sprites.models.CrossAttentionBlock.direct`: query and output projections on
+every pixel instead of folded onto the K slots) is timed in the same loop: ``fold_speedup`` =
+its step time / the folded one's, both with the penalty. A step renders the preset's share of
+the pixels (``pixel_fraction``), as in training.
 
 With ``--experiment DIR`` (a folder written by ``iasym sprites experiment``) a second table
 gives, per mode and variant, the time to objects: the first learning-curve evaluation with
@@ -33,12 +37,16 @@ from bench.common import print_table, timeit, write_results
 from numerics.core.device import bf16_autocast
 from numerics.sprites.experiment import PRESETS, group_runs, preset
 from numerics.sprites.loss import LossConfig, slot_vae_loss
-from numerics.sprites.models import make_model
+from numerics.sprites.models import CrossAttentionBlock, make_model
 
 
-def _step_fn(size: str, alpha: float, device: torch.device, amp: bool):
+def _step_fn(size: str, alpha: float, device: torch.device, amp: bool, direct: bool = False):
     run = preset(size)
     model = make_model(run.model, seed=0).to(device).train()
+    if direct:  # the reference: the decoder's cross-attention as written (same parameters)
+        for block in model.decoder.modules():
+            if isinstance(block, CrossAttentionBlock):
+                block.forward = block.direct  # type: ignore[method-assign]
     loss_config = replace(run.loss, alpha=alpha, alpha_warmup=0)
     g = torch.Generator().manual_seed(0)
     x = torch.rand(run.batch_size, 3, run.model.size, run.model.size, generator=g).to(device)
@@ -96,23 +104,31 @@ def main(argv: list[str] | None = None) -> None:
             if size == "paper" and device.type == "cpu":
                 continue
             precisions = [False, True] if bf16_autocast(device) else [False]
-            steps = {(alpha, amp): _step_fn(size, alpha, device, amp)
+            steps = {(alpha, amp, False): _step_fn(size, alpha, device, amp)
                      for amp in precisions for alpha in (LossConfig().alpha, 0.0)}
-            batch = steps[(0.0, False)][1]
-            times: dict[tuple[float, bool], list[float]] = {key: [] for key in steps}
+            direct = preset(size).model.decoder == "transformer"
+            if direct:
+                steps[(LossConfig().alpha, False, True)] = _step_fn(
+                    size, LossConfig().alpha, device, False, direct=True)
+            batch = steps[(0.0, False, False)][1]
+            times: dict[tuple[float, bool, bool], list[float]] = {key: [] for key in steps}
             for _ in range(args.repeat):  # interleaved, so that load changes hit all alike
                 for key, (step, _) in steps.items():
                     times[key] += timeit(step, repeat=1, warmup=1, sync=sync)["times_s"]
             median = {key: statistics.median(t) for key, t in times.items()}
             for amp in precisions:
-                with_p, without = median[(LossConfig().alpha, amp)], median[(0.0, amp)]
+                with_p = median[(LossConfig().alpha, amp, False)]
+                without = median[(0.0, amp, False)]
+                reference = median.get((LossConfig().alpha, amp, True))
                 rows.append({
                     "device": device.type, "size": size, "precision": "bf16" if amp else "fp32",
                     "pixel_fraction": preset(size).loss.pixel_fraction,
                     "batch": batch, "img_per_s_penalty": batch / with_p,
                     "img_per_s_no_penalty": batch / without,
                     "overhead_ratio": with_p / without,
-                    "speedup_vs_fp32": median[(LossConfig().alpha, False)] / with_p,
+                    "speedup_vs_fp32": median[(LossConfig().alpha, False, False)] / with_p,
+                    "img_per_s_direct": batch / reference if reference else math.nan,
+                    "fold_speedup": reference / with_p if reference else math.nan,
                     "step_s_penalty": with_p, "step_s_no_penalty": without,
                 })
     print_table(rows)

@@ -342,7 +342,14 @@ ENCODERS = tuple(ENCODER_CLASSES)
 class CrossAttentionBlock(nn.Module):
     """Pixel queries attend to slots only: returns new queries (B, P, D) and A (B, P, h, K).
 
-    A_{p,h,k} = softmax_k(<W_q q_p, W_k s_k>_h / sqrt(D/h)); queries + W_o (A V), then an FFN.
+    A_{p,h,k} = softmax_k(<W_q^h LN(q_p), W_k^h LN(s_k)> / sqrt(D/h)) and
+    q_p + W_o concat_h(sum_k A_{p,h,k} W_v^h LN(s_k)), then an FFN. Both projections on the
+    pixel side are folded onto the K slots, where they cost K instead of P rows:
+    <W_q^h x, k> = <x, (W_q^h)^T k> and W_o concat_h(sum_k A_k v_k) = sum_{h,k} A_{h,k}
+    W_o^h v_{h,k} (the same parameters and state-dict keys as the direct computation, equal to
+    it up to float rounding). ``queries`` may be (1, P, D), shared by the batch (the first
+    block's position queries): they are normalized once, and the output broadcasts to
+    (B, P, D).
     """
 
     def __init__(self, width: int, heads: int) -> None:
@@ -357,12 +364,31 @@ class CrossAttentionBlock(nn.Module):
 
     def forward(self, queries: torch.Tensor,
                 slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, n_slots, d = slots.shape
+        h = self.heads
+        k, v = self.kv(self.norm_s(slots)).view(b, n_slots, 2, h, d // h).unbind(dim=2)
+        # (W_q^h)^T k_{k,h} and W_o^h v_{k,h}: (B, h*K, D), rows ordered (head, slot)
+        keys = torch.einsum("bkhe,hed->bhkd", k, self.q.weight.view(h, d // h, d))
+        values = torch.einsum("bkhe,dhe->bhkd", v, self.out.weight.view(d, h, d // h))
+        logits = self.norm_q(queries) @ keys.reshape(b, h * n_slots, d).transpose(1, 2)
+        p = logits.shape[1]
+        attn = (logits.view(b, p, h, n_slots) / math.sqrt(d // h)).softmax(dim=-1)
+        mixed = attn.reshape(b, p, h * n_slots) @ values.reshape(b, h * n_slots, d)
+        queries = queries + mixed + self.out.bias
+        return queries + self.ffn(queries), attn
+
+    def direct(self, queries: torch.Tensor,
+               slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same block computed as written, projecting every pixel's query and mixed
+        value (P rows per projection instead of K): the reference of :meth:`forward` in the
+        tests and in ``bench.bench_sprites``."""
+        queries = queries.expand(slots.shape[0], -1, -1)  # a copy of shared queries per sample
         b, p, d = queries.shape
         h = self.heads
-        q = self.q(self.norm_q(queries)).view(b, p, h, d // h) / math.sqrt(d // h)
+        q = self.q(self.norm_q(queries)).view(b, p, h, d // h)
         k, v = self.kv(self.norm_s(slots)).view(b, -1, 2, h, d // h).unbind(dim=2)
-        attn = torch.einsum("bphd,bkhd->bphk", q, k).softmax(dim=-1)
-        mixed = torch.einsum("bphk,bkhd->bphd", attn, v).reshape(b, p, d)
+        attn = (torch.einsum("bphe,bkhe->bphk", q, k) / math.sqrt(d // h)).softmax(dim=-1)
+        mixed = torch.einsum("bphk,bkhe->bphe", attn, v).reshape(b, p, d)
         queries = queries + self.out(mixed)
         return queries + self.ffn(queries), attn
 
@@ -391,7 +417,7 @@ class TransformerDecoder(nn.Module):
         into the H*W grid) only those pixels: image (B, 3, P'), attention (B, L, P', h, K)."""
         slots = self.slot_in(z)
         features = self.features if pixels is None else self.features[pixels]
-        q = self.query_mlp(features).expand(z.shape[0], -1, -1)
+        q = self.query_mlp(features)[None]  # (1, P, D): the first block broadcasts it
         maps = []
         for block in self.blocks:
             q, attn = block(q, slots)

@@ -24,6 +24,7 @@ from numerics.sprites.loss import (
 from numerics.sprites.models import (
     ENCODERS,
     CompetitiveCrossAttention,
+    CrossAttentionBlock,
     ModelConfig,
     fourier_features,
     make_model,
@@ -332,3 +333,29 @@ def test_competitive_cross_attention_permutations(perm: list[int], tperm: list[i
     lone = attn(slots[:, :1], tokens)
     mean = attn.out(attn.kv(tokens)[..., 8:].mean(dim=1, keepdim=True))  # [key | value]
     assert torch.allclose(lone, mean, atol=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from([1, 2, 4]), st.integers(1, 5), st.integers(1, 7), st.integers(0, 2 ** 16))
+def test_cross_attention_folded_onto_the_slots_equals_the_direct_computation(
+        heads: int, n_slots: int, pixels: int, seed: int) -> None:
+    """Folding W_q and W_o onto the K slots changes only the order of the sums: in float64 the
+    block's queries and attention equal the per-pixel projections of the paper's form
+    (``direct``), and
+    queries shared by the batch, (1, P, D), give what their copy per sample gives."""
+    g = torch.Generator().manual_seed(seed)
+    block = CrossAttentionBlock(8, heads).double()
+    with torch.no_grad():
+        for param in block.parameters():
+            param.copy_(torch.randn(param.shape, generator=g, dtype=torch.float64))
+    queries = torch.randn(3, pixels, 8, generator=g, dtype=torch.float64)
+    slots = torch.randn(3, n_slots, 8, generator=g, dtype=torch.float64)
+    out, attn = block(queries, slots)
+    ref_out, ref_attn = block.direct(queries, slots)
+    torch.testing.assert_close(attn, ref_attn, rtol=0, atol=1e-12)
+    torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-12)
+    shared, shared_attn = block(queries[:1], slots)
+    expanded, expanded_attn = block(queries[:1].expand(3, -1, -1), slots)
+    assert shared.shape == (3, pixels, 8)
+    torch.testing.assert_close(shared, expanded, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(shared_attn, expanded_attn, rtol=0, atol=1e-12)
