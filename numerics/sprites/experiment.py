@@ -172,9 +172,9 @@ PRESETS: dict[str, Callable[[], SpritesRun]] = {"smoke": _smoke, "cpu": _cpu,
 
 
 def preset(name: str) -> SpritesRun:
-    """Base run of the ``full`` variant: ``smoke`` (seconds, tests), ``cpu`` (22-24
-    minutes per run on one core of a fast 2-core machine, 28 with both cores of a machine
-    half as fast), ``cpu-24`` (the previous ``cpu`` recipe, at which the
+    """Base run of the ``full`` variant: ``smoke`` (seconds, tests), ``cpu`` (24 minutes
+    per run with both cores of a slow 2-core machine, an AMD EPYC without AVX-512; 39 each
+    with two runs at a time there), ``cpu-24`` (the previous ``cpu`` recipe, at which the
     paper's comparison of docs/sprites.md ran), ``gpu`` (the ``cpu`` recipe, larger, for one
     GPU) or ``paper`` (the paper's sizes and weights, docs/theory.md section 5, for a GPU).
 
