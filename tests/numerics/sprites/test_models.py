@@ -341,8 +341,8 @@ def test_cross_attention_folded_onto_the_slots_equals_the_direct_computation(
         heads: int, n_slots: int, pixels: int, seed: int) -> None:
     """Folding W_q and W_o onto the K slots changes only the order of the sums: in float64 the
     block's queries and attention equal the per-pixel projections of the paper's form
-    (``direct``), and
-    queries shared by the batch, (1, P, D), give what their copy per sample gives."""
+    (``direct``), and queries shared by the batch, (1, P, D), give what their copy per sample
+    gives."""
     g = torch.Generator().manual_seed(seed)
     block = CrossAttentionBlock(8, heads).double()
     with torch.no_grad():
@@ -359,3 +359,28 @@ def test_cross_attention_folded_onto_the_slots_equals_the_direct_computation(
     assert shared.shape == (3, pixels, 8)
     torch.testing.assert_close(shared, expanded, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(shared_attn, expanded_attn, rtol=0, atol=1e-12)
+
+
+def test_cross_attention_block_hand_computed() -> None:
+    """Width 2, one head, identity projections, FFN off: the query (1, -1) and the slots (2, 0),
+    (0, 2) normalize to c(1, -1), c(1, -1), c(-1, 1) with c = 1/sqrt(1 + eps); the logits are
+    +-2c^2/sqrt(2), so A = (sigmoid(2 sqrt(2) c^2), 1 - that) and the block returns
+    (1, -1) (1 + c tanh(sqrt(2) c^2))."""
+    block = CrossAttentionBlock(2, 1).double()
+    with torch.no_grad():
+        block.q.weight.copy_(torch.eye(2))
+        block.kv.weight.copy_(torch.cat([torch.eye(2), torch.eye(2)]))
+        block.out.weight.copy_(torch.eye(2))
+        block.out.bias.zero_()
+        block.ffn[-1].weight.zero_()
+        block.ffn[-1].bias.zero_()
+    queries = torch.tensor([[[1.0, -1.0]]], dtype=torch.float64)
+    slots = torch.tensor([[[2.0, 0.0], [0.0, 2.0]]], dtype=torch.float64)
+    out, attn = block(queries, slots)
+    c = 1.0 / math.sqrt(1.0 + block.norm_q.eps)
+    a = 1.0 / (1.0 + math.exp(-2.0 * math.sqrt(2.0) * c * c))
+    torch.testing.assert_close(attn, torch.tensor([[[[a, 1.0 - a]]]], dtype=torch.float64),
+                               rtol=0, atol=1e-15)
+    scale = 1.0 + c * math.tanh(math.sqrt(2.0) * c * c)
+    torch.testing.assert_close(out, torch.tensor([[[scale, -scale]]], dtype=torch.float64),
+                               rtol=0, atol=1e-15)
