@@ -6,7 +6,9 @@ JSON files it writes with ``bench.common.write_results`` during its run are coll
 (``bench/results/index.json``) keeps, per benchmark, the exact command, its status and result
 files, so that ``--only`` re-runs one benchmark without dropping the others from the report.
 ``docs/benchmarks.md`` is then rewritten atomically from the manifest: per benchmark the command
-that produced it, the machine it ran on and one table per result file.
+that produced it, the machine it ran on and one table per result file. A benchmark that the
+manifest does not list (``bench/results/`` is not in git, so a fresh clone has no manifest)
+keeps its section of the existing report verbatim, so ``--only NAME`` never drops the others.
 """
 
 from __future__ import annotations
@@ -126,8 +128,27 @@ def _machine_line(machine: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def render(manifest: dict[str, dict[str, Any]]) -> str:
-    """The benchmarks report (markdown) from the manifest and the result files it lists."""
+def report_sections(text: str) -> dict[str, str]:
+    """The sections of a report written by :func:`render`: benchmark name -> its text, from its
+    ``## NAME`` line up to the next such line (trailing blank lines dropped)."""
+    sections: dict[str, str] = {}
+    name: str | None = None
+    lines: list[str] = []
+    for line in [*text.splitlines(), "## "]:
+        if line.startswith("## "):
+            if name:
+                sections[name] = "\n".join(lines).rstrip()
+            name, lines = line[3:].strip(), [line]
+        elif name is not None:
+            lines.append(line)
+    return sections
+
+
+def render(manifest: dict[str, dict[str, Any]], kept: dict[str, str] | None = None) -> str:
+    """The benchmarks report (markdown) from the manifest and the result files it lists;
+    ``kept``: sections (name -> text, :func:`report_sections`) of benchmarks the manifest does
+    not list, written verbatim in their place in the name order."""
+    kept = {k: v for k, v in (kept or {}).items() if k not in manifest}
     out = [
         "# Benchmarks",
         "",
@@ -136,7 +157,10 @@ def render(manifest: dict[str, dict[str, Any]]) -> str:
         "path and its reference side by side in one run; ratios compare the two within that "
         "run. Every section gives the exact command that produced it.",
     ]
-    for name in sorted(manifest):
+    for name in sorted(set(manifest) | set(kept)):
+        if name in kept:
+            out += ["", kept[name]]
+            continue
         entry = manifest[name]
         out += ["", f"## {name}", "", f"Command: `{entry['command']}` "
                 f"({entry['finished']}, {entry['seconds']:.1f} s)"]
@@ -183,7 +207,9 @@ def run_benches(names: Sequence[str] | None = None, quick: bool = False,
         if entry["status"] != "ok":
             print(f"== {name} failed: {entry['error']}", file=sys.stderr)
             status = 1
-    atomic_write_text(doc, render(manifest))
+    previous = Path(doc).read_text() if Path(doc).is_file() else ""
+    kept = {k: v for k, v in report_sections(previous).items() if k in available}
+    atomic_write_text(doc, render(manifest, kept))
     print(f"wrote {doc}")
     return status
 

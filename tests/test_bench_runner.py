@@ -111,6 +111,23 @@ def test_only_reruns_one_benchmark_and_keeps_the_others(fake_bench):
     assert "| big | — |  |  | False |" in text
 
 
+def test_only_without_a_manifest_keeps_the_other_sections_of_the_report(fake_bench):
+    """A fresh clone has the report but no manifest (bench/results/ is not in git): --only
+    rewrites its own section and keeps every other benchmark's section verbatim, notes
+    included; a section of a benchmark that no longer exists is dropped."""
+    doc = fake_bench / "benchmarks.md"
+    noargv = "## noargv\n\nCommand: `old`\n\n| seen |\n|---|\n| old |\n\nA note by hand."
+    doc.write_text("# Benchmarks\n\nintro\n\n" + noargv + "\n\n## fast\n\nstale table\n\n"
+                   "## gone\n\nremoved benchmark\n")
+    assert runner.run_benches(["fast"], quick=True, package="fakebench", doc=doc) == 0
+    text = doc.read_text()
+    assert noargv + "\n" in text
+    assert "stale table" not in text and "| a\\|b | 0.5 | 2 | 4 |  |" in text
+    assert "## gone" not in text
+    assert text.index("## fast") < text.index("## noargv")
+    assert runner.report_sections(text)["noargv"] == noargv
+
+
 def test_unknown_benchmark_is_rejected(fake_bench, capsys):
     assert runner.run_benches(["nope"], package="fakebench", doc=fake_bench / "d.md") == 2
     err = capsys.readouterr().err
