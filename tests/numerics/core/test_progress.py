@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import logging
 
 import pytest
@@ -62,19 +63,39 @@ def _run(total: int, initial: int = 0, **kw: object) -> None:
             bar.advance(done)
 
 
-def test_one_line_per_tenth_when_not_a_terminal(stderr: _Redirect) -> None:
+def _ticking_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clock that reads 0 at the first call and one second more at every later one."""
+    ticks = itertools.count()
+    monkeypatch.setattr(progress, "CLOCK", lambda: float(next(ticks)))
+
+
+def test_one_line_per_tenth_when_not_a_terminal(stderr: _Redirect,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Line k (of 10) comes k seconds after the start: 10 k % done, so 10 - k seconds left."""
+    _ticking_clock(monkeypatch)
     with stderr:
         _run(1000)
     lines = stderr.getvalue().splitlines()
-    assert lines == [f"work: {10 * k} % ({100 * k}/1000)" for k in range(1, 11)]
+    assert lines == [f"work: {10 * k} % ({100 * k}/1000) [{k} s, about {10 - k} s left]"
+                     for k in range(1, 10)] + ["work: 100 % (1000/1000) [10 s]"]
 
 
-def test_resumed_loop_reports_the_remaining_tenths_and_postfix(stderr: _Redirect) -> None:
+def test_resumed_loop_reports_the_remaining_tenths_and_postfix(
+        stderr: _Redirect, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rate counts the steps of this call only: 1 step in 1 s, 10 steps left."""
+    _ticking_clock(monkeypatch)
     with stderr, Progress(20, "fit", initial=9) as bar:
         bar.advance(10, loss="0.5")
         bar.advance(20)
-    assert stderr.getvalue().splitlines() == ["fit: 50 % (10/20) loss=0.5",
-                                              "fit: 100 % (20/20) loss=0.5"]
+    assert stderr.getvalue().splitlines() == ["fit: 50 % (10/20) loss=0.5 [1 s, about 10 s left]",
+                                              "fit: 100 % (20/20) loss=0.5 [2 s]"]
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0.4, "0 s"), (59.4, "59 s"), (60, "1 min 00 s"),
+                                               (185, "3 min 05 s"), (3599.6, "1 h 00 min"),
+                                               (3720, "1 h 02 min"), (-1, "0 s")])
+def test_duration(seconds: float, text: str) -> None:
+    assert progress.duration(seconds) == text
 
 
 @settings(max_examples=50, deadline=None)
@@ -94,7 +115,7 @@ def test_property_at_most_ten_lines(total: int, data: st.DataObject) -> None:
     if total >= 10:  # every tenth is reached by some step
         assert len(records) == 10 - 10 * initial // total
     if initial < total:
-        assert records[-1] == f"work: 100 % ({total}/{total})"
+        assert records[-1].startswith(f"work: 100 % ({total}/{total}) [")
 
 
 def test_quiet_and_disabled_print_nothing(stderr: _Redirect) -> None:
@@ -125,7 +146,7 @@ def test_terminal_gets_a_bar_that_is_removed(stderr: _Redirect,
 def test_track_yields_every_item(stderr: _Redirect) -> None:
     with stderr:
         assert list(track(iter("abcd"), 4, "letters")) == ["a", "b", "c", "d"]
-    assert stderr.getvalue().splitlines()[-1] == "letters: 100 % (4/4)"
+    assert stderr.getvalue().splitlines()[-1].startswith("letters: 100 % (4/4) [")
 
 
 def test_bad_totals() -> None:
