@@ -362,11 +362,18 @@ class CrossAttentionBlock(nn.Module):
         self.ffn = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 2 * width), nn.ReLU(),
                                  nn.Linear(2 * width, width))
 
+    def _keys_values(self, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-head keys and values W_k^h LN(s_k), W_v^h LN(s_k): slots (B, K, D) -> two
+        (B, K, h, D/h)."""
+        b, n_slots, d = slots.shape
+        kv = self.kv(self.norm_s(slots)).view(b, n_slots, 2, self.heads, d // self.heads)
+        return kv[:, :, 0], kv[:, :, 1]
+
     def forward(self, queries: torch.Tensor,
                 slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b, n_slots, d = slots.shape
         h = self.heads
-        k, v = self.kv(self.norm_s(slots)).view(b, n_slots, 2, h, d // h).unbind(dim=2)
+        k, v = self._keys_values(slots)
         # (W_q^h)^T k_{k,h} and W_o^h v_{k,h}: (B, h*K, D), rows ordered (head, slot)
         keys = torch.einsum("bkhe,hed->bhkd", k, self.q.weight.view(h, d // h, d))
         values = torch.einsum("bkhe,dhe->bhkd", v, self.out.weight.view(d, h, d // h))
@@ -386,7 +393,7 @@ class CrossAttentionBlock(nn.Module):
         b, p, d = queries.shape
         h = self.heads
         q = self.q(self.norm_q(queries)).view(b, p, h, d // h)
-        k, v = self.kv(self.norm_s(slots)).view(b, -1, 2, h, d // h).unbind(dim=2)
+        k, v = self._keys_values(slots)
         attn = (torch.einsum("bphe,bkhe->bphk", q, k) / math.sqrt(d // h)).softmax(dim=-1)
         mixed = torch.einsum("bphk,bkhe->bphe", attn, v).reshape(b, p, d)
         queries = queries + self.out(mixed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import replace
+from typing import TypeVar
 
 import pytest
 import torch
@@ -32,6 +33,7 @@ from numerics.sprites.models import (
 )
 
 SMOKE = preset("smoke").model
+M = TypeVar("M", CompetitiveCrossAttention, CrossAttentionBlock)
 
 
 @pytest.mark.parametrize(("encoder", "decoder"),
@@ -294,17 +296,23 @@ def test_pixel_fraction_is_checked() -> None:
         model(torch.rand(1, 3, SMOKE.size, SMOKE.size), pixels=torch.tensor([0]))
 
 
+def _identity_projections(module: M) -> M:
+    """A width-2 attention module (``q``, ``kv``, ``out``) with identity query, key, value and
+    output projections and no output bias, for the hand-computed cases."""
+    with torch.no_grad():
+        module.q.weight.copy_(torch.eye(2))
+        module.kv.weight.copy_(torch.cat([torch.eye(2), torch.eye(2)]))
+        module.out.weight.copy_(torch.eye(2))
+        module.out.bias.zero_()
+    return module
+
+
 def test_competitive_cross_attention_by_hand() -> None:
     """Softmax over the slots, then each slot's weights renormalized over the tokens: with
     identity projections, one head, width 2, slots s_1 = (c, 0), s_2 = (0, c) with
     c / sqrt(2) = ln 3 and tokens t_1 = (1, 0), t_2 = (0, 1): token 1 goes 3/4 to slot 1,
     token 2 3/4 to slot 2, so slot 1 receives (3/4 t_1 + 1/4 t_2) / 1 = (3/4, 1/4)."""
-    attn = CompetitiveCrossAttention(2, 1).double()
-    with torch.no_grad():
-        attn.q.weight.copy_(torch.eye(2))
-        attn.kv.weight.copy_(torch.cat([torch.eye(2), torch.eye(2)]))
-        attn.out.weight.copy_(torch.eye(2))
-        attn.out.bias.zero_()
+    attn = _identity_projections(CompetitiveCrossAttention(2, 1).double())
     c = math.sqrt(2.0) * math.log(3.0)
     slots = torch.tensor([[[c, 0.0], [0.0, c]]], dtype=torch.float64)
     tokens = torch.eye(2, dtype=torch.float64)[None]
@@ -366,12 +374,8 @@ def test_cross_attention_block_hand_computed() -> None:
     (0, 2) normalize to c(1, -1), c(1, -1), c(-1, 1) with c = 1/sqrt(1 + eps); the logits are
     +-2c^2/sqrt(2), so A = (sigmoid(2 sqrt(2) c^2), 1 - that) and the block returns
     (1, -1) (1 + c tanh(sqrt(2) c^2))."""
-    block = CrossAttentionBlock(2, 1).double()
+    block = _identity_projections(CrossAttentionBlock(2, 1).double())
     with torch.no_grad():
-        block.q.weight.copy_(torch.eye(2))
-        block.kv.weight.copy_(torch.cat([torch.eye(2), torch.eye(2)]))
-        block.out.weight.copy_(torch.eye(2))
-        block.out.bias.zero_()
         block.ffn[-1].weight.zero_()
         block.ffn[-1].bias.zero_()
     queries = torch.tensor([[[1.0, -1.0]]], dtype=torch.float64)
