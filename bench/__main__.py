@@ -144,6 +144,26 @@ def report_sections(text: str) -> dict[str, str]:
     return sections
 
 
+def _is_table(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(r, dict) for r in value)
+
+
+def _result_body(payload: dict[str, Any]) -> list[str]:
+    """Report lines of one result file: its scalar extras as ``- key: value``, its rows as a
+    table, every extra that is a list of rows as a table of its own under ``key:``, then
+    ``notes`` (a list of paragraphs, the benchmark's explanation of its columns) verbatim."""
+    extra = {k: v for k, v in payload.items()
+             if k not in ("bench", "machine", "rows", "notes")}
+    lines = [f"- {k}: {_cell(v)}" for k, v in extra.items() if not _is_table(v)]
+    lines += ["", markdown_table(payload.get("rows", []))]
+    for key, value in extra.items():
+        if _is_table(value):
+            lines += ["", f"{key}:", "", markdown_table(value)]
+    for paragraph in payload.get("notes", []):
+        lines += ["", str(paragraph)]
+    return lines
+
+
 def render(manifest: dict[str, dict[str, Any]], kept: dict[str, str] | None = None) -> str:
     """The benchmarks report (markdown) from the manifest and the result files it lists;
     ``kept``: sections (name -> text, :func:`report_sections`) of benchmarks the manifest does
@@ -174,9 +194,7 @@ def render(manifest: dict[str, dict[str, Any]], kept: dict[str, str] | None = No
                 out += ["", f"Result file `{path.name}` unreadable: {err}"]
                 continue
             out += ["", f"Result `{path.name}` — machine: {_machine_line(payload['machine'])}"]
-            extra = {k: v for k, v in payload.items() if k not in ("bench", "machine", "rows")}
-            out += [f"- {k}: {_cell(v)}" for k, v in extra.items()]
-            out += ["", markdown_table(payload.get("rows", []))]
+            out += _result_body(payload)
     return "\n".join(out) + "\n"
 
 

@@ -39,6 +39,24 @@ from numerics.sprites.experiment import PRESETS, group_runs, preset
 from numerics.sprites.loss import LossConfig, slot_vae_loss
 from numerics.sprites.models import CrossAttentionBlock, make_model
 
+#: The report's explanation of the columns (``notes`` of the result file, rendered under the
+#: tables by ``python -m bench``).
+NOTES = (
+    "`pixel_fraction`: the share of the pixels the decoder renders per step, as in training "
+    "(`cpu`: three quarters of 28 x 28, about what a whole 24 x 24 image costs). "
+    "`img_per_s_penalty` / `img_per_s_no_penalty`: images per second of one forward and "
+    "backward pass with the interaction penalty differentiated (alpha > 0) and without it; "
+    "`overhead_ratio`: the ratio of their step times. `img_per_s_direct` / `fold_speedup`: "
+    "the same model with the decoder's cross-attention computed as written (query and output "
+    "projections on every pixel, `CrossAttentionBlock.direct`) against the folded computation "
+    "the models use (projections on the K slots), in the same interleaved loop. "
+    "`speedup_vs_fp32`: bf16 autocast over float32, on devices with native bf16 only.",
+    "`time_to_objects` (with `--experiment DIR`): per scene mode and variant of that "
+    "experiment, the seeds whose learning curve (64 held-out curve scenes) reached J-ARI >= "
+    "0.8, and the median steps and seconds of training to the first such evaluation over "
+    "those seeds (empty when none did); `train_s_median`: the whole run's training time.",
+)
+
 
 def _step_fn(size: str, alpha: float, device: torch.device, amp: bool, direct: bool = False):
     run = preset(size)
@@ -139,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         extra["experiment"] = str(args.experiment)
         print_table(extra["time_to_objects"])
     write_results("bench_sprites", rows, args.out, repeat=args.repeat, threads=args.threads,
-                  **extra)
+                  **extra, notes=list(NOTES))
 
 
 if __name__ == "__main__":

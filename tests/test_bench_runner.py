@@ -24,7 +24,9 @@ FAST = textwrap.dedent('''
         args = parser.parse_args(argv)
         rows = [{"case": "a|b", "ours_s": 0.5, "ref_s": 2.0, "ratio": 4.0},
                 {"case": "big", "ours_s": float("nan"), "quick": args.quick}]
-        write_results("fast", rows, note="ratio = ref / ours")
+        write_results("fast", rows, note="ratio = ref / ours",
+                      reach=[{"family": "f", "max_n": 3}],
+                      notes=["ratio: the reference's time over ours.", "Second paragraph."])
 ''')
 
 NO_ARGV = textwrap.dedent('''
@@ -91,6 +93,12 @@ def test_runner_runs_all_and_writes_the_report(fake_bench):
     assert "| a\\|b | 0.5 | 2 | 4 |  |" in text
     assert "| big | — |  |  | True |" in text
     assert "- note: ratio = ref / ours" in text
+    # an extra that is a list of rows is a table of its own; notes are paragraphs after them
+    fast = runner.report_sections(text)["fast"]
+    assert fast.endswith("| a\\|b | 0.5 | 2 | 4 |  |\n| big | — |  |  | True |\n\nreach:\n\n"
+                         "| family | max_n |\n|---|---|\n| f | 3 |\n\n"
+                         "ratio: the reference's time over ours.\n\nSecond paragraph.")
+    assert "- reach" not in fast and "- notes" not in fast
     assert "**Failed**: RuntimeError: reference diverged" in text
     assert manifest["noargv"]["status"] == "ok"
     assert "| seen |" in text and "| ok |" in text
