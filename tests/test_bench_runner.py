@@ -154,14 +154,19 @@ def test_sprites_time_to_objects_medians_over_the_seeds_that_got_there():
 
     nan = float("nan")
     rows = [{"mode": "occlusion", "variant": "full", "steps_to_objects": s, "seconds_to_objects": t,
-             "train_s": 100.0 + i} for i, (s, t) in enumerate([(3000.0, 30.0), (nan, nan),
-                                                               (5000.0, 50.0)])]
+             "train_s": 100.0 + i, "j_ari": j}
+            for i, (s, t, j) in enumerate([(3000.0, 30.0, 0.85), (nan, nan, 0.8),
+                                           (5000.0, 50.0, 0.79)])]
     rows.append({"mode": "occlusion", "variant": "alpha=0", "steps_to_objects": None,
-                 "seconds_to_objects": None, "train_s": 90.0})  # NaN as saved in JSON
+                 "seconds_to_objects": None, "train_s": 90.0, "j_ari": 0.5})  # NaN as saved
     full, ablation = time_to_objects(rows)
     assert (full["seeds"], full["reached"], full["median_steps"], full["median_s"],
             full["train_s_median"]) == (3, 2, 4000.0, 40.0, 101.0)
+    # the final test-scene J-ARI counts on its own: >= 0.8 at seeds 0 and 1 (train 100, 101 s)
+    assert (full["final_reached"], full["final_median_s"]) == (2, 100.5)
     assert ablation["reached"] == 0 and ablation["median_s"] != ablation["median_s"]
+    assert ablation["final_reached"] == 0
+    assert ablation["final_median_s"] != ablation["final_median_s"]
 
 
 def test_sprites_diagnose_counts_merges_purity_and_scene_kinds():
