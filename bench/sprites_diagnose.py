@@ -5,7 +5,9 @@ default) and splits the per-scene J-ARI by scene kind: 2 or 3 objects, whether t
 masks overlap, whether two visible objects touch (4-neighbourhood, overlaps included). It also
 counts *merged* scenes (two visible objects whose pixels mostly go to the same slot by
 argmax_k J_{p,k}), the slots in use per scene, the mean *purity* of an object (share of its
-pixels on its majority slot), and the posterior: per latent coordinate the mean posterior
+pixels on its majority slot), how far the slots are fixed regions of the canvas (each
+pixel's *usual* slot over the scenes, the share of foreground pixels on it, and the J-ARI of
+that fixed tiling), and the posterior: per latent coordinate the mean posterior
 standard deviation and the spread of the means over scenes (a coordinate whose posterior stays
 at the prior, std near 1 and spread near 0, carries nothing). Used for round 4 of
 docs/sprites.md.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -70,6 +73,18 @@ def slot_usage(pred: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return np.array(merged), np.array(used), purity
 
 
+def usual_slots(pred: np.ndarray, seg: np.ndarray, slots: int) -> tuple[np.ndarray, float]:
+    """Slots as regions: from the slot argmax ``pred`` (n, P) and labels ``seg`` (n, P), each
+    pixel's usual slot (the one it is assigned to in most scenes; ties to the lower index),
+    (P,), and the share of all foreground pixels (seg > 0) that sit on their pixel's usual
+    slot (1 for slots that are fixed regions of the canvas; about 1/K for slots that ignore
+    position)."""
+    counts = np.stack([(pred == k).sum(axis=0) for k in range(slots)])
+    usual = counts.argmax(axis=0)
+    foreground = seg > 0
+    return usual, float((pred == usual[None])[foreground].mean())
+
+
 def diagnose(model: SlotVAE, data: SpritesConfig, n: int, seed: int) -> dict[str, object]:
     """The numbers of the module doc for ``model`` on ``n`` scenes of ``data`` (seed)."""
     scenes = render(data, n, seed)
@@ -81,6 +96,10 @@ def diagnose(model: SlotVAE, data: SpritesConfig, n: int, seed: int) -> dict[str
     per_scene = foreground_ari_per_image(jac, seg)
     kinds = scene_kinds(scenes)
     merged, used, purity = slot_usage(jac.argmax(-1).numpy(), seg.numpy())
+    slots = jac.shape[-1]
+    usual, agreement = usual_slots(jac.argmax(-1).numpy(), seg.numpy(), slots)
+    tiling = torch.nn.functional.one_hot(torch.as_tensor(usual), slots).to(jac.dtype)
+    tiling_ari = foreground_ari_per_image(tiling.expand(n, -1, -1), seg)
     groups = {"all": np.ones(n, bool), "2 objects": ~kinds["three"], "3 objects": kinds["three"],
               "overlap": kinds["overlap"], "no overlap": ~kinds["overlap"],
               "touching": kinds["touch"], "apart": ~kinds["touch"], "merged": merged,
@@ -91,6 +110,8 @@ def diagnose(model: SlotVAE, data: SpritesConfig, n: int, seed: int) -> dict[str
                          "share_at_least_0.8": float((per_scene[m] >= 0.8).mean())}
                   for name, m in groups.items() if m.any()},
         "merged_share": float(merged.mean()),
+        "usual_slot_agreement": agreement,
+        "usual_tiling_j_ari": float(np.nanmean(tiling_ari)),
         "object_purity": float(np.mean(purity)),
         "slots_used": {f"{k} objects": {int(u): int(((used == u) & m).sum())
                                         for u in np.unique(used)}
@@ -124,9 +145,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n", type=int, default=256)
     p.add_argument("--eval-seed", type=int, default=12345)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--min-distance", type=float, default=None,
+                   help="score on scenes whose object centres lie at least this far apart "
+                        "(default: the training scenes' own min_distance)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     model, data = _load(args)
+    if args.min_distance is not None:
+        data = replace(data, min_distance=args.min_distance)
     print(json.dumps(diagnose(model, data, args.n, args.eval_seed), indent=1))
 
 

@@ -169,6 +169,24 @@ def test_sprites_time_to_objects_medians_over_the_seeds_that_got_there():
     assert ablation["final_median_s"] != ablation["final_median_s"]
 
 
+def test_sprites_diagnose_usual_slots_measure_slots_as_regions():
+    import numpy as np
+
+    from bench.sprites_diagnose import usual_slots
+
+    # 3 scenes, 4 pixels: pixel 0 is on slot 0 in every scene, pixels 1 and 2 on slot 1
+    # twice, pixel 3 on slots 2, 1, 0 (a tie: the lower index wins) and background only
+    pred = np.array([[0, 1, 2, 2], [0, 1, 1, 1], [0, 2, 1, 0]])
+    seg = np.array([[1, 1, 2, 0], [1, 2, 2, 0], [1, 1, 0, 0]])
+    usual, agreement = usual_slots(pred, seg, 3)
+    assert usual.tolist() == [0, 1, 1, 0]
+    # foreground: scene 0 pixels 0-2 (slots 0, 1, 2 against 0, 1, 1: 2 on their usual slot),
+    # scene 1 pixels 0-2 (3), scene 2 pixels 0-1 (slots 0, 2: 1): 6 of 8
+    assert agreement == 6 / 8
+    fixed = np.tile([0, 1, 2, 0], (5, 1))
+    assert usual_slots(fixed, np.ones_like(fixed), 3)[1] == 1.0
+
+
 def test_sprites_diagnose_counts_merges_purity_and_scene_kinds():
     import numpy as np
     import torch
