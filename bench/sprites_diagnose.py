@@ -95,9 +95,9 @@ def diagnose(model: SlotVAE, data: SpritesConfig, n: int, seed: int) -> dict[str
     seg = scenes.segmentation.flatten(1)
     per_scene = foreground_ari_per_image(jac, seg)
     kinds = scene_kinds(scenes)
-    merged, used, purity = slot_usage(jac.argmax(-1).numpy(), seg.numpy())
-    slots = jac.shape[-1]
-    usual, agreement = usual_slots(jac.argmax(-1).numpy(), seg.numpy(), slots)
+    pred, labels, slots = jac.argmax(-1).numpy(), seg.numpy(), jac.shape[-1]
+    merged, used, purity = slot_usage(pred, labels)
+    usual, agreement = usual_slots(pred, labels, slots)
     tiling = torch.nn.functional.one_hot(torch.as_tensor(usual), slots).to(jac.dtype)
     tiling_ari = foreground_ari_per_image(tiling.expand(n, -1, -1), seg)
     groups = {"all": np.ones(n, bool), "2 objects": ~kinds["three"], "3 objects": kinds["three"],
