@@ -40,7 +40,7 @@ def build(args: argparse.Namespace) -> SpritesRun:
                         octaves=args.octaves, cnn_channels=args.cnn_channels,
                         cnn_kernel=args.cnn_kernel,
                         logvar_init=args.logvar_init, slot_init=args.slot_init,
-                        downsample=args.downsample)
+                        downsample=args.downsample, modulation=args.modulation)
     loss = LossConfig(sigma=args.sigma, beta=args.beta, alpha=args.alpha,
                       alpha_warmup=args.alpha_warmup, alpha_start=args.alpha_start,
                       alpha_gate=args.alpha_gate, pixel_fraction=args.pixel_fraction)
@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     add("--decoder", default="transformer")
     add("--schedule", default="cosine")
     add("--slot-init", default="learned")
+    add("--modulation", action="store_true",
+        help="decoder: the attended slots scale the pixel queries feature-wise (FiLM)")
     add("--amp", action="store_true",
         help="bfloat16 autocast where the device has native bf16 kernels")
     add("--out", default=str(OUT), help="folder of the JSON record")

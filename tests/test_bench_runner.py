@@ -187,6 +187,30 @@ def test_sprites_diagnose_usual_slots_measure_slots_as_regions():
     assert usual_slots(fixed, np.ones_like(fixed), 3)[1] == 1.0
 
 
+def test_sprites_true_latents_slots_by_hand():
+    """Two scenes of up to three objects: a present object's slot is its scaled latents with
+    +1 and its depth 2k/2 - 1; an absent one's is (0, 0, 0, 0, 0, -1, depth)."""
+    import torch
+
+    from bench.sprites_true_latents import true_slots
+    from numerics.sprites.data import Scenes
+
+    latents = torch.zeros(2, 3, 5)
+    latents[0, 0] = torch.tensor([0.25, 0.75, 0.15, 0.5, 2.0])
+    latents[0, 1] = torch.tensor([0.5, 0.5, 0.1, 0.0, 0.0])
+    latents[1, 0] = torch.tensor([1.0, 0.0, 0.2, 0.85, 1.0])
+    present = torch.tensor([[True, True, False], [True, False, False]])
+    scenes = Scenes(images=torch.zeros(2, 3, 4, 4), masks=torch.zeros(2, 3, 4, 4, dtype=torch.bool),
+                    segmentation=torch.zeros(2, 4, 4, dtype=torch.long), latents=latents,
+                    present=present)
+    expected = torch.tensor([
+        [[-0.5, 0.5, 0.5, 0.0, 1.0, 1.0, -1.0], [0.0, 0.0, 0.0, -1.0, -1.0, 1.0, 0.0],
+         [0.0, 0.0, 0.0, 0.0, 0.0, -1.0, 1.0]],
+        [[1.0, -1.0, 1.0, 0.7, 0.0, 1.0, -1.0], [0.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0],
+         [0.0, 0.0, 0.0, 0.0, 0.0, -1.0, 1.0]]])
+    torch.testing.assert_close(true_slots(scenes), expected, rtol=0, atol=1e-6)
+
+
 def test_sprites_diagnose_counts_merges_purity_and_scene_kinds():
     import numpy as np
     import torch

@@ -19,7 +19,9 @@ Decoders map slots ``z: (B, K, d_slot)`` to a :class:`Decoded` image (B, 3, H, W
 - :class:`TransformerDecoder`: one query per pixel (Fourier features of its coordinates in
   [-1, 1]^2 with ``octaves`` octaves, then an MLP), ``layers`` blocks of cross-attention only
   (pixel queries -> slot keys/values, ``heads`` heads; no self-attention among pixels or slots),
-  an output MLP to RGB. Returns the attention weights A (B, layers, P, heads, K). Pixels never
+  an output MLP to RGB. With ``modulation`` the slots a pixel attends to also scale its query
+  feature-wise (FiLM, :class:`CrossAttentionBlock`). Returns the attention weights
+  A (B, layers, P, heads, K). Pixels never
   see each other, so the decoder can render any subset of the pixels alone (``pixels``), with
   the values the full image has there (up to float rounding).
 - :class:`SpatialBroadcastDecoder` (baseline): each slot is broadcast on the pixel grid with its
@@ -70,6 +72,9 @@ class ModelConfig:
     logvar_init: float = 0.0
     slot_init: str = "learned"
     downsample: int = 4
+    #: Transformer decoder: the attended slots also scale the pixel queries feature-wise
+    #: (FiLM; :class:`CrossAttentionBlock`).
+    modulation: bool = False
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for an impossible architecture."""
@@ -350,15 +355,29 @@ class CrossAttentionBlock(nn.Module):
     it up to float rounding). ``queries`` may be (1, P, D), shared by the batch (the first
     block's position queries): they are normalized once, and the output broadcasts to
     (B, P, D).
+
+    ``modulation`` (feature-wise linear modulation, FiLM, Perez et al. 2018): before the FFN
+    the block also adds (sum_k abar_{p,k} gamma_k) * LN(q_p), with gamma_k = W_g LN(s_k) + b_g
+    (D,) and abar_{p,k} = mean_h A_{p,h,k}, so that a slot scales the pixel's features instead
+    of only being added to them (a ReLU unit of the FFN then sees a slot-dependent linear
+    function of the position features, as the attention logit does). W_g and b_g start at
+    zero (the block starts as the unmodulated one). The update stays a sum over the slots
+    weighted by the attention: a pixel whose attention sits on one slot depends on that slot
+    alone, as without it.
     """
 
-    def __init__(self, width: int, heads: int) -> None:
+    def __init__(self, width: int, heads: int, modulation: bool = False) -> None:
         super().__init__()
         self.heads = heads
         self.norm_q, self.norm_s = nn.LayerNorm(width), nn.LayerNorm(width)
         self.q = nn.Linear(width, width, bias=False)
         self.kv = nn.Linear(width, 2 * width, bias=False)
         self.out = nn.Linear(width, width)
+        self.gamma: nn.Linear | None = None
+        if modulation:  # starts at zero: the block begins as the unmodulated one
+            self.gamma = nn.Linear(width, width)
+            nn.init.zeros_(self.gamma.weight)
+            nn.init.zeros_(self.gamma.bias)
         self.ffn = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 2 * width), nn.ReLU(),
                                  nn.Linear(2 * width, width))
 
@@ -377,12 +396,22 @@ class CrossAttentionBlock(nn.Module):
         # (W_q^h)^T k_{k,h} and W_o^h v_{k,h}: (B, h*K, D), rows ordered (head, slot)
         keys = torch.einsum("bkhe,hed->bhkd", k, self.q.weight.view(h, d // h, d))
         values = torch.einsum("bkhe,dhe->bhkd", v, self.out.weight.view(d, h, d // h))
-        logits = self.norm_q(queries) @ keys.reshape(b, h * n_slots, d).transpose(1, 2)
+        normed = self.norm_q(queries)
+        logits = normed @ keys.reshape(b, h * n_slots, d).transpose(1, 2)
         p = logits.shape[1]
         attn = (logits.view(b, p, h, n_slots) / math.sqrt(d // h)).softmax(dim=-1)
         mixed = attn.reshape(b, p, h * n_slots) @ values.reshape(b, h * n_slots, d)
-        queries = queries + mixed + self.out.bias
+        queries = self._modulated(queries + mixed + self.out.bias, normed, slots, attn)
         return queries + self.ffn(queries), attn
+
+    def _modulated(self, queries: torch.Tensor, normed: torch.Tensor, slots: torch.Tensor,
+                   attn: torch.Tensor) -> torch.Tensor:
+        """``queries`` + (sum_k abar_{p,k} gamma_k) * LN(q_p), (B, P, D), with
+        gamma_k = W_g LN(s_k) + b_g and abar the attention averaged over the heads;
+        ``queries`` unchanged without modulation."""
+        if self.gamma is None:
+            return queries
+        return queries + (attn.mean(dim=2) @ self.gamma(self.norm_s(slots))) * normed
 
     def direct(self, queries: torch.Tensor,
                slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -392,11 +421,12 @@ class CrossAttentionBlock(nn.Module):
         queries = queries.expand(slots.shape[0], -1, -1)  # a copy of shared queries per sample
         b, p, d = queries.shape
         h = self.heads
-        q = self.q(self.norm_q(queries)).view(b, p, h, d // h)
+        normed = self.norm_q(queries)
+        q = self.q(normed).view(b, p, h, d // h)
         k, v = self._keys_values(slots)
         attn = (torch.einsum("bphe,bkhe->bphk", q, k) / math.sqrt(d // h)).softmax(dim=-1)
         mixed = torch.einsum("bphk,bkhe->bphe", attn, v).reshape(b, p, d)
-        queries = queries + self.out(mixed)
+        queries = self._modulated(queries + self.out(mixed), normed, slots, attn)
         return queries + self.ffn(queries), attn
 
 
@@ -415,7 +445,8 @@ class TransformerDecoder(nn.Module):
                                        nn.Linear(w, w))
         self.slot_in = nn.Sequential(nn.Linear(config.slot_dim, 4 * w), nn.GELU(),
                                      nn.Linear(4 * w, w))
-        self.blocks = nn.ModuleList(CrossAttentionBlock(w, config.decoder_heads)
+        self.blocks = nn.ModuleList(CrossAttentionBlock(w, config.decoder_heads,
+                                                        config.modulation)
                                     for _ in range(config.decoder_layers))
         self.out = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, w), nn.ReLU(), nn.Linear(w, 3))
 

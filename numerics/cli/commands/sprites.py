@@ -65,6 +65,9 @@ def _overrides(p: argparse.ArgumentParser) -> None:
                         "for the image tokens, as in Slot Attention) or slot-attention")
     p.add_argument("--mode", choices=MODES, default=None,
                    help="scene composition")
+    p.add_argument("--modulation", action=argparse.BooleanOptionalAction, default=None,
+                   help="Transformer decoder: the slots a pixel attends to also scale its query "
+                        "feature-wise (FiLM; default: the preset's)")
     p.add_argument("--alpha-start", type=non_negative_int, default=None,
                    help="steps with alpha = 0 before the penalty's linear warm-up")
     p.add_argument("--alpha-warmup", type=non_negative_int, default=None,
@@ -154,6 +157,8 @@ def _build_run(args: argparse.Namespace):
         model = replace(model, decoder=args.decoder)
     if args.encoder is not None:
         model = replace(model, encoder=args.encoder)
+    if args.modulation is not None:
+        model = replace(model, modulation=args.modulation)
     loss = replace(loss, **{k: getattr(args, k)
                             for k in ("alpha", "beta", "sigma", "alpha_start", "alpha_warmup",
                                       "alpha_gate", "pixel_fraction")

@@ -344,15 +344,16 @@ def test_competitive_cross_attention_permutations(perm: list[int], tperm: list[i
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.sampled_from([1, 2, 4]), st.integers(1, 5), st.integers(1, 7), st.integers(0, 2 ** 16))
+@given(st.sampled_from([1, 2, 4]), st.integers(1, 5), st.integers(1, 7), st.booleans(),
+       st.integers(0, 2 ** 16))
 def test_cross_attention_folded_onto_the_slots_equals_the_direct_computation(
-        heads: int, n_slots: int, pixels: int, seed: int) -> None:
+        heads: int, n_slots: int, pixels: int, modulation: bool, seed: int) -> None:
     """Folding W_q and W_o onto the K slots changes only the order of the sums: in float64 the
     block's queries and attention equal the per-pixel projections of the paper's form
-    (``direct``), and queries shared by the batch, (1, P, D), give what their copy per sample
-    gives."""
+    (``direct``), with or without the modulation, and queries shared by the batch, (1, P, D),
+    give what their copy per sample gives."""
     g = torch.Generator().manual_seed(seed)
-    block = CrossAttentionBlock(8, heads).double()
+    block = CrossAttentionBlock(8, heads, modulation).double()
     with torch.no_grad():
         for param in block.parameters():
             param.copy_(torch.randn(param.shape, generator=g, dtype=torch.float64))
@@ -388,3 +389,43 @@ def test_cross_attention_block_hand_computed() -> None:
     scale = 1.0 + c * math.tanh(math.sqrt(2.0) * c * c)
     torch.testing.assert_close(out, torch.tensor([[[scale, -scale]]], dtype=torch.float64),
                                rtol=0, atol=1e-15)
+
+
+def test_modulated_cross_attention_block_hand_computed() -> None:
+    """The hand-computed case above with the modulation W_g = I, b_g = 0: gamma_k = LN(s_k),
+    so sum_k A_k gamma_k = (2a - 1) c (1, -1) = tanh(sqrt(2) c^2) c (1, -1), and times
+    LN(q) = c (1, -1) it adds tanh(sqrt(2) c^2) c^2 (1, 1) to the unmodulated output."""
+    block = _identity_projections(CrossAttentionBlock(2, 1, modulation=True).double())
+    assert block.gamma is not None
+    with torch.no_grad():
+        block.ffn[-1].weight.zero_()
+        block.ffn[-1].bias.zero_()
+        block.gamma.weight.copy_(torch.eye(2))
+    queries = torch.tensor([[[1.0, -1.0]]], dtype=torch.float64)
+    slots = torch.tensor([[[2.0, 0.0], [0.0, 2.0]]], dtype=torch.float64)
+    out, _ = block(queries, slots)
+    c = 1.0 / math.sqrt(1.0 + block.norm_q.eps)
+    t = math.tanh(math.sqrt(2.0) * c * c)
+    expected = torch.tensor([[[1.0 + c * t + c * c * t, -1.0 - c * t + c * c * t]]],
+                            dtype=torch.float64)
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-15)
+
+
+def test_modulation_starts_at_zero() -> None:
+    """A modulated decoder holding an unmodulated one's parameters (its W_g, b_g at their zero
+    initialization) renders the same images and attention, bit for bit; once W_g is not zero
+    it renders others."""
+    config = replace(SMOKE, size=8, decoder_layers=2)
+    plain = make_model(config, 0)
+    modulated = make_model(replace(config, modulation=True), 1)
+    missing = modulated.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert sorted(missing) == [f"decoder.blocks.{i}.gamma.{p}" for i in range(2)
+                               for p in ("bias", "weight")]
+    z = torch.randn(3, config.slots, config.slot_dim, generator=torch.Generator().manual_seed(0))
+    a, b = plain.decoder(z), modulated.decoder(z)
+    assert torch.equal(a.image, b.image)
+    assert a.attention is not None and b.attention is not None
+    assert torch.equal(a.attention, b.attention)
+    with torch.no_grad():
+        modulated.decoder.blocks[0].gamma.weight.fill_(0.1)
+    assert not torch.allclose(modulated.decoder(z).image, a.image)

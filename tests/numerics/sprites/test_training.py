@@ -271,13 +271,14 @@ def test_cli_experiment_seeds_and_bad_input(tmp_path, capsys) -> None:
     assert main(["sprites", "experiment", "--preset", "smoke", "--variants", "full",
                  "--seeds", "0", "1", "--n-eval", "6", "--n-jacobian", "2", "--regressor",
                  "linear", "--alpha-start", "2", "--alpha-warmup", "2", "--lr", "2e-3",
-                 "--curriculum-steps", "1", "--out", str(out), "--no-progress", "--json"]) == 0
+                 "--curriculum-steps", "1", "--modulation", "--out", str(out), "--no-progress",
+                 "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert [r["seed"] for r in payload["rows"]] == [0, 1]
     assert payload["summary"][0]["seeds"] == 2
     saved = json.loads((out / "results.json").read_text())
     assert saved["base"]["loss"]["alpha_start"] == 2 and saved["base"]["engine"]["lr"] == 2e-3
-    assert saved["base"]["curriculum_steps"] == 1
+    assert saved["base"]["curriculum_steps"] == 1 and saved["base"]["model"]["modulation"]
     command = ["sprites", "experiment", "--preset", "smoke", "--variants", "full", "--out",
                str(tmp_path / "bad")]
     for bad in (["--alpha-start", "-1"], ["--lr", "0"], ["--curriculum-steps", "-2"]):  # parser
