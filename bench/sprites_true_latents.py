@@ -30,6 +30,7 @@ from numerics.core.engine import fit
 from numerics.core.progress import configure_logging
 from numerics.sprites.data import Scenes, render
 from numerics.sprites.experiment import PRESETS, preset
+from numerics.sprites.loss import batch_r2
 from numerics.sprites.models import TransformerDecoder
 
 #: Latent coordinates per slot: x, y, scale, hue, shape, present, depth.
@@ -43,8 +44,9 @@ def true_slots(scenes: Scenes) -> torch.Tensor:
     depth = (torch.arange(o, dtype=torch.float32) / max(o - 1, 1) * 2 - 1).expand(n, o)
     slots = torch.stack([2 * lat[..., 0] - 1, 2 * lat[..., 1] - 1, 10 * (lat[..., 2] - 0.1),
                          2 * lat[..., 3] - 1, lat[..., 4] - 1, 2 * present - 1, depth], dim=-1)
-    return slots * present[..., None] + torch.stack(
-        [torch.zeros_like(depth)] * 5 + [-(1 - present), depth * (1 - present)], dim=-1)
+    absent = torch.zeros_like(slots)
+    absent[..., 5], absent[..., 6] = -1.0, depth
+    return torch.where(scenes.present[..., None], slots, absent)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,10 +83,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def evaluate(m: TransformerDecoder) -> dict[str, float]:
         with torch.no_grad():
-            image = m(z_test).image
-        x = test.images
-        r2 = 1 - float((image - x).square().sum()) / float((x - x.mean(0)).square().sum())
-        return {"recon_r2": r2}
+            return {"recon_r2": batch_r2(test.images, m(z_test).image)}
 
     engine = replace(run.engine, steps=args.steps, seed=args.seed, eval_every=args.eval_every,
                      device="cpu", progress=False, checkpoint=None, amp=False)
