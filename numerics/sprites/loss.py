@@ -134,7 +134,7 @@ def slot_vae_loss(model: SlotVAE, images: torch.Tensor, step: int, config: LossC
     ``pixels`` (m,): render and score only these pixels (row-major indices into the H*W grid;
     see the module docstring), the reconstruction sum scaled by P / m.
     """
-    out = model(images, noise, init_noise, pixels)
+    out = model(images, noise, init_noise, pixels, step=step)
     image = out.decoded.image.float()
     scale = 1.0
     if pixels is not None:

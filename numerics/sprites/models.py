@@ -75,6 +75,10 @@ class ModelConfig:
     #: Transformer decoder: the attended slots also scale the pixel queries feature-wise
     #: (FiLM; :class:`CrossAttentionBlock`).
     modulation: bool = False
+    #: Training step from which the modulation acts (and its W_g, b_g train); before it the
+    #: decoder computes exactly what the unmodulated one does (``SlotVAE.forward``'s
+    #: ``modulate``).
+    modulation_start: int = 0
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for an impossible architecture."""
@@ -87,6 +91,11 @@ class ModelConfig:
         for name in ("size", "slots", "slot_dim", "width", "encoder_layers", "encoder_heads",
                      "decoder_layers", "decoder_heads", "octaves", "cnn_channels", "iterations"):
             positive_int(name, getattr(self, name))
+        if not isinstance(self.modulation_start, int) or self.modulation_start < 0:
+            raise ConfigError(f"modulation_start must be an integer >= 0, got "
+                              f"{self.modulation_start!r}")
+        if self.modulation_start and not self.modulation:
+            raise ConfigError("modulation_start > 0 needs modulation = True")
         if self.cnn_kernel not in (3, 5):
             raise ConfigError(f"cnn_kernel must be 3 or 5, got {self.cnn_kernel!r}")
         if self.downsample not in DOWNSAMPLE_STRIDES:
@@ -363,7 +372,10 @@ class CrossAttentionBlock(nn.Module):
     function of the position features, as the attention logit does). W_g and b_g start at
     zero (the block starts as the unmodulated one). The update stays a sum over the slots
     weighted by the attention: a pixel whose attention sits on one slot depends on that slot
-    alone, as without it.
+    alone, as without it. W_g, b_g are made without drawing random numbers, so a modulated
+    model starts from the parameters of the unmodulated model of the same seed;
+    ``modulate=False`` skips the modulation (the unmodulated block, bit for bit, and no
+    gradient for W_g, b_g).
     """
 
     def __init__(self, width: int, heads: int, modulation: bool = False) -> None:
@@ -375,7 +387,7 @@ class CrossAttentionBlock(nn.Module):
         self.out = nn.Linear(width, width)
         self.gamma: nn.Linear | None = None
         if modulation:  # starts at zero: the block begins as the unmodulated one
-            self.gamma = nn.Linear(width, width)
+            self.gamma = nn.utils.skip_init(nn.Linear, width, width)
             nn.init.zeros_(self.gamma.weight)
             nn.init.zeros_(self.gamma.bias)
         self.ffn = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 2 * width), nn.ReLU(),
@@ -388,8 +400,8 @@ class CrossAttentionBlock(nn.Module):
         kv = self.kv(self.norm_s(slots)).view(b, n_slots, 2, self.heads, d // self.heads)
         return kv[:, :, 0], kv[:, :, 1]
 
-    def forward(self, queries: torch.Tensor,
-                slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, queries: torch.Tensor, slots: torch.Tensor,
+                modulate: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         b, n_slots, d = slots.shape
         h = self.heads
         k, v = self._keys_values(slots)
@@ -401,20 +413,21 @@ class CrossAttentionBlock(nn.Module):
         p = logits.shape[1]
         attn = (logits.view(b, p, h, n_slots) / math.sqrt(d // h)).softmax(dim=-1)
         mixed = attn.reshape(b, p, h * n_slots) @ values.reshape(b, h * n_slots, d)
-        queries = self._modulated(queries + mixed + self.out.bias, normed, slots, attn)
+        queries = self._modulated(queries + mixed + self.out.bias, normed, slots, attn,
+                                  modulate)
         return queries + self.ffn(queries), attn
 
     def _modulated(self, queries: torch.Tensor, normed: torch.Tensor, slots: torch.Tensor,
-                   attn: torch.Tensor) -> torch.Tensor:
+                   attn: torch.Tensor, modulate: bool) -> torch.Tensor:
         """``queries`` + (sum_k abar_{p,k} gamma_k) * LN(q_p), (B, P, D), with
         gamma_k = W_g LN(s_k) + b_g and abar the attention averaged over the heads;
-        ``queries`` unchanged without modulation."""
-        if self.gamma is None:
+        ``queries`` unchanged without modulation or with ``modulate=False``."""
+        if self.gamma is None or not modulate:
             return queries
         return queries + (attn.mean(dim=2) @ self.gamma(self.norm_s(slots))) * normed
 
-    def direct(self, queries: torch.Tensor,
-               slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def direct(self, queries: torch.Tensor, slots: torch.Tensor,
+               modulate: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """The same block computed as written, projecting every pixel's query and mixed
         value (P rows per projection instead of K): the reference of :meth:`forward` in the
         tests and in ``bench.bench_sprites``."""
@@ -426,7 +439,7 @@ class CrossAttentionBlock(nn.Module):
         k, v = self._keys_values(slots)
         attn = (torch.einsum("bphe,bkhe->bphk", q, k) / math.sqrt(d // h)).softmax(dim=-1)
         mixed = torch.einsum("bphk,bkhe->bphe", attn, v).reshape(b, p, d)
-        queries = self._modulated(queries + self.out(mixed), normed, slots, attn)
+        queries = self._modulated(queries + self.out(mixed), normed, slots, attn, modulate)
         return queries + self.ffn(queries), attn
 
 
@@ -450,15 +463,17 @@ class TransformerDecoder(nn.Module):
                                     for _ in range(config.decoder_layers))
         self.out = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, w), nn.ReLU(), nn.Linear(w, 3))
 
-    def forward(self, z: torch.Tensor, pixels: torch.Tensor | None = None) -> Decoded:
+    def forward(self, z: torch.Tensor, pixels: torch.Tensor | None = None,
+                modulate: bool = True) -> Decoded:
         """z (B, K, d_slot) -> image (B, 3, H, W); with ``pixels`` (P',) (row-major indices
-        into the H*W grid) only those pixels: image (B, 3, P'), attention (B, L, P', h, K)."""
+        into the H*W grid) only those pixels: image (B, 3, P'), attention (B, L, P', h, K).
+        ``modulate=False``: the blocks skip their modulation (see :class:`CrossAttentionBlock`)."""
         slots = self.slot_in(z)
         features = self.features if pixels is None else self.features[pixels]
         q = self.query_mlp(features)[None]  # (1, P, D): the first block broadcasts it
         maps = []
         for block in self.blocks:
-            q, attn = block(q, slots)
+            q, attn = block(q, slots, modulate)
             maps.append(attn)
         image = self.out(q).transpose(1, 2)
         if pixels is None:
@@ -485,7 +500,10 @@ class SpatialBroadcastDecoder(nn.Module):
             nn.Conv2d(c, 4, 3, padding=1),
         )
 
-    def forward(self, z: torch.Tensor, pixels: torch.Tensor | None = None) -> Decoded:
+    def forward(self, z: torch.Tensor, pixels: torch.Tensor | None = None,
+                modulate: bool = True) -> Decoded:
+        """z (B, K, d_slot) -> image (B, 3, H, W) and masks (B, K, H*W); ``modulate`` is
+        ignored (no modulation)."""
         if pixels is not None:
             raise ConfigError("the spatial broadcast decoder renders whole images only (its "
                               "CNN needs every pixel's neighbours): pixel_fraction must be 1")
@@ -522,14 +540,16 @@ class SlotVAE(nn.Module):
 
     def forward(self, images: torch.Tensor, noise: torch.Tensor | None = None,
                 init_noise: torch.Tensor | None = None,
-                pixels: torch.Tensor | None = None) -> VAEOutput:
+                pixels: torch.Tensor | None = None, step: int | None = None) -> VAEOutput:
         """images (B, 3, H, W) -> :class:`VAEOutput`.
 
         In training mode z = mu + e^{logvar/2} * noise with ``noise`` (B, K, d) standard normal
         (drawn from torch's global generator when not given); in eval mode z = mu.
         ``init_noise`` (B, K, width): the eps of the random slot initialization
         (:class:`SlotInitializer`; ignored with ``slot_init="learned"``). ``pixels`` (P',):
-        decode only these pixels (Transformer decoder; see :class:`Decoded`).
+        decode only these pixels (Transformer decoder; see :class:`Decoded`). ``step``: the
+        training step, which switches the decoder's modulation on at
+        ``config.modulation_start`` (None: a trained model, modulation on).
         """
         mu, logvar = self.encoder(images, init_noise)
         if self.training:
@@ -537,7 +557,8 @@ class SlotVAE(nn.Module):
             z = mu + (0.5 * logvar).exp() * eps
         else:
             z = mu
-        return VAEOutput(mu=mu, logvar=logvar, z=z, decoded=self.decoder(z, pixels))
+        modulate = step is None or step >= self.config.modulation_start
+        return VAEOutput(mu=mu, logvar=logvar, z=z, decoded=self.decoder(z, pixels, modulate))
 
 
 def make_model(config: ModelConfig, seed: int = 0) -> SlotVAE:

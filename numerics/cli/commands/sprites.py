@@ -68,6 +68,9 @@ def _overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--modulation", action=argparse.BooleanOptionalAction, default=None,
                    help="Transformer decoder: the slots a pixel attends to also scale its query "
                         "feature-wise (FiLM; default: the preset's)")
+    p.add_argument("--modulation-start", type=non_negative_int, default=None, metavar="STEP",
+                   help="with --modulation: the training step from which the modulation acts "
+                        "(before it the decoder is the unmodulated one; default: the preset's)")
     p.add_argument("--alpha-start", type=non_negative_int, default=None,
                    help="steps with alpha = 0 before the penalty's linear warm-up")
     p.add_argument("--alpha-warmup", type=non_negative_int, default=None,
@@ -159,6 +162,8 @@ def _build_run(args: argparse.Namespace):
         model = replace(model, encoder=args.encoder)
     if args.modulation is not None:
         model = replace(model, modulation=args.modulation)
+    if args.modulation_start is not None:
+        model = replace(model, modulation_start=args.modulation_start)
     loss = replace(loss, **{k: getattr(args, k)
                             for k in ("alpha", "beta", "sigma", "alpha_start", "alpha_warmup",
                                       "alpha_gate", "pixel_fraction")

@@ -411,6 +411,47 @@ def test_modulated_cross_attention_block_hand_computed() -> None:
     torch.testing.assert_close(out, expected, rtol=0, atol=1e-15)
 
 
+def test_modulated_model_starts_from_the_unmodulated_parameters() -> None:
+    """W_g, b_g are made without drawing random numbers: the modulated model of a seed holds
+    the unmodulated model's parameters plus zero W_g, b_g; with ``modulate=False`` it renders
+    the unmodulated images bit for bit and passes W_g, b_g no gradient."""
+    config = replace(SMOKE, size=8, decoder_layers=2)
+    plain, modulated = make_model(config, 3), make_model(replace(config, modulation=True), 3)
+    ps, ms = plain.state_dict(), modulated.state_dict()
+    assert sorted(set(ms) - set(ps)) == [f"decoder.blocks.{i}.gamma.{p}" for i in range(2)
+                                         for p in ("bias", "weight")]
+    assert all(torch.equal(ps[k], ms[k]) for k in ps)
+    assert all(not ms[k].any() for k in set(ms) - set(ps))
+    with torch.no_grad():
+        for block in modulated.decoder.blocks:
+            block.gamma.weight.fill_(0.3)
+    z = torch.randn(2, config.slots, config.slot_dim, generator=torch.Generator().manual_seed(1))
+    off = modulated.decoder(z, modulate=False)
+    assert torch.equal(off.image, plain.decoder(z).image)
+    off.image.square().sum().backward()
+    assert all(block.gamma.weight.grad is None for block in modulated.decoder.blocks)
+    assert not torch.allclose(modulated.decoder(z).image, off.image)
+
+
+def test_modulation_start_switches_the_modulation_on_at_its_step() -> None:
+    """``SlotVAE.forward(step=t)`` modulates from t = modulation_start on (and for a trained
+    model, step None); a start without the modulation, or a negative one, is refused."""
+    config = replace(SMOKE, size=8, modulation=True, modulation_start=5)
+    model = make_model(config, 0).eval()
+    with torch.no_grad():
+        for block in model.decoder.blocks:
+            block.gamma.weight.fill_(0.3)
+    images = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    plain = model.decoder(model(images).mu, modulate=False).image
+    modulated = model.decoder(model(images).mu).image
+    assert torch.equal(model(images, step=4).decoded.image, plain)
+    for step in (5, 6, None):
+        assert torch.equal(model(images, step=step).decoded.image, modulated)
+    for bad in (replace(SMOKE, modulation_start=3), replace(config, modulation_start=-1)):
+        with pytest.raises(ConfigError, match="modulation_start"):
+            bad.validate()
+
+
 def test_modulation_starts_at_zero() -> None:
     """A modulated decoder holding an unmodulated one's parameters (its W_g, b_g at their zero
     initialization) renders the same images and attention, bit for bit; once W_g is not zero

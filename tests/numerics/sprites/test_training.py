@@ -141,6 +141,28 @@ def test_training_is_reproducible_and_resumes(tmp_path) -> None:
         train_sprites(other, scenes)
 
 
+def test_modulation_start_trains_the_unmodulated_run_until_then() -> None:
+    """With modulation_start = the number of steps, the modulated run is the unmodulated run
+    bit for bit (W_g, b_g never act, never train, stay zero); started earlier, W_g trains and
+    the runs part."""
+    run = preset("smoke")
+    scenes = render(run.data, run.n_train, run.data_seed)
+    plain, _ = train_sprites(run, scenes)
+    steps = run.engine.steps
+
+    def modulated(start: int) -> dict[str, torch.Tensor]:
+        model = replace(run.model, modulation=True, modulation_start=start)
+        return train_sprites(replace(run, model=model), scenes)[0].state_dict()
+
+    late, early = modulated(steps), modulated(steps // 2)
+    gammas = [k for k in late if ".gamma." in k]
+    assert len(gammas) == 2 * run.model.decoder_layers
+    assert all(torch.equal(v, late[k]) for k, v in plain.state_dict().items())
+    assert all(not late[k].any() for k in gammas)
+    assert any(early[k].any() for k in gammas)
+    assert not torch.equal(early["decoder.out.3.weight"], late["decoder.out.3.weight"])
+
+
 def test_object_count_curriculum_draws_full_scenes_first_then_all() -> None:
     run = replace(preset("smoke"), batch_size=16, curriculum_steps=3)
     scenes = render(replace(run.data, min_objects=1, max_objects=3), 200, 0)
@@ -271,7 +293,8 @@ def test_cli_experiment_seeds_and_bad_input(tmp_path, capsys) -> None:
     assert main(["sprites", "experiment", "--preset", "smoke", "--variants", "full",
                  "--seeds", "0", "1", "--n-eval", "6", "--n-jacobian", "2", "--regressor",
                  "linear", "--alpha-start", "2", "--alpha-warmup", "2", "--lr", "2e-3",
-                 "--curriculum-steps", "1", "--modulation", "--out", str(out), "--no-progress",
+                 "--curriculum-steps", "1", "--modulation", "--modulation-start", "3",
+                 "--out", str(out), "--no-progress",
                  "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert [r["seed"] for r in payload["rows"]] == [0, 1]
@@ -279,6 +302,7 @@ def test_cli_experiment_seeds_and_bad_input(tmp_path, capsys) -> None:
     saved = json.loads((out / "results.json").read_text())
     assert saved["base"]["loss"]["alpha_start"] == 2 and saved["base"]["engine"]["lr"] == 2e-3
     assert saved["base"]["curriculum_steps"] == 1 and saved["base"]["model"]["modulation"]
+    assert saved["base"]["model"]["modulation_start"] == 3
     command = ["sprites", "experiment", "--preset", "smoke", "--variants", "full", "--out",
                str(tmp_path / "bad")]
     for bad in (["--alpha-start", "-1"], ["--lr", "0"], ["--curriculum-steps", "-2"]):  # parser
