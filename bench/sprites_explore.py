@@ -40,7 +40,8 @@ def build(args: argparse.Namespace) -> SpritesRun:
                         octaves=args.octaves, cnn_channels=args.cnn_channels,
                         cnn_kernel=args.cnn_kernel,
                         logvar_init=args.logvar_init, slot_init=args.slot_init,
-                        downsample=args.downsample, modulation=args.modulation)
+                        downsample=args.downsample, modulation=args.modulation,
+                        modulation_start=args.modulation_start)
     loss = LossConfig(sigma=args.sigma, beta=args.beta, alpha=args.alpha,
                       alpha_warmup=args.alpha_warmup, alpha_start=args.alpha_start,
                       alpha_gate=args.alpha_gate, pixel_fraction=args.pixel_fraction)
@@ -67,7 +68,8 @@ def main(argv: list[str] | None = None) -> None:
                           ("data_seed", 0), ("n_train", 4000), ("batch_size", 32),
                           ("eval_every", 250), ("log_every", 50), ("n_eval", 64),
                           ("n_jacobian", 16), ("threads", 1), ("decoder_heads", 0),
-                          ("downsample", 4), ("curriculum_steps", 0)):
+                          ("downsample", 4), ("curriculum_steps", 0),
+                          ("modulation_start", 0)):
         add("--" + flag.replace("_", "-"), type=int, default=default)
     for flag, default in (("min_scale", 0.15), ("max_scale", 0.25), ("margin", 0.2),
                           ("min_distance", 0.0), ("sigma", 1.0), ("beta", 0.05),
