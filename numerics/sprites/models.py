@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 from numerics.core.errors import ConfigError
-from numerics.core.validation import positive_int
+from numerics.core.validation import non_negative_int, positive_int
 
 DECODERS = ("transformer", "spatial-broadcast")
 SLOT_INITS = ("learned", "random")
@@ -91,9 +91,7 @@ class ModelConfig:
         for name in ("size", "slots", "slot_dim", "width", "encoder_layers", "encoder_heads",
                      "decoder_layers", "decoder_heads", "octaves", "cnn_channels", "iterations"):
             positive_int(name, getattr(self, name))
-        if not isinstance(self.modulation_start, int) or self.modulation_start < 0:
-            raise ConfigError(f"modulation_start must be an integer >= 0, got "
-                              f"{self.modulation_start!r}")
+        non_negative_int("modulation_start", self.modulation_start)
         if self.modulation_start and not self.modulation:
             raise ConfigError("modulation_start > 0 needs modulation = True")
         if self.cnn_kernel not in (3, 5):
